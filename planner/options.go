@@ -1,0 +1,54 @@
+package planner
+
+import "time"
+
+// Options tune Reconcile. The zero value plans a full `up` with the auto policy.
+type Options struct {
+	// Policy groups services into pods; "" means the stack's x-podstack
+	// pods setting, else PolicyAuto.
+	Policy Policy
+	// Services limits the plan to these services (plus their dependencies
+	// unless NoDeps). Empty means all.
+	Services []string
+	// NoDeps leaves the dependencies of Services out of the plan.
+	NoDeps bool
+	// ForceRecreate recreates containers even when their hash matches.
+	ForceRecreate bool
+	// NoRecreate keeps existing containers even when their hash differs.
+	NoRecreate bool
+	// RemoveOrphans removes the project's objects the stack no longer declares.
+	RemoveOrphans bool
+	// NoStart creates but does not start containers.
+	NoStart bool
+	// Pull is the image policy: "missing" (default), "always" or "never".
+	Pull string
+	// Wait adds a wait step for every started service: healthy where it has
+	// a healthcheck, running otherwise (`up --wait`).
+	Wait bool
+}
+
+// DownOptions tune PlanDown.
+type DownOptions struct {
+	// Services limits the teardown to these services; empty means all.
+	Services []string
+	// Volumes also removes the project's named volumes.
+	Volumes bool
+	// RemoveOrphans also removes project objects the stack does not declare.
+	RemoveOrphans bool
+	// Timeout is the stop grace period; 0 means each service's own.
+	Timeout time.Duration
+}
+
+// ExecOptions tune Execute.
+type ExecOptions struct {
+	// Parallel bounds how many steps run at once; <= 0 means unlimited.
+	Parallel int
+	// WaitTimeout bounds every wait step; 0 means no limit.
+	WaitTimeout time.Duration
+	// Now and Sleep are the clock; nil means the real one. Tests pass a fake
+	// so health-check intervals do not slow them down.
+	Now   func() time.Time
+	Sleep func(d time.Duration) <-chan time.Time
+	// LogLines is how many log lines a failed wait shows (default 20).
+	LogLines int
+}

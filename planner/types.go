@@ -1,0 +1,298 @@
+package planner
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/podstack/podstack/stack"
+)
+
+// Policy decides how services are grouped into pods.
+type Policy string
+
+const (
+	// PolicyAuto shares a pod only where the stack asks for it
+	// (network_mode: service:X, x-pod, a Kubernetes Pod); every other
+	// service gets its own pod.
+	PolicyAuto Policy = "auto"
+	// PolicyService gives each service its own pod, except network_mode
+	// service: pairs, which must share a network namespace.
+	PolicyService Policy = "service"
+	// PolicyProject puts every service into one pod.
+	PolicyProject Policy = "project"
+)
+
+// Labels podstack puts on every object it creates. State lives in labels, so
+// any podstack process can find and reconcile a stack it did not create.
+const (
+	LabelProject     = "io.podstack.project"
+	LabelService     = "io.podstack.service"
+	LabelPod         = "io.podstack.pod"
+	LabelEnvironment = "io.podstack.environment"
+	LabelConfigHash  = "io.podstack.config-hash"
+	LabelOneOff      = "io.podstack.oneoff"
+	LabelNumber      = "io.podstack.container-number"
+	LabelVolume      = "io.podstack.volume"
+	LabelNetwork     = "io.podstack.network"
+
+	// The compose labels let Podman Desktop and other tools group our objects.
+	LabelComposeProject = "com.docker.compose.project"
+	LabelComposeService = "com.docker.compose.service"
+)
+
+// Pod is a group of services that share one Podman pod (and so one network
+// namespace), as computed by Group.
+type Pod struct {
+	// Key is the short pod name (service name, x-pod name or kube Pod name).
+	Key string `json:"key"`
+	// Name is the Podman name: <project>-<key>.
+	Name string `json:"name"`
+	// Services are the member services, sorted.
+	Services []string `json:"services"`
+	// Ports are the members' published ports; Podman publishes at pod level.
+	Ports    []stack.Port `json:"ports,omitempty"`
+	Hostname string       `json:"hostname,omitempty"`
+	// AddHosts are "name:ip" entries: co-located service names resolve to
+	// 127.0.0.1 inside the pod.
+	AddHosts []string `json:"addHosts,omitempty"`
+	// Networks maps a Podman network name to this pod's DNS aliases on it
+	// (the pod's service names), so `db:5432` works across pods.
+	Networks map[string][]string `json:"networks,omitempty"`
+	// NetworkMode is "" (the project networks), "host" or "none", when the
+	// members ask for it.
+	NetworkMode string            `json:"networkMode,omitempty"`
+	Labels      map[string]string `json:"labels"`
+	// Infra is false for a pod of a single container: it needs no infra
+	// container (each costs a full container start), so the container itself
+	// carries the ports and network aliases.
+	Infra bool `json:"infra"`
+	// Hash covers what requires recreating the pod (ports, hostname, hosts,
+	// networks, membership); it is also in Labels[LabelConfigHash].
+	Hash string `json:"hash"`
+}
+
+// Container is one desired container: replica Index of Service.
+type Container struct {
+	// Name is <project>-<service>-<index> (or the service's container_name).
+	Name    string `json:"name"`
+	Service string `json:"service"`
+	Index   int    `json:"index"`
+	// Pod is the Podman name of the pod it runs in.
+	Pod string `json:"pod"`
+	// Hash covers what requires recreating the container; also in Labels.
+	Hash   string            `json:"hash"`
+	Labels map[string]string `json:"labels"`
+	// Spec is the service definition the container is made from.
+	Spec *stack.Service `json:"-"`
+}
+
+// ObservedState is a snapshot of what exists on the Podman service for one
+// project, taken by the runtime before planning. The planner never calls
+// Podman itself.
+type ObservedState struct {
+	Pods       []ObservedPod       `json:"pods"`
+	Containers []ObservedContainer `json:"containers"`
+	Volumes    []ObservedVolume    `json:"volumes"`
+	Networks   []ObservedNetwork   `json:"networks"`
+	// Images are the image references present locally (for pull decisions).
+	Images []string `json:"images,omitempty"`
+}
+
+// ObservedPod is a pod that exists.
+type ObservedPod struct {
+	ID     string            `json:"id"`
+	Name   string            `json:"name"`
+	State  string            `json:"state"`
+	Labels map[string]string `json:"labels"`
+}
+
+// ObservedContainer is a container that exists.
+type ObservedContainer struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Pod   string `json:"pod,omitempty"` // pod name
+	Image string `json:"image"`
+	// State is Podman's state: created, running, paused, exited, ...
+	State string `json:"state"`
+	// Health is "", "starting", "healthy" or "unhealthy".
+	Health    string            `json:"health,omitempty"`
+	ExitCode  int               `json:"exitCode"`
+	Labels    map[string]string `json:"labels"`
+	Ports     []stack.Port      `json:"ports,omitempty"`
+	StartedAt time.Time         `json:"startedAt,omitempty"`
+}
+
+// ObservedVolume is a volume that exists.
+type ObservedVolume struct {
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels"`
+}
+
+// ObservedNetwork is a network that exists.
+type ObservedNetwork struct {
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels"`
+}
+
+// StepKind is what a plan step does.
+type StepKind string
+
+const (
+	StepPullImage       StepKind = "PullImage"
+	StepBuildImage      StepKind = "BuildImage"
+	StepCreateNetwork   StepKind = "CreateNetwork"
+	StepCreateVolume    StepKind = "CreateVolume"
+	StepCreatePod       StepKind = "CreatePod"
+	StepCreateContainer StepKind = "CreateContainer"
+	StepStartContainer  StepKind = "StartContainer"
+	// StepWait waits for a container to reach Step.Condition.
+	StepWait            StepKind = "Wait"
+	StepStopContainer   StepKind = "StopContainer"
+	StepRemoveContainer StepKind = "RemoveContainer"
+	StepRemovePod       StepKind = "RemovePod"
+	StepRemoveVolume    StepKind = "RemoveVolume"
+	StepRemoveNetwork   StepKind = "RemoveNetwork"
+)
+
+// Mutating reports whether a step of this kind changes the Podman service.
+func (k StepKind) Mutating() bool {
+	return k != StepWait
+}
+
+// Step is one node of the plan DAG.
+type Step struct {
+	// ID numbers steps from 1 in plan order.
+	ID   int      `json:"id"`
+	Kind StepKind `json:"kind"`
+	// Target is the Podman name of the object the step acts on.
+	Target string `json:"target"`
+	// Service and Pod place the step in the stack; empty where not relevant.
+	Service string `json:"service,omitempty"`
+	Pod     string `json:"pod,omitempty"`
+	// Deps are the IDs of steps that must finish first.
+	Deps []int `json:"deps,omitempty"`
+	// Cause says why the step is there ("no existing container",
+	// "config changed", "orphan", ...).
+	Cause string `json:"cause"`
+	// Condition is what a StepWait waits for.
+	Condition stack.Condition `json:"condition,omitempty"`
+	// Optional steps (depends_on required: false) warn instead of failing.
+	Optional bool `json:"optional,omitempty"`
+
+	// Payloads: exactly the one the Kind needs is set.
+	PodSpec   *Pod           `json:"-"`
+	Container *Container     `json:"-"`
+	Volume    *stack.Volume  `json:"-"`
+	Network   *stack.Network `json:"-"`
+	// Image is the reference for pull and build steps.
+	Image string       `json:"image,omitempty"`
+	Build *stack.Build `json:"-"`
+	// Health is the healthcheck a service_healthy wait runs.
+	Health *stack.HealthCheck `json:"-"`
+	// StopTimeout is the grace period for StepStopContainer.
+	StopTimeout time.Duration `json:"-"`
+}
+
+// Plan is the DAG of steps that takes observed state to desired state.
+type Plan struct {
+	// Stack is the desired stack the plan was made from (nil for a down
+	// plan made without a stack file).
+	Stack       *stack.Stack `json:"-"`
+	Project     string       `json:"project"`
+	Environment string       `json:"environment,omitempty"`
+	Steps       []*Step      `json:"steps"`
+	// Pods and Containers are the desired state the plan reaches.
+	Pods       []*Pod       `json:"pods"`
+	Containers []*Container `json:"containers"`
+	// Warnings are non-fatal findings made while planning.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Runtime is what the executor needs from a container engine. podmanapi
+// implements it over Podman's REST API; tests use an in-memory fake. Every
+// method is idempotent where the note says so, and wraps Podman errors with
+// the object's name.
+type Runtime interface {
+	// PullImage makes ref present locally (policy "always" or "missing"; the
+	// plan only has a pull step when one is needed).
+	PullImage(ctx context.Context, ref string, policy string) error
+	// BuildImage builds ref from b.
+	BuildImage(ctx context.Context, ref string, b *stack.Build) error
+	// CreateNetwork creates a network with the stack's labels.
+	CreateNetwork(ctx context.Context, n *stack.Network, labels map[string]string) error
+	// CreateVolume creates a named volume with the stack's labels.
+	CreateVolume(ctx context.Context, v *stack.Volume, labels map[string]string) error
+	// CreatePod creates (but does not start) a pod. With p.Infra false the
+	// runtime may create nothing and let the single container carry the
+	// pod's ports and aliases.
+	CreatePod(ctx context.Context, p *Pod, s *stack.Stack) error
+	// CreateContainer creates (but does not start) a container.
+	CreateContainer(ctx context.Context, c *Container, p *Pod, s *stack.Stack) error
+	// StartContainer starts a created or stopped container.
+	StartContainer(ctx context.Context, name string) error
+	// RunHealthCheck runs the container's healthcheck once and returns the
+	// aggregated health status ("starting", "healthy" or "unhealthy") with
+	// retries applied. The executor calls it at the check's interval, since
+	// nothing else runs healthchecks on a host without systemd.
+	RunHealthCheck(ctx context.Context, name string) (string, error)
+	// WaitExit blocks until the container exits and returns its exit code.
+	WaitExit(ctx context.Context, name string) (int, error)
+	// StopContainer stops a container, killing it after timeout.
+	StopContainer(ctx context.Context, name string, timeout time.Duration) error
+	// RemoveContainer removes a container (force: even if running).
+	RemoveContainer(ctx context.Context, name string) error
+	// RemovePod removes a pod and whatever is left in it.
+	RemovePod(ctx context.Context, name string) error
+	// RemoveVolume removes a named volume.
+	RemoveVolume(ctx context.Context, name string) error
+	// RemoveNetwork removes a network.
+	RemoveNetwork(ctx context.Context, name string) error
+	// Logs writes the last tail lines of a container's output to w; used to
+	// explain a failed wait.
+	Logs(ctx context.Context, name string, tail int, w io.Writer) error
+}
+
+// Status is the state of a step in a progress event.
+type Status string
+
+const (
+	StatusWorking Status = "working"
+	StatusDone    Status = "done"
+	StatusFailed  Status = "failed"
+	StatusSkipped Status = "skipped"
+	StatusWarning Status = "warning"
+	StatusInfo    Status = "info"
+)
+
+// Event is one progress report. Renderers (tty, plain, json, quiet) turn
+// events into output; the executor only emits them.
+type Event struct {
+	Time   time.Time `json:"time"`
+	StepID int       `json:"step,omitempty"`
+	Kind   StepKind  `json:"kind,omitempty"`
+	// Resource is the object's name (container, pod, volume, ...).
+	Resource string `json:"resource"`
+	Service  string `json:"service,omitempty"`
+	Status   Status `json:"status"`
+	// Text is a short human phrase: "Creating", "Started", "Healthy".
+	Text string `json:"text"`
+	// Detail carries extra information (an error, a log excerpt).
+	Detail  string        `json:"detail,omitempty"`
+	Elapsed time.Duration `json:"elapsed,omitempty"`
+}
+
+// Events receives progress events. Implementations must be safe for
+// concurrent use: the executor emits from several goroutines.
+type Events interface {
+	Emit(Event)
+}
+
+// EventsFunc adapts a function to Events.
+type EventsFunc func(Event)
+
+// Emit calls f(e).
+func (f EventsFunc) Emit(e Event) { f(e) }
+
+// NoEvents discards events.
+var NoEvents Events = EventsFunc(func(Event) {})

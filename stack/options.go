@@ -1,0 +1,39 @@
+package stack
+
+import "io"
+
+// LoadOptions says what to load and how. The CLI fills it from flags, STACK_*
+// variables and stack.config.yaml; tests fill it directly.
+type LoadOptions struct {
+	// Files are the stack files in merge order; "-" reads Stdin. Empty means
+	// discovery in WorkingDir (DefaultFileNames).
+	Files []string
+	// WorkingDir is where discovery, .env and relative paths start; "" = the
+	// directory of the first file, or the process's working directory.
+	WorkingDir string
+	// ProjectName overrides the name from the file or directory.
+	ProjectName string
+	// Environment selects <base>.<env>.yaml overrides and .env.<env>.
+	Environment string
+	// EnvFiles are --env-file values, in order (later wins).
+	EnvFiles []string
+	// Profiles are the active profiles; nil means COMPOSE_PROFILES from the
+	// resolved environment. "*" enables all.
+	Profiles []string
+	// LookupEnv reads the process environment; nil means os.LookupEnv. Tests
+	// pass a map so they never depend on the real environment.
+	LookupEnv func(string) (string, bool)
+	// Environ lists the process environment (KEY=VALUE); nil means os.Environ.
+	Environ func() []string
+	// Stdin is read for the file "-".
+	Stdin io.Reader
+	// KeepVars leaves ${VAR} placeholders uninterpolated (for `convert --keep-vars`).
+	KeepVars bool
+}
+
+// DefaultFileNames are looked up, in order, when no -f is given.
+var DefaultFileNames = []string{
+	"stack.yaml", "stack.yml",
+	"compose.yaml", "compose.yml",
+	"docker-compose.yaml", "docker-compose.yml",
+}
