@@ -83,6 +83,11 @@ func (ps Problems) Err() error {
 	return ps
 }
 
+// ErrNoStackFile is returned (wrapped) by Load when no -f is given and
+// discovery finds none of DefaultFileNames. Commands that can work from the
+// project name alone (down, ps) check for it.
+var ErrNoStackFile = errors.New("no stack file found")
+
 // ErrInvalid marks invalid input (exit code 2) that is not a Problems list,
 // such as a bad flag value.
 var ErrInvalid = errors.New("invalid input")

@@ -20,10 +20,8 @@ type LoadOptions struct {
 	// Profiles are the active profiles; nil means COMPOSE_PROFILES from the
 	// resolved environment. "*" enables all.
 	Profiles []string
-	// LookupEnv reads the process environment; nil means os.LookupEnv. Tests
-	// pass a map so they never depend on the real environment.
-	LookupEnv func(string) (string, bool)
-	// Environ lists the process environment (KEY=VALUE); nil means os.Environ.
+	// Environ lists the process environment (KEY=VALUE); nil means
+	// os.Environ. Tests pass their own so they never depend on the real one.
 	Environ func() []string
 	// Stdin is read for the file "-".
 	Stdin io.Reader

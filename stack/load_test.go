@@ -1,0 +1,337 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// wants reads the `# want: ...` lines at the top of a test stack file.
+func wants(t *testing.T, path, prefix string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "# "+prefix+":"); ok {
+			out = append(out, strings.TrimSpace(v))
+		}
+	}
+	return out
+}
+
+// caseFiles returns testdata entries matching pattern: files, or
+// directories loaded by discovery.
+func caseFiles(t *testing.T, pattern string) []string {
+	matches, err := filepath.Glob(filepath.Join("testdata", pattern))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(matches)
+	return matches
+}
+
+func loadCase(path string) (*Stack, error) {
+	opts := LoadOptions{Environ: noEnv}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		opts.WorkingDir = path
+	} else {
+		opts.Files = []string{path}
+	}
+	return Load(context.Background(), opts)
+}
+
+// wantFile is the file whose # want lines describe a case.
+func wantFile(path string) string {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		for _, n := range DefaultFileNames {
+			if _, err := os.Stat(filepath.Join(path, n)); err == nil {
+				return filepath.Join(path, n)
+			}
+		}
+	}
+	return path
+}
+
+func TestInvalidStacks(t *testing.T) {
+	cases := caseFiles(t, "invalid-*")
+	if len(cases) < 25 {
+		t.Fatalf("only %d invalid cases; keep at least 25", len(cases))
+	}
+	for _, path := range cases {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			_, err := loadCase(path)
+			if err == nil {
+				t.Fatalf("%s loaded without error", path)
+			}
+			if !IsInvalid(err) {
+				t.Errorf("error is not an invalid-input error (exit code 2): %T %v", err, err)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, filepath.Base(wantFile(path))) && !strings.Contains(msg, filepath.Base(path)) {
+				t.Errorf("error does not name the file:\n%s", msg)
+			}
+			ws := wants(t, wantFile(path), "want")
+			if len(ws) == 0 && filepath.Base(path) != "invalid-empty.yaml" {
+				t.Fatalf("%s has no '# want:' lines", path)
+			}
+			for _, w := range ws {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error does not contain %q:\n%s", w, msg)
+				}
+			}
+		})
+	}
+}
+
+func TestValidStacks(t *testing.T) {
+	cases := caseFiles(t, "valid-*")
+	if len(cases) == 0 {
+		t.Fatal("no valid cases")
+	}
+	for _, path := range cases {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			s, err := loadCase(path)
+			if err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			for _, w := range wants(t, wantFile(path), "want-services") {
+				got := strings.Join(s.ServiceNames(), ", ")
+				if got != w {
+					t.Errorf("services %q, want %q", got, w)
+				}
+			}
+		})
+	}
+}
+
+func TestComposeConversion(t *testing.T) {
+	s, err := Load(context.Background(), LoadOptions{Files: []string{"testdata/valid-full.yaml"}, Environ: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Name != "full" || s.Format != FormatCompose {
+		t.Errorf("name %q format %q", s.Name, s.Format)
+	}
+	if s.Options.Pods != "service" || s.Options.VolumeSize != "2Gi" {
+		t.Errorf("x-podstack: %+v", s.Options)
+	}
+	web := s.Services["web"]
+	if web.Image != "nginx:1.27" {
+		t.Errorf("interpolated image %q", web.Image)
+	}
+	wantPorts := []Port{{Target: 80, Published: 8080, Protocol: "tcp"}, {Target: 443, Published: 8443, HostIP: "127.0.0.1", Protocol: "tcp"}}
+	if !reflect.DeepEqual(web.Ports, wantPorts) {
+		t.Errorf("ports %+v", web.Ports)
+	}
+	if !reflect.DeepEqual(web.Expose, []uint16{9000}) {
+		t.Errorf("expose %v", web.Expose)
+	}
+	if _, ok := web.Environment["UNSET"]; ok || web.Environment["MODE"] != "prod" {
+		t.Errorf("environment %v (unresolved keys must be dropped)", web.Environment)
+	}
+	if d := web.DependsOn["db"]; d.Condition != ConditionHealthy || !d.Required {
+		t.Errorf("depends_on db %+v", d)
+	}
+	if d := web.DependsOn["cache"]; d.Condition != ConditionStarted || d.Required {
+		t.Errorf("depends_on cache %+v", d)
+	}
+	if web.Restart != "on-failure:3" || web.StopGracePeriod == nil || *web.StopGracePeriod != 5*time.Second {
+		t.Errorf("restart %q grace %v", web.Restart, web.StopGracePeriod)
+	}
+	if web.Pod != "frontend" {
+		t.Errorf("x-pod %q", web.Pod)
+	}
+	if !reflect.DeepEqual(web.Unsupported, []string{"logging"}) {
+		t.Errorf("unsupported %v, want [logging]", web.Unsupported)
+	}
+	if web.Source.Line != 4 || !strings.HasSuffix(web.Source.File, "valid-full.yaml") {
+		t.Errorf("source %+v", web.Source)
+	}
+
+	db := s.Services["db"]
+	h := db.Health
+	if h == nil || !reflect.DeepEqual(h.Test, []string{"CMD-SHELL", "pg_isready -U postgres"}) ||
+		h.Interval != 2*time.Second || h.Timeout != DefaultHealthTimeout || h.Retries != DefaultHealthRetries {
+		t.Errorf("healthcheck %+v (unset fields must get Docker's defaults)", h)
+	}
+	if db.Resources.CPUs != 0.5 || db.Resources.MemoryBytes != 256<<20 || db.Resources.MemoryReservation != 128<<20 {
+		t.Errorf("resources %+v", db.Resources)
+	}
+	if len(db.Mounts) != 3 {
+		t.Fatalf("mounts %+v", db.Mounts)
+	}
+	if m := db.Mounts[0]; m.Type != MountVolume || m.Source != "pgdata" || m.Target != "/var/lib/postgresql/data" {
+		t.Errorf("volume mount %+v", m)
+	}
+	if m := db.Mounts[1]; m.Type != MountBind || !filepath.IsAbs(m.Source) || !m.ReadOnly || m.SELinux != "Z" {
+		t.Errorf("bind mount %+v", m)
+	}
+	if m := db.Mounts[2]; m.Type != MountTmpfs || m.Target != "/run" || m.TmpfsSize != 64<<20 {
+		t.Errorf("tmpfs mount %+v", m)
+	}
+	if len(db.Secrets) != 1 || db.Secrets[0].Target != "/run/secrets/db_password" {
+		t.Errorf("secrets %+v", db.Secrets)
+	}
+	if s.Volumes["pgdata"].Name != "full_pgdata" {
+		t.Errorf("volume name %q", s.Volumes["pgdata"].Name)
+	}
+	if s.Services["cache"].Replicas != 2 || web.Replicas != 1 {
+		t.Errorf("replicas cache %d web %d", s.Services["cache"].Replicas, web.Replicas)
+	}
+}
+
+// envCase writes a stack with per-environment files into a temp dir.
+func envCase(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("compose.yaml", `name: envs
+services:
+  web:
+    image: nginx:${TAG:-latest}
+    environment:
+      LEVEL: ${LEVEL:-none}
+      FROM_ENV: ${FROM_ENV:-none}
+      FROM_FILE: ${FROM_FILE:-none}
+`)
+	write("compose.prod.yaml", "services:\n  web:\n    deploy:\n      replicas: 3\n")
+	write(".env", "TAG=dev\nLEVEL=dotenv\nFROM_ENV=dotenv\nFROM_FILE=dotenv\n")
+	write(".env.prod", "TAG=prod\nLEVEL=dotenv-prod\nFROM_ENV=dotenv-prod\n")
+	write("one.env", "LEVEL=file-one\nFROM_FILE=file-one\n")
+	write("two.env", "LEVEL=file-two\n")
+	return dir
+}
+
+func loadEnv(t *testing.T, dir string, opts LoadOptions) *Service {
+	t.Helper()
+	opts.WorkingDir = dir
+	if opts.Environ == nil {
+		opts.Environ = noEnv
+	}
+	s, err := Load(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Services["web"]
+}
+
+func TestEnvironmentPrecedence(t *testing.T) {
+	dir := envCase(t)
+	t.Run("no environment: base file and .env only", func(t *testing.T) {
+		web := loadEnv(t, dir, LoadOptions{})
+		if web.Replicas != 1 || web.Image != "nginx:dev" || web.Environment["LEVEL"] != "dotenv" {
+			t.Errorf("replicas %d image %s level %s", web.Replicas, web.Image, web.Environment["LEVEL"])
+		}
+	})
+	t.Run("override file is merged after the base file", func(t *testing.T) {
+		web := loadEnv(t, dir, LoadOptions{Environment: "prod"})
+		if web.Replicas != 3 {
+			t.Errorf("replicas %d, want 3 from compose.prod.yaml", web.Replicas)
+		}
+	})
+	t.Run(".env.<env> beats .env", func(t *testing.T) {
+		web := loadEnv(t, dir, LoadOptions{Environment: "prod"})
+		if web.Image != "nginx:prod" || web.Environment["FROM_FILE"] != "dotenv" {
+			t.Errorf("image %s, FROM_FILE %s", web.Image, web.Environment["FROM_FILE"])
+		}
+	})
+	t.Run("--env-file beats .env.<env>", func(t *testing.T) {
+		web := loadEnv(t, dir, LoadOptions{Environment: "prod", EnvFiles: []string{filepath.Join(dir, "one.env")}})
+		if web.Environment["LEVEL"] != "file-one" || web.Environment["FROM_ENV"] != "dotenv-prod" {
+			t.Errorf("LEVEL %s FROM_ENV %s", web.Environment["LEVEL"], web.Environment["FROM_ENV"])
+		}
+	})
+	t.Run("a later --env-file beats an earlier one", func(t *testing.T) {
+		web := loadEnv(t, dir, LoadOptions{Environment: "prod", EnvFiles: []string{filepath.Join(dir, "one.env"), filepath.Join(dir, "two.env")}})
+		if web.Environment["LEVEL"] != "file-two" || web.Environment["FROM_FILE"] != "file-one" {
+			t.Errorf("LEVEL %s FROM_FILE %s", web.Environment["LEVEL"], web.Environment["FROM_FILE"])
+		}
+	})
+	t.Run("the process environment beats every file", func(t *testing.T) {
+		web := loadEnv(t, dir, LoadOptions{Environment: "prod", EnvFiles: []string{filepath.Join(dir, "two.env")},
+			Environ: func() []string { return []string{"LEVEL=process", "TAG=process"} }})
+		if web.Environment["LEVEL"] != "process" || web.Image != "nginx:process" {
+			t.Errorf("LEVEL %s image %s", web.Environment["LEVEL"], web.Image)
+		}
+	})
+	t.Run("the environment and the files used are recorded", func(t *testing.T) {
+		s, err := Load(context.Background(), LoadOptions{WorkingDir: dir, Environment: "prod", Environ: noEnv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Environment != "prod" || len(s.Files) != 2 || !strings.HasSuffix(s.Files[1], "compose.prod.yaml") {
+			t.Errorf("environment %q files %v", s.Environment, s.Files)
+		}
+		if len(s.EnvFiles) != 2 || !strings.HasSuffix(s.EnvFiles[1], ".env.prod") {
+			t.Errorf("env files %v", s.EnvFiles)
+		}
+	})
+	t.Run("a missing --env-file is an error naming it", func(t *testing.T) {
+		_, err := Load(context.Background(), LoadOptions{WorkingDir: dir, EnvFiles: []string{"nope.env"}, Environ: noEnv})
+		if err == nil || !strings.Contains(err.Error(), "nope.env") || !IsInvalid(err) {
+			t.Errorf("err = %v", err)
+		}
+	})
+}
+
+func TestDiscoveryAndStdin(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Load(context.Background(), LoadOptions{WorkingDir: dir, Environ: noEnv}); !errors.Is(err, ErrNoStackFile) {
+		t.Errorf("empty dir: %v, want ErrNoStackFile", err)
+	}
+	os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte("services:\n  a:\n    image: x\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte("services:\n  b:\n    image: x\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "compose.override.yaml"), []byte("services:\n  c:\n    image: y\n"), 0o644)
+	s, err := Load(context.Background(), LoadOptions{WorkingDir: dir, Environ: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(s.ServiceNames(), ","); got != "b,c" {
+		t.Errorf("discovered services %s, want b,c (compose.yaml before docker-compose.yml, plus its override)", got)
+	}
+	s, err = Load(context.Background(), LoadOptions{Files: []string{"-"}, WorkingDir: dir, ProjectName: "piped",
+		Stdin: strings.NewReader("services:\n  s:\n    image: x\n"), Environ: noEnv})
+	if err != nil || s.Name != "piped" || s.Services["s"] == nil {
+		t.Errorf("stdin: %v %+v", err, s)
+	}
+}
+
+func TestProfiles(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(`services:
+  app: {image: x}
+  debug: {image: x, profiles: [debug]}
+  tools: {image: x, profiles: [tools, debug]}
+`), 0o644)
+	s, err := Load(context.Background(), LoadOptions{WorkingDir: dir, Environ: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(s.ServiceNames(), ","); got != "app" || len(s.Disabled) != 2 {
+		t.Errorf("no profile: %s, disabled %d", got, len(s.Disabled))
+	}
+	if !reflect.DeepEqual(s.Profiles, []string{"debug", "tools"}) {
+		t.Errorf("profiles %v", s.Profiles)
+	}
+	s, _ = Load(context.Background(), LoadOptions{WorkingDir: dir, Environ: func() []string { return []string{"COMPOSE_PROFILES=tools"} }})
+	if got := strings.Join(s.ServiceNames(), ","); got != "app,tools" {
+		t.Errorf("COMPOSE_PROFILES=tools: %s", got)
+	}
+	s, _ = Load(context.Background(), LoadOptions{WorkingDir: dir, Profiles: []string{"*"}, Environ: noEnv})
+	if got := strings.Join(s.ServiceNames(), ","); got != "app,debug,tools" {
+		t.Errorf("profile *: %s", got)
+	}
+}

@@ -1,0 +1,184 @@
+package stack
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// positions maps a dotted path in one YAML file (services.web.ports.1) to
+// the line it starts on. compose-go reports many errors by path only; this
+// index puts a line number on them.
+type positions map[string]int
+
+// indexPositions parses content (every document) and records the line of
+// every mapping key and sequence item.
+func indexPositions(content []byte) positions {
+	idx := positions{}
+	var root yaml.Node
+	if err := yaml.Unmarshal(content, &root); err != nil {
+		return idx
+	}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				p := join(path, k.Value)
+				idx[p] = k.Line
+				walk(v, p)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := join(path, strconv.Itoa(i))
+				idx[p] = c.Line
+				walk(c, p)
+			}
+		case yaml.AliasNode:
+			if n.Alias != nil {
+				walk(n.Alias, path)
+			}
+		}
+	}
+	walk(&root, "")
+	return idx
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// line returns the line of path, or of its nearest ancestor that has one.
+func (p positions) line(path string) int {
+	for path != "" {
+		if l, ok := p[path]; ok {
+			return l
+		}
+		i := strings.LastIndex(path, ".")
+		if i < 0 {
+			return 0
+		}
+		path = path[:i]
+	}
+	return 0
+}
+
+// exact returns the line of path itself, 0 when the file does not have it.
+func (p positions) exact(path string) int {
+	return p[path]
+}
+
+var bracketPath = regexp.MustCompile(`\[([^\]]+)\]`)
+
+// normalizePath turns compose-go's services[web].healthcheck into
+// services.web.healthcheck.
+func normalizePath(p string) string {
+	p = bracketPath.ReplaceAllString(p, ".$1")
+	return strings.Trim(p, "'\". ")
+}
+
+// serviceOf returns the service a path is under ("" for none).
+func serviceOf(path string) string {
+	parts := strings.Split(path, ".")
+	if len(parts) >= 2 && parts[0] == "services" {
+		return parts[1]
+	}
+	return ""
+}
+
+// findValue returns the path and line of the first scalar in content whose
+// value contains v, for errors that name a value but not its place.
+func findValue(content []byte, v string) (string, int) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(content, &root); err != nil {
+		return "", 0
+	}
+	var foundPath string
+	var foundLine int
+	var walk func(n *yaml.Node, path string) bool
+	walk = func(n *yaml.Node, path string) bool {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				if walk(c, path) {
+					return true
+				}
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if walk(n.Content[i+1], join(path, n.Content[i].Value)) {
+					return true
+				}
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				if walk(c, join(path, strconv.Itoa(i))) {
+					return true
+				}
+			}
+		case yaml.ScalarNode:
+			if strings.Contains(n.Value, v) {
+				foundPath, foundLine = path, n.Line
+				return true
+			}
+		}
+		return false
+	}
+	walk(&root, "")
+	return foundPath, foundLine
+}
+
+// mountTargets returns, per service, the container paths its volumes entries
+// mount to, with their lines, straight from one file: compose-go merges
+// entries with the same target silently, which hides a likely mistake.
+func mountTargets(content []byte) map[string][]Position {
+	var doc struct {
+		Services map[string]struct {
+			Volumes []yaml.Node `yaml:"volumes"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(content, &doc); err != nil {
+		return nil
+	}
+	out := map[string][]Position{}
+	for name, svc := range doc.Services {
+		seen := map[string]bool{}
+		for _, n := range svc.Volumes {
+			target := ""
+			switch n.Kind {
+			case yaml.ScalarNode:
+				parts := strings.Split(n.Value, ":")
+				switch {
+				case len(parts) == 1:
+					target = parts[0]
+				case len(parts) >= 2:
+					target = parts[1]
+				}
+			case yaml.MappingNode:
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == "target" {
+						target = n.Content[i+1].Value
+					}
+				}
+			}
+			if target == "" {
+				continue
+			}
+			if seen[target] {
+				out[name] = append(out[name], Position{File: target, Line: n.Line})
+			}
+			seen[target] = true
+		}
+	}
+	return out
+}
