@@ -1,12 +1,274 @@
 package planner
 
 import (
-	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/podstack/podstack/stack"
 )
 
+// projectPodKey is the pod key under PolicyProject.
+const projectPodKey = "pod"
+
+// resolvePolicy applies the default: the stack's x-podstack.pods, else auto.
+func resolvePolicy(s *stack.Stack, p Policy) (Policy, error) {
+	if p == "" {
+		p = Policy(s.Options.Pods)
+	}
+	if p == "" {
+		p = PolicyAuto
+	}
+	switch p {
+	case PolicyAuto, PolicyService, PolicyProject:
+		return p, nil
+	}
+	return "", stack.Problems{{Message: fmt.Sprintf("invalid pod policy %q", p), Fix: "use auto, service or project"}}
+}
+
+// Name joins the project and an object key into a Podman name, normalized
+// to a DNS-1123 label (lowercase, '_' and '.' become '-'): pod names are
+// resolved through DNS, so they must be valid host names.
+func Name(project, key string) string {
+	return normalizeName(project + "-" + key)
+}
+
+func normalizeName(s string) string {
+	s = strings.ToLower(s)
+	return strings.Map(func(r rune) rune {
+		if r == '_' || r == '.' {
+			return '-'
+		}
+		return r
+	}, s)
+}
+
+// ContainerName is the name of replica index (from 1) of a service.
+func ContainerName(s *stack.Stack, svc *stack.Service, index int) string {
+	if svc.ContainerName != "" {
+		return svc.ContainerName
+	}
+	return Name(s.Name, svc.Name+"-"+strconv.Itoa(index))
+}
+
 // Group assigns every enabled service of s to a pod under policy.
+// Services joined by network_mode "service:X" always share a pod: they share
+// a network namespace, which in Podman means a pod.
 func Group(s *stack.Stack, policy Policy) ([]*Pod, error) {
-	return nil, errors.New("planner.Group: not implemented")
+	policy, err := resolvePolicy(s, policy)
+	if err != nil {
+		return nil, err
+	}
+	names := s.ServiceNames()
+	parent := map[string]string{}
+	for _, n := range names {
+		parent[n] = n
+	}
+	var find func(string) string
+	find = func(n string) string {
+		for parent[n] != n {
+			parent[n] = parent[parent[n]]
+			n = parent[n]
+		}
+		return n
+	}
+	union := func(a, b string) {
+		ra, rb := find(a), find(b)
+		if ra == rb {
+			return
+		}
+		if rb < ra {
+			ra, rb = rb, ra
+		}
+		parent[rb] = ra
+	}
+	for _, n := range names {
+		if target, ok := strings.CutPrefix(s.Services[n].NetworkMode, "service:"); ok {
+			if _, exists := s.Services[target]; exists {
+				union(n, target)
+			}
+		}
+	}
+	byPod := map[string]string{}
+	for _, n := range names {
+		pod := s.Services[n].Pod
+		if pod == "" {
+			continue
+		}
+		// Kubernetes Pods always stay whole: their containers expect localhost.
+		if policy == PolicyAuto || s.Format == stack.FormatKube {
+			if first, ok := byPod[pod]; ok {
+				union(first, n)
+			} else {
+				byPod[pod] = n
+			}
+		}
+	}
+	if policy == PolicyProject {
+		for _, n := range names[1:] {
+			union(names[0], n)
+		}
+	}
+
+	groups := map[string][]string{}
+	for _, n := range names {
+		r := find(n)
+		groups[r] = append(groups[r], n)
+	}
+	var pods []*Pod
+	for _, members := range groups {
+		sort.Strings(members)
+		pods = append(pods, buildPod(s, podKey(s, policy, members), members))
+	}
+	sort.Slice(pods, func(i, j int) bool { return pods[i].Key < pods[j].Key })
+	return pods, nil
+}
+
+// podKey names a group: the project pod, the x-pod/kube pod name, the
+// service the others share a namespace with, or the single service.
+func podKey(s *stack.Stack, policy Policy, members []string) string {
+	if policy == PolicyProject {
+		return projectPodKey
+	}
+	for _, m := range members {
+		if p := s.Services[m].Pod; p != "" && (policy == PolicyAuto || s.Format == stack.FormatKube) {
+			return p
+		}
+	}
+	for _, m := range members {
+		if !strings.HasPrefix(s.Services[m].NetworkMode, "service:") {
+			return m
+		}
+	}
+	return members[0]
+}
+
+func buildPod(s *stack.Stack, key string, members []string) *Pod {
+	p := &Pod{Key: key, Name: Name(s.Name, key), Services: members, Networks: map[string][]string{}}
+	containers := 0
+	hostnames := map[string]bool{}
+	for _, m := range members {
+		svc := s.Services[m]
+		containers += svc.Replicas
+		p.Ports = append(p.Ports, svc.Ports...)
+		if svc.Hostname != "" {
+			hostnames[svc.Hostname] = true
+		}
+		switch svc.NetworkMode {
+		case "host", "none":
+			p.NetworkMode = svc.NetworkMode
+		}
+	}
+	p.Infra = containers > 1
+	p.Hostname = key
+	if len(hostnames) == 1 {
+		for h := range hostnames {
+			p.Hostname = h
+		}
+	}
+	if len(members) > 1 {
+		for _, m := range members {
+			p.AddHosts = append(p.AddHosts, m+":127.0.0.1")
+		}
+	}
+	if p.NetworkMode == "" {
+		for _, m := range members {
+			svc := s.Services[m]
+			keys := sortedKeys(svc.Networks)
+			if len(keys) == 0 && !strings.HasPrefix(svc.NetworkMode, "service:") {
+				keys = []string{"default"}
+			}
+			for _, k := range keys {
+				n := s.Networks[k]
+				if n == nil {
+					continue
+				}
+				aliases := append(p.Networks[n.Name], m)
+				if sn := svc.Networks[k]; sn != nil {
+					aliases = append(aliases, sn.Aliases...)
+				}
+				p.Networks[n.Name] = aliases
+			}
+		}
+		for n, aliases := range p.Networks {
+			p.Networks[n] = uniqueSorted(aliases)
+		}
+	}
+	p.Hash = podHash(p)
+	p.Labels = map[string]string{
+		LabelProject:        s.Name,
+		LabelPod:            key,
+		LabelComposeProject: s.Name,
+		LabelConfigHash:     p.Hash,
+	}
+	if s.Environment != "" {
+		p.Labels[LabelEnvironment] = s.Environment
+	}
+	return p
+}
+
+func uniqueSorted(in []string) []string {
+	sort.Strings(in)
+	out := in[:0]
+	for i, v := range in {
+		if i == 0 || v != in[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// podOf maps each service to its pod.
+func podOf(pods []*Pod) map[string]*Pod {
+	out := map[string]*Pod{}
+	for _, p := range pods {
+		for _, svc := range p.Services {
+			out[svc] = p
+		}
+	}
+	return out
+}
+
+// Containers lists the desired containers of every enabled service, in
+// service then replica order, with their labels and hashes.
+func Containers(s *stack.Stack, pods []*Pod) []*Container {
+	byService := podOf(pods)
+	var out []*Container
+	for _, name := range s.ServiceNames() {
+		svc := s.Services[name]
+		pod := byService[name]
+		for i := 1; i <= svc.Replicas; i++ {
+			c := &Container{Name: ContainerName(s, svc, i), Service: name, Index: i, Spec: svc}
+			if pod != nil {
+				c.Pod = pod.Name
+			}
+			c.Hash = containerHash(s, svc, pod)
+			c.Labels = map[string]string{
+				LabelProject:        s.Name,
+				LabelService:        name,
+				LabelNumber:         strconv.Itoa(i),
+				LabelConfigHash:     c.Hash,
+				LabelComposeProject: s.Name,
+				LabelComposeService: name,
+			}
+			if pod != nil {
+				c.Labels[LabelPod] = pod.Key
+			}
+			if s.Environment != "" {
+				c.Labels[LabelEnvironment] = s.Environment
+			}
+			out = append(out, c)
+		}
+	}
+	return out
 }

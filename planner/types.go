@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"errors"
 	"io"
 	"time"
 
@@ -186,8 +187,10 @@ type Step struct {
 	Volume    *stack.Volume  `json:"-"`
 	Network   *stack.Network `json:"-"`
 	// Image is the reference for pull and build steps.
-	Image string       `json:"image,omitempty"`
-	Build *stack.Build `json:"-"`
+	Image string `json:"image,omitempty"`
+	// Policy is the pull policy of a pull step (missing or always).
+	Policy string       `json:"policy,omitempty"`
+	Build  *stack.Build `json:"-"`
 	// Health is the healthcheck a service_healthy wait runs.
 	Health *stack.HealthCheck `json:"-"`
 	// StopTimeout is the grace period for StepStopContainer.
@@ -252,6 +255,11 @@ type Runtime interface {
 	// explain a failed wait.
 	Logs(ctx context.Context, name string, tail int, w io.Writer) error
 }
+
+// ErrNotRunning is what a Runtime wraps when a container it was asked about
+// is not running (a healthcheck of an exited container, say): a wait fails
+// at once instead of probing until its timeout.
+var ErrNotRunning = errors.New("not running")
 
 // Status is the state of a step in a progress event.
 type Status string

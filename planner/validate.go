@@ -1,9 +1,276 @@
 package planner
 
-import "github.com/podstack/podstack/stack"
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/podstack/podstack/stack"
+)
 
 // Validate checks the stack and its grouping before anything runs and returns
 // every problem at once (a stack.Problems), or nil.
 func Validate(s *stack.Stack, pods []*Pod) error {
-	return nil
+	v := &validator{s: s}
+	v.dependencies()
+	v.cycles()
+	v.ports(pods)
+	v.sharedNamespaces(pods)
+	v.names(pods)
+	return v.problems.Err()
+}
+
+type validator struct {
+	s        *stack.Stack
+	problems stack.Problems
+}
+
+func (v *validator) add(service, msg, fix string) {
+	var pos stack.Position
+	if svc := v.s.Services[service]; svc != nil {
+		pos = svc.Source
+	}
+	v.problems = append(v.problems, stack.Problem{Position: pos, Service: service, Message: msg, Fix: fix})
+}
+
+// dependencies: targets exist and are enabled; service_healthy needs a
+// healthcheck.
+func (v *validator) dependencies() {
+	for _, name := range v.s.ServiceNames() {
+		svc := v.s.Services[name]
+		for _, dep := range sortedKeys(svc.DependsOn) {
+			d := svc.DependsOn[dep]
+			target, ok := v.s.Services[dep]
+			if !ok {
+				if dis, ok := v.s.Disabled[dep]; ok {
+					if !d.Required {
+						continue
+					}
+					fix := "enable it with --profile " + strings.Join(dis.Profiles, " or --profile ")
+					v.add(name, fmt.Sprintf("depends on service %q, which is disabled by its profiles (%s)", dep, strings.Join(dis.Profiles, ", ")), fix)
+					continue
+				}
+				v.add(name, fmt.Sprintf("depends on undefined service %q", dep), "")
+				continue
+			}
+			if d.Condition == stack.ConditionHealthy && target.Health == nil {
+				v.add(name, fmt.Sprintf("waits for %q to be healthy (service_healthy), but %q has no healthcheck", dep, dep),
+					fmt.Sprintf("add a healthcheck to %q or use condition service_started", dep))
+			}
+		}
+	}
+}
+
+// cycles reports each dependency cycle once, with its whole path, starting
+// from its smallest service name.
+func (v *validator) cycles() {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	var stackPath []string
+	seen := map[string]bool{}
+	var visit func(n string)
+	visit = func(n string) {
+		color[n] = grey
+		stackPath = append(stackPath, n)
+		svc := v.s.Services[n]
+		for _, dep := range sortedKeys(svc.DependsOn) {
+			if _, ok := v.s.Services[dep]; !ok {
+				continue
+			}
+			switch color[dep] {
+			case white:
+				visit(dep)
+			case grey:
+				i := indexOf(stackPath, dep)
+				cycle := rotateToMin(stackPath[i:])
+				key := strings.Join(cycle, ",")
+				if !seen[key] {
+					seen[key] = true
+					path := strings.Join(append(cycle, cycle[0]), " -> ")
+					v.add(cycle[0], "dependency cycle: "+path, "remove one of these depends_on entries")
+				}
+			}
+		}
+		stackPath = stackPath[:len(stackPath)-1]
+		color[n] = black
+	}
+	for _, n := range v.s.ServiceNames() {
+		if color[n] == white {
+			visit(n)
+		}
+	}
+}
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+func rotateToMin(c []string) []string {
+	min := 0
+	for i := range c {
+		if c[i] < c[min] {
+			min = i
+		}
+	}
+	return append(append([]string(nil), c[min:]...), c[:min]...)
+}
+
+// ports: no two containers of a pod on the same container port, and no host
+// port published twice in the stack.
+func (v *validator) ports(pods []*Pod) {
+	type hostKey struct {
+		port  uint16
+		proto string
+	}
+	published := map[hostKey][]string{} // -> "service@ip"
+	for _, p := range pods {
+		users := map[string][]string{}
+		for _, name := range p.Services {
+			svc := v.s.Services[name]
+			ports := map[string]bool{}
+			for _, pt := range svc.Ports {
+				ports[fmt.Sprintf("%d/%s", pt.Target, pt.Protocol)] = true
+			}
+			for _, e := range svc.Expose {
+				ports[fmt.Sprintf("%d/tcp", e)] = true
+			}
+			for key := range ports {
+				for i := 0; i < svc.Replicas; i++ {
+					users[key] = append(users[key], name)
+				}
+			}
+		}
+		for _, key := range sortedKeys(users) {
+			if us := users[key]; len(us) > 1 {
+				who := describeUsers(us)
+				v.add(us[0], fmt.Sprintf("%s share pod %s and all listen on container port %s", who, p.Name, key),
+					"containers of one pod share a network namespace: use different ports, or --pods service to split the pod")
+			}
+		}
+	}
+	for _, name := range v.s.ServiceNames() {
+		svc := v.s.Services[name]
+		for _, pt := range svc.Ports {
+			if pt.Published == 0 {
+				continue
+			}
+			ip := pt.HostIP
+			if ip == "" || ip == "::" {
+				ip = "0.0.0.0"
+			}
+			k := hostKey{pt.Published, pt.Protocol}
+			for _, other := range published[k] {
+				oname, oip, _ := strings.Cut(other, "@")
+				if oip == ip || oip == "0.0.0.0" || ip == "0.0.0.0" {
+					v.add(name, fmt.Sprintf("publishes host port %d/%s, which %q publishes too", pt.Published, pt.Protocol, oname),
+						"publish a different host port")
+				}
+			}
+			published[k] = append(published[k], name+"@"+ip)
+			if svc.Replicas > 1 {
+				v.add(name, fmt.Sprintf("has %d replicas but publishes fixed host port %d: only one can bind it", svc.Replicas, pt.Published),
+					"publish only the container port, or use one replica")
+			}
+		}
+	}
+}
+
+func describeUsers(us []string) string {
+	count := map[string]int{}
+	var order []string
+	for _, u := range us {
+		if count[u] == 0 {
+			order = append(order, u)
+		}
+		count[u]++
+	}
+	var parts []string
+	for _, u := range order {
+		if count[u] > 1 {
+			parts = append(parts, fmt.Sprintf("%d replicas of %q", count[u], u))
+		} else {
+			parts = append(parts, fmt.Sprintf("%q", u))
+		}
+	}
+	return strings.Join(parts, " and ")
+}
+
+// sharedNamespaces: a network_mode service: member cannot set what only the
+// namespace owner can.
+func (v *validator) sharedNamespaces(pods []*Pod) {
+	byService := podOf(pods)
+	for _, name := range v.s.ServiceNames() {
+		svc := v.s.Services[name]
+		target, ok := strings.CutPrefix(svc.NetworkMode, "service:")
+		if !ok {
+			continue
+		}
+		if _, exists := v.s.Services[target]; !exists {
+			if _, dis := v.s.Disabled[target]; dis {
+				v.add(name, fmt.Sprintf("network_mode service:%s refers to a service disabled by its profiles", target), "enable its profile")
+			}
+			continue
+		}
+		if len(svc.Ports) > 0 {
+			v.add(name, fmt.Sprintf("publishes ports but shares the network namespace of %q (network_mode service:%s)", target, target),
+				fmt.Sprintf("move the ports to %q", target))
+		}
+		if svc.Hostname != "" {
+			v.add(name, fmt.Sprintf("sets hostname but shares the namespace of %q", target), "remove hostname; the namespace owner sets it")
+		}
+		if len(svc.Networks) > 0 {
+			v.add(name, fmt.Sprintf("joins networks but shares the network namespace of %q", target), "remove networks; it uses those of "+target)
+		}
+		if svc.Pod != "" && v.s.Services[target].Pod != "" && svc.Pod != v.s.Services[target].Pod {
+			v.add(name, fmt.Sprintf("x-pod %q conflicts with network_mode service:%s, which is in x-pod %q", svc.Pod, target, v.s.Services[target].Pod),
+				"services sharing a network namespace must be in the same pod")
+		}
+		if p, q := byService[name], byService[target]; p != nil && q != nil && p != q {
+			v.add(name, fmt.Sprintf("shares the network namespace of %q but is grouped into another pod", target), "")
+		}
+	}
+}
+
+// names: valid DNS labels, no pod named like a container, no duplicates,
+// container_name only with one replica.
+func (v *validator) names(pods []*Pod) {
+	owner := map[string]string{}
+	claim := func(name, what, service string) {
+		if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+			v.add(service, fmt.Sprintf("%s name %q is not a valid DNS label: %s", what, name, strings.Join(errs, "; ")),
+				"use lowercase letters, digits and '-', at most 63 characters (shorten the project or service name)")
+		}
+		if prev, ok := owner[name]; ok {
+			v.add(service, fmt.Sprintf("%s name %q collides with %s: Podman keeps pods and containers in one name space", what, name, prev),
+				"rename the service or the x-pod")
+			return
+		}
+		owner[name] = fmt.Sprintf("the %s of service %q", what, service)
+	}
+	for _, p := range pods {
+		claim(p.Name, "pod", p.Services[0])
+	}
+	for _, name := range v.s.ServiceNames() {
+		svc := v.s.Services[name]
+		if svc.ContainerName != "" && svc.Replicas > 1 {
+			v.add(name, fmt.Sprintf("sets container_name %q but has %d replicas: names must be unique", svc.ContainerName, svc.Replicas),
+				"remove container_name or use one replica")
+		}
+		if errs := validation.IsDNS1123Label(normalizeName(name)); len(errs) > 0 {
+			v.add(name, fmt.Sprintf("service name %q is not a valid DNS label after normalization: %s", name, strings.Join(errs, "; ")), "")
+		}
+		for i := 1; i <= svc.Replicas; i++ {
+			claim(ContainerName(v.s, svc, i), "container", name)
+		}
+	}
 }

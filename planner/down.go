@@ -1,0 +1,156 @@
+package planner
+
+import (
+	"sort"
+
+	"github.com/podstack/podstack/stack"
+)
+
+// PlanDown computes the teardown of a project: stop containers in reverse
+// dependency order, remove them, then their pods, the project networks and
+// (with Volumes) its volumes. Only objects labelled with the project are
+// touched. s may be nil when only the project name is known; containers then
+// stop all at once.
+func PlanDown(project string, s *stack.Stack, observed *ObservedState, opts DownOptions) (*Plan, error) {
+	if observed == nil {
+		observed = &ObservedState{}
+	}
+	plan := &Plan{Stack: s, Project: project}
+	if s != nil {
+		plan.Environment = s.Environment
+	}
+	b := &builder{plan: plan}
+	only := map[string]bool{}
+	for _, svc := range opts.Services {
+		only[svc] = true
+	}
+
+	var targets []ObservedContainer
+	for _, c := range observed.Containers {
+		if c.Labels[LabelProject] != project {
+			continue
+		}
+		svc := c.Labels[LabelService]
+		if len(only) > 0 && !only[svc] {
+			continue
+		}
+		if s != nil && !opts.RemoveOrphans && c.Labels[LabelOneOff] != "true" {
+			_, enabled := s.Services[svc]
+			_, disabled := s.Disabled[svc]
+			if !enabled && !disabled {
+				plan.Warnings = append(plan.Warnings, "container "+c.Name+" belongs to service \""+svc+"\", which the stack no longer declares; remove it with --remove-orphans")
+				continue
+			}
+		}
+		targets = append(targets, c)
+	}
+	sort.Slice(targets, func(i, j int) bool { return targets[i].Name < targets[j].Name })
+
+	// A container stops after every container that depends on it has.
+	dependents := map[string][]string{} // service -> services depending on it
+	if s != nil {
+		for _, name := range s.ServiceNames() {
+			for dep := range s.Services[name].DependsOn {
+				dependents[dep] = append(dependents[dep], name)
+			}
+		}
+	}
+	byService := map[string][]ObservedContainer{}
+	for _, c := range targets {
+		svc := c.Labels[LabelService]
+		byService[svc] = append(byService[svc], c)
+	}
+	stopped := map[string][]*Step{} // service -> its stop (or remove) steps
+	var visit func(svc string, seen map[string]bool)
+	var removeSteps []*Step
+	visited := map[string]bool{}
+	visit = func(svc string, path map[string]bool) {
+		if visited[svc] || path[svc] {
+			return
+		}
+		path[svc] = true
+		var deps []*Step
+		for _, d := range sortedStrings(dependents[svc]) {
+			visit(d, path)
+			deps = append(deps, stopped[d]...)
+		}
+		delete(path, svc)
+		visited[svc] = true
+		for _, c := range byService[svc] {
+			var sv *stack.Service
+			if s != nil {
+				sv = s.Services[svc]
+			}
+			var stop *Step
+			if c.State == "running" || c.State == "paused" {
+				stop = b.add(&Step{Kind: StepStopContainer, Target: c.Name, Service: svc, Pod: c.Pod,
+					StopTimeout: stopTimeout(sv, opts.Timeout), Cause: "down"}, sortSteps(deps)...)
+				stopped[svc] = append(stopped[svc], stop)
+			}
+			rm := b.add(&Step{Kind: StepRemoveContainer, Target: c.Name, Service: svc, Pod: c.Pod, Cause: "down"}, stop)
+			if stop == nil {
+				stopped[svc] = append(stopped[svc], rm)
+			}
+			removeSteps = append(removeSteps, rm)
+		}
+	}
+	for _, svc := range sortedKeys(byService) {
+		visit(svc, map[string]bool{})
+	}
+
+	// Pods go once all their containers are gone; with a service subset,
+	// only pods left empty.
+	remaining := map[string]int{}
+	for _, c := range observed.Containers {
+		if c.Labels[LabelProject] == project && c.Pod != "" {
+			remaining[c.Pod]++
+		}
+	}
+	for _, c := range targets {
+		if c.Pod != "" {
+			remaining[c.Pod]--
+		}
+	}
+	var podSteps []*Step
+	for _, p := range observed.Pods {
+		if p.Labels[LabelProject] != project || remaining[p.Name] > 0 {
+			continue
+		}
+		if len(only) > 0 && !podHasTarget(p.Name, targets) {
+			continue
+		}
+		podSteps = append(podSteps, b.add(&Step{Kind: StepRemovePod, Target: p.Name, Pod: p.Name, Cause: "down"}, removeSteps...))
+	}
+	if len(only) > 0 {
+		return plan, nil
+	}
+	after := append(append([]*Step{}, removeSteps...), podSteps...)
+	for _, n := range observed.Networks {
+		if n.Labels[LabelProject] == project {
+			b.add(&Step{Kind: StepRemoveNetwork, Target: n.Name, Cause: "down"}, after...)
+		}
+	}
+	if opts.Volumes {
+		for _, v := range observed.Volumes {
+			if v.Labels[LabelProject] == project {
+				b.add(&Step{Kind: StepRemoveVolume, Target: v.Name, Cause: "down -v"}, after...)
+			}
+		}
+	}
+	return plan, nil
+}
+
+func podHasTarget(pod string, targets []ObservedContainer) bool {
+	for _, c := range targets {
+		if c.Pod == pod {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedStrings(in []string) []string {
+	out := append([]string(nil), in...)
+	sort.Strings(out)
+	return out
+}

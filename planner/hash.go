@@ -1,0 +1,99 @@
+package planner
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+
+	"github.com/podstack/podstack/stack"
+)
+
+// containerHash covers everything that requires recreating a container.
+// Replicas, profiles, depends_on and the pull policy are cleared first: they
+// change how many containers run, or when, not what a container is. The
+// image reference is included; for a container in an infra-less pod the
+// pod's hash is too, since the container then carries the pod's ports and
+// aliases.
+func containerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
+	c := *svc
+	c.Replicas = 0
+	c.Profiles = nil
+	c.DependsOn = nil
+	c.PullPolicy = ""
+	c.Source = stack.Position{}
+	c.Unsupported = nil
+	in := struct {
+		Service  stack.Service            `json:"service"`
+		Image    string                   `json:"image"`
+		Pod      string                   `json:"pod"`
+		PodHash  string                   `json:"podHash,omitempty"`
+		Volumes  map[string]string        `json:"volumes,omitempty"`
+		Secrets  map[string]*stack.Secret `json:"secrets,omitempty"`
+		Contents map[string]string        `json:"contents,omitempty"`
+	}{Service: c, Image: ImageRef(s, svc)}
+	if pod != nil {
+		in.Pod = pod.Name
+		if !pod.Infra {
+			in.PodHash = pod.Hash
+		}
+	}
+	// The real names of the volumes it mounts, and the secret and config
+	// definitions it uses, are part of what it is.
+	for _, m := range svc.Mounts {
+		if m.Type == stack.MountVolume && m.Source != "" {
+			if v := s.Volumes[m.Source]; v != nil {
+				if in.Volumes == nil {
+					in.Volumes = map[string]string{}
+				}
+				in.Volumes[m.Source] = v.Name
+			}
+		}
+	}
+	for _, ref := range svc.Secrets {
+		if sec := s.Secrets[ref.Source]; sec != nil {
+			if in.Secrets == nil {
+				in.Secrets = map[string]*stack.Secret{}
+				in.Contents = map[string]string{}
+			}
+			in.Secrets[ref.Source] = sec
+			in.Contents[ref.Source] = digest(sec.Content)
+		}
+	}
+	return hashOf(in)
+}
+
+// podHash covers what requires recreating a pod.
+func podHash(p *Pod) string {
+	var published []stack.Port
+	for _, pt := range p.Ports {
+		if pt.Published != 0 {
+			published = append(published, pt)
+		}
+	}
+	return hashOf(struct {
+		Services    []string            `json:"services"`
+		Ports       []stack.Port        `json:"ports"`
+		Hostname    string              `json:"hostname"`
+		AddHosts    []string            `json:"addHosts"`
+		Networks    map[string][]string `json:"networks"`
+		NetworkMode string              `json:"networkMode"`
+		Infra       bool                `json:"infra"`
+	}{p.Services, published, p.Hostname, p.AddHosts, p.Networks, p.NetworkMode, p.Infra})
+}
+
+func hashOf(v any) string {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic("planner: hash input does not marshal: " + err.Error())
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:16])
+}
+
+func digest(s string) string {
+	if s == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:8])
+}
