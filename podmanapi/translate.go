@@ -1,0 +1,341 @@
+package podmanapi
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/containers/podman/v5/libpod/define"
+	"github.com/containers/podman/v5/pkg/specgen"
+	spec "github.com/opencontainers/runtime-spec/specs-go"
+	nettypes "go.podman.io/common/libnetwork/types"
+	"go.podman.io/image/v5/manifest"
+	"golang.org/x/sys/unix"
+
+	"github.com/podstack/podstack/planner"
+	"github.com/podstack/podstack/stack"
+)
+
+// podSpec translates a planner pod. Pods with an infra container carry the
+// ports, hostname, hosts and network aliases; an infra-less pod is only a
+// group, and its single container carries them (see containerSpec).
+func podSpec(p *planner.Pod, s *stack.Stack) *specgen.PodSpecGenerator {
+	psg := specgen.NewPodSpecGenerator()
+	psg.Name = p.Name
+	psg.Labels = p.Labels
+	if !p.Infra {
+		psg.NoInfra = true
+		return psg
+	}
+	psg.Hostname = p.Hostname
+	psg.PortMappings = portMappings(p.Ports)
+	psg.HostAdd = append(append([]string(nil), p.AddHosts...), extraHosts(p, s)...)
+	switch p.NetworkMode {
+	case "host":
+		psg.NetNS = specgen.Namespace{NSMode: specgen.Host}
+	case "none":
+		psg.NetNS = specgen.Namespace{NSMode: specgen.NoNetwork}
+	default:
+		psg.Networks = networks(p)
+	}
+	if dns := dnsServers(p, s); len(dns) > 0 {
+		psg.DNSServer = dns
+	}
+	return psg
+}
+
+func networks(p *planner.Pod) map[string]nettypes.PerNetworkOptions {
+	if len(p.Networks) == 0 {
+		return nil
+	}
+	out := map[string]nettypes.PerNetworkOptions{}
+	for name, aliases := range p.Networks {
+		out[name] = nettypes.PerNetworkOptions{Aliases: aliases}
+	}
+	return out
+}
+
+func portMappings(ports []stack.Port) []nettypes.PortMapping {
+	var out []nettypes.PortMapping
+	for _, pt := range ports {
+		if pt.Published == 0 {
+			continue
+		}
+		out = append(out, nettypes.PortMapping{HostIP: pt.HostIP, HostPort: pt.Published,
+			ContainerPort: pt.Target, Protocol: pt.Protocol, Range: 1})
+	}
+	return out
+}
+
+// extraHosts are the members' extra_hosts entries (pod-level in Podman).
+func extraHosts(p *planner.Pod, s *stack.Stack) []string {
+	var out []string
+	for _, name := range p.Services {
+		if svc := s.Services[name]; svc != nil {
+			out = append(out, svc.ExtraHosts...)
+		}
+	}
+	return out
+}
+
+func dnsServers(p *planner.Pod, s *stack.Stack) []net.IP {
+	var out []net.IP
+	for _, name := range p.Services {
+		if svc := s.Services[name]; svc != nil {
+			for _, d := range svc.DNS {
+				if ip := net.ParseIP(d); ip != nil {
+					out = append(out, ip)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// containerSpec translates one container of a service. warn reports a
+// setting that cannot be carried out (once per service and setting).
+func containerSpec(c *planner.Container, p *planner.Pod, s *stack.Stack, image string, secretNames map[string]string, warn func(string)) (*specgen.SpecGenerator, error) {
+	svc := c.Spec
+	g := specgen.NewSpecGenerator(image, false)
+	g.Name = c.Name
+	g.Labels = map[string]string{}
+	for k, v := range svc.Labels {
+		g.Labels[k] = v
+	}
+	for k, v := range c.Labels {
+		g.Labels[k] = v
+	}
+	if p != nil {
+		g.Pod = p.Name
+	}
+	g.Entrypoint = svc.Entrypoint
+	g.Command = svc.Command
+	g.Env = svc.Environment
+	g.WorkDir = svc.WorkingDir
+	g.User = svc.User
+	if svc.Tty {
+		g.Terminal = &svc.Tty
+	}
+	if svc.StdinOpen {
+		g.Stdin = &svc.StdinOpen
+	}
+	if svc.Init {
+		g.Init = &svc.Init
+	}
+	if svc.Privileged {
+		g.Privileged = &svc.Privileged
+	}
+	if svc.ReadOnly {
+		g.ReadOnlyFilesystem = &svc.ReadOnly
+	}
+	g.CapAdd, g.CapDrop = svc.CapAdd, svc.CapDrop
+
+	// An infra-less pod's single container carries what the pod would.
+	if p != nil && !p.Infra {
+		if svc.Hostname != "" {
+			g.Hostname = svc.Hostname
+		} else {
+			g.Hostname = p.Hostname
+		}
+		g.PortMappings = portMappings(p.Ports)
+		g.HostAdd = append(append([]string(nil), p.AddHosts...), svc.ExtraHosts...)
+		switch p.NetworkMode {
+		case "host":
+			g.NetNS = specgen.Namespace{NSMode: specgen.Host}
+		case "none":
+			g.NetNS = specgen.Namespace{NSMode: specgen.NoNetwork}
+		default:
+			if nets := networks(p); nets != nil {
+				g.Networks = nets
+				g.NetNS = specgen.Namespace{NSMode: specgen.Bridge}
+			}
+		}
+		g.DNSServers = dnsServers(p, s)
+	}
+
+	for _, m := range svc.Mounts {
+		switch m.Type {
+		case stack.MountVolume:
+			name := ""
+			if m.Source != "" {
+				if v := s.Volumes[m.Source]; v != nil {
+					name = v.Name
+				} else {
+					name = m.Source
+				}
+			}
+			opts := []string{}
+			if m.ReadOnly {
+				opts = append(opts, "ro")
+			}
+			nv := &specgen.NamedVolume{Name: name, Dest: m.Target, Options: opts, SubPath: m.SubPath}
+			if name == "" {
+				g.Volumes = append(g.Volumes, nv)
+				continue
+			}
+			g.Volumes = append(g.Volumes, nv)
+		case stack.MountBind:
+			opts := []string{"rbind"}
+			if m.ReadOnly {
+				opts = append(opts, "ro")
+			} else {
+				opts = append(opts, "rw")
+			}
+			if m.SELinux != "" {
+				opts = append(opts, m.SELinux)
+			}
+			g.Mounts = append(g.Mounts, spec.Mount{Type: "bind", Source: m.Source, Destination: m.Target, Options: opts})
+		case stack.MountTmpfs:
+			opts := []string{"rw", "nosuid", "nodev"}
+			if m.TmpfsSize > 0 {
+				opts = append(opts, "size="+strconv.FormatInt(m.TmpfsSize, 10))
+			}
+			g.Mounts = append(g.Mounts, spec.Mount{Type: "tmpfs", Source: "tmpfs", Destination: m.Target, Options: opts})
+		}
+	}
+	for _, ref := range svc.Secrets {
+		name := secretNames["secret/"+ref.Source]
+		if name == "" {
+			return nil, fmt.Errorf("secret %q has no Podman secret", ref.Source)
+		}
+		g.Secrets = append(g.Secrets, specgen.Secret{Source: name, Target: ref.Target, UID: atoiU32(ref.UID), GID: atoiU32(ref.GID), Mode: modeOf(ref.Mode)})
+	}
+	for _, ref := range svc.Configs {
+		cfg := s.Configs[ref.Source]
+		if cfg != nil && cfg.File != "" {
+			g.Mounts = append(g.Mounts, spec.Mount{Type: "bind", Source: cfg.File, Destination: ref.Target, Options: []string{"rbind", "ro"}})
+			continue
+		}
+		name := secretNames["config/"+ref.Source]
+		if name == "" {
+			warn(fmt.Sprintf("config %q has no file or content podstack can mount; skipped", ref.Source))
+			continue
+		}
+		g.Secrets = append(g.Secrets, specgen.Secret{Source: name, Target: ref.Target, Mode: modeOf(ref.Mode)})
+	}
+
+	if h := svc.Health; h != nil {
+		g.HealthConfig = &manifest.Schema2HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout,
+			StartPeriod: h.StartPeriod, Retries: h.Retries}
+	}
+	if err := restartPolicy(g, svc.Restart); err != nil {
+		return nil, err
+	}
+	if svc.StopSignal != "" {
+		sig := unix.SignalNum(normalizeSignal(svc.StopSignal))
+		if sig == 0 {
+			if n, err := strconv.Atoi(svc.StopSignal); err == nil {
+				sig = syscall.Signal(n)
+			}
+		}
+		if sig == 0 {
+			return nil, fmt.Errorf("unknown stop_signal %q", svc.StopSignal)
+		}
+		g.StopSignal = &sig
+	}
+	if svc.StopGracePeriod != nil {
+		t := uint(svc.StopGracePeriod.Seconds())
+		g.StopTimeout = &t
+	}
+	if r := resources(svc.Resources); r != nil {
+		g.ResourceLimits = r
+	}
+	for _, name := range sortedKeys(svc.Ulimits) {
+		u := svc.Ulimits[name]
+		g.Rlimits = append(g.Rlimits, spec.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(name), Soft: uint64(u.Soft), Hard: uint64(u.Hard)})
+	}
+	if len(svc.Sysctls) > 0 {
+		g.Sysctl = svc.Sysctls
+	}
+	for _, d := range svc.Devices {
+		g.Devices = append(g.Devices, spec.LinuxDevice{Path: d})
+	}
+	for _, key := range svc.Unsupported {
+		warn(fmt.Sprintf("%s is not supported by podstack and is ignored", key))
+	}
+	return g, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func normalizeSignal(s string) string {
+	s = strings.ToUpper(s)
+	if !strings.HasPrefix(s, "SIG") {
+		s = "SIG" + s
+	}
+	return s
+}
+
+func atoiU32(s string) uint32 {
+	n, _ := strconv.ParseUint(s, 10, 32)
+	return uint32(n)
+}
+
+func modeOf(m *uint32) uint32 {
+	if m == nil {
+		return 0
+	}
+	return *m
+}
+
+func restartPolicy(g *specgen.SpecGenerator, r stack.RestartPolicy) error {
+	policy, retries, _ := strings.Cut(string(r), ":")
+	switch policy {
+	case "":
+		return nil
+	case "no":
+		g.RestartPolicy = define.RestartPolicyNo
+	case "always":
+		g.RestartPolicy = define.RestartPolicyAlways
+	case "unless-stopped":
+		g.RestartPolicy = define.RestartPolicyUnlessStopped
+	case "on-failure":
+		g.RestartPolicy = define.RestartPolicyOnFailure
+		if retries != "" {
+			n, err := strconv.ParseUint(retries, 10, 32)
+			if err != nil {
+				return fmt.Errorf("invalid restart retries %q", retries)
+			}
+			u := uint(n)
+			g.RestartRetries = &u
+		}
+	default:
+		return fmt.Errorf("unknown restart policy %q", r)
+	}
+	return nil
+}
+
+func resources(r stack.Resources) *spec.LinuxResources {
+	if r.CPUs == 0 && r.MemoryBytes == 0 && r.Pids == 0 && r.MemoryReservation == 0 {
+		return nil
+	}
+	out := &spec.LinuxResources{}
+	if r.CPUs > 0 {
+		period := uint64(100000)
+		quota := int64(r.CPUs * float64(period))
+		out.CPU = &spec.LinuxCPU{Quota: &quota, Period: &period}
+	}
+	if r.MemoryBytes > 0 || r.MemoryReservation > 0 {
+		out.Memory = &spec.LinuxMemory{}
+		if r.MemoryBytes > 0 {
+			out.Memory.Limit = &r.MemoryBytes
+		}
+		if r.MemoryReservation > 0 {
+			out.Memory.Reservation = &r.MemoryReservation
+		}
+	}
+	if r.Pids > 0 {
+		out.Pids = &spec.LinuxPids{Limit: r.Pids}
+	}
+	return out
+}
