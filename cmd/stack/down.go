@@ -1,0 +1,79 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/podstack/podstack/planner"
+	"github.com/podstack/podstack/stack"
+)
+
+func newDownCommand(g *globalOptions) *cobra.Command {
+	var (
+		volumes, removeOrphans bool
+		timeout                int
+		ef                     execFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "down [SERVICE...]",
+		Short: "Stop and remove the stack's containers, pods and networks",
+		Long: `Stop the stack's containers in reverse dependency order, then remove them, their
+pods and the project networks. Named volumes stay unless -v is given. Only
+objects labelled with this project are ever touched. Works with just
+-p NAME when the stack file is gone.`,
+		Example: `  stack down
+  stack down -v
+  stack down -p myproject
+  stack down web -t 2`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, project, err := loadForTeardown(g, cmd)
+			if err != nil {
+				return err
+			}
+			if s != nil {
+				if _, err := selected(s, args); err != nil {
+					return err
+				}
+			}
+			opts := planner.DownOptions{Services: args, Volumes: volumes, RemoveOrphans: removeOrphans}
+			if timeout >= 0 {
+				opts.Timeout = time.Duration(timeout) * time.Second
+			}
+			c, err := g.connect(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			r, err := g.renderer()
+			if err != nil {
+				return err
+			}
+			_, err = planner.Down(ctx, c, project, s, opts, ef.options(), r)
+			r.Close()
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&volumes, "volumes", "v", false, "also remove the project's named volumes")
+	f.BoolVar(&removeOrphans, "remove-orphans", false, "also remove project containers the stack no longer declares")
+	f.IntVarP(&timeout, "timeout", "t", -1, "seconds to wait for a container to stop before killing it (default: each service's stop_grace_period)")
+	f.IntVar(&ef.parallel, "parallel", 0, "how many steps may run at once (0: no limit)")
+	return cmd
+}
+
+// loadForTeardown loads the stack when there is one; with -p and no stack
+// file the project name alone is enough to find everything by label.
+func loadForTeardown(g *globalOptions, cmd *cobra.Command) (*stack.Stack, string, error) {
+	s, err := g.load(cmd.Context())
+	if err == nil {
+		return s, s.Name, nil
+	}
+	if g.projectName != "" && len(g.files) == 0 && errors.Is(err, stack.ErrNoStackFile) {
+		return nil, g.projectName, nil
+	}
+	return nil, "", fmt.Errorf("%w (with no stack file, name the project: stack down -p NAME)", err)
+}

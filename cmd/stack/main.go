@@ -1,0 +1,112 @@
+// Command stack runs compose-style multi-pod stacks on Podman.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/podstack/podstack/stack"
+)
+
+// Exit codes. Scripts rely on them, so they never change meaning.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitInvalid     = 2
+	exitInterrupted = 130
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], streams{in: os.Stdin, out: os.Stdout, err: os.Stderr}))
+}
+
+// streams are the command's standard streams: stdout is for data, stderr for
+// progress and status.
+type streams struct {
+	in  io.Reader
+	out io.Writer
+	err io.Writer
+}
+
+// run executes one command line and maps its outcome to an exit code. It is
+// the only place that decides exit codes and the only place signals are
+// caught: the first SIGINT/SIGTERM cancels the command's context, a second one
+// closes the force channel (for `up`, whose graceful stop it cuts short).
+func run(args []string, s streams) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	force := make(chan struct{})
+	interrupted := false
+	go func() {
+		n := 0
+		for range sig {
+			n++
+			interrupted = true
+			switch n {
+			case 1:
+				cancel()
+			case 2:
+				close(force)
+			}
+		}
+	}()
+
+	root := newRootCommand(s, force)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, errSilentExit) {
+		var se silentExit
+		if errors.As(err, &se) {
+			return se.code
+		}
+		return exitFailure
+	}
+	fmt.Fprintf(s.err, "Error: %v\n", err)
+	switch {
+	case interrupted || errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case isUsageError(err) || stack.IsInvalid(err) || strings.HasPrefix(err.Error(), "unknown command"):
+		return exitInvalid
+	default:
+		return exitFailure
+	}
+}
+
+// usageError marks a bad command line (unknown flag, wrong arguments, bad
+// flag value): exit code 2.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func usagef(format string, a ...any) error {
+	return usageError{fmt.Errorf(format, a...)}
+}
+
+func isUsageError(err error) bool {
+	var u usageError
+	return errors.As(err, &u)
+}
+
+// errSilentExit ends a command with a given code without printing an error,
+// for commands whose exit code is data (`exec`, `wait`).
+var errSilentExit = errors.New("exit")
+
+type silentExit struct{ code int }
+
+func (e silentExit) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+func (e silentExit) Is(target error) bool {
+	return target == errSilentExit
+}

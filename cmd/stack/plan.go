@@ -1,0 +1,144 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/podstack/podstack/planner"
+)
+
+// planFlags are the flags that shape a plan; `up` and `plan` share them so a
+// plan printed by `stack plan` is exactly what `stack up` would run.
+type planFlags struct {
+	noDeps, forceRecreate, noRecreate, removeOrphans, noStart, wait bool
+	pull                                                            string
+}
+
+func (p *planFlags) register(f *pflag.FlagSet) {
+	f.BoolVar(&p.noDeps, "no-deps", false, "do not include the named services' dependencies")
+	f.BoolVar(&p.forceRecreate, "force-recreate", false, "recreate containers even if their configuration did not change")
+	f.BoolVar(&p.noRecreate, "no-recreate", false, "keep existing containers even if their configuration changed")
+	f.BoolVar(&p.removeOrphans, "remove-orphans", false, "remove this project's containers and pods the stack no longer declares")
+	f.BoolVar(&p.noStart, "no-start", false, "create but do not start")
+	f.BoolVar(&p.wait, "wait", false, "wait until every service is running, or healthy when it has a healthcheck")
+	f.StringVar(&p.pull, "pull", "missing", "pull images: missing, always or never")
+}
+
+func (p *planFlags) options(g *globalOptions, services []string) (planner.Options, error) {
+	if err := oneOf("pull", p.pull, "missing", "always", "never"); err != nil {
+		return planner.Options{}, err
+	}
+	if p.forceRecreate && p.noRecreate {
+		return planner.Options{}, usagef("--force-recreate and --no-recreate cannot be used together")
+	}
+	return planner.Options{
+		Services: services, NoDeps: p.noDeps,
+		ForceRecreate: p.forceRecreate, NoRecreate: p.noRecreate,
+		RemoveOrphans: p.removeOrphans, NoStart: p.noStart, Pull: p.pull, Wait: p.wait,
+	}, nil
+}
+
+func newPlanCommand(g *globalOptions) *cobra.Command {
+	var (
+		pf      planFlags
+		offline bool
+		format  string
+	)
+	cmd := &cobra.Command{
+		Use:   "plan [SERVICE...]",
+		Short: "Show the steps 'stack up' would take, without changing anything",
+		Long: `Compare the stack with what runs on the Podman service and print the plan:
+one step per line with the steps it waits for and why it is needed. With
+--offline nothing is asked of Podman and the plan starts from an empty machine.`,
+		Example: `  stack plan
+  stack plan --offline --format json
+  stack plan web --no-deps`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := oneOf("format", format, "table", "json", "text"); err != nil {
+				return err
+			}
+			opts, err := pf.options(g, args)
+			if err != nil {
+				return err
+			}
+			s, err := g.load(cmd.Context())
+			if err != nil {
+				return err
+			}
+			opts.Policy = g.policy(s)
+			observed := &planner.ObservedState{}
+			if !offline {
+				c, err := g.connect(cmd.Context())
+				if err != nil {
+					return fmt.Errorf("%w (use --offline to plan without Podman)", err)
+				}
+				defer c.Close()
+				if observed, err = c.Observe(cmd.Context(), s.Name, planner.Images(s)); err != nil {
+					return err
+				}
+			}
+			plan, err := planner.Reconcile(s, observed, opts)
+			if err != nil {
+				return err
+			}
+			for _, w := range plan.Warnings {
+				fmt.Fprintf(g.streams.err, "WARN %s\n", w)
+			}
+			return writePlan(g, plan, format)
+		},
+	}
+	pf.register(cmd.Flags())
+	cmd.Flags().BoolVar(&offline, "offline", false, "plan against an empty machine; do not contact Podman")
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table, text or json")
+	return cmd
+}
+
+func writePlan(g *globalOptions, plan *planner.Plan, format string) error {
+	out := g.streams.out
+	switch format {
+	case "json":
+		data, err := plan.JSON()
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(out, "%s\n", data)
+		return err
+	case "text":
+		_, err := fmt.Fprint(out, plan.String())
+		return err
+	default:
+		return plan.WriteTable(out)
+	}
+}
+
+func newGraphCommand(g *globalOptions) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "graph",
+		Short: "Print the dependency graph of services and pods (Graphviz DOT or Mermaid)",
+		Example: `  stack graph | dot -Tsvg > stack.svg
+  stack graph --format mermaid`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := oneOf("format", format, "dot", "mermaid"); err != nil {
+				return err
+			}
+			s, err := g.load(cmd.Context())
+			if err != nil {
+				return err
+			}
+			pods, err := planner.Group(s, g.policy(s))
+			if err != nil {
+				return err
+			}
+			if err := planner.Validate(s, pods); err != nil {
+				return err
+			}
+			return planner.Graph(s, pods, format, g.streams.out)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "dot", "graph format: dot or mermaid")
+	return cmd
+}

@@ -1,0 +1,327 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/podstack/podstack/internal/display"
+	"github.com/podstack/podstack/planner"
+	"github.com/podstack/podstack/podmanapi"
+	"github.com/podstack/podstack/stack"
+)
+
+// configFileName is the per-project settings file read from beside the
+// (first) stack file: every flag can be set there by its long name.
+const configFileName = "stack.config.yaml"
+
+// envPrefix prefixes the environment variable of every flag (--project-name
+// is STACK_PROJECT_NAME).
+const envPrefix = "STACK"
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	files       []string
+	projectName string
+	env         string
+	envFiles    []string
+	profiles    []string
+	url         string
+	progress    string
+	pods        string
+
+	streams streams
+	force   <-chan struct{}
+	// getenv reads the process environment; a field so tests can replace it.
+	getenv func(string) string
+}
+
+func newRootCommand(s streams, force <-chan struct{}) *cobra.Command {
+	g := &globalOptions{streams: s, force: force, getenv: os.Getenv}
+	cmd := &cobra.Command{
+		Use:   "stack",
+		Short: "Run compose-style multi-pod stacks on Podman",
+		Long: `stack loads a Compose file or Kubernetes Pod YAML, groups services into Podman
+pods, orders startup by health-checked dependencies and runs the plan through
+Podman's REST API. It exports each environment to Kubernetes YAML or Quadlet.
+
+Every flag can also be set as a STACK_* environment variable (--project-name is
+STACK_PROJECT_NAME) or by its long name in stack.config.yaml beside the stack
+file. Flags win over variables, which win over the file.`,
+		Example: `  stack up -d -f dev.yaml
+  stack up --env prod
+  stack plan --offline
+  stack export kube --env prod
+  stack convert -f compose.yaml -o pods.yaml`,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error { return g.resolve(cmd) },
+	}
+	cmd.SetIn(s.in)
+	cmd.SetOut(s.out)
+	cmd.SetErr(s.err)
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w\nSee '%s --help'.", err, c.CommandPath())}
+	})
+
+	f := cmd.PersistentFlags()
+	f.StringArrayVarP(&g.files, "file", "f", nil, "stack file (Compose or Kubernetes YAML); repeat to merge; - reads stdin")
+	f.StringVarP(&g.projectName, "project-name", "p", "", "project name (default: from the file, else the directory name)")
+	f.StringVar(&g.env, "env", "", "environment: merges <file>.<env>.yaml overrides and .env.<env>")
+	f.StringArrayVar(&g.envFiles, "env-file", nil, "extra environment file for interpolation; repeatable, later wins")
+	f.StringArrayVar(&g.profiles, "profile", nil, "enable a profile; repeatable (default: COMPOSE_PROFILES)")
+	f.StringVar(&g.url, "url", "", "Podman service URI: unix://, tcp:// or ssh:// (default: CONTAINER_HOST, containers.conf, then the local socket)")
+	f.StringVar(&g.progress, "progress", "auto", "progress output: auto, tty, plain, json or quiet")
+	f.StringVar(&g.pods, "pods", "", "pod grouping: auto, service or project (default: x-podstack.pods, else auto)")
+
+	cmd.AddCommand(
+		newVersionCommand(g),
+		newConfigCommand(g),
+		newValidateCommand(g),
+		newPlanCommand(g),
+		newGraphCommand(g),
+		newCompletionCommand(g),
+	)
+	addRuntimeCommands(cmd, g)
+	for _, c := range cmd.Commands() {
+		wrapArgs(c)
+	}
+	return cmd
+}
+
+// wrapArgs turns cobra's argument errors into usage errors (exit code 2).
+func wrapArgs(c *cobra.Command) {
+	if c.Args != nil {
+		check := c.Args
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		wrapArgs(sub)
+	}
+}
+
+// resolve fills every flag the user did not set from STACK_* variables, then
+// from stack.config.yaml, and checks the values that have a fixed set.
+func (g *globalOptions) resolve(cmd *cobra.Command) error {
+	v := viper.New()
+	v.SetEnvPrefix(envPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+
+	files := g.files
+	if len(files) == 0 {
+		if env := g.getenv(envPrefix + "_FILE"); env != "" {
+			files = splitList(env)
+		}
+	}
+	if path := configPath(files); path != "" {
+		if err := readConfigFile(v, path, cmd.Root()); err != nil {
+			return err
+		}
+	}
+
+	var errs []error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Changed || f.Name == "help" {
+			return
+		}
+		key := f.Name
+		var values []string
+		if env := g.getenv(envName(key)); env != "" {
+			values = []string{env}
+			if isList(f) {
+				values = splitList(env)
+			}
+		} else if v.IsSet(key) {
+			if isList(f) {
+				values = v.GetStringSlice(key)
+			} else {
+				values = []string{v.GetString(key)}
+			}
+		}
+		for _, val := range values {
+			if err := f.Value.Set(val); err != nil {
+				errs = append(errs, usagef("%s: invalid value %q for %s: %v", g.sourceOf(key), val, key, err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := oneOf("progress", g.progress, "auto", "tty", "plain", "json", "quiet"); err != nil {
+		return err
+	}
+	if g.pods != "" {
+		if err := oneOf("pods", g.pods, string(planner.PolicyAuto), string(planner.PolicyService), string(planner.PolicyProject)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (g *globalOptions) sourceOf(key string) string {
+	if g.getenv(envName(key)) != "" {
+		return envName(key)
+	}
+	return configFileName
+}
+
+func envName(flag string) string {
+	return envPrefix + "_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+func isList(f *pflag.Flag) bool {
+	t := f.Value.Type()
+	return strings.HasSuffix(t, "Slice") || strings.HasSuffix(t, "Array")
+}
+
+// splitList splits a list variable on the path list separator or commas, as
+// COMPOSE_FILE does.
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == os.PathListSeparator || r == ',' }) {
+		if p := strings.TrimSpace(part); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func oneOf(flag, value string, valid ...string) error {
+	for _, v := range valid {
+		if value == v {
+			return nil
+		}
+	}
+	return usagef("invalid --%s %q: must be one of %s", flag, value, strings.Join(valid, ", "))
+}
+
+// configPath finds stack.config.yaml beside the first stack file (or in the
+// working directory when no file is named).
+func configPath(files []string) string {
+	dir := "."
+	if len(files) > 0 && files[0] != "-" {
+		dir = filepath.Dir(files[0])
+	}
+	path := filepath.Join(dir, configFileName)
+	if _, err := os.Stat(path); err != nil {
+		return ""
+	}
+	return path
+}
+
+// readConfigFile loads stack.config.yaml strictly: a key that is no flag of
+// any command is an error, since a typo there would be silently ignored.
+func readConfigFile(v *viper.Viper, path string, root *cobra.Command) error {
+	v.SetConfigFile(path)
+	v.SetConfigType("yaml")
+	if err := v.ReadInConfig(); err != nil {
+		return stack.Problem{Position: stack.Position{File: path}, Message: fmt.Sprintf("cannot read settings: %v", err)}
+	}
+	known := map[string]bool{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.LocalFlags().VisitAll(func(f *pflag.Flag) { known[f.Name] = true })
+		c.PersistentFlags().VisitAll(func(f *pflag.Flag) { known[f.Name] = true })
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	var problems stack.Problems
+	for _, key := range v.AllKeys() {
+		top := strings.SplitN(key, ".", 2)[0]
+		if !known[top] {
+			problems = append(problems, stack.Problem{
+				Position: stack.Position{File: path},
+				Message:  fmt.Sprintf("unknown setting %q", top),
+				Fix:      "use a flag's long name, e.g. project-name, env, pods, progress, parallel",
+			})
+		}
+	}
+	return problems.Err()
+}
+
+// loadOptions turns the global flags into stack.LoadOptions.
+func (g *globalOptions) loadOptions() stack.LoadOptions {
+	return stack.LoadOptions{
+		Files:       g.files,
+		ProjectName: g.projectName,
+		Environment: g.env,
+		EnvFiles:    g.envFiles,
+		Profiles:    g.profiles,
+		Stdin:       g.streams.in,
+	}
+}
+
+// load reads the stack and prints its warnings on stderr.
+func (g *globalOptions) load(ctx context.Context) (*stack.Stack, error) {
+	s, err := stack.Load(ctx, g.loadOptions())
+	if err != nil {
+		return nil, err
+	}
+	g.warn(s.Warnings)
+	return s, nil
+}
+
+func (g *globalOptions) warn(ws []stack.Warning) {
+	sort.SliceStable(ws, func(i, j int) bool {
+		return ws[i].File < ws[j].File || (ws[i].File == ws[j].File && ws[i].Line < ws[j].Line)
+	})
+	for _, w := range ws {
+		p := stack.Problem{Position: w.Position, Service: w.Service, Message: w.Message}
+		fmt.Fprintf(g.streams.err, "WARN %s\n", p.Error())
+	}
+}
+
+// policy is the pod grouping to use: the flag, else the stack's setting.
+func (g *globalOptions) policy(s *stack.Stack) planner.Policy {
+	if g.pods != "" {
+		return planner.Policy(g.pods)
+	}
+	if s != nil && s.Options.Pods != "" {
+		return planner.Policy(s.Options.Pods)
+	}
+	return planner.PolicyAuto
+}
+
+// connect opens the Podman service connection (or starts a temporary one).
+func (g *globalOptions) connect(ctx context.Context) (*podmanapi.Client, error) {
+	c, err := podmanapi.Connect(ctx, podmanapi.ConnectOptions{URL: g.url, Stderr: g.streams.err, Getenv: g.getenv})
+	if err != nil {
+		return nil, err
+	}
+	c.SetWarnFunc(func(service, msg string) {
+		if service != "" {
+			fmt.Fprintf(g.streams.err, "WARN service %q: %s\n", service, msg)
+		} else {
+			fmt.Fprintf(g.streams.err, "WARN %s\n", msg)
+		}
+	})
+	return c, nil
+}
+
+// renderer opens the progress renderer --progress asks for on stderr.
+func (g *globalOptions) renderer() (display.Renderer, error) {
+	isTTY := false
+	if f, ok := g.streams.err.(*os.File); ok {
+		isTTY = display.IsTerminal(f)
+	}
+	r, err := display.New(g.progress, g.streams.err, isTTY, g.getenv)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return r, nil
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/podstack/podstack/planner"
+	"github.com/podstack/podstack/stack"
+)
+
+func addRuntimeCommands(root *cobra.Command, g *globalOptions) {
+	root.AddCommand(
+		newUpCommand(g),
+		newDownCommand(g),
+		newPsCommand(g),
+		newLsCommand(g),
+	)
+}
+
+// execFlags tune how a plan runs.
+type execFlags struct {
+	parallel    int
+	waitTimeout time.Duration
+}
+
+func (e *execFlags) options() planner.ExecOptions {
+	return planner.ExecOptions{Parallel: e.parallel, WaitTimeout: e.waitTimeout}
+}
+
+func newUpCommand(g *globalOptions) *cobra.Command {
+	var (
+		pf             planFlags
+		ef             execFlags
+		detach, dryRun bool
+		rollback       bool
+		format         string
+	)
+	cmd := &cobra.Command{
+		Use:   "up [SERVICE...]",
+		Short: "Create and start the stack's pods and containers",
+		Long: `Load the stack, compare it with what runs on the Podman service, and create,
+recreate and start only what differs, in dependency order. A service that
+depends on another with condition service_healthy starts only once that one's
+healthcheck passes: stack runs the healthchecks itself, so this works without
+systemd (in containers, CI and WSL too).
+
+Without -d, up follows the services' logs until Ctrl-C, then stops the stack
+(a second Ctrl-C kills it).`,
+		Example: `  stack up -d
+  stack up -d --wait --wait-timeout 2m
+  stack up --env prod -d
+  stack up --dry-run
+  stack up -d web --no-deps --force-recreate`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts, err := pf.options(g, args)
+			if err != nil {
+				return err
+			}
+			if dryRun {
+				if err := oneOf("format", format, "table", "json", "text"); err != nil {
+					return err
+				}
+			}
+			ctx := cmd.Context()
+			s, err := g.load(ctx)
+			if err != nil {
+				return err
+			}
+			opts.Policy = g.policy(s)
+			c, err := g.connect(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if dryRun {
+				plan, err := planner.Up(ctx, c, s, opts, planner.UpOptions{DryRun: true}, ef.options(), planner.NoEvents)
+				if err != nil {
+					return err
+				}
+				return writePlan(g, plan, format)
+			}
+			r, err := g.renderer()
+			if err != nil {
+				return err
+			}
+			plan, err := planner.Up(ctx, c, s, opts, planner.UpOptions{Rollback: rollback}, ef.options(), r)
+			r.Close()
+			if plan != nil {
+				for _, w := range plan.Warnings {
+					fmt.Fprintf(g.streams.err, "WARN %s\n", w)
+				}
+			}
+			if err != nil {
+				if !rollback && plan != nil && !errors.Is(err, context.Canceled) {
+					err = fmt.Errorf("%w\nWhat was created is still there and labelled with project %q: run 'stack up' again after fixing the cause, or 'stack down' to remove it (or use --rollback)", err, s.Name)
+				}
+				return err
+			}
+			if detach || opts.NoStart {
+				return nil
+			}
+			return attach(ctx, g, c, s, opts)
+		},
+	}
+	f := cmd.Flags()
+	pf.register(f)
+	f.BoolVarP(&detach, "detach", "d", false, "run in the background: return once the stack is up")
+	f.BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing")
+	f.StringVar(&format, "format", "table", "plan format for --dry-run: table, text or json")
+	f.BoolVar(&rollback, "rollback", false, "when up fails part-way, remove what this run created")
+	f.IntVar(&ef.parallel, "parallel", 0, "how many steps may run at once (0: no limit)")
+	f.DurationVar(&ef.waitTimeout, "wait-timeout", 0, "give up waiting for a dependency or --wait after this long (0: no limit)")
+	return cmd
+}
+
+// selected returns the service names args name, or all services; unknown
+// names are an error that touches nothing.
+func selected(s *stack.Stack, args []string) ([]string, error) {
+	if len(args) == 0 {
+		return s.ServiceNames(), nil
+	}
+	var problems stack.Problems
+	for _, a := range args {
+		if _, ok := s.Services[a]; !ok {
+			problems = append(problems, stack.Problem{Message: fmt.Sprintf("no such service %q in stack %q", a, s.Name),
+				Fix: "stack config --services lists them"})
+		}
+	}
+	if err := problems.Err(); err != nil {
+		return nil, err
+	}
+	return args, nil
+}
