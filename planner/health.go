@@ -116,4 +116,3 @@ func (e *executor) waitFailure(ctx context.Context, st *Step, what string) error
 	}
 	return errors.New(msg)
 }
-

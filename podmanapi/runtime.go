@@ -176,12 +176,35 @@ func (c *Client) CreateContainer(ctx context.Context, ct *planner.Container, p *
 	if err != nil {
 		return fmt.Errorf("create container %s: %w", ct.Name, err)
 	}
+	if err := c.createBindSources(ct.Spec); err != nil {
+		return fmt.Errorf("create container %s: %w", ct.Name, err)
+	}
 	g, err := containerSpec(ct, p, s, planner.ImageRef(s, ct.Spec), names, func(msg string) { c.warnOnce(ct.Service, msg) })
 	if err != nil {
 		return fmt.Errorf("create container %s: %w", ct.Name, err)
 	}
 	if _, err := containers.CreateWithSpec(c.ctx(ctx), g, nil); err != nil {
 		return fmt.Errorf("create container %s: %w", ct.Name, mapErr(err))
+	}
+	return nil
+}
+
+// createBindSources creates missing bind-mount source directories, as
+// docker compose does, when the service runs on this machine (a unix
+// socket); on a remote service the paths are the remote host's business.
+func (c *Client) createBindSources(svc *stack.Service) error {
+	if !strings.HasPrefix(c.url, "unix://") {
+		return nil
+	}
+	for _, m := range svc.Mounts {
+		if m.Type != stack.MountBind || m.Source == "" {
+			continue
+		}
+		if _, err := os.Stat(m.Source); os.IsNotExist(err) {
+			if err := os.MkdirAll(m.Source, 0o755); err != nil {
+				return fmt.Errorf("create bind mount source %s: %w", m.Source, err)
+			}
+		}
 	}
 	return nil
 }

@@ -1,0 +1,186 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var (
+	stackBin string
+	podURL   string
+)
+
+// TestMain builds the binary once (unless STACK_BIN names one) and reads
+// STACK_TEST_URL, the Podman service `make test` started.
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		podURL = os.Getenv("STACK_TEST_URL")
+		stackBin = os.Getenv("STACK_BIN")
+		if stackBin == "" && !testing.Short() && podURL != "" {
+			dir, err := os.MkdirTemp("", "stack-e2e")
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			defer os.RemoveAll(dir)
+			stackBin = filepath.Join(dir, "stack")
+			cmd := exec.Command("go", "build", "-tags", "remote containers_image_openpgp", "-o", stackBin, "../cmd/stack")
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "build stack: %v\n%s", err, out)
+				return 1
+			}
+		}
+		return m.Run()
+	}())
+}
+
+// requirePodman skips under -short and fails without a service: e2e tests
+// must not silently pass where they could not run.
+func requirePodman(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test: needs Podman (run make e2e)")
+	}
+	if podURL == "" {
+		t.Fatal("STACK_TEST_URL is not set: run the end-to-end tests with `make e2e` (or `make test`), which starts a Podman service")
+	}
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// runStack runs the binary in dir with the test service's URL.
+func runStack(t *testing.T, dir string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(stackBin, args...)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "STACK_URL=" + podURL, "STACK_PROGRESS=plain"}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run stack %v: %v", args, err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+// mustStack runs the binary and fails the test on a non-zero exit.
+func mustStack(t *testing.T, dir string, args ...string) result {
+	t.Helper()
+	r := runStack(t, dir, args...)
+	if r.code != 0 {
+		t.Fatalf("stack %s: %s", strings.Join(args, " "), r)
+	}
+	return r
+}
+
+// podman runs the podman CLI against the same service, for cross-checks.
+func podman(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("podman", append([]string{"--url", podURL}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("podman %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// project makes a unique project name and removes everything labelled with
+// it when the test ends, whatever the test did.
+func project(t *testing.T, name string) string {
+	t.Helper()
+	b := make([]byte, 3)
+	rand.Read(b)
+	p := fmt.Sprintf("e2e-%s-%s", name, hex.EncodeToString(b))
+	t.Cleanup(func() { cleanupProject(p) })
+	return p
+}
+
+func cleanupProject(p string) {
+	label := "label=io.podstack.project=" + p
+	pc := func(args ...string) []string {
+		out, _ := exec.Command("podman", append([]string{"--url", podURL}, args...)...).Output()
+		return strings.Fields(string(out))
+	}
+	if ids := pc("ps", "-aq", "--filter", label); len(ids) > 0 {
+		pc(append([]string{"rm", "-f", "-t", "0"}, ids...)...)
+	}
+	if ids := pc("pod", "ps", "-q", "--filter", label); len(ids) > 0 {
+		pc(append([]string{"pod", "rm", "-f"}, ids...)...)
+	}
+	if names := pc("volume", "ls", "-q", "--filter", label); len(names) > 0 {
+		pc(append([]string{"volume", "rm", "-f"}, names...)...)
+	}
+	if names := pc("network", "ls", "-q", "--filter", label); len(names) > 0 {
+		pc(append([]string{"network", "rm", "-f"}, names...)...)
+	}
+}
+
+// writeStack writes files into a new temp dir and returns it.
+func writeStack(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// inspect returns podman's inspect data of a container.
+type inspectData struct {
+	ID    string `json:"Id"`
+	Name  string `json:"Name"`
+	Pod   string `json:"Pod"`
+	State struct {
+		Status    string    `json:"Status"`
+		StartedAt time.Time `json:"StartedAt"`
+		ExitCode  int       `json:"ExitCode"`
+		Health    struct {
+			Status string `json:"Status"`
+		} `json:"Health"`
+	} `json:"State"`
+}
+
+func inspect(t *testing.T, name string) inspectData {
+	t.Helper()
+	var out []inspectData
+	if err := json.Unmarshal([]byte(podman(t, "container", "inspect", name)), &out); err != nil || len(out) != 1 {
+		t.Fatalf("inspect %s: %v", name, err)
+	}
+	return out[0]
+}
+
+// containerIDs maps the project's container names to IDs.
+func containerIDs(t *testing.T, p string) map[string]string {
+	t.Helper()
+	out := podman(t, "ps", "-a", "--filter", "label=io.podstack.project="+p, "--format", "{{.Names}} {{.ID}}")
+	ids := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if f := strings.Fields(line); len(f) == 2 {
+			ids[f[0]] = f[1]
+		}
+	}
+	return ids
+}
