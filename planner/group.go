@@ -185,6 +185,9 @@ func buildPod(s *stack.Stack, key string, members []string) *Pod {
 					continue
 				}
 				aliases := append(p.Networks[n.Name], m)
+				if key != m && !strings.HasPrefix(key, projectPodKey) {
+					aliases = append(aliases, key) // kube pods and x-pod groups answer to their pod name too
+				}
 				if sn := svc.Networks[k]; sn != nil {
 					aliases = append(aliases, sn.Aliases...)
 				}

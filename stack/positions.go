@@ -16,11 +16,16 @@ type positions map[string]int
 // indexPositions parses content (every document) and records the line of
 // every mapping key and sequence item.
 func indexPositions(content []byte) positions {
-	idx := positions{}
 	var root yaml.Node
 	if err := yaml.Unmarshal(content, &root); err != nil {
-		return idx
+		return positions{}
 	}
+	return indexNode(&root)
+}
+
+// indexNode records the line of every mapping key and sequence item below n.
+func indexNode(root *yaml.Node) positions {
+	idx := positions{}
 	var walk func(n *yaml.Node, path string)
 	walk = func(n *yaml.Node, path string) {
 		switch n.Kind {
@@ -47,8 +52,21 @@ func indexPositions(content []byte) positions {
 			}
 		}
 	}
-	walk(&root, "")
+	walk(root, "")
 	return idx
+}
+
+// lineOfKey returns the first line of a key with this last path segment.
+func (p positions) lineOfKey(key string) int {
+	best := 0
+	for path, line := range p {
+		if path == key || strings.HasSuffix(path, "."+key) {
+			if best == 0 || line < best {
+				best = line
+			}
+		}
+	}
+	return best
 }
 
 func join(path, key string) string {
@@ -103,6 +121,11 @@ func findValue(content []byte, v string) (string, int) {
 	if err := yaml.Unmarshal(content, &root); err != nil {
 		return "", 0
 	}
+	return findValueIn(&root, v)
+}
+
+// findValueIn is findValue over a parsed node.
+func findValueIn(root *yaml.Node, v string) (string, int) {
 	var foundPath string
 	var foundLine int
 	var walk func(n *yaml.Node, path string) bool
@@ -134,7 +157,7 @@ func findValue(content []byte, v string) (string, int) {
 		}
 		return false
 	}
-	walk(&root, "")
+	walk(root, "")
 	return foundPath, foundLine
 }
 

@@ -1,0 +1,99 @@
+package stack
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestKubeConversion(t *testing.T) {
+	s, err := Load(context.Background(), LoadOptions{Files: []string{"testdata/valid-kube-multi.yaml"}, ProjectName: "shop",
+		Environ: func() []string { return []string{"APP_VERSION=2.1"} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Format != FormatKube || s.Name != "shop" {
+		t.Fatalf("format %s name %s", s.Format, s.Name)
+	}
+	db := s.Services["db"]
+	if db.Image != "postgres:16" || db.Pod != "database" || db.Replicas != 1 {
+		t.Errorf("db: image %s pod %s replicas %d", db.Image, db.Pod, db.Replicas)
+	}
+	if db.Environment["POSTGRES_PASSWORD"] != "s3cret" {
+		t.Errorf("secretKeyRef not resolved: %v", db.Environment)
+	}
+	if h := db.Health; h == nil || !reflect.DeepEqual(h.Test, []string{"CMD", "pg_isready", "-U", "postgres"}) ||
+		h.Interval != 2*time.Second || h.Retries != 5 || h.Timeout != time.Second {
+		t.Errorf("readinessProbe -> healthcheck: %+v", db.Health)
+	}
+	if len(db.Mounts) != 1 || db.Mounts[0].Type != MountVolume || db.Mounts[0].Source != "dbdata" {
+		t.Errorf("pvc mount %+v", db.Mounts)
+	}
+	if v := s.Volumes["dbdata"]; v == nil || v.Size != "2Gi" || v.Name != "shop_dbdata" {
+		t.Errorf("volume %+v", v)
+	}
+	if db.Labels["tier"] != "db" || db.Restart != "always" {
+		t.Errorf("labels %v restart %q", db.Labels, db.Restart)
+	}
+
+	app := s.Services["app"]
+	if app.Image != "app:2.1" || app.Replicas != 2 || app.Pod != "web" {
+		t.Errorf("app: image %s replicas %d pod %s", app.Image, app.Replicas, app.Pod)
+	}
+	if !reflect.DeepEqual(app.Command, []string{"--port", "8080"}) || app.Entrypoint != nil {
+		t.Errorf("args -> command: %v / %v", app.Command, app.Entrypoint)
+	}
+	if app.Environment["LOG_LEVEL"] != "debug" {
+		t.Errorf("envFrom: %v", app.Environment)
+	}
+	if !reflect.DeepEqual(app.Ports, []Port{{Target: 8080, Published: 18080, Protocol: "tcp"}}) {
+		t.Errorf("ports %+v", app.Ports)
+	}
+	if h := app.Health; h == nil || h.Test[0] != "CMD-SHELL" || !strings.Contains(h.Test[1], "http://localhost:8080/healthz") {
+		t.Errorf("httpGet probe: %+v", app.Health)
+	}
+	if len(app.Configs) != 1 || app.Configs[0].Target != "/etc/app/app.conf" || s.Configs[app.Configs[0].Source].Content != "listen 8080\n" {
+		t.Errorf("configMap volume: %+v", app.Configs)
+	}
+	if d := app.DependsOn["migrate"]; d.Condition != ConditionCompleted {
+		t.Errorf("init container dependency: %+v", app.DependsOn)
+	}
+	if d := app.DependsOn["db"]; d.Condition != ConditionHealthy {
+		t.Errorf("depends-on annotation: %+v", app.DependsOn)
+	}
+	if m := s.Services["migrate"]; !m.InitContainer || !reflect.DeepEqual(m.Entrypoint, []string{"/app/migrate"}) {
+		t.Errorf("init container %+v", m)
+	}
+	if h := s.Services["proxy"].Health; h == nil || !strings.Contains(h.Test[1], "nc -z localhost 80") {
+		t.Errorf("tcpSocket startupProbe: %+v", h)
+	}
+	if _, ok := s.Services["proxy"].DependsOn["db"]; !ok {
+		t.Errorf("every container of the annotated pod waits: %+v", s.Services["proxy"].DependsOn)
+	}
+}
+
+func TestKubeKeepVars(t *testing.T) {
+	s, err := Load(context.Background(), LoadOptions{Files: []string{"testdata/valid-kube-multi.yaml"}, KeepVars: true, Environ: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Services["app"].Image; got != "app:${APP_VERSION:-latest}" {
+		t.Errorf("--keep-vars image %q", got)
+	}
+}
+
+func TestKubeExample(t *testing.T) {
+	s, err := Load(context.Background(), LoadOptions{Files: []string{"../examples/kube-pod/pod.yaml"},
+		Environ: func() []string { return []string{"APP_VERSION=1.4"} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Services["app"] == nil || !strings.HasSuffix(s.Services["app"].Image, ":1.4") {
+		t.Errorf("APP_VERSION not substituted: %+v", s.Services["app"])
+	}
+	if !strings.Contains(s.Services["app"].Environment["DATABASE_URL"], "postgres://") {
+		t.Errorf("DATABASE_URL from .env not substituted: %v", s.Services["app"].Environment)
+	}
+}
