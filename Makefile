@@ -53,15 +53,14 @@ bench: setup build ## benchmarks: planning a 1000-service stack, and up/down on 
 	STACK_TEST_URL=$$url STACK_BIN=$(CURDIR)/$(BIN) \
 	  $(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -tags "$(TAGS)" ./planner/ ./e2e/
 
-demo: setup build ## run the offline demo stack (examples/demo) and tear it down
-	@url=$$(scripts/podman-service.sh start) && \
-	trap 'scripts/podman-service.sh stop' EXIT && \
-	export STACK_URL=$$url && \
+DEMO := -f examples/demo/compose.yaml
+demo: setup build ## run the offline demo stack (examples/demo), show it, tear it down
+	@url=$$(scripts/podman-service.sh start) && export STACK_URL=$$url && \
+	trap '$(BIN) down -v $(DEMO) --progress quiet; scripts/podman-service.sh stop' EXIT && \
 	set -x && \
-	$(BIN) up -d --wait -f examples/demo/compose.yaml && \
-	$(BIN) ps -f examples/demo/compose.yaml && \
-	wget -qO- http://127.0.0.1:8088/ && \
-	$(BIN) down -v -f examples/demo/compose.yaml
+	$(BIN) up -d --wait --wait-timeout 60s $(DEMO) && \
+	$(BIN) ps $(DEMO) && \
+	wget -qO- http://127.0.0.1:8088/
 
 clean: ## remove build outputs
 	rm -rf bin

@@ -146,11 +146,9 @@ func podKey(s *stack.Stack, policy Policy, members []string) string {
 
 func buildPod(s *stack.Stack, key string, members []string) *Pod {
 	p := &Pod{Key: key, Name: Name(s.Name, key), Services: members, Networks: map[string][]string{}}
-	containers := 0
 	hostnames := map[string]bool{}
 	for _, m := range members {
 		svc := s.Services[m]
-		containers += svc.Replicas
 		p.Ports = append(p.Ports, svc.Ports...)
 		if svc.Hostname != "" {
 			hostnames[svc.Hostname] = true
@@ -160,7 +158,10 @@ func buildPod(s *stack.Stack, key string, members []string) *Pod {
 			p.NetworkMode = svc.NetworkMode
 		}
 	}
-	p.Infra = containers > 1
+	// Only services that share a pod need its shared namespace. Replicas of
+	// a lone service each keep their own (as in docker compose) and all
+	// answer to the service name, so they may listen on the same port.
+	p.Infra = len(members) > 1
 	p.Hostname = key
 	if len(hostnames) == 1 {
 		for h := range hostnames {

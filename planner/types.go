@@ -64,9 +64,9 @@ type Pod struct {
 	// members ask for it.
 	NetworkMode string            `json:"networkMode,omitempty"`
 	Labels      map[string]string `json:"labels"`
-	// Infra is false for a pod of a single container: it needs no infra
-	// container (each costs a full container start), so the container itself
-	// carries the ports and network aliases.
+	// Infra is false for a pod of a single service: it needs no infra
+	// container (each costs a full container start), so each of its
+	// containers carries the ports and network aliases itself.
 	Infra bool `json:"infra"`
 	// Hash covers what requires recreating the pod (ports, hostname, hosts,
 	// networks, membership); it is also in Labels[LabelConfigHash].

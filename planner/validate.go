@@ -144,8 +144,13 @@ func (v *validator) ports(pods []*Pod) {
 			for _, e := range svc.Expose {
 				ports[fmt.Sprintf("%d/tcp", e)] = true
 			}
+			// Replicas share the namespace only in a pod with an infra container.
+			n := 1
+			if p.Infra {
+				n = svc.Replicas
+			}
 			for key := range ports {
-				for i := 0; i < svc.Replicas; i++ {
+				for i := 0; i < n; i++ {
 					users[key] = append(users[key], name)
 				}
 			}
