@@ -174,6 +174,21 @@ func buildPod(s *stack.Stack, key string, members []string) *Pod {
 		}
 	}
 	if p.NetworkMode == "" {
+		// Every member is reachable at the pod's address, so every member
+		// (and the pod key) is an alias on every network the pod joins.
+		var aliases []string
+		for _, m := range members {
+			aliases = append(aliases, m)
+			for _, sn := range s.Services[m].Networks {
+				if sn != nil {
+					aliases = append(aliases, sn.Aliases...)
+				}
+			}
+		}
+		if key != projectPodKey {
+			aliases = append(aliases, key)
+		}
+		aliases = uniqueSorted(aliases)
 		for _, m := range members {
 			svc := s.Services[m]
 			keys := sortedKeys(svc.Networks)
@@ -181,22 +196,10 @@ func buildPod(s *stack.Stack, key string, members []string) *Pod {
 				keys = []string{"default"}
 			}
 			for _, k := range keys {
-				n := s.Networks[k]
-				if n == nil {
-					continue
+				if n := s.Networks[k]; n != nil {
+					p.Networks[n.Name] = aliases
 				}
-				aliases := append(p.Networks[n.Name], m)
-				if key != m && !strings.HasPrefix(key, projectPodKey) {
-					aliases = append(aliases, key) // kube pods and x-pod groups answer to their pod name too
-				}
-				if sn := svc.Networks[k]; sn != nil {
-					aliases = append(aliases, sn.Aliases...)
-				}
-				p.Networks[n.Name] = aliases
 			}
-		}
-		for n, aliases := range p.Networks {
-			p.Networks[n] = uniqueSorted(aliases)
 		}
 	}
 	p.Hash = podHash(p)

@@ -1,0 +1,92 @@
+package planner
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidationRules(t *testing.T) {
+	cases := []struct {
+		name, compose string
+		policy        Policy
+		want          []string
+	}{
+		{"port clash in a pod", `services:
+  a: {image: x, expose: ["80"], x-pod: p}
+  b: {image: x, ports: ["8080:80"], x-pod: p}`, "", []string{`"a" and "b" share pod v-p and all listen on container port 80/tcp`}},
+		{"port clash only when grouped", `services:
+  a: {image: x, expose: ["80"]}
+  b: {image: x, expose: ["80"]}`, PolicyProject, []string{`share pod v-pod and all listen on container port 80/tcp`}},
+		{"host port twice", `services:
+  a: {image: x, ports: ["8080:80"]}
+  b: {image: x, ports: ["8080:81"]}`, "", []string{`service "b": publishes host port 8080/tcp, which "a" publishes too`}},
+		{"cycle", `services:
+  api: {image: x, depends_on: [db]}
+  db: {image: x, depends_on: [cache]}
+  cache: {image: x, depends_on: [api]}`, "", []string{"dependency cycle: api -> db -> cache -> api"}},
+		{"disabled dependency", `services:
+  api: {image: x, depends_on: [db]}
+  db: {image: x, profiles: [data]}`, "", []string{`depends on service "db", which is disabled by its profiles (data)`, "--profile data"}},
+		{"healthy without healthcheck", `services:
+  api: {image: x, depends_on: {db: {condition: service_healthy}}}
+  db: {image: x}`, "", []string{`waits for "db" to be healthy (service_healthy), but "db" has no healthcheck`}},
+		{"name not a DNS label", `services:
+  Web_Server.v2: {image: x}`, "", []string{}},
+		{"name too long", `services:
+  this-service-name-is-far-too-long-to-be-a-dns-label-for-podman-pods: {image: x}`, "", []string{"is not a valid DNS label", "at most 63"}},
+		{"pod named like a container", `services:
+  web: {image: x}
+  web-1: {image: x}`, "", []string{`container name "v-web-1" collides with the pod of service "web-1"`}},
+		{"network_mode with ports", `services:
+  app: {image: x}
+  side: {image: x, network_mode: "service:app", ports: ["9000:9000"]}`, "", []string{`service "side": publishes ports but shares the network namespace of "app"`}},
+		{"network_mode across x-pods", `services:
+  app: {image: x, x-pod: one}
+  side: {image: x, network_mode: "service:app", x-pod: two}`, "", []string{`x-pod "two" conflicts with network_mode service:app, which is in x-pod "one"`}},
+		{"container_name with replicas", `services:
+  web: {image: x, container_name: fixed, deploy: {replicas: 2}}`, "", []string{`sets container_name "fixed" but has 2 replicas`}},
+		{"replicas with a fixed host port", `services:
+  web: {image: x, ports: ["8080:80"], deploy: {replicas: 2}}`, "", []string{"has 2 replicas but publishes fixed host port 8080"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := load(t, writeCompose(t, "name: v\n"+tc.compose+"\n"))
+			pods, err := Group(s, tc.policy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = Validate(s, pods)
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Errorf("normalized names should be valid: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no problem found")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+			if !strings.Contains(err.Error(), "compose.yaml:") {
+				t.Errorf("error does not name the file: %v", err)
+			}
+		})
+	}
+}
+
+// TestValidationReportsAll: several problems come back together, and
+// Reconcile refuses to plan a stack that has any.
+func TestValidationReportsAll(t *testing.T) {
+	s := load(t, writeCompose(t, `name: v
+services:
+  a: {image: x, ports: ["80:80"], depends_on: [b]}
+  b: {image: x, ports: ["80:80"], depends_on: [a]}
+`))
+	_, err := Reconcile(s, nil, Options{})
+	if err == nil || !strings.Contains(err.Error(), "2 problems") {
+		t.Fatalf("want 2 problems, got %v", err)
+	}
+}
