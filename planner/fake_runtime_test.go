@@ -62,7 +62,9 @@ func (f *fakeRuntime) do(ctx context.Context, op, name string) error {
 	return err
 }
 
-func (f *fakeRuntime) PullImage(ctx context.Context, ref, policy string) error { return f.do(ctx, "pull", ref) }
+func (f *fakeRuntime) PullImage(ctx context.Context, ref, policy string) error {
+	return f.do(ctx, "pull", ref)
+}
 func (f *fakeRuntime) BuildImage(ctx context.Context, ref string, b *stack.Build) error {
 	return f.do(ctx, "build", ref)
 }
@@ -115,7 +117,9 @@ func (f *fakeRuntime) StopContainer(ctx context.Context, name string, timeout ti
 func (f *fakeRuntime) RemoveContainer(ctx context.Context, name string) error {
 	return f.do(ctx, "rm", name)
 }
-func (f *fakeRuntime) RemovePod(ctx context.Context, name string) error { return f.do(ctx, "rm-pod", name) }
+func (f *fakeRuntime) RemovePod(ctx context.Context, name string) error {
+	return f.do(ctx, "rm-pod", name)
+}
 func (f *fakeRuntime) RemoveVolume(ctx context.Context, name string) error {
 	return f.do(ctx, "rm-volume", name)
 }

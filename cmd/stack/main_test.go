@@ -153,3 +153,30 @@ volumes:
 		t.Errorf("--profiles: %q", out)
 	}
 }
+
+// TestConfigCorpus runs `stack config -f F` on every awesome-compose file:
+// each must print a normalized model with its services.
+func TestConfigCorpus(t *testing.T) {
+	files, _ := filepath.Glob("../../../shared/corpus/awesome-compose/*/compose.yaml")
+	if len(files) < 30 {
+		t.Fatalf("found %d corpus files: shared/ must sit beside the repository", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(filepath.Dir(f)), func(t *testing.T) {
+			stdout, stderr, code := runCLI(t, "", "config", "--format", "json", "-f", f)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var m struct {
+				Name     string                     `json:"name"`
+				Services map[string]json.RawMessage `json:"services"`
+			}
+			if err := json.Unmarshal([]byte(stdout), &m); err != nil || m.Name == "" || len(m.Services) == 0 {
+				t.Fatalf("not a normalized model (%v):\n%s", err, stdout)
+			}
+			if out, _, code := runCLI(t, "", "config", "-f", f); code != 0 || !strings.Contains(out, "services:") {
+				t.Errorf("YAML output: exit %d\n%s", code, out)
+			}
+		})
+	}
+}

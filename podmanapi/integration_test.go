@@ -1,0 +1,176 @@
+package podmanapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/podstack/podstack/planner"
+	"github.com/podstack/podstack/stack"
+)
+
+// testClient connects to the service `make test` started, or (outside make)
+// to whatever Connect finds, starting a temporary service if need be.
+func testClient(t *testing.T) *Client {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs Podman")
+	}
+	c, err := Connect(context.Background(), ConnectOptions{URL: os.Getenv("STACK_TEST_URL")})
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func freePort(t *testing.T) uint16 {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return uint16(l.Addr().(*net.TCPAddr).Port)
+}
+
+// TestRuntimeAgainstPodman drives the Runtime methods on a real service:
+// create, start, healthchecks run by hand, exit codes, logs, published
+// ports of an infra-less pod, observation scoped by label, removal.
+func TestRuntimeAgainstPodman(t *testing.T) {
+	c := testClient(t)
+	ctx := context.Background()
+	project := fmt.Sprintf("it%d", time.Now().UnixNano()%1000000)
+	port := freePort(t)
+	s := &stack.Stack{Name: project,
+		Networks: map[string]*stack.Network{"default": {Key: "default", Name: project + "_default"}},
+		Volumes:  map[string]*stack.Volume{"data": {Key: "data", Name: project + "_data"}},
+		Services: map[string]*stack.Service{
+			"web": {Name: "web", Image: "localhost/busybox:test", Replicas: 1,
+				Command: []string{"/bin/sh", "-c", "echo hello from web; sleep 1; touch /tmp/ok; exec httpd -f -p 8080 -h /var/www"},
+				Ports:   []stack.Port{{Target: 8080, Published: port, HostIP: "127.0.0.1", Protocol: "tcp"}},
+				Health:  &stack.HealthCheck{Test: []string{"CMD", "test", "-f", "/tmp/ok"}, Interval: time.Second, Timeout: 2 * time.Second, Retries: 5},
+				Mounts:  []stack.Mount{{Type: stack.MountVolume, Source: "data", Target: "/data"}}},
+			"job": {Name: "job", Image: "localhost/busybox:test", Replicas: 1, Command: []string{"/bin/sh", "-c", "exit 3"}},
+		},
+	}
+	pods, err := planner.Group(s, planner.PolicyAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, n := range []string{project + "-web-1", project + "-job-1", project + "-web-1-lookalike"} {
+			c.RemoveContainer(ctx, n)
+		}
+		for _, p := range pods {
+			c.RemovePod(ctx, p.Name)
+		}
+		c.RemoveVolume(ctx, project+"_data")
+		c.RemoveNetwork(ctx, project+"_default")
+	})
+	labels := map[string]string{planner.LabelProject: project}
+	if err := c.CreateNetwork(ctx, s.Networks["default"], labels); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreateVolume(ctx, s.Volumes["data"], labels); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreateVolume(ctx, s.Volumes["data"], labels); err != nil {
+		t.Errorf("creating an existing volume again must succeed: %v", err)
+	}
+	containers := planner.Containers(s, pods)
+	for _, p := range pods {
+		if err := c.CreatePod(ctx, p, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ct := range containers {
+		var pod *planner.Pod
+		for _, p := range pods {
+			if p.Name == ct.Pod {
+				pod = p
+			}
+		}
+		if err := c.CreateContainer(ctx, ct, pod, s); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.StartContainer(ctx, ct.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	web, job := project+"-web-1", project+"-job-1"
+
+	status := ""
+	for i := 0; i < 20 && status != "healthy"; i++ {
+		if status, err = c.RunHealthCheck(ctx, web); err != nil {
+			t.Fatal(err)
+		}
+		if status != "healthy" {
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	if status != "healthy" {
+		t.Fatalf("web never became healthy: %q", status)
+	}
+	if code, err := c.WaitExit(ctx, job); err != nil || code != 3 {
+		t.Errorf("job exit %d, %v; want 3", code, err)
+	}
+	if _, err := c.RunHealthCheck(ctx, job); !errors.Is(err, planner.ErrNotRunning) {
+		t.Errorf("healthcheck of an exited container: %v, want ErrNotRunning", err)
+	}
+	var logs bytes.Buffer
+	if err := c.Logs(ctx, web, 5, &logs); err != nil || !strings.Contains(logs.String(), "hello from web") {
+		t.Errorf("logs %q, %v", logs.String(), err)
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	if err != nil {
+		t.Fatalf("published port of an infra-less pod: %v", err)
+	}
+	resp.Body.Close()
+
+	// A look-alike without labels is never observed.
+	if out, err := exec.Command("podman", "--url", c.URL(), "run", "-d", "--name", web+"-lookalike", "localhost/busybox:test", "sleep", "60").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	o, err := c.Observe(ctx, project, []string{"localhost/busybox:test", "localhost/not-there:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, oc := range o.Containers {
+		names = append(names, oc.Name)
+	}
+	if strings.Join(names, ",") != job+","+web {
+		t.Errorf("observed containers %v", names)
+	}
+	if len(o.Pods) != 2 || len(o.Volumes) != 1 || len(o.Networks) != 1 || strings.Join(o.Images, ",") != "localhost/busybox:test" {
+		t.Errorf("observed %+v", o)
+	}
+	if err := c.StopContainer(ctx, web, time.Second); err != nil {
+		t.Error(err)
+	}
+	if err := c.RemoveContainer(ctx, web); err != nil {
+		t.Error(err)
+	}
+	if err := c.RemoveContainer(ctx, web); err != nil {
+		t.Errorf("removing a missing container must succeed: %v", err)
+	}
+	if err := c.StartContainer(ctx, web); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), web) {
+		t.Errorf("start of a missing container: %v", err)
+	}
+}
+
+func TestVersionAgainstPodman(t *testing.T) {
+	c := testClient(t)
+	info, err := c.Version(context.Background())
+	if err != nil || info.Version == "" || info.URL != c.URL() {
+		t.Errorf("%+v %v", info, err)
+	}
+}
