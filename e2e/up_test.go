@@ -101,7 +101,7 @@ func TestHealthGatedChain(t *testing.T) {
 			t.Errorf("ps row %+v", row)
 		}
 	}
-	mustStack(t, dir, "-p", p, "down")
+	mustStack(t, dir, "-p", p, "down", "-t", "1")
 	if ids := containerIDs(t, p); len(ids) != 0 {
 		t.Errorf("down left containers: %v", ids)
 	}
@@ -179,11 +179,11 @@ volumes:
 		t.Fatalf("reader sees %q", out)
 	}
 	vol := p + "_data"
-	mustStack(t, dir, "-p", p, "down")
+	mustStack(t, dir, "-p", p, "down", "-t", "1")
 	if !strings.Contains(podman(t, "volume", "ls", "--format", "{{.Name}}"), vol) {
 		t.Errorf("down removed the volume %s", vol)
 	}
-	mustStack(t, dir, "-p", p, "down", "-v")
+	mustStack(t, dir, "-p", p, "down", "-v", "-t", "1")
 	if strings.Contains(podman(t, "volume", "ls", "--format", "{{.Name}}"), vol) {
 		t.Errorf("down -v kept the volume %s", vol)
 	}
@@ -266,7 +266,7 @@ func TestSafety(t *testing.T) {
 	podman(t, "run", "-d", "--name", p+"-web-1-lookalike", "--label", "io.podstack.service=web", "localhost/busybox:test", "sleep", "3600")
 	podman(t, "pod", "create", "--name", p+"-other")
 	mustStack(t, dir, "-p", p, "up", "-d")
-	mustStack(t, dir, "-p", p, "down", "-v", "--remove-orphans")
+	mustStack(t, dir, "-p", p, "down", "-v", "-t", "1", "--remove-orphans")
 	names := podman(t, "ps", "-a", "--format", "{{.Names}}") + podman(t, "pod", "ps", "--format", "{{.Name}}")
 	for _, n := range []string{p + "-db-1", p + "-web-1-lookalike", p + "-other"} {
 		if !strings.Contains(names, n) {

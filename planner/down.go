@@ -83,9 +83,16 @@ func PlanDown(project string, s *stack.Stack, observed *ObservedState, opts Down
 			}
 			var stop *Step
 			if c.State == "running" || c.State == "paused" {
+				cause := "down"
+				if opts.StopOnly {
+					cause = "stop"
+				}
 				stop = b.add(&Step{Kind: StepStopContainer, Target: c.Name, Service: svc, Pod: c.Pod,
-					StopTimeout: stopTimeout(sv, opts.Timeout), Cause: "down"}, sortSteps(deps)...)
+					StopTimeout: stopTimeout(sv, opts.Timeout), Cause: cause}, sortSteps(deps)...)
 				stopped[svc] = append(stopped[svc], stop)
+			}
+			if opts.StopOnly {
+				continue
 			}
 			rm := b.add(&Step{Kind: StepRemoveContainer, Target: c.Name, Service: svc, Pod: c.Pod, Cause: "down"}, stop)
 			if stop == nil {
@@ -98,6 +105,9 @@ func PlanDown(project string, s *stack.Stack, observed *ObservedState, opts Down
 		visit(svc, map[string]bool{})
 	}
 
+	if opts.StopOnly {
+		return plan, nil
+	}
 	// Pods go once all their containers are gone; with a service subset,
 	// only pods left empty.
 	remaining := map[string]int{}

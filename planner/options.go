@@ -37,6 +37,9 @@ type DownOptions struct {
 	RemoveOrphans bool
 	// Timeout is the stop grace period; 0 means each service's own.
 	Timeout time.Duration
+	// StopOnly stops the containers (in reverse dependency order) and
+	// removes nothing: `stack stop`, and Ctrl-C of an attached `up`.
+	StopOnly bool
 }
 
 // ExecOptions tune Execute.

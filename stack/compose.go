@@ -73,7 +73,13 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 	c := converter{project: project, idx: idx, files: files}
 	s := c.convert()
 	for _, w := range warnings.messages() {
-		s.Warnings = append(s.Warnings, Warning{Position: Position{File: files[0].Name}, Message: w})
+		pos := Position{File: files[0].Name}
+		for _, f := range files {
+			if rest, ok := strings.CutPrefix(w, f.Name+": "); ok {
+				pos.File, w = f.Name, rest
+			}
+		}
+		s.Warnings = append(s.Warnings, Warning{Position: pos, Message: w})
 	}
 	c.problems = append(c.problems, c.consistency(s)...)
 	for _, f := range files {

@@ -61,7 +61,7 @@ func run(args []string, s streams) int {
 	}()
 
 	root := newRootCommand(s, force)
-	root.SetArgs(args)
+	root.SetArgs(followShorthand(args))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
@@ -82,6 +82,30 @@ func run(args []string, s streams) int {
 	default:
 		return exitFailure
 	}
+}
+
+// followShorthand gives `-f` after the logs subcommand its docker compose
+// meaning, --follow; before it, -f is the stack file (`stack -f a.yaml logs -f`).
+func followShorthand(args []string) []string {
+	out := append([]string(nil), args...)
+	takesValue := map[string]bool{"-f": true, "--file": true, "-p": true, "--project-name": true, "--env": true,
+		"--env-file": true, "--profile": true, "--url": true, "--progress": true, "--pods": true}
+	for i := 0; i < len(out); i++ {
+		switch a := out[i]; {
+		case takesValue[a]:
+			i++ // skip the flag's value
+		case a == "logs":
+			for j := i + 1; j < len(out); j++ {
+				if out[j] == "-f" {
+					out[j] = "--follow"
+				}
+			}
+			return out
+		case !strings.HasPrefix(a, "-"):
+			return out // another command
+		}
+	}
+	return out
 }
 
 // usageError marks a bad command line (unknown flag, wrong arguments, bad

@@ -180,3 +180,19 @@ func TestConfigCorpus(t *testing.T) {
 		})
 	}
 }
+
+func TestFollowShorthand(t *testing.T) {
+	cases := map[string]string{
+		"logs -f web":               "logs --follow web",
+		"-f a.yaml logs -f":         "-f a.yaml logs --follow",
+		"-f logs up -d":             "-f logs up -d",
+		"--env prod logs --tail 3":  "--env prod logs --tail 3",
+		"up -d -f a.yaml":           "up -d -f a.yaml",
+		"-p x logs web -f --tail 1": "-p x logs web --follow --tail 1",
+	}
+	for in, want := range cases {
+		if got := strings.Join(followShorthand(strings.Fields(in)), " "); got != want {
+			t.Errorf("%q -> %q, want %q", in, got, want)
+		}
+	}
+}

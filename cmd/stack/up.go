@@ -18,6 +18,8 @@ func addRuntimeCommands(root *cobra.Command, g *globalOptions) {
 		newDownCommand(g),
 		newPsCommand(g),
 		newLsCommand(g),
+		newLogsCommand(g),
+		newWaitCommand(g),
 	)
 }
 

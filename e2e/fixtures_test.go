@@ -1,0 +1,236 @@
+package e2e
+
+import (
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const fixtures = "../../shared/corpus/podman-compose"
+
+// copyFixture copies a podman-compose fixture directory to a writable temp
+// dir (the corpus is read-only; bind sources may need creating).
+func copyFixture(t *testing.T, dir string) string {
+	t.Helper()
+	src := filepath.Join(fixtures, dir)
+	if _, err := os.Stat(src); err != nil {
+		t.Fatalf("fixture %s missing (shared/ must sit beside the repository): %v", src, err)
+	}
+	dst := t.TempDir()
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// states maps a project's service names to their containers' states.
+func states(t *testing.T, p string) map[string]string {
+	t.Helper()
+	var list []struct {
+		Labels map[string]string
+		State  string
+	}
+	if err := json.Unmarshal([]byte(podman(t, "ps", "-a", "--filter", "label=io.podstack.project="+p, "--format", "json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, c := range list {
+		m[c.Labels["io.podstack.service"]] = c.State
+	}
+	return m
+}
+
+func upDown(t *testing.T, dir, file, p string, extra ...string) result {
+	t.Helper()
+	r := runStack(t, dir, append([]string{"-p", p, "-f", file, "up", "-d"}, extra...)...)
+	t.Cleanup(func() {
+		if d := runStack(t, dir, "-p", p, "-f", file, "down", "-v", "-t", "1"); d.code != 0 {
+			t.Errorf("down: %s", d)
+		}
+		if ids := containerIDs(t, p); len(ids) != 0 {
+			t.Errorf("down left containers %v", ids)
+		}
+	})
+	return r
+}
+
+// TestPodmanComposeFixtures runs a peer's integration fixtures. The images
+// they name are the local busybox image, tagged by scripts/test-image.sh.
+func TestPodmanComposeFixtures(t *testing.T) {
+	requirePodman(t)
+
+	t.Run("deps", func(t *testing.T) {
+		dir := copyFixture(t, "deps")
+		p := project(t, "deps")
+		if r := upDown(t, dir, "docker-compose.yaml", p); r.code != 0 {
+			t.Fatal(r)
+		}
+		for svc, st := range states(t, p) {
+			if st != "running" {
+				t.Errorf("%s is %s", svc, st)
+			}
+		}
+	})
+	t.Run("deps-completed", func(t *testing.T) {
+		dir := copyFixture(t, "deps")
+		p := project(t, "depsc")
+		if r := upDown(t, dir, "docker-compose-conditional-completed.yaml", p); r.code != 0 {
+			t.Fatal(r)
+		}
+		if st := states(t, p); st["oneshot"] != "exited" || st["longrunning"] != "running" {
+			t.Errorf("states %v", st)
+		}
+	})
+	t.Run("deps-completed-failed", func(t *testing.T) {
+		dir := copyFixture(t, "deps")
+		p := project(t, "depsf")
+		r := upDown(t, dir, "docker-compose-conditional-completed-failed.yaml", p)
+		if r.code != 1 || !strings.Contains(r.stderr, `service "failing_oneshot" exited with code 1`) || !strings.Contains(r.stderr, "Task failed!") {
+			t.Errorf("want a failure naming failing_oneshot with its log: %s", r)
+		}
+		if st := states(t, p); st["should_not_start"] == "running" {
+			t.Errorf("should_not_start started: %v", st)
+		}
+	})
+	t.Run("deps-unhealthy", func(t *testing.T) {
+		dir := copyFixture(t, "deps")
+		p := project(t, "depsu")
+		r := upDown(t, dir, "docker-compose-conditional-fails.yaml", p)
+		if r.code != 1 || !strings.Contains(r.stderr, `service "web" is unhealthy`) {
+			t.Errorf("want web unhealthy: %s", r)
+		}
+		if st := states(t, p); st["sleep"] == "running" {
+			t.Errorf("sleep started although web is unhealthy: %v", st)
+		}
+	})
+	t.Run("healthcheck", func(t *testing.T) {
+		dir := copyFixture(t, "healthcheck")
+		p := project(t, "hc")
+		os.MkdirAll(filepath.Join(dir, "health-trigger"), 0o755)
+		os.WriteFile(filepath.Join(dir, "health-trigger", "healthy"), nil, 0o644)
+		if r := upDown(t, dir, "docker-compose.yml", p, "--wait", "--wait-timeout", "30s"); r.code != 0 {
+			t.Fatal(r)
+		}
+		if h := inspect(t, p+"-app-1").State.Health.Status; h != "healthy" {
+			t.Errorf("health %q", h)
+		}
+	})
+	for _, variant := range []string{"custom_x-podman_true", "custom_x-podman_false", "custom_x-podman_not_exists", "custom_x-podman_custom_name"} {
+		t.Run("in_pod/"+variant, func(t *testing.T) {
+			dir := copyFixture(t, "in_pod/"+variant)
+			p := project(t, "inpod")
+			r := upDown(t, dir, "docker-compose.yml", p)
+			if r.code != 0 {
+				t.Fatal(r)
+			}
+			data, _ := os.ReadFile(filepath.Join(dir, "docker-compose.yml"))
+			if strings.Contains(string(data), "userns_mode") && !strings.Contains(r.stderr, "userns_mode is not supported") {
+				t.Errorf("the unsupported userns_mode is not warned about:\n%s", r.stderr)
+			}
+			if st := states(t, p); st["cont"] != "running" {
+				t.Errorf("states %v", st)
+			}
+		})
+	}
+	t.Run("up_down", func(t *testing.T) {
+		dir := copyFixture(t, "up_down")
+		p := project(t, "updown")
+		if r := upDown(t, dir, "docker-compose.yml", p); r.code != 0 {
+			t.Fatal(r)
+		}
+		if st := states(t, p); st["web1"] != "running" || st["web2"] != "running" {
+			t.Errorf("states %v", st)
+		}
+		// The orphans file drops web2: kept without --remove-orphans, removed with it.
+		r := mustStack(t, dir, "-p", p, "-f", "docker-compose-orphans.yml", "up", "-d")
+		if !strings.Contains(r.stderr, "--remove-orphans") || states(t, p)["web2"] != "running" {
+			t.Errorf("orphan handling without the flag: %s %v", r, states(t, p))
+		}
+		mustStack(t, dir, "-p", p, "-f", "docker-compose-orphans.yml", "up", "-d", "--remove-orphans")
+		if _, ok := states(t, p)["web2"]; ok {
+			t.Errorf("--remove-orphans kept web2")
+		}
+	})
+	t.Run("vol", func(t *testing.T) {
+		dir := copyFixture(t, "vol")
+		p := project(t, "vol")
+		for _, v := range []string{"my-app-data", "actual-name-of-volume"} {
+			podman(t, "volume", "create", v)
+			t.Cleanup(func() { podman(t, "volume", "rm", "-f", v) })
+		}
+		if r := upDown(t, dir, "docker-compose.yaml", p); r.code != 0 {
+			t.Fatal(r)
+		}
+		st := states(t, p)
+		for _, svc := range []string{"web", "web1", "web2", "web3"} {
+			if st[svc] != "running" {
+				t.Errorf("%s: %s", svc, st[svc])
+			}
+		}
+		mounts := podman(t, "inspect", p+"-web3-1", "--format", "{{range .Mounts}}{{.Name}} {{end}}")
+		for _, v := range []string{p + "_myvol2", "my-app-data", "actual-name-of-volume", "my-app-data3"} {
+			if !strings.Contains(mounts, v) {
+				t.Errorf("web3 does not mount %s: %s", v, mounts)
+			}
+		}
+	})
+	t.Run("env_file_tests", func(t *testing.T) {
+		dir := copyFixture(t, "env_file_tests")
+		project := filepath.Join(dir, "project")
+		cases := map[string]string{
+			"container-compose.env-file-flat.yaml":                 "ZZVAR1=podman-rocks-123",
+			"container-compose.env-file-obj.yaml":                  "ZZVAR3=podman-rocks-125",
+			"container-compose.env-file-obj-optional-exists.yaml":  "ZZVAR1=podman-rocks-223",
+			"container-compose.env-file-obj-optional-missing.yaml": "ZZVAR2=podman-rocks-124",
+			"container-compose.yaml":                               "ZZVAR1=This value is loaded but should be overwritten",
+		}
+		for file, want := range cases {
+			p := projectName(t, "env")
+			r := upDown(t, project, file, p)
+			if r.code != 0 {
+				t.Errorf("%s: %s", file, r)
+				continue
+			}
+			mustStack(t, project, "-p", p, "-f", file, "wait")
+			logs := mustStack(t, project, "-p", p, "-f", file, "logs", "--no-log-prefix")
+			if !strings.Contains(logs.stdout, want) {
+				t.Errorf("%s: logs lack %q:\n%s", file, want, logs.stdout)
+			}
+		}
+	})
+	t.Run("profile", func(t *testing.T) {
+		dir := copyFixture(t, "profile")
+		p := project(t, "prof")
+		if r := upDown(t, dir, "docker-compose.yml", p); r.code != 0 {
+			t.Fatal(r)
+		}
+		if st := states(t, p); len(st) != 1 || st["default-service"] != "running" {
+			t.Errorf("without a profile: %v", st)
+		}
+		mustStack(t, dir, "-p", p, "-f", "docker-compose.yml", "--profile", "profile-1", "up", "-d")
+		if st := states(t, p); len(st) != 2 || st["service-1"] != "running" {
+			t.Errorf("with profile-1: %v", st)
+		}
+	})
+}
+
+// projectName is project() for use inside loops.
+func projectName(t *testing.T, name string) string { return project(t, name) }
