@@ -174,3 +174,39 @@ func TestVersionAgainstPodman(t *testing.T) {
 		t.Errorf("%+v %v", info, err)
 	}
 }
+
+// TestEmbeddedService: with no service to find, Connect starts a temporary
+// one on a private socket, says so, and Close stops it.
+func TestEmbeddedService(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: needs Podman")
+	}
+	var notice bytes.Buffer
+	dir := t.TempDir()
+	c, err := Connect(context.Background(), ConnectOptions{Stderr: &notice, Getenv: func(k string) string {
+		if k == "XDG_RUNTIME_DIR" {
+			return dir
+		}
+		return ""
+	}, ConfigPaths: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.embedded == nil {
+		c.Close()
+		t.Skip("a Podman service already answers at the default socket; nothing to embed")
+	}
+	sock := strings.TrimPrefix(c.URL(), "unix://")
+	if !strings.Contains(notice.String(), "started a temporary one") {
+		t.Errorf("no notice on stderr: %q", notice.String())
+	}
+	if _, err := c.Version(context.Background()); err != nil {
+		t.Errorf("version through the temporary service: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Error(err)
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("socket %s still there after Close", sock)
+	}
+}
