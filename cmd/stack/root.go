@@ -91,6 +91,7 @@ file. Flags win over variables, which win over the file.`,
 		newCompletionCommand(g),
 	)
 	addRuntimeCommands(cmd, g)
+	addDay2Commands(cmd, g)
 	for _, c := range cmd.Commands() {
 		wrapArgs(c)
 	}

@@ -1,0 +1,739 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/podstack/podstack/planner"
+	"github.com/podstack/podstack/podmanapi"
+	"github.com/podstack/podstack/stack"
+)
+
+func addDay2Commands(root *cobra.Command, g *globalOptions) {
+	root.AddCommand(
+		newStartCommand(g), newStopCommand(g), newRestartCommand(g),
+		newEachCommand(g, "kill", "Send a signal to the services' containers (default KILL)"),
+		newEachCommand(g, "pause", "Pause the services' containers"),
+		newEachCommand(g, "unpause", "Unpause the services' containers"),
+		newRmCommand(g), newStatsCommand(g), newTopCommand(g), newPortCommand(g), newImagesCommand(g),
+		newExecCommand(g), newRunCommand(g), newEventsCommand(g), newInspectCommand(g),
+	)
+}
+
+// session is what most day-2 commands start from: the stack (when there is
+// a file), the project name, and a connection.
+type session struct {
+	s       *stack.Stack
+	project string
+	c       *podmanapi.Client
+}
+
+func (g *globalOptions) session(cmd *cobra.Command, services []string) (*session, error) {
+	s, project, err := loadForTeardown(g, cmd)
+	if err != nil {
+		return nil, err
+	}
+	if s != nil {
+		if _, err := selected(s, services); err != nil {
+			return nil, err
+		}
+	}
+	c, err := g.connect(cmd.Context())
+	if err != nil {
+		return nil, err
+	}
+	return &session{s: s, project: project, c: c}, nil
+}
+
+// containersOf resolves services to container names, failing (and touching
+// nothing) when a named service has no container.
+func (ss *session) containersOf(ctx context.Context, services []string, all bool) ([]string, error) {
+	names, err := serviceContainers(ctx, ss.c, ss.project, services, all)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		what := "the project"
+		if len(services) > 0 {
+			what = strings.Join(services, ", ")
+		}
+		return nil, fmt.Errorf("no containers for %s in project %q (is it up?)", what, ss.project)
+	}
+	return names, nil
+}
+
+// containersIn is containersOf limited to containers in one of states.
+func (ss *session) containersIn(ctx context.Context, services []string, states []string) ([]string, error) {
+	o, err := ss.c.Observe(ctx, ss.project, nil)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]bool{}
+	for _, s := range services {
+		want[s] = true
+	}
+	var names []string
+	for _, ct := range o.Containers {
+		if ct.Labels[planner.LabelOneOff] == "true" || (len(want) > 0 && !want[ct.Labels[planner.LabelService]]) {
+			continue
+		}
+		for _, st := range states {
+			if ct.State == st {
+				names = append(names, ct.Name)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("no %s containers for %s in project %q", strings.Join(states, " or "), orAll(services), ss.project)
+	}
+	return names, nil
+}
+
+func orAll(services []string) string {
+	if len(services) == 0 {
+		return "the project"
+	}
+	return strings.Join(services, ", ")
+}
+
+func newStartCommand(g *globalOptions) *cobra.Command {
+	var ef execFlags
+	cmd := &cobra.Command{
+		Use:   "start [SERVICE...]",
+		Short: "Start the services' existing containers, in dependency order, health-gated",
+		Example: `  stack start
+  stack start api --wait-timeout 1m`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, err := g.load(ctx)
+			if err != nil {
+				return err
+			}
+			if _, err := selected(s, args); err != nil {
+				return err
+			}
+			c, err := g.connect(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			return startStack(ctx, g, c, s, args, ef.options())
+		},
+	}
+	cmd.Flags().DurationVar(&ef.waitTimeout, "wait-timeout", 0, "give up waiting for a dependency after this long")
+	return cmd
+}
+
+// startStack starts existing containers: a reconcile that may not create.
+func startStack(ctx context.Context, g *globalOptions, c *podmanapi.Client, s *stack.Stack, services []string, exec planner.ExecOptions) error {
+	observed, err := c.Observe(ctx, s.Name, planner.Images(s))
+	if err != nil {
+		return err
+	}
+	plan, err := planner.Reconcile(s, observed, planner.Options{Policy: g.policy(s), Services: services, NoRecreate: true})
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, st := range plan.Steps {
+		if st.Kind == planner.StepCreateContainer {
+			missing = append(missing, st.Target)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("no container %s yet: run 'stack up' to create it", strings.Join(missing, ", "))
+	}
+	r, err := g.renderer()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return planner.Execute(ctx, plan, c, r, exec)
+}
+
+func newStopCommand(g *globalOptions) *cobra.Command {
+	var timeout int
+	cmd := &cobra.Command{
+		Use:   "stop [SERVICE...]",
+		Short: "Stop the services' containers in reverse dependency order",
+		Example: `  stack stop
+  stack stop -t 2 web`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ss, err := g.session(cmd, args)
+			if err != nil {
+				return err
+			}
+			defer ss.c.Close()
+			return stopStack(cmd.Context(), g, ss, args, timeout)
+		},
+	}
+	cmd.Flags().IntVarP(&timeout, "timeout", "t", -1, "seconds to wait before killing (default: each service's stop_grace_period)")
+	return cmd
+}
+
+func stopStack(ctx context.Context, g *globalOptions, ss *session, services []string, timeout int) error {
+	opts := planner.DownOptions{Services: services, StopOnly: true}
+	if timeout >= 0 {
+		opts.Timeout = time.Duration(timeout)*time.Second + time.Nanosecond
+	}
+	r, err := g.renderer()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	_, err = planner.Down(ctx, ss.c, ss.project, ss.s, opts, planner.ExecOptions{}, r)
+	return err
+}
+
+func newRestartCommand(g *globalOptions) *cobra.Command {
+	var timeout int
+	cmd := &cobra.Command{
+		Use:     "restart [SERVICE...]",
+		Short:   "Stop then start the services, in dependency order",
+		Example: `  stack restart api`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ss, err := g.session(cmd, args)
+			if err != nil {
+				return err
+			}
+			defer ss.c.Close()
+			if ss.s == nil {
+				return errors.New("restart needs the stack file (to start in dependency order)")
+			}
+			if err := stopStack(cmd.Context(), g, ss, args, timeout); err != nil {
+				return err
+			}
+			return startStack(cmd.Context(), g, ss.c, ss.s, args, planner.ExecOptions{})
+		},
+	}
+	cmd.Flags().IntVarP(&timeout, "timeout", "t", -1, "seconds to wait before killing")
+	return cmd
+}
+
+// newEachCommand builds kill, pause and unpause: one call per container,
+// going on past failures and reporting all of them.
+func newEachCommand(g *globalOptions, verb, short string) *cobra.Command {
+	var signal string
+	cmd := &cobra.Command{
+		Use:     verb + " [SERVICE...]",
+		Short:   short,
+		Example: fmt.Sprintf("  stack %s\n  stack %s db", verb, verb),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			ss, err := g.session(cmd, args)
+			if err != nil {
+				return err
+			}
+			defer ss.c.Close()
+			names, err := ss.containersIn(ctx, args, map[string][]string{
+				"kill": {"running", "paused"}, "pause": {"running"}, "unpause": {"paused"}}[verb])
+			if err != nil {
+				return err
+			}
+			var errs []error
+			for _, n := range names {
+				var err error
+				switch verb {
+				case "kill":
+					err = ss.c.Kill(ctx, n, signal)
+				case "pause":
+					err = ss.c.Pause(ctx, n)
+				case "unpause":
+					err = ss.c.Unpause(ctx, n)
+				}
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				fmt.Fprintf(g.streams.err, "%s %s\n", n, map[string]string{"kill": "killed", "pause": "paused", "unpause": "unpaused"}[verb])
+			}
+			return errors.Join(errs...)
+		},
+	}
+	if verb == "kill" {
+		cmd.Flags().StringVarP(&signal, "signal", "s", "KILL", "signal to send")
+	}
+	return cmd
+}
+
+func newRmCommand(g *globalOptions) *cobra.Command {
+	var stop, volumes, force bool
+	cmd := &cobra.Command{
+		Use:   "rm [SERVICE...]",
+		Short: "Remove the services' stopped containers (and pods left empty)",
+		Example: `  stack rm
+  stack rm -s -v worker`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			ss, err := g.session(cmd, args)
+			if err != nil {
+				return err
+			}
+			defer ss.c.Close()
+			observed, err := ss.c.Observe(ctx, ss.project, nil)
+			if err != nil {
+				return err
+			}
+			if !stop {
+				// Without -s, running containers are left alone.
+				kept := observed.Containers[:0]
+				for _, c := range observed.Containers {
+					if c.State != "running" && c.State != "paused" {
+						kept = append(kept, c)
+					}
+				}
+				observed.Containers = kept
+			}
+			services := args
+			if len(services) == 0 && ss.s != nil {
+				services = ss.s.ServiceNames()
+			}
+			plan, err := planner.PlanDown(ss.project, ss.s, observed, planner.DownOptions{Services: services})
+			if err != nil {
+				return err
+			}
+			if len(plan.Steps) == 0 {
+				fmt.Fprintln(g.streams.err, "No stopped containers")
+				return nil
+			}
+			_ = force // no prompt is ever asked; -f is accepted for docker compose compatibility
+			r, err := g.renderer()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			if err := planner.Execute(ctx, plan, ss.c, r, planner.ExecOptions{}); err != nil {
+				return err
+			}
+			_ = volumes // anonymous volumes are removed with their container by Podman's force remove
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&stop, "stop", "s", false, "stop running containers first")
+	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove anonymous volumes too")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation (stack never asks)")
+	return cmd
+}
+
+func newStatsCommand(g *globalOptions) *cobra.Command {
+	var noStream bool
+	var format string
+	cmd := &cobra.Command{
+		Use:   "stats [SERVICE...]",
+		Short: "Show CPU, memory, network and block I/O and PIDs per container, with pod totals",
+		Example: `  stack stats --no-stream
+  stack stats --no-stream --format json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			ss, err := g.session(cmd, args)
+			if err != nil {
+				return err
+			}
+			defer ss.c.Close()
+			names, err := ss.containersOf(ctx, args, false)
+			if err != nil {
+				return err
+			}
+			podOf := map[string]string{}
+			if o, err := ss.c.Observe(ctx, ss.project, nil); err == nil {
+				for _, c := range o.Containers {
+					podOf[c.Name] = c.Labels[planner.LabelPod]
+				}
+			}
+			stream := !noStream && format == "table"
+			return ss.c.Stats(ctx, names, stream, func(stats []podmanapi.Stat) {
+				if stream {
+					fmt.Fprint(g.streams.out, "\x1b[H\x1b[2J")
+				}
+				writeStats(g, format, stats, podOf)
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&noStream, "no-stream", false, "print one sample and exit")
+	cmd.Flags().StringVar(&format, "format", "table", "table, json, or a Go template")
+	return cmd
+}
+
+type statRow struct {
+	podmanapi.Stat
+	Pod string `json:"pod"`
+}
+
+func writeStats(g *globalOptions, format string, stats []podmanapi.Stat, podOf map[string]string) {
+	var rows []statRow
+	totals := map[string]*podmanapi.Stat{}
+	for _, s := range stats {
+		rows = append(rows, statRow{s, podOf[s.Name]})
+		t := totals[podOf[s.Name]]
+		if t == nil {
+			t = &podmanapi.Stat{Name: "pod " + podOf[s.Name]}
+			totals[podOf[s.Name]] = t
+		}
+		t.CPUPercent += s.CPUPercent
+		t.MemUsage += s.MemUsage
+		t.NetInput += s.NetInput
+		t.NetOutput += s.NetOutput
+		t.BlockInput += s.BlockInput
+		t.BlockOutput += s.BlockOutput
+		t.PIDs += s.PIDs
+	}
+	if format != "table" {
+		_ = writeRows(g, format, rows, nil, nil)
+		return
+	}
+	for _, pod := range sortedKeys(totals) {
+		if n := countPod(rows, pod); n > 1 {
+			rows = append(rows, statRow{*totals[pod], pod})
+		}
+	}
+	_ = writeRows(g, "table", rows, []string{"NAME", "POD", "CPU %", "MEM USAGE / LIMIT", "NET I/O", "BLOCK I/O", "PIDS"},
+		func(r statRow) []string {
+			return []string{r.Name, r.Pod, fmt.Sprintf("%.2f%%", r.CPUPercent), bytesPair(r.MemUsage, r.MemLimit),
+				bytesPair(r.NetInput, r.NetOutput), bytesPair(r.BlockInput, r.BlockOutput), strconv.FormatUint(r.PIDs, 10)}
+		})
+}
+
+func countPod(rows []statRow, pod string) int {
+	n := 0
+	for _, r := range rows {
+		if r.Pod == pod {
+			n++
+		}
+	}
+	return n
+}
+
+func bytesPair(a, b uint64) string { return humanBytes(a) + " / " + humanBytes(b) }
+
+func humanBytes(n uint64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f%cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+func newTopCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "top SERVICE...",
+		Short: "Show the processes running in the services' containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			ss, err := g.session(cmd, args)
+			if err != nil {
+				return err
+			}
+			defer ss.c.Close()
+			names, err := ss.containersOf(ctx, args, false)
+			if err != nil {
+				return err
+			}
+			var errs []error
+			for _, n := range names {
+				lines, err := ss.c.Top(ctx, n)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				fmt.Fprintf(g.streams.out, "%s\n%s\n\n", n, strings.Join(lines, "\n"))
+			}
+			return errors.Join(errs...)
+		},
+	}
+}
+
+func newPortCommand(g *globalOptions) *cobra.Command {
+	var protocol string
+	var index int
+	cmd := &cobra.Command{
+		Use:     "port SERVICE PRIVATE_PORT",
+		Short:   "Print the host address a service's container port is published on",
+		Example: `  stack port web 80`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			private, err := strconv.Atoi(args[1])
+			if err != nil {
+				return usagef("invalid port %q", args[1])
+			}
+			ss, err := g.session(cmd, args[:1])
+			if err != nil {
+				return err
+			}
+			defer ss.c.Close()
+			o, err := ss.c.Observe(ctx, ss.project, nil)
+			if err != nil {
+				return err
+			}
+			for _, c := range o.Containers {
+				if c.Labels[planner.LabelService] != args[0] || c.Labels[planner.LabelNumber] != strconv.Itoa(index) {
+					continue
+				}
+				for _, p := range c.Ports {
+					if int(p.Target) == private && p.Protocol == protocol && p.Published != 0 {
+						ip := p.HostIP
+						if ip == "" {
+							ip = "0.0.0.0"
+						}
+						fmt.Fprintf(g.streams.out, "%s:%d\n", ip, p.Published)
+						return nil
+					}
+				}
+			}
+			return fmt.Errorf("port %d/%s of service %q is not published", private, protocol, args[0])
+		},
+	}
+	cmd.Flags().StringVar(&protocol, "protocol", "tcp", "tcp or udp")
+	cmd.Flags().IntVar(&index, "index", 1, "which replica")
+	return cmd
+}
+
+func newImagesCommand(g *globalOptions) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "images [SERVICE...]",
+		Short: "List the images the services' containers use",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ss, err := g.session(cmd, args)
+			if err != nil {
+				return err
+			}
+			defer ss.c.Close()
+			o, err := ss.c.Observe(cmd.Context(), ss.project, nil)
+			if err != nil {
+				return err
+			}
+			type row struct{ Container, Service, Image string }
+			var rows []row
+			want := map[string]bool{}
+			for _, a := range args {
+				want[a] = true
+			}
+			for _, c := range o.Containers {
+				if len(want) == 0 || want[c.Labels[planner.LabelService]] {
+					rows = append(rows, row{c.Name, c.Labels[planner.LabelService], c.Image})
+				}
+			}
+			return writeRows(g, format, rows, []string{"CONTAINER", "SERVICE", "IMAGE"},
+				func(r row) []string { return []string{r.Container, r.Service, r.Image} })
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "table, json, or a Go template")
+	return cmd
+}
+
+func newExecCommand(g *globalOptions) *cobra.Command {
+	var (
+		interactive, tty bool
+		env              []string
+		user, workdir    string
+		index            int
+	)
+	cmd := &cobra.Command{
+		Use:   "exec [flags] SERVICE COMMAND [ARG...]",
+		Short: "Run a command in a service's running container; its exit code is ours",
+		Example: `  stack exec db psql -U postgres
+  stack exec -it web sh
+  stack exec -e DEBUG=1 -u nobody api env`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			ss, err := g.session(cmd, args[:1])
+			if err != nil {
+				return err
+			}
+			defer ss.c.Close()
+			names, err := ss.containersOf(ctx, args[:1], false)
+			if err != nil {
+				return err
+			}
+			target := ""
+			for _, n := range names {
+				if strings.HasSuffix(n, "-"+strconv.Itoa(index)) || len(names) == 1 {
+					target = n
+				}
+			}
+			if target == "" {
+				return fmt.Errorf("service %q has no running replica %d", args[0], index)
+			}
+			code, err := ss.c.Exec(ctx, target, podmanapi.ExecOptions{Cmd: args[1:], Env: env, User: user, WorkDir: workdir,
+				TTY: tty, Interactive: interactive, Stdin: g.streams.in, Stdout: g.streams.out, Stderr: g.streams.err})
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return silentExit{code}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false)
+	f.BoolVarP(&interactive, "interactive", "i", false, "keep stdin open")
+	f.BoolVarP(&tty, "tty", "t", false, "allocate a terminal")
+	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable (KEY=VALUE)")
+	f.StringVarP(&user, "user", "u", "", "run as this user")
+	f.StringVarP(&workdir, "workdir", "w", "", "working directory")
+	f.IntVar(&index, "index", 1, "which replica")
+	return cmd
+}
+
+func newRunCommand(g *globalOptions) *cobra.Command {
+	var (
+		rm  bool
+		env []string
+	)
+	cmd := &cobra.Command{
+		Use:   "run [flags] SERVICE [COMMAND...]",
+		Short: "Run a one-off container from a service's definition",
+		Example: `  stack run --rm migrate
+  stack run --rm api /app/manage check`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, err := g.load(ctx)
+			if err != nil {
+				return err
+			}
+			if _, err := selected(s, args[:1]); err != nil {
+				return err
+			}
+			c, err := g.connect(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			b := make([]byte, 3)
+			rand.Read(b)
+			name := planner.Name(s.Name, args[0]+"-run-"+hex.EncodeToString(b))
+			extra := map[string]string{}
+			for _, kv := range env {
+				k, v, _ := strings.Cut(kv, "=")
+				extra[k] = v
+			}
+			p := newLogPrinter(g, s.Name, []string{name}, false, true)
+			code, err := c.RunOneOff(ctx, s, args[0], name, args[1:], extra, rm, p.print)
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return silentExit{code}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false)
+	f.BoolVar(&rm, "rm", false, "remove the container when it exits")
+	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable (KEY=VALUE)")
+	return cmd
+}
+
+func newEventsCommand(g *globalOptions) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "events",
+		Short: "Stream Podman events of this project's containers and pods",
+		Example: `  stack events
+  stack events --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ss, err := g.session(cmd, nil)
+			if err != nil {
+				return err
+			}
+			defer ss.c.Close()
+			enc := json.NewEncoder(g.streams.out)
+			err = ss.c.Events(cmd.Context(), ss.project, func(e podmanapi.Event) {
+				if asJSON {
+					_ = enc.Encode(e)
+					return
+				}
+				line := fmt.Sprintf("%s %s %s %s", e.Time.Format(time.RFC3339), e.Type, e.Action, e.Name)
+				if e.Health != "" {
+					line += " (" + e.Health + ")"
+				}
+				fmt.Fprintln(g.streams.out, line)
+			})
+			if cmd.Context().Err() != nil {
+				return nil
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per event")
+	return cmd
+}
+
+func newInspectCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "inspect SERVICE|POD...",
+		Short: "Print Podman's inspect data of the project's containers or pods as JSON",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, project, err := loadForTeardown(g, cmd)
+			if err != nil {
+				return err
+			}
+			c, err := g.connect(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			o, err := c.Observe(ctx, project, nil)
+			if err != nil {
+				return err
+			}
+			var out []json.RawMessage
+			var errs []error
+			for _, a := range args {
+				found := false
+				for _, ct := range o.Containers {
+					if ct.Labels[planner.LabelService] == a {
+						data, err := c.InspectContainer(ctx, ct.Name)
+						if err != nil {
+							errs = append(errs, err)
+							continue
+						}
+						out, found = append(out, data), true
+					}
+				}
+				for _, p := range o.Pods {
+					if p.Name == a || p.Labels[planner.LabelPod] == a {
+						data, err := c.InspectPod(ctx, p.Name)
+						if err != nil {
+							errs = append(errs, err)
+							continue
+						}
+						out, found = append(out, data), true
+					}
+				}
+				if !found {
+					errs = append(errs, fmt.Errorf("no container or pod %q in project %q", a, project))
+				}
+			}
+			_ = s
+			if len(out) > 0 {
+				data, _ := json.MarshalIndent(out, "", "  ")
+				fmt.Fprintf(g.streams.out, "%s\n", data)
+			}
+			return errors.Join(errs...)
+		},
+	}
+}

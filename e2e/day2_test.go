@@ -1,0 +1,203 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+const day2Stack = `services:
+  db:
+    image: localhost/busybox:test
+    command: ["/bin/sh", "-c", "trap 'exit 0' TERM; rm -f /tmp/ready; for i in 1 2 3 4 5 6; do echo db line $$i; done; sleep 2; touch /tmp/ready; sleep 3600 & wait"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ready"]
+      interval: 1s
+      timeout: 2s
+      retries: 20
+  api:
+    image: localhost/busybox:test
+    command: ["/bin/sh", "-c", "trap 'exit 0' TERM; for i in 1 2 3 4 5; do echo api line $$i; done; sleep 3600 & wait"]
+    depends_on:
+      db: {condition: service_healthy}
+  web:
+    image: localhost/busybox:test
+    command: ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
+    depends_on: [api]
+`
+
+// TestDay2 runs the lifecycle commands on one stack, as a user would.
+func TestDay2(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "day2")
+	dir := writeStack(t, map[string]string{"compose.yaml": day2Stack})
+	mustStack(t, dir, "-p", p, "up", "-d", "--wait-timeout", "60s")
+
+	t.Run("stop then start restores the chain in order", func(t *testing.T) {
+		mustStack(t, dir, "-p", p, "stop")
+		for svc, st := range states(t, p) {
+			if st == "running" {
+				t.Errorf("%s still running after stop", svc)
+			}
+		}
+		mustStack(t, dir, "-p", p, "start")
+		db, api, web := inspect(t, p+"-db-1"), inspect(t, p+"-api-1"), inspect(t, p+"-web-1")
+		if gap := api.State.StartedAt.Sub(db.State.StartedAt); gap < 2*time.Second {
+			t.Errorf("api started %s after db; it must wait until db is healthy again (~2s)", gap)
+		}
+		if web.State.StartedAt.Before(api.State.StartedAt) {
+			t.Errorf("web started before api")
+		}
+	})
+
+	t.Run("pause and unpause", func(t *testing.T) {
+		mustStack(t, dir, "-p", p, "pause", "web")
+		if inspect(t, p+"-web-1").State.Status != "paused" {
+			t.Error("podman does not see web paused")
+		}
+		r := mustStack(t, dir, "-p", p, "ps", "--format", "{{.Service}}={{.State}}")
+		if !strings.Contains(r.stdout, "web=paused") {
+			t.Errorf("stack ps: %s", r.stdout)
+		}
+		mustStack(t, dir, "-p", p, "unpause", "web")
+		if inspect(t, p+"-web-1").State.Status != "running" {
+			t.Error("web not running after unpause")
+		}
+	})
+
+	t.Run("logs --tail and -f", func(t *testing.T) {
+		r := mustStack(t, dir, "-p", p, "logs", "--tail", "3", "db", "api")
+		var db, api int
+		for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+			switch {
+			case strings.HasPrefix(line, "db-1  | db line"):
+				db++
+			case strings.HasPrefix(line, "api-1 | api line"):
+				api++
+			default:
+				t.Errorf("unexpected line %q", line)
+			}
+		}
+		if db != 3 || api != 3 {
+			t.Errorf("--tail 3: %d db and %d api lines:\n%s", db, api, r.stdout)
+		}
+		cmd := exec.Command(stackBin, "-p", p, "logs", "-f", "db", "api")
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "STACK_URL=" + podURL}
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Process.Kill()
+		seen := map[string]bool{}
+		sc := bufio.NewScanner(out)
+		deadline := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
+		defer deadline.Stop()
+		for sc.Scan() && !(seen["db"] && seen["api"] && seen["exec"]) {
+			line := sc.Text()
+			if strings.HasPrefix(line, "db-1  | ") {
+				seen["db"] = true
+			}
+			if strings.HasPrefix(line, "api-1 | ") {
+				seen["api"] = true
+			}
+			if strings.Contains(line, "followed-line") {
+				seen["exec"] = true
+			}
+			if seen["db"] && seen["api"] && !seen["sent"] {
+				seen["sent"] = true
+				// A line written now must arrive through the follow.
+				podman(t, "exec", p+"-api-1", "sh", "-c", "echo followed-line > /proc/1/fd/1")
+			}
+		}
+		if !seen["db"] || !seen["api"] || !seen["exec"] {
+			t.Errorf("logs -f saw %v", seen)
+		}
+	})
+
+	t.Run("exec and run", func(t *testing.T) {
+		r := runStack(t, dir, "-p", p, "exec", "api", "sh", "-c", "echo from-exec; exit 7")
+		if r.code != 7 || !strings.Contains(r.stdout, "from-exec") {
+			t.Errorf("exec: %s", r)
+		}
+		r = runStack(t, dir, "-p", p, "run", "--rm", "web", "sh", "-c", "echo one-off; exit 3")
+		if r.code != 3 || !strings.Contains(r.stdout, "one-off") {
+			t.Errorf("run: %s", r)
+		}
+		if names := podman(t, "ps", "-a", "--format", "{{.Names}}"); strings.Contains(names, p+"-web-run-") {
+			t.Errorf("run --rm left a container: %s", names)
+		}
+	})
+
+	t.Run("stats", func(t *testing.T) {
+		r := mustStack(t, dir, "-p", p, "stats", "--no-stream", "--format", "json")
+		var rows []struct {
+			Name       string
+			CPUPercent float64
+			MemUsage   int64
+			PIDs       int64
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+			t.Fatalf("%v\n%s", err, r.stdout)
+		}
+		if len(rows) != 3 {
+			t.Errorf("%d records, want one per running container: %s", len(rows), r.stdout)
+		}
+		for _, row := range rows {
+			if row.CPUPercent < 0 || row.MemUsage < 0 || row.PIDs < 1 {
+				t.Errorf("record %+v", row)
+			}
+		}
+	})
+
+	t.Run("events", func(t *testing.T) {
+		cmd := exec.Command(stackBin, "-p", p, "events", "--json")
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "STACK_URL=" + podURL}
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Process.Kill()
+		time.Sleep(time.Second)
+		podman(t, "run", "--rm", "--name", p+"-unrelated", "localhost/busybox:test", "true")
+		mustStack(t, dir, "-p", p, "restart", "web", "-t", "1")
+		deadline := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
+		defer deadline.Stop()
+		sc := bufio.NewScanner(out)
+		started := false
+		for !started && sc.Scan() {
+			var e struct{ Action, Name, Type string }
+			json.Unmarshal(sc.Bytes(), &e)
+			if e.Name == p+"-unrelated" {
+				t.Errorf("event of an unrelated container: %s", sc.Text())
+			}
+			started = e.Type == "container" && e.Action == "start" && e.Name == p+"-web-1"
+		}
+		if !started {
+			t.Error("no start event for web")
+		}
+	})
+
+	t.Run("kill one service, and unknown names", func(t *testing.T) {
+		mustStack(t, dir, "-p", p, "kill", "-s", "KILL", "db")
+		st := states(t, p)
+		if st["db"] == "running" || st["api"] != "running" || st["web"] != "running" {
+			t.Errorf("after kill db: %v", st)
+		}
+		before := containerIDs(t, p)
+		for _, args := range [][]string{{"stop", "nope"}, {"kill", "nope"}, {"logs", "nope"}, {"exec", "nope", "true"}} {
+			r := runStack(t, dir, append([]string{"-p", p}, args...)...)
+			if r.code != 2 || !strings.Contains(r.stderr, `no such service "nope"`) {
+				t.Errorf("%v: %s", args, r)
+			}
+		}
+		if after := containerIDs(t, p); len(after) != len(before) || states(t, p)["api"] != "running" {
+			t.Errorf("a failed command touched containers")
+		}
+	})
+}

@@ -1,0 +1,285 @@
+package podmanapi
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/containers/podman/v5/pkg/api/handlers"
+	"github.com/containers/podman/v5/pkg/bindings/containers"
+	"github.com/containers/podman/v5/pkg/bindings/pods"
+	"github.com/containers/podman/v5/pkg/bindings/system"
+	entitiesTypes "github.com/containers/podman/v5/pkg/domain/entities/types"
+	dockerContainer "github.com/docker/docker/api/types/container"
+	"golang.org/x/term"
+
+	"github.com/podstack/podstack/planner"
+	"github.com/podstack/podstack/stack"
+)
+
+// Kill sends signal (e.g. "KILL", "SIGTERM", "9") to a container.
+func (c *Client) Kill(ctx context.Context, name, signal string) error {
+	if err := containers.Kill(c.ctx(ctx), name, new(containers.KillOptions).WithSignal(signal)); err != nil {
+		return fmt.Errorf("kill container %s: %w", name, mapErr(err))
+	}
+	return nil
+}
+
+// Pause freezes a container.
+func (c *Client) Pause(ctx context.Context, name string) error {
+	if err := containers.Pause(c.ctx(ctx), name, nil); err != nil {
+		return fmt.Errorf("pause container %s: %w", name, mapErr(err))
+	}
+	return nil
+}
+
+// Unpause thaws a container.
+func (c *Client) Unpause(ctx context.Context, name string) error {
+	if err := containers.Unpause(c.ctx(ctx), name, nil); err != nil {
+		return fmt.Errorf("unpause container %s: %w", name, mapErr(err))
+	}
+	return nil
+}
+
+// Top lists a container's processes (ps output, first line the header).
+func (c *Client) Top(ctx context.Context, name string) ([]string, error) {
+	lines, err := containers.Top(c.ctx(ctx), name, nil)
+	if err != nil {
+		return nil, fmt.Errorf("top %s: %w", name, mapErr(err))
+	}
+	return lines, nil
+}
+
+// InspectContainer returns Podman's inspect data of a container as JSON.
+func (c *Client) InspectContainer(ctx context.Context, name string) (json.RawMessage, error) {
+	data, err := containers.Inspect(c.ctx(ctx), name, nil)
+	if err != nil {
+		return nil, fmt.Errorf("inspect container %s: %w", name, mapErr(err))
+	}
+	return json.Marshal(data)
+}
+
+// InspectPod returns Podman's inspect data of a pod as JSON.
+func (c *Client) InspectPod(ctx context.Context, name string) (json.RawMessage, error) {
+	data, err := pods.Inspect(c.ctx(ctx), name, nil)
+	if err != nil {
+		return nil, fmt.Errorf("inspect pod %s: %w", name, mapErr(err))
+	}
+	return json.Marshal(data)
+}
+
+// Stat is one container's resource use.
+type Stat struct {
+	Name        string  `json:"name"`
+	CPUPercent  float64 `json:"cpuPercent"`
+	MemUsage    uint64  `json:"memUsage"`
+	MemLimit    uint64  `json:"memLimit"`
+	MemPercent  float64 `json:"memPercent"`
+	NetInput    uint64  `json:"netInput"`
+	NetOutput   uint64  `json:"netOutput"`
+	BlockInput  uint64  `json:"blockInput"`
+	BlockOutput uint64  `json:"blockOutput"`
+	PIDs        uint64  `json:"pids"`
+}
+
+// Stats samples the containers' resource use once (or, with stream, every
+// interval until ctx ends, calling each).
+func (c *Client) Stats(ctx context.Context, names []string, stream bool, each func([]Stat)) error {
+	opts := new(containers.StatsOptions).WithStream(stream)
+	if stream {
+		opts = opts.WithInterval(2)
+	}
+	ch, err := containers.Stats(c.ctx(ctx), names, opts)
+	if err != nil {
+		return fmt.Errorf("stats: %w", mapErr(err))
+	}
+	for rep := range ch {
+		if rep.Error != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("stats: %w", mapErr(rep.Error))
+		}
+		var out []Stat
+		for _, s := range rep.Stats {
+			st := Stat{Name: s.Name, CPUPercent: s.CPU, MemUsage: s.MemUsage, MemLimit: s.MemLimit, MemPercent: s.MemPerc,
+				BlockInput: s.BlockInput, BlockOutput: s.BlockOutput, PIDs: s.PIDs}
+			for _, n := range s.Network {
+				st.NetInput += n.RxBytes
+				st.NetOutput += n.TxBytes
+			}
+			out = append(out, st)
+		}
+		each(out)
+		if !stream {
+			return nil
+		}
+	}
+	return nil
+}
+
+// ExecOptions describe a command run in a running container.
+type ExecOptions struct {
+	Cmd         []string
+	Env         []string
+	User        string
+	WorkDir     string
+	TTY         bool
+	Interactive bool
+	Stdin       io.Reader
+	Stdout      io.Writer
+	Stderr      io.Writer
+}
+
+// Exec runs a command in a container and returns its exit code. With TTY and
+// a terminal on stdin, the terminal is put in raw mode and resized to fit.
+func (c *Client) Exec(ctx context.Context, name string, o ExecOptions) (int, error) {
+	cfg := &handlers.ExecCreateConfig{ExecOptions: dockerContainer.ExecOptions{
+		Cmd: o.Cmd, Env: o.Env, User: o.User, WorkingDir: o.WorkDir, Tty: o.TTY,
+		AttachStdout: true, AttachStderr: !o.TTY, AttachStdin: o.Interactive,
+	}}
+	id, err := containers.ExecCreate(c.ctx(ctx), name, cfg)
+	if err != nil {
+		return -1, fmt.Errorf("exec in %s: %w", name, mapErr(err))
+	}
+	opts := new(containers.ExecStartAndAttachOptions).WithOutputStream(o.Stdout).WithAttachOutput(true)
+	if !o.TTY {
+		opts = opts.WithErrorStream(o.Stderr).WithAttachError(true)
+	}
+	if o.Interactive && o.Stdin != nil {
+		opts = opts.WithInputStream(*bufio.NewReader(o.Stdin)).WithAttachInput(true)
+		if f, ok := o.Stdin.(*os.File); ok && o.TTY && term.IsTerminal(int(f.Fd())) {
+			if old, err := term.MakeRaw(int(f.Fd())); err == nil {
+				defer term.Restore(int(f.Fd()), old)
+			}
+			if w, h, err := term.GetSize(int(f.Fd())); err == nil {
+				go func() {
+					time.Sleep(100 * time.Millisecond)
+					_ = containers.ResizeExecTTY(c.ctx(ctx), id, new(containers.ResizeExecTTYOptions).WithWidth(w).WithHeight(h))
+				}()
+			}
+		}
+	}
+	if err := containers.ExecStartAndAttach(c.ctx(ctx), id, opts); err != nil {
+		return -1, fmt.Errorf("exec in %s: %w", name, mapErr(err))
+	}
+	info, err := containers.ExecInspect(c.ctx(ctx), id, nil)
+	if err != nil {
+		return -1, fmt.Errorf("exec in %s: %w", name, mapErr(err))
+	}
+	return info.ExitCode, nil
+}
+
+// Event is one Podman event of a project object.
+type Event struct {
+	Time    time.Time         `json:"time"`
+	Type    string            `json:"type"`
+	Action  string            `json:"action"`
+	Name    string            `json:"name"`
+	ID      string            `json:"id"`
+	Service string            `json:"service,omitempty"`
+	Health  string            `json:"health,omitempty"`
+	Labels  map[string]string `json:"labels,omitempty"`
+}
+
+// Events streams the events of the project's containers and pods until ctx
+// ends. Podman filters by label on the server, so unrelated objects never
+// reach us.
+func (c *Client) Events(ctx context.Context, project string, each func(Event)) error {
+	ch := make(chan entitiesTypes.Event, 64)
+	cancel := make(chan bool)
+	yes := true
+	errc := make(chan error, 1)
+	go func() {
+		errc <- system.Events(c.ctx(ctx), ch, cancel, &system.EventsOptions{Stream: &yes,
+			Filters: map[string][]string{"label": {planner.LabelProject + "=" + project}}})
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			close(cancel)
+			return nil
+		case e, ok := <-ch:
+			if !ok {
+				select {
+				case err := <-errc:
+					if err != nil && ctx.Err() == nil {
+						return fmt.Errorf("events: %w", mapErr(err))
+					}
+				default:
+				}
+				return nil
+			}
+			attrs := e.Actor.Attributes
+			ev := Event{Time: time.Unix(0, e.TimeNano), Type: string(e.Type), Action: string(e.Action), ID: e.Actor.ID,
+				Name: attrs["name"], Service: attrs[planner.LabelService], Health: e.HealthStatus}
+			if ev.Time.IsZero() || e.TimeNano == 0 {
+				ev.Time = time.Unix(e.Time, 0)
+			}
+			labels := map[string]string{}
+			for k, v := range attrs {
+				if strings.Contains(k, ".") {
+					labels[k] = v
+				}
+			}
+			ev.Labels = labels
+			each(ev)
+		}
+	}
+}
+
+// RunOneOff runs a one-off container of a service: its definition with cmd
+// (when given) and extra environment, no published ports, on the project
+// networks, labelled as one-off so reconcile and down keep apart from it.
+// Output goes to emit; it returns the exit code and removes the container
+// when rm is set.
+func (c *Client) RunOneOff(ctx context.Context, s *stack.Stack, service, name string, cmd []string, env map[string]string, rm bool, emit func(LogLine)) (int, error) {
+	pods, err := planner.Group(s, "")
+	if err != nil {
+		return -1, err
+	}
+	var pod *planner.Pod
+	for _, p := range pods {
+		for _, m := range p.Services {
+			if m == service {
+				pod = p
+			}
+		}
+	}
+	svc := *s.Services[service]
+	if len(cmd) > 0 {
+		svc.Command = cmd
+	}
+	svc.Ports = nil
+	svc.ContainerName = ""
+	svc.Environment = mergeLabels(svc.Environment, env)
+	labels := map[string]string{planner.LabelProject: s.Name, planner.LabelService: service, planner.LabelOneOff: "true",
+		planner.LabelComposeProject: s.Name, planner.LabelComposeService: service}
+	ct := &planner.Container{Name: name, Service: service, Spec: &svc, Labels: labels}
+	// Its own namespace on the pod's networks: answering to no alias of the service.
+	solo := &planner.Pod{Networks: map[string][]string{}}
+	if pod != nil {
+		for n := range pod.Networks {
+			solo.Networks[n] = nil
+		}
+	}
+	if err := c.CreateContainer(ctx, ct, solo, s); err != nil {
+		return -1, err
+	}
+	if rm {
+		defer c.RemoveContainer(context.WithoutCancel(ctx), name)
+	}
+	if err := c.StartContainer(ctx, name); err != nil {
+		return -1, err
+	}
+	logErr := make(chan error, 1)
+	go func() { logErr <- c.readLogs(ctx, name, LogOptions{Follow: true}, "", -1, emit) }()
+	code, err := c.WaitExit(ctx, name)
+	<-logErr
+	return code, err
+}
