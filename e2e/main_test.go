@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -23,6 +24,7 @@ var (
 // STACK_TEST_URL, the Podman service `make test` started.
 func TestMain(m *testing.M) {
 	os.Exit(func() int {
+		flag.Parse()
 		podURL = os.Getenv("STACK_TEST_URL")
 		stackBin = os.Getenv("STACK_BIN")
 		if stackBin == "" && !testing.Short() && podURL != "" {

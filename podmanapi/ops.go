@@ -12,6 +12,7 @@ import (
 
 	"github.com/containers/podman/v5/pkg/api/handlers"
 	"github.com/containers/podman/v5/pkg/bindings/containers"
+	"github.com/containers/podman/v5/pkg/bindings/generate"
 	"github.com/containers/podman/v5/pkg/bindings/pods"
 	"github.com/containers/podman/v5/pkg/bindings/system"
 	entitiesTypes "github.com/containers/podman/v5/pkg/domain/entities/types"
@@ -282,4 +283,15 @@ func (c *Client) RunOneOff(ctx context.Context, s *stack.Stack, service, name st
 	code, err := c.WaitExit(ctx, name)
 	<-logErr
 	return code, err
+}
+
+// GenerateKube asks Podman for the Kubernetes YAML of what actually runs in
+// the named pods (Podman's own generator).
+func (c *Client) GenerateKube(ctx context.Context, pods []string) ([]byte, error) {
+	no := false
+	rep, err := generate.Kube(c.ctx(ctx), pods, &generate.KubeOptions{Service: &no})
+	if err != nil {
+		return nil, fmt.Errorf("generate kube for %s: %w", strings.Join(pods, ", "), mapErr(err))
+	}
+	return io.ReadAll(rep.Reader)
 }

@@ -320,7 +320,7 @@ func newRmCommand(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&stop, "stop", "s", false, "stop running containers first")
 	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove anonymous volumes too")
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation (stack never asks)")
+	cmd.Flags().BoolVar(&force, "force", false, "do not ask for confirmation (stack never asks); -f after rm")
 	return cmd
 }
 

@@ -84,8 +84,11 @@ func run(args []string, s streams) int {
 	}
 }
 
-// followShorthand gives `-f` after the logs subcommand its docker compose
-// meaning, --follow; before it, -f is the stack file (`stack -f a.yaml logs -f`).
+// followShorthand gives `-f` after the logs and rm subcommands its docker
+// compose meaning (--follow, --force); before the subcommand, -f is the
+// stack file (`stack -f a.yaml logs -f`).
+var shortF = map[string]string{"logs": "--follow", "rm": "--force"}
+
 func followShorthand(args []string) []string {
 	out := append([]string(nil), args...)
 	takesValue := map[string]bool{"-f": true, "--file": true, "-p": true, "--project-name": true, "--env": true,
@@ -94,10 +97,10 @@ func followShorthand(args []string) []string {
 		switch a := out[i]; {
 		case takesValue[a]:
 			i++ // skip the flag's value
-		case a == "logs":
+		case shortF[a] != "":
 			for j := i + 1; j < len(out); j++ {
 				if out[j] == "-f" {
-					out[j] = "--follow"
+					out[j] = shortF[a]
 				}
 			}
 			return out

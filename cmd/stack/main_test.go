@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // runCLI runs the command line in dir and returns stdout, stderr and the exit code.
@@ -189,10 +191,31 @@ func TestFollowShorthand(t *testing.T) {
 		"--env prod logs --tail 3":  "--env prod logs --tail 3",
 		"up -d -f a.yaml":           "up -d -f a.yaml",
 		"-p x logs web -f --tail 1": "-p x logs web --follow --tail 1",
+		"rm -f -s web":              "rm --force -s web",
 	}
 	for in, want := range cases {
 		if got := strings.Join(followShorthand(strings.Fields(in)), " "); got != want {
 			t.Errorf("%q -> %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestEveryCommandBuilds walks the command tree: cobra panics at parse time
+// when a subcommand's shorthand clashes with a global one.
+func TestEveryCommandBuilds(t *testing.T) {
+	root := newRootCommand(streams{in: strings.NewReader(""), out: &bytes.Buffer{}, err: &bytes.Buffer{}}, nil)
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.InheritedFlags() // merges persistent flags: panics on a clash
+		c.LocalFlags()
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	for _, args := range [][]string{{"rm", "--help"}, {"logs", "--help"}, {"export", "kube", "--help"}, {"exec", "--help"}} {
+		if _, _, code := runCLI(t, "", args...); code != 0 {
+			t.Errorf("%v: exit %d", args, code)
 		}
 	}
 }

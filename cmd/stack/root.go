@@ -92,6 +92,7 @@ file. Flags win over variables, which win over the file.`,
 	)
 	addRuntimeCommands(cmd, g)
 	addDay2Commands(cmd, g)
+	cmd.AddCommand(newExportCommand(g), newConvertCommand(g))
 	for _, c := range cmd.Commands() {
 		wrapArgs(c)
 	}

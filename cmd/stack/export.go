@@ -1,0 +1,306 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/podstack/podstack/export"
+	"github.com/podstack/podstack/planner"
+	"github.com/podstack/podstack/stack"
+)
+
+func newExportCommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "export",
+		Short: "Export the stack to Kubernetes YAML or systemd Quadlet units",
+	}
+	cmd.AddCommand(newExportKubeCommand(g), newExportQuadletCommand(g))
+	return cmd
+}
+
+func newExportKubeCommand(g *globalOptions) *cobra.Command {
+	var (
+		output, typ, namespace, check string
+		allEnvs, fromRunning          bool
+	)
+	cmd := &cobra.Command{
+		Use:   "kube",
+		Short: "Export the stack (per environment) to Kubernetes YAML",
+		Long: `Export the stack to Kubernetes objects: a Pod or Deployment and a ClusterIP
+Service per pod (grouped as 'stack up' groups them), a PersistentVolumeClaim per
+named volume, a ConfigMap for plain environment values and configs, and Secrets
+for secrets and secret-looking values. Every document is checked strictly
+against the Kubernetes API types before it is written. Anything that cannot be
+exported is named in a warning.`,
+		Example: `  stack export kube --env prod -o k8s/
+  stack export kube --type deployment --namespace shop > shop.yaml
+  stack export kube --all-envs -o k8s/
+  stack export kube --check k8s/stack-prod.yaml
+  stack export kube --from-running`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if check != "" {
+				data, err := os.ReadFile(check)
+				if err != nil {
+					return err
+				}
+				if ps := export.Check(data); len(ps) > 0 {
+					return stack.Problems{{Position: stack.Position{File: check}, Message: "invalid Kubernetes YAML:\n  " + strings.Join(ps, "\n  ")}}
+				}
+				fmt.Fprintf(g.streams.err, "%s is valid\n", check)
+				return nil
+			}
+			if fromRunning {
+				return exportRunning(ctx, g, cmd)
+			}
+			envs := []string{g.env}
+			if allEnvs {
+				found, err := environments(g)
+				if err != nil {
+					return err
+				}
+				envs = found
+			}
+			for _, env := range envs {
+				opts := g.loadOptions()
+				opts.Environment = env
+				s, err := stack.Load(ctx, opts)
+				if err != nil {
+					return err
+				}
+				pods, err := planner.Group(s, g.policy(s))
+				if err != nil {
+					return err
+				}
+				if err := planner.Validate(s, pods); err != nil {
+					return err
+				}
+				res, err := export.Kube(s, pods, export.KubeOptions{Type: typ, Namespace: namespace})
+				if err != nil {
+					return err
+				}
+				if err := writeKube(g, res, s, output, allEnvs); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&output, "output", "o", "", "file or directory to write (default: standard output; with --all-envs: .)")
+	f.StringVar(&typ, "type", "pod", "pod or deployment")
+	f.StringVar(&namespace, "namespace", "", "namespace for every object")
+	f.BoolVar(&allEnvs, "all-envs", false, "write one file per environment found (override files and .env.<env>)")
+	f.StringVar(&check, "check", "", "only validate this Kubernetes YAML file strictly")
+	f.BoolVar(&fromRunning, "from-running", false, "ask Podman for the YAML of what actually runs (podman kube generate)")
+	return cmd
+}
+
+// writeKube checks the objects and writes them to stdout, a file or a
+// directory (as stack[-<env>].yaml).
+func writeKube(g *globalOptions, res *export.Result, s *stack.Stack, output string, toDir bool) error {
+	for _, w := range res.Warnings {
+		fmt.Fprintf(g.streams.err, "WARN %s\n", w)
+	}
+	var b bytes.Buffer
+	if err := res.WriteYAML(&b); err != nil {
+		return err
+	}
+	if ps := export.Check(b.Bytes()); len(ps) > 0 {
+		return fmt.Errorf("the export does not validate (a podstack bug, please report it):\n  %s", strings.Join(ps, "\n  "))
+	}
+	name := "stack.yaml"
+	if s.Environment != "" {
+		name = "stack-" + s.Environment + ".yaml"
+	}
+	if output == "" && !toDir {
+		_, err := g.streams.out.Write(b.Bytes())
+		return err
+	}
+	if output == "" {
+		output = "."
+	}
+	if st, err := os.Stat(output); (err == nil && st.IsDir()) || toDir || strings.HasSuffix(output, "/") {
+		if err := os.MkdirAll(output, 0o755); err != nil {
+			return err
+		}
+		output = filepath.Join(output, name)
+	}
+	if err := os.WriteFile(output, b.Bytes(), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.streams.err, "Wrote %s (%d objects)\n", output, len(res.Objects))
+	return nil
+}
+
+// environments lists the environments of the stack: <base>.<env>.yaml
+// overrides and .env.<env> files beside the first stack file.
+func environments(g *globalOptions) ([]string, error) {
+	s, err := g.load(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	dir := s.WorkingDir
+	for _, f := range s.Files {
+		base := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
+		matches, _ := filepath.Glob(filepath.Join(filepath.Dir(f), base+".*.y*ml"))
+		for _, m := range matches {
+			env := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), base+"."), filepath.Ext(m))
+			if env != "" && env != "override" && !strings.Contains(env, ".") {
+				seen[env] = true
+			}
+		}
+	}
+	envFiles, _ := filepath.Glob(filepath.Join(dir, ".env.*"))
+	for _, e := range envFiles {
+		seen[strings.TrimPrefix(filepath.Base(e), ".env.")] = true
+	}
+	var out []string
+	for e := range seen {
+		out = append(out, e)
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no environments found beside %s (looked for <file>.<env>.yaml and .env.<env>)", strings.Join(s.Files, ", "))
+	}
+	return out, nil
+}
+
+func exportRunning(ctx context.Context, g *globalOptions, cmd *cobra.Command) error {
+	_, project, err := loadForTeardown(g, cmd)
+	if err != nil {
+		return err
+	}
+	c, err := g.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	o, err := c.Observe(ctx, project, nil)
+	if err != nil {
+		return err
+	}
+	var pods []string
+	for _, p := range o.Pods {
+		pods = append(pods, p.Name)
+	}
+	if len(pods) == 0 {
+		return fmt.Errorf("project %q has no pods running", project)
+	}
+	data, err := c.GenerateKube(ctx, pods)
+	if err != nil {
+		return err
+	}
+	_, err = g.streams.out.Write(data)
+	return err
+}
+
+func newExportQuadletCommand(g *globalOptions) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "quadlet -o DIR",
+		Short: "Export the stack to systemd Quadlet units (.pod, .container, .volume, .network)",
+		Example: `  stack export quadlet --env prod -o ~/.config/containers/systemd/
+  systemctl --user daemon-reload && systemctl --user start webstack-web.service`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output == "" {
+				return usagef("-o DIR is required")
+			}
+			s, err := g.load(cmd.Context())
+			if err != nil {
+				return err
+			}
+			pods, err := planner.Group(s, g.policy(s))
+			if err != nil {
+				return err
+			}
+			if err := planner.Validate(s, pods); err != nil {
+				return err
+			}
+			files, warnings, err := export.Quadlet(s, pods)
+			if err != nil {
+				return err
+			}
+			for _, w := range warnings {
+				fmt.Fprintf(g.streams.err, "WARN %s\n", w)
+			}
+			if err := os.MkdirAll(output, 0o755); err != nil {
+				return err
+			}
+			for _, name := range sortedKeys(files) {
+				if err := os.WriteFile(filepath.Join(output, name), files[name], 0o644); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(g.streams.err, "Wrote %d units to %s\n", len(files), output)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "directory for the unit files")
+	return cmd
+}
+
+func newConvertCommand(g *globalOptions) *cobra.Command {
+	var (
+		output   string
+		keepVars bool
+	)
+	cmd := &cobra.Command{
+		Use:   "convert",
+		Short: "Convert a compose project to Kubernetes Pod YAML that stack and podman kube play both run",
+		Example: `  stack convert -f compose.yaml -o pods.yaml
+  stack convert --keep-vars -o pods.tmpl.yaml   # keeps ${VAR} placeholders`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts := g.loadOptions()
+			opts.KeepVars = keepVars
+			s, err := stack.Load(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			g.warn(s.Warnings)
+			pods, err := planner.Group(s, g.policy(s))
+			if err != nil {
+				return err
+			}
+			if !keepVars {
+				if err := planner.Validate(s, pods); err != nil {
+					return err
+				}
+			}
+			res, err := export.Convert(s, pods)
+			if err != nil {
+				return err
+			}
+			for _, w := range res.Warnings {
+				fmt.Fprintf(g.streams.err, "WARN %s\n", w)
+			}
+			var b bytes.Buffer
+			if err := res.WriteYAML(&b); err != nil {
+				return err
+			}
+			if output == "" {
+				_, err = g.streams.out.Write(b.Bytes())
+				return err
+			}
+			if err := os.WriteFile(output, b.Bytes(), 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.streams.err, "Wrote %s (%d objects)\n", output, len(res.Objects))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "file to write (default: standard output)")
+	cmd.Flags().BoolVar(&keepVars, "keep-vars", false, "keep ${VAR} placeholders, so the output stays a per-environment template")
+	return cmd
+}

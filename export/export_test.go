@@ -1,0 +1,248 @@
+package export
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/podstack/podstack/planner"
+	"github.com/podstack/podstack/stack"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func load(t *testing.T, file, env string) (*stack.Stack, []*planner.Pod) {
+	t.Helper()
+	s, err := stack.Load(context.Background(), stack.LoadOptions{Files: []string{file}, Environment: env, Environ: func() []string { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods, err := planner.Group(s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, pods
+}
+
+func yamlOf(t *testing.T, r *Result) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := r.WriteYAML(&b); err != nil {
+		t.Fatal(err)
+	}
+	if ps := Check(b.Bytes()); len(ps) > 0 {
+		t.Fatalf("export does not pass the strict check:\n%s\n%s", FormatProblems(ps), b.String())
+	}
+	return b.String()
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		os.WriteFile(path, []byte(got), 0o644)
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./export -update creates it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs (go test ./export -update rewrites it)\n--- got\n%s", path, got)
+	}
+}
+
+// TestGoldenExports: the examples and every awesome-compose file export to
+// Kubernetes YAML that decodes strictly and validates.
+func TestGoldenExports(t *testing.T) {
+	files := map[string]string{
+		"webstack": "../examples/webstack/compose.yaml",
+		"demo":     "../examples/demo/compose.yaml",
+		"kube-pod": "../examples/kube-pod/pod.yaml",
+	}
+	corpus, _ := filepath.Glob("../../shared/corpus/awesome-compose/*/compose.yaml")
+	if len(corpus) < 30 {
+		t.Fatalf("found %d corpus files: shared/ must sit beside the repository", len(corpus))
+	}
+	for _, f := range corpus {
+		files["corpus/"+filepath.Base(filepath.Dir(f))] = f
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			s, pods := load(t, files[name], "")
+			for _, typ := range []string{"pod", "deployment"} {
+				r, err := Kube(s, pods, KubeOptions{Type: typ})
+				if err != nil {
+					t.Fatal(err)
+				}
+				golden(t, name+"."+typ, yamlOf(t, r))
+			}
+			c, err := Convert(s, pods)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, name+".convert", yamlOf(t, c))
+		})
+	}
+}
+
+func objects[T any](r *Result) []T {
+	var out []T
+	for _, o := range r.Objects {
+		if x, ok := o.(T); ok {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func TestProbes(t *testing.T) {
+	s, pods := load(t, "../examples/demo/compose.yaml", "")
+	r, err := Kube(s, pods, KubeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range objects[*corev1.Pod](r) {
+		for _, c := range p.Spec.Containers {
+			switch c.Name {
+			case "db": // CMD
+				if got := strings.Join(c.LivenessProbe.Exec.Command, " "); got != "test -f /tmp/ready" {
+					t.Errorf("CMD probe %q", got)
+				}
+			case "api": // CMD-SHELL
+				cmd := c.LivenessProbe.Exec.Command
+				if len(cmd) != 3 || cmd[0] != "/bin/sh" || cmd[1] != "-c" || !strings.Contains(cmd[2], "wget") {
+					t.Errorf("CMD-SHELL probe %q", cmd)
+				}
+				if c.ReadinessProbe == nil || c.LivenessProbe.TimeoutSeconds != 2 || c.LivenessProbe.PeriodSeconds != 1 {
+					t.Errorf("probe timing %+v", c.LivenessProbe)
+				}
+			}
+		}
+	}
+}
+
+func TestSecretsOnlyInSecrets(t *testing.T) {
+	s, pods := load(t, "../examples/webstack/compose.yaml", "prod")
+	s.Services["app"].Environment["API_TOKEN"] = "tok-9f8e7d"
+	r, err := Kube(s, pods, KubeOptions{Type: "deployment"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{"tok-9f8e7d", "example-password-change-me"}
+	var inSecret int
+	text := yamlOf(t, r)
+	docs := strings.Split(text, "---\n")
+	for _, d := range docs {
+		for _, sec := range secrets {
+			if strings.Contains(d, sec) {
+				if !strings.Contains(d, "kind: Secret") {
+					t.Errorf("secret value %q outside a Secret:\n%s", sec, d)
+				}
+				inSecret++
+			}
+		}
+	}
+	if inSecret != 2 {
+		t.Errorf("secret values found %d times, want once each", inSecret)
+	}
+}
+
+func TestDeploymentSelectorAndEnvironments(t *testing.T) {
+	dev, devPods := load(t, "../examples/webstack/compose.yaml", "")
+	prod, prodPods := load(t, "../examples/webstack/compose.yaml", "prod")
+	rd, _ := Kube(dev, devPods, KubeOptions{Type: "deployment"})
+	rp, _ := Kube(prod, prodPods, KubeOptions{Type: "deployment"})
+	find := func(r *Result, name string) *appsv1.Deployment {
+		for _, d := range objects[*appsv1.Deployment](r) {
+			if d.Name == name {
+				return d
+			}
+		}
+		t.Fatalf("no deployment %s", name)
+		return nil
+	}
+	for _, d := range objects[*appsv1.Deployment](rp) {
+		for k, v := range d.Spec.Selector.MatchLabels {
+			if d.Spec.Template.Labels[k] != v {
+				t.Errorf("%s: selector %s=%s not in template labels", d.Name, k, v)
+			}
+		}
+		if d.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyAlways {
+			t.Errorf("%s restartPolicy %s", d.Name, d.Spec.Template.Spec.RestartPolicy)
+		}
+	}
+	if a, b := *find(rd, "app").Spec.Replicas, *find(rp, "app").Spec.Replicas; a != 1 || b != 3 {
+		t.Errorf("app replicas dev %d prod %d, want 1 and 3 (compose.prod.yaml)", a, b)
+	}
+	if a, b := find(rd, "app").Spec.Template.Spec.Containers[0].Image, find(rp, "app").Spec.Template.Spec.Containers[0].Image; !strings.HasSuffix(a, ":dev") || !strings.HasSuffix(b, ":2.4.1") {
+		t.Errorf("app image dev %s prod %s (from .env and .env.prod)", a, b)
+	}
+	cm := func(r *Result) *corev1.ConfigMap { return objects[*corev1.ConfigMap](r)[0] }
+	if cm(rd).Data["app.LOG_LEVEL"] != "debug" || cm(rp).Data["app.LOG_LEVEL"] != "warn" || cm(rp).Name != "webstack-prod-env" {
+		t.Errorf("config values dev %v prod %v", cm(rd).Data, cm(rp).Data)
+	}
+	if cm(rp).Labels["podstack.io/environment"] != "prod" {
+		t.Errorf("environment label %v", cm(rp).Labels)
+	}
+}
+
+func TestNameCollisions(t *testing.T) {
+	s, pods := load(t, "../examples/demo/compose.yaml", "")
+	s.Services["db_"] = s.Services["db"]
+	pods = append(pods, &planner.Pod{Key: "db_", Name: "demo-db_", Services: []string{"db_"}})
+	if _, err := Kube(s, pods, KubeOptions{}); err == nil || !strings.Contains(err.Error(), `both "db" and "db_" normalize to it`) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+var unitRef = regexp.MustCompile(`(?m)^(Pod|Requires|After|Volume|Network)=([^:\s]+\.(pod|service|volume|network))`)
+
+// TestQuadlet: golden units for the webstack, and every reference between
+// units points at a generated unit.
+func TestQuadlet(t *testing.T) {
+	for _, name := range []string{"webstack", "demo"} {
+		s, pods := load(t, "../examples/"+name+"/compose.yaml", "")
+		files, _, err := Quadlet(s, pods)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all strings.Builder
+		names := make([]string, 0, len(files))
+		for n := range files {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			all.WriteString("### " + n + "\n" + string(files[n]))
+			for _, m := range unitRef.FindAllStringSubmatch(string(files[n]), -1) {
+				ref := m[2]
+				if strings.HasSuffix(ref, ".service") {
+					ref = strings.TrimSuffix(ref, ".service") + ".container"
+				}
+				if _, ok := files[ref]; !ok {
+					t.Errorf("%s: %s=%s refers to no generated unit", n, m[1], m[2])
+				}
+			}
+		}
+		golden(t, "quadlet-"+name, all.String())
+		if !strings.Contains(string(files["webstack-db.container"]), "Notify=healthy") && name == "webstack" {
+			t.Error("db has healthy dependents but no Notify=healthy")
+		}
+	}
+}

@@ -1,0 +1,176 @@
+package export
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/podstack/podstack/planner"
+	"github.com/podstack/podstack/stack"
+	"github.com/podstack/podstack/templates"
+)
+
+// Quadlet renders systemd Quadlet units for a single host: a .pod per
+// planner pod (published ports on the pod), a .container per service with
+// Requires=/After= on its dependencies, health settings, and Notify=healthy
+// where a dependent waits for it to be healthy; a .volume per named volume
+// and a .network per network. It returns file name -> content, and warnings.
+func Quadlet(s *stack.Stack, pods []*planner.Pod) (map[string][]byte, []string, error) {
+	tmpl, err := templates.Quadlet()
+	if err != nil {
+		return nil, nil, err
+	}
+	files := map[string][]byte{}
+	var warnings []string
+	render := func(file, name string, data any) error {
+		var b bytes.Buffer
+		if err := tmpl.ExecuteTemplate(&b, name, data); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		files[file] = b.Bytes()
+		return nil
+	}
+	unit := func(name string) string { return dnsName(s.Name + "-" + name) }
+	netUnit := map[string]string{}
+	for _, key := range sortedKeys(s.Networks) {
+		n := s.Networks[key]
+		netUnit[n.Name] = unit("net-" + key)
+		if err := render(netUnit[n.Name]+".network", "network.tmpl", map[string]any{"Project": s.Name, "Name": n.Name}); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, key := range sortedKeys(s.Volumes) {
+		v := s.Volumes[key]
+		if err := render(unit("vol-"+key)+".volume", "volume.tmpl", map[string]any{"Project": s.Name, "Name": v.Name}); err != nil {
+			return nil, nil, err
+		}
+	}
+	healthyNeeded := map[string]bool{}
+	for _, svc := range s.Services {
+		for dep, d := range svc.DependsOn {
+			if d.Condition == stack.ConditionHealthy {
+				healthyNeeded[dep] = true
+			}
+		}
+	}
+	podOf := map[string]*planner.Pod{}
+	for _, p := range pods {
+		var ports, nets []string
+		for _, pt := range p.Ports {
+			if pt.Published == 0 {
+				continue
+			}
+			spec := fmt.Sprintf("%d:%d/%s", pt.Published, pt.Target, pt.Protocol)
+			if pt.HostIP != "" {
+				spec = pt.HostIP + ":" + spec
+			}
+			ports = append(ports, spec)
+		}
+		for n := range p.Networks {
+			nets = append(nets, netUnit[n])
+		}
+		sort.Strings(nets)
+		if err := render(unit(p.Key)+".pod", "pod.tmpl", map[string]any{"Project": s.Name, "Environment": s.Environment,
+			"Name": p.Name, "Ports": ports, "Networks": nets}); err != nil {
+			return nil, nil, err
+		}
+		for _, m := range p.Services {
+			podOf[m] = p
+		}
+	}
+	for _, name := range s.ServiceNames() {
+		svc := s.Services[name]
+		data := map[string]any{"Project": s.Name, "Environment": s.Environment, "Service": name,
+			"Name": planner.ContainerName(s, svc, 1), "Image": planner.ImageRef(s, svc), "Pod": unit(podOf[name].Key),
+			"Restart": quadletRestart(svc.Restart), "Notify": healthyNeeded[name] && svc.Health != nil}
+		if len(svc.Entrypoint) > 0 {
+			data["Entrypoint"] = strings.Join(svc.Entrypoint, " ")
+		}
+		if len(svc.Command) > 0 {
+			data["Exec"] = shellJoin(svc.Command)
+		}
+		var env, vols, labels, requires []string
+		for _, k := range sortedKeys(svc.Environment) {
+			env = append(env, shellJoin([]string{k + "=" + svc.Environment[k]}))
+		}
+		for _, m := range svc.Mounts {
+			switch m.Type {
+			case stack.MountVolume:
+				if m.Source != "" {
+					vols = append(vols, unit("vol-"+m.Source)+".volume:"+m.Target+roSuffix(m.ReadOnly))
+				}
+			case stack.MountBind:
+				vols = append(vols, m.Source+":"+m.Target+roSuffix(m.ReadOnly))
+			case stack.MountTmpfs:
+				warnings = append(warnings, fmt.Sprintf("service %s: tmpfs %s is not exported to Quadlet", name, m.Target))
+			}
+		}
+		for _, k := range sortedKeys(svc.Labels) {
+			labels = append(labels, shellJoin([]string{k + "=" + svc.Labels[k]}))
+		}
+		labels = append(labels, planner.LabelProject+"="+s.Name, planner.LabelService+"="+name)
+		for _, dep := range sortedKeys(svc.DependsOn) {
+			if _, ok := s.Services[dep]; ok {
+				requires = append(requires, unit(dep)+".service")
+			}
+		}
+		data["Env"], data["Volumes"], data["Labels"], data["Requires"] = env, vols, labels, requires
+		for _, svc2 := range s.Services {
+			if d, ok := svc2.DependsOn[name]; ok && d.Condition == stack.ConditionCompleted {
+				data["OneShot"] = true
+			}
+		}
+		if h := svc.Health; h != nil {
+			cmd := strings.Join(h.Test[1:], " ")
+			if h.Test[0] == "CMD" {
+				cmd = shellJoin(h.Test[1:])
+			}
+			data["Health"] = map[string]any{"Cmd": cmd, "Interval": h.Interval.String(), "Timeout": h.Timeout.String(),
+				"Retries": h.Retries, "StartPeriod": durationOrEmpty(h.StartPeriod.String())}
+		}
+		if svc.Replicas > 1 {
+			warnings = append(warnings, fmt.Sprintf("service %s: %d replicas: Quadlet runs one container per unit", name, svc.Replicas))
+		}
+		if err := render(unit(name)+".container", "container.tmpl", data); err != nil {
+			return nil, nil, err
+		}
+	}
+	return files, warnings, nil
+}
+
+func durationOrEmpty(d string) string {
+	if d == "0s" {
+		return ""
+	}
+	return d
+}
+
+func roSuffix(ro bool) string {
+	if ro {
+		return ":ro"
+	}
+	return ""
+}
+
+func quadletRestart(r stack.RestartPolicy) string {
+	switch {
+	case r == "always" || r == "unless-stopped":
+		return "always"
+	case strings.HasPrefix(string(r), "on-failure"):
+		return "on-failure"
+	}
+	return "no"
+}
+
+// shellJoin quotes words for systemd's command-line splitting.
+func shellJoin(words []string) string {
+	out := make([]string, len(words))
+	for i, w := range words {
+		if w == "" || strings.ContainsAny(w, " \t\"'\\$;") {
+			w = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(w) + `"`
+		}
+		out[i] = w
+	}
+	return strings.Join(out, " ")
+}
