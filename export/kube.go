@@ -328,6 +328,16 @@ func (e *exporter) container(svc *stack.Service) (corev1.Container, []corev1.Vol
 	c.Resources = resources(svc.Resources)
 	if h := svc.Health; h != nil {
 		pr := probe(h)
+		if e.opts.HostPorts && h.Test[0] == "CMD-SHELL" {
+			// podman kube play joins an exec probe's argv with spaces and runs
+			// it as a shell command: a script without shell syntax is given
+			// as its words, which mean the same to Kubernetes and to Podman.
+			if words, ok := plainWords(strings.Join(h.Test[1:], " ")); ok {
+				pr.Exec.Command = words
+			} else {
+				e.warnf("service %s: podman kube play joins exec probes with spaces, so the /bin/sh -c healthcheck will not run as written there (stack up runs it correctly)", svc.Name)
+			}
+		}
 		c.LivenessProbe = pr
 		if !e.opts.HostPorts {
 			ready := *pr
@@ -584,6 +594,16 @@ func probe(h *stack.HealthCheck) *corev1.Probe {
 	return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: cmd}},
 		PeriodSeconds: secs(h.Interval), TimeoutSeconds: secs(h.Timeout), FailureThreshold: int32(h.Retries),
 		InitialDelaySeconds: int32(h.StartPeriod.Seconds())}
+}
+
+// plainWords splits a shell script that uses no shell syntax (quotes,
+// pipes, redirections, variables, globs...) into its words.
+func plainWords(script string) ([]string, bool) {
+	if strings.ContainsAny(script, "|&;<>()$`\\\"'*?[]#~=%{}\n") {
+		return nil, false
+	}
+	words := strings.Fields(script)
+	return words, len(words) > 0
 }
 
 var kindOrder = map[string]int{"ConfigMap": 0, "Secret": 1, "PersistentVolumeClaim": 2, "Service": 3, "Pod": 4, "Deployment": 4}

@@ -1,0 +1,115 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+type podInfo struct {
+	Name       string
+	Containers []struct{ Names string }
+}
+
+// TestConvertRoundTrip: the demo stack converted to Pod YAML and played by
+// Podman's kube play brings up the same pods and containers, with the same
+// published ports and healthchecks as stack up, and answers on its port.
+func TestConvertRoundTrip(t *testing.T) {
+	requirePodman(t)
+	demo, _ := filepath.Abs("../examples/demo")
+	dir := t.TempDir()
+	pods := filepath.Join(dir, "pods.yaml")
+	mustStack(t, demo, "convert", "-o", pods)
+	r := mustStack(t, dir, "export", "kube", "--check", pods)
+	if !strings.Contains(r.stderr, "is valid") {
+		t.Errorf("check: %s", r)
+	}
+
+	// What stack up creates, for comparison.
+	p := project(t, "rt")
+	mustStack(t, demo, "-p", p, "up", "-d", "--wait", "--wait-timeout", "60s")
+	want := map[string]string{} // service -> healthcheck test
+	for _, svc := range []string{"db", "cache", "api", "web"} {
+		want[svc] = healthTest(t, p+"-"+svc+"-1")
+	}
+	mustStack(t, demo, "-p", p, "down", "-v", "-t", "1")
+
+	// kube down keeps volumes; the claim's volume is named after it.
+	clean := func() {
+		exec.Command("podman", "--url", podURL, "kube", "down", pods).Run()
+		exec.Command("podman", "--url", podURL, "volume", "rm", "-f", "shared").Run()
+	}
+	clean()
+	t.Cleanup(clean)
+	out := podman(t, "kube", "play", pods)
+	if strings.Contains(out, "rror") {
+		t.Fatalf("kube play: %s", out)
+	}
+	var played []podInfo
+	json.Unmarshal([]byte(podman(t, "pod", "ps", "--format", "json")), &played)
+	got := map[string]bool{}
+	for _, pod := range played {
+		got[pod.Name] = true
+	}
+	for _, name := range []string{"db", "cache", "api", "web", "migrate"} {
+		if !got[name] {
+			t.Errorf("kube play did not create pod %s (got %v)", name, got)
+		}
+	}
+	for svc, test := range want {
+		if h := healthTest(t, svc+"-"+svc); h != test {
+			t.Errorf("%s healthcheck: kube play %q, stack up %q", svc, h, test)
+		}
+	}
+	if ports := podman(t, "port", "web-web"); !strings.Contains(ports, "8088") {
+		t.Errorf("web does not publish 8088: %q", ports)
+	}
+	if body := httpGet(t, "http://127.0.0.1:8088/"); !strings.Contains(body, "Hello from podstack") {
+		t.Errorf("page: %q", body)
+	}
+}
+
+// healthTest is a container's healthcheck command as Podman stores it.
+func healthTest(t *testing.T, name string) string {
+	t.Helper()
+	var out []struct {
+		Config struct {
+			Healthcheck *struct{ Test []string }
+		}
+	}
+	json.Unmarshal([]byte(podman(t, "container", "inspect", name)), &out)
+	if len(out) == 0 || out[0].Config.Healthcheck == nil {
+		return ""
+	}
+	// Compare what runs: kube play stores an exec probe as the shell command
+	// "<argv joined> || exit 1"; stack stores CMD argv or a CMD-SHELL script.
+	test := out[0].Config.Healthcheck.Test
+	cmd := strings.Join(test[1:], " ")
+	return strings.TrimSuffix(cmd, " || exit 1")
+}
+
+// TestExportEnvironments: --all-envs writes one file per environment, with
+// the environment in the name, and each passes the check.
+func TestExportEnvironments(t *testing.T) {
+	requirePodman(t)
+	web, _ := filepath.Abs("../examples/webstack")
+	out := t.TempDir()
+	mustStack(t, web, "export", "kube", "--all-envs", "--type", "deployment", "-o", out)
+	if _, err := os.Stat(filepath.Join(out, "stack-prod.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(out, "stack-prod.yaml"))
+	if !strings.Contains(string(data), "replicas: 3") || !strings.Contains(string(data), "podstack.io/environment: prod") {
+		t.Errorf("prod export lacks the prod values:\n%s", data)
+	}
+	mustStack(t, out, "export", "kube", "--check", "stack-prod.yaml")
+	bad := filepath.Join(out, "bad.yaml")
+	os.WriteFile(bad, []byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: Bad_Name\nspec:\n  containers: [{name: c, image: x, bogus: 1}]\n"), 0o644)
+	r := runStack(t, out, "export", "kube", "--check", bad)
+	if r.code != 2 || !strings.Contains(r.stderr, "bogus") {
+		t.Errorf("check of an invalid file: %s", r)
+	}
+}
