@@ -40,7 +40,18 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	case FormatKube:
 		s, err = loadKube(ctx, files, env, opts)
 	default:
+		var ph *Placeholders
+		if opts.KeepVars {
+			// compose-go parses typed fields while loading: interpolate
+			// with placeholders instead of skipping interpolation.
+			ph = newPlaceholders(files)
+			env = ph.env()
+			opts.KeepVars = false
+		}
 		s, err = loadCompose(ctx, files, env, opts)
+		if s != nil {
+			s.Placeholders = ph
+		}
 	}
 	if err != nil {
 		return nil, err

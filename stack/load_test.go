@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -333,5 +334,19 @@ func TestProfiles(t *testing.T) {
 	s, _ = Load(context.Background(), LoadOptions{WorkingDir: dir, Profiles: []string{"*"}, Environ: noEnv})
 	if got := strings.Join(s.ServiceNames(), ","); got != "app,debug,tools" {
 		t.Errorf("profile *: %s", got)
+	}
+}
+
+// TestKeepVars: compose input keeps its ${VAR} expressions through loading
+// (typed fields included) for Restore to put back.
+func TestKeepVars(t *testing.T) {
+	s, err := Load(context.Background(), LoadOptions{Files: []string{"../examples/webstack/compose.yaml"}, KeepVars: true, Environ: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := s.Services["web"]
+	got := string(s.Placeholders.Restore([]byte(fmt.Sprintf("%s %d", web.Image, web.Ports[0].Published))))
+	if got != "docker.io/library/nginx:${NGINX_TAG:-1.27} ${WEB_PORT:-8080}" {
+		t.Errorf("restored %q", got)
 	}
 }

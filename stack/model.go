@@ -47,6 +47,9 @@ type Stack struct {
 
 	// Options holds the top-level x-podstack settings.
 	Options Extension `json:"x-podstack,omitempty"`
+	// Placeholders maps the stand-ins of kept ${VAR} expressions back to
+	// them (LoadOptions.KeepVars with Compose input); nil otherwise.
+	Placeholders *Placeholders `json:"-"`
 	// Warnings are non-fatal load findings: keys podstack ignores, obsolete
 	// attributes. Callers print them; they never stop a load.
 	Warnings []Warning `json:"-"`

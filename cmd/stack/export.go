@@ -289,11 +289,12 @@ func newConvertCommand(g *globalOptions) *cobra.Command {
 			if err := res.WriteYAML(&b); err != nil {
 				return err
 			}
+			data := s.Placeholders.Restore(b.Bytes())
 			if output == "" {
-				_, err = g.streams.out.Write(b.Bytes())
+				_, err = g.streams.out.Write(data)
 				return err
 			}
-			if err := os.WriteFile(output, b.Bytes(), 0o644); err != nil {
+			if err := os.WriteFile(output, data, 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(g.streams.err, "Wrote %s (%d objects)\n", output, len(res.Objects))
