@@ -54,8 +54,30 @@ func TestDay2(t *testing.T) {
 		}
 	})
 
+	t.Run("ls lists the stack", func(t *testing.T) {
+		r := mustStack(t, "", "ls", "--format", "json")
+		var rows []struct {
+			Name       string
+			Containers int
+			Status     string
+		}
+		json.Unmarshal([]byte(r.stdout), &rows)
+		found := false
+		for _, row := range rows {
+			if row.Name == p {
+				found = row.Containers == 3 && row.Status == "running(3)"
+				if !found {
+					t.Errorf("ls row %+v", row)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("ls does not list %s:\n%s", p, r.stdout)
+		}
+	})
+
 	t.Run("pause and unpause", func(t *testing.T) {
-		mustStack(t, dir, "-p", p, "pause", "web")
+		mustStack(t, dir, "-p", p, "pause", "--pod", "web")
 		if inspect(t, p+"-web-1").State.Status != "paused" {
 			t.Error("podman does not see web paused")
 		}
@@ -190,6 +212,9 @@ func TestDay2(t *testing.T) {
 			t.Errorf("after kill db: %v", st)
 		}
 		before := containerIDs(t, p)
+		if r := runStack(t, dir, "-p", p, "stop", "--pod", "nopod"); r.code != 2 || !strings.Contains(r.stderr, `no pod "nopod"`) {
+			t.Errorf("--pod of a missing pod: %s", r)
+		}
 		for _, args := range [][]string{{"stop", "nope"}, {"kill", "nope"}, {"logs", "nope"}, {"exec", "nope", "true"}} {
 			r := runStack(t, dir, append([]string{"-p", p}, args...)...)
 			if r.code != 2 || !strings.Contains(r.stderr, `no such service "nope"`) {

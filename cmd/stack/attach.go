@@ -140,6 +140,10 @@ func newLogsCommand(g *globalOptions) *cobra.Command {
   stack logs --tail 20 api db
   stack logs --since 10m --timestamps web`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := g.podArgs(cmd, args)
+			if err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			s, project, err := loadForTeardown(g, cmd)
 			if err != nil {

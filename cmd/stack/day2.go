@@ -29,6 +29,56 @@ func addDay2Commands(root *cobra.Command, g *globalOptions) {
 	)
 }
 
+// podArgs turns --pod NAME into the services of that pod (by pod key or
+// Podman name), as grouped from the stack, or from labels without one.
+func (g *globalOptions) podArgs(cmd *cobra.Command, args []string) ([]string, error) {
+	if g.pod == "" {
+		return args, nil
+	}
+	if len(args) > 0 {
+		return nil, usagef("--pod and service names cannot be combined")
+	}
+	s, project, err := loadForTeardown(g, cmd)
+	if err != nil {
+		return nil, err
+	}
+	if s != nil {
+		pods, err := planner.Group(s, g.policy(s))
+		if err != nil {
+			return nil, err
+		}
+		var keys []string
+		for _, p := range pods {
+			keys = append(keys, p.Key)
+			if p.Key == g.pod || p.Name == g.pod {
+				return p.Services, nil
+			}
+		}
+		return nil, stack.Problems{{Message: fmt.Sprintf("no pod %q in stack %q", g.pod, s.Name), Fix: "pods: " + strings.Join(keys, ", ")}}
+	}
+	c, err := g.connect(cmd.Context())
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	o, err := c.Observe(cmd.Context(), project, nil)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var services []string
+	for _, ct := range o.Containers {
+		if (ct.Labels[planner.LabelPod] == g.pod || ct.Pod == g.pod) && !seen[ct.Labels[planner.LabelService]] {
+			seen[ct.Labels[planner.LabelService]] = true
+			services = append(services, ct.Labels[planner.LabelService])
+		}
+	}
+	if len(services) == 0 {
+		return nil, stack.Problems{{Message: fmt.Sprintf("no pod %q in project %q", g.pod, project)}}
+	}
+	return services, nil
+}
+
 // session is what most day-2 commands start from: the stack (when there is
 // a file), the project name, and a connection.
 type session struct {
@@ -113,6 +163,10 @@ func newStartCommand(g *globalOptions) *cobra.Command {
 		Example: `  stack start
   stack start api --wait-timeout 1m`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := g.podArgs(cmd, args)
+			if err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			s, err := g.load(ctx)
 			if err != nil {
@@ -168,6 +222,10 @@ func newStopCommand(g *globalOptions) *cobra.Command {
 		Example: `  stack stop
   stack stop -t 2 web`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := g.podArgs(cmd, args)
+			if err != nil {
+				return err
+			}
 			ss, err := g.session(cmd, args)
 			if err != nil {
 				return err
@@ -201,6 +259,10 @@ func newRestartCommand(g *globalOptions) *cobra.Command {
 		Short:   "Stop then start the services, in dependency order",
 		Example: `  stack restart api`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := g.podArgs(cmd, args)
+			if err != nil {
+				return err
+			}
 			ss, err := g.session(cmd, args)
 			if err != nil {
 				return err
@@ -228,6 +290,10 @@ func newEachCommand(g *globalOptions, verb, short string) *cobra.Command {
 		Short:   short,
 		Example: fmt.Sprintf("  stack %s\n  stack %s db", verb, verb),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := g.podArgs(cmd, args)
+			if err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			ss, err := g.session(cmd, args)
 			if err != nil {
@@ -273,6 +339,10 @@ func newRmCommand(g *globalOptions) *cobra.Command {
 		Example: `  stack rm
   stack rm -s -v worker`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := g.podArgs(cmd, args)
+			if err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			ss, err := g.session(cmd, args)
 			if err != nil {
@@ -333,6 +403,10 @@ func newStatsCommand(g *globalOptions) *cobra.Command {
 		Example: `  stack stats --no-stream
   stack stats --no-stream --format json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := g.podArgs(cmd, args)
+			if err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			ss, err := g.session(cmd, args)
 			if err != nil {

@@ -37,6 +37,7 @@ type globalOptions struct {
 	url         string
 	progress    string
 	pods        string
+	pod         string
 
 	streams streams
 	force   <-chan struct{}
@@ -81,6 +82,7 @@ file. Flags win over variables, which win over the file.`,
 	f.StringVar(&g.url, "url", "", "Podman service URI: unix://, tcp:// or ssh:// (default: CONTAINER_HOST, containers.conf, then the local socket)")
 	f.StringVar(&g.progress, "progress", "auto", "progress output: auto, tty, plain, json or quiet")
 	f.StringVar(&g.pods, "pods", "", "pod grouping: auto, service or project (default: x-podstack.pods, else auto)")
+	f.StringVar(&g.pod, "pod", "", "limit start/stop/restart/kill/pause/unpause/rm/logs/stats/top/wait to the services of this pod")
 
 	cmd.AddCommand(
 		newVersionCommand(g),

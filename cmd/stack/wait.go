@@ -18,6 +18,10 @@ func newWaitCommand(g *globalOptions) *cobra.Command {
 		Example: `  stack wait migrate
   stack wait --down-project`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := g.podArgs(cmd, args)
+			if err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			s, project, err := loadForTeardown(g, cmd)
 			if err != nil {
