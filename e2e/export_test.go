@@ -38,8 +38,11 @@ func TestConvertRoundTrip(t *testing.T) {
 	mustStack(t, demo, "-p", p, "down", "-v", "-t", "1")
 
 	// kube down keeps volumes; the claim's volume is named after it.
+	// kube down stops at the first missing pod: remove them one by one.
 	clean := func() {
-		exec.Command("podman", "--url", podURL, "kube", "down", pods).Run()
+		for _, svc := range []string{"db", "cache", "api", "web", "migrate"} {
+			exec.Command("podman", "--url", podURL, "pod", "rm", "-f", "demo-"+svc).Run()
+		}
 		exec.Command("podman", "--url", podURL, "volume", "rm", "-f", "shared").Run()
 	}
 	clean()
@@ -54,17 +57,18 @@ func TestConvertRoundTrip(t *testing.T) {
 	for _, pod := range played {
 		got[pod.Name] = true
 	}
-	for _, name := range []string{"db", "cache", "api", "web", "migrate"} {
+	// The same pod names as stack up gives them (project demo).
+	for _, name := range []string{"demo-db", "demo-cache", "demo-api", "demo-web", "demo-migrate"} {
 		if !got[name] {
 			t.Errorf("kube play did not create pod %s (got %v)", name, got)
 		}
 	}
 	for svc, test := range want {
-		if h := healthTest(t, svc+"-"+svc); h != test {
+		if h := healthTest(t, "demo-"+svc+"-"+svc); h != test {
 			t.Errorf("%s healthcheck: kube play %q, stack up %q", svc, h, test)
 		}
 	}
-	if ports := podman(t, "port", "web-web"); !strings.Contains(ports, "8088") {
+	if ports := podman(t, "port", "demo-web-web"); !strings.Contains(ports, "8088") {
 		t.Errorf("web does not publish 8088: %q", ports)
 	}
 	if body := httpGet(t, "http://127.0.0.1:8088/"); !strings.Contains(body, "Hello from podstack") {

@@ -45,8 +45,17 @@ func yamlOf(t *testing.T, r *Result) string {
 	return b.String()
 }
 
+// golden compares with testdata/<name>.golden. Absolute paths of this
+// checkout (bind mounts resolve to them) are replaced first, so the files do
+// not depend on where the repository and shared/ sit.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
+	if shared, err := filepath.Abs("../../shared"); err == nil {
+		got = strings.ReplaceAll(got, shared, "$SHARED")
+	}
+	if repo, err := filepath.Abs(".."); err == nil {
+		got = strings.ReplaceAll(got, repo, "$REPO")
+	}
 	path := filepath.Join("testdata", name+".golden")
 	if *update {
 		os.MkdirAll(filepath.Dir(path), 0o755)

@@ -141,9 +141,19 @@ func (e *exporter) meta(name string, labels map[string]string) metav1.ObjectMeta
 	return metav1.ObjectMeta{Name: name, Namespace: e.opts.Namespace, Labels: l}
 }
 
+// podName is the exported name of a pod: its key for Kubernetes (where the
+// pod's Service makes it resolvable as such), and the Podman name stack up
+// gives it (<project>-<key>) for convert, whose output runs on a shared host.
+func (e *exporter) podName(key string) string {
+	if e.opts.HostPorts {
+		return dnsName(e.s.Name + "-" + key)
+	}
+	return dnsName(key)
+}
+
 // pod exports one planner pod.
 func (e *exporter) pod(p *planner.Pod) error {
-	name := e.names.get("pod", p.Key, dnsName(p.Key))
+	name := e.names.get("pod", p.Key, e.podName(p.Key))
 	selector := map[string]string{"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": dnsLabelValue(e.s.Name)}
 	spec := corev1.PodSpec{}
 	replicas := 1
@@ -276,7 +286,7 @@ func (e *exporter) dependsOn(p *planner.Pod) map[string]string {
 	}
 	var parts []string
 	for _, t := range sortedKeys(conds) {
-		part := dnsName(t)
+		part := e.podName(t)
 		if conds[t] != "started" {
 			part += ":" + conds[t]
 		}

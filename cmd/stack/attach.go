@@ -60,37 +60,10 @@ func (p *logPrinter) print(l podmanapi.LogLine) {
 	fmt.Fprintf(p.w, "%s %s\n", prefix, l.Text)
 }
 
-// serviceContainers lists the project's containers of the given services
-// (all when empty), in name order.
-func serviceContainers(ctx context.Context, c *podmanapi.Client, project string, services []string, all bool) ([]string, error) {
-	o, err := c.Observe(ctx, project, nil)
-	if err != nil {
-		return nil, err
-	}
-	want := map[string]bool{}
-	for _, s := range services {
-		want[s] = true
-	}
-	var names []string
-	for _, ct := range o.Containers {
-		if ct.Labels[planner.LabelOneOff] == "true" {
-			continue
-		}
-		if len(want) > 0 && !want[ct.Labels[planner.LabelService]] {
-			continue
-		}
-		if !all && ct.State != "running" {
-			continue
-		}
-		names = append(names, ct.Name)
-	}
-	return names, nil
-}
-
 // attach follows the services' logs until Ctrl-C, then stops the stack in
 // reverse dependency order; a second Ctrl-C kills it instead.
 func attach(ctx context.Context, g *globalOptions, c *podmanapi.Client, s *stack.Stack, opts planner.Options) error {
-	names, err := serviceContainers(ctx, c, s.Name, opts.Services, true)
+	names, err := serviceContainers(ctx, c, s.Name, opts.Services)
 	if err != nil {
 		return err
 	}
@@ -140,32 +113,17 @@ func newLogsCommand(g *globalOptions) *cobra.Command {
   stack logs --tail 20 api db
   stack logs --since 10m --timestamps web`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			args, err := g.podArgs(cmd, args)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			s, project, err := loadForTeardown(g, cmd)
+			ss, args, err := g.session(cmd, args)
 			if err != nil {
 				return err
 			}
-			if s != nil {
-				if _, err := selected(s, args); err != nil {
-					return err
-				}
-			}
-			c, err := g.connect(ctx)
+			defer ss.c.Close()
+			names, err := ss.containers(ctx, args)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			names, err := serviceContainers(ctx, c, project, args, true)
-			if err != nil {
-				return err
-			}
-			if len(names) == 0 {
-				return fmt.Errorf("no containers for %s in project %q", strings.Join(args, ", "), project)
-			}
+			project, c := ss.project, ss.c
 			p := newLogPrinter(g, project, names, noColor, noPrefix)
 			err = c.StreamLogs(ctx, names, podmanapi.LogOptions{Follow: follow, Tail: tail, Since: since, Until: until, Timestamps: timestamps}, p.print)
 			if ctx.Err() != nil {

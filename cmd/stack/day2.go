@@ -29,132 +29,6 @@ func addDay2Commands(root *cobra.Command, g *globalOptions) {
 	)
 }
 
-// podArgs turns --pod NAME into the services of that pod (by pod key or
-// Podman name), as grouped from the stack, or from labels without one.
-func (g *globalOptions) podArgs(cmd *cobra.Command, args []string) ([]string, error) {
-	if g.pod == "" {
-		return args, nil
-	}
-	if len(args) > 0 {
-		return nil, usagef("--pod and service names cannot be combined")
-	}
-	s, project, err := loadForTeardown(g, cmd)
-	if err != nil {
-		return nil, err
-	}
-	if s != nil {
-		pods, err := planner.Group(s, g.policy(s))
-		if err != nil {
-			return nil, err
-		}
-		var keys []string
-		for _, p := range pods {
-			keys = append(keys, p.Key)
-			if p.Key == g.pod || p.Name == g.pod {
-				return p.Services, nil
-			}
-		}
-		return nil, stack.Problems{{Message: fmt.Sprintf("no pod %q in stack %q", g.pod, s.Name), Fix: "pods: " + strings.Join(keys, ", ")}}
-	}
-	c, err := g.connect(cmd.Context())
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	o, err := c.Observe(cmd.Context(), project, nil)
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	var services []string
-	for _, ct := range o.Containers {
-		if (ct.Labels[planner.LabelPod] == g.pod || ct.Pod == g.pod) && !seen[ct.Labels[planner.LabelService]] {
-			seen[ct.Labels[planner.LabelService]] = true
-			services = append(services, ct.Labels[planner.LabelService])
-		}
-	}
-	if len(services) == 0 {
-		return nil, stack.Problems{{Message: fmt.Sprintf("no pod %q in project %q", g.pod, project)}}
-	}
-	return services, nil
-}
-
-// session is what most day-2 commands start from: the stack (when there is
-// a file), the project name, and a connection.
-type session struct {
-	s       *stack.Stack
-	project string
-	c       *podmanapi.Client
-}
-
-func (g *globalOptions) session(cmd *cobra.Command, services []string) (*session, error) {
-	s, project, err := loadForTeardown(g, cmd)
-	if err != nil {
-		return nil, err
-	}
-	if s != nil {
-		if _, err := selected(s, services); err != nil {
-			return nil, err
-		}
-	}
-	c, err := g.connect(cmd.Context())
-	if err != nil {
-		return nil, err
-	}
-	return &session{s: s, project: project, c: c}, nil
-}
-
-// containersOf resolves services to container names, failing (and touching
-// nothing) when a named service has no container.
-func (ss *session) containersOf(ctx context.Context, services []string, all bool) ([]string, error) {
-	names, err := serviceContainers(ctx, ss.c, ss.project, services, all)
-	if err != nil {
-		return nil, err
-	}
-	if len(names) == 0 {
-		what := "the project"
-		if len(services) > 0 {
-			what = strings.Join(services, ", ")
-		}
-		return nil, fmt.Errorf("no containers for %s in project %q (is it up?)", what, ss.project)
-	}
-	return names, nil
-}
-
-// containersIn is containersOf limited to containers in one of states.
-func (ss *session) containersIn(ctx context.Context, services []string, states []string) ([]string, error) {
-	o, err := ss.c.Observe(ctx, ss.project, nil)
-	if err != nil {
-		return nil, err
-	}
-	want := map[string]bool{}
-	for _, s := range services {
-		want[s] = true
-	}
-	var names []string
-	for _, ct := range o.Containers {
-		if ct.Labels[planner.LabelOneOff] == "true" || (len(want) > 0 && !want[ct.Labels[planner.LabelService]]) {
-			continue
-		}
-		for _, st := range states {
-			if ct.State == st {
-				names = append(names, ct.Name)
-			}
-		}
-	}
-	if len(names) == 0 {
-		return nil, fmt.Errorf("no %s containers for %s in project %q", strings.Join(states, " or "), orAll(services), ss.project)
-	}
-	return names, nil
-}
-
-func orAll(services []string) string {
-	if len(services) == 0 {
-		return "the project"
-	}
-	return strings.Join(services, ", ")
-}
-
 func newStartCommand(g *globalOptions) *cobra.Command {
 	var ef execFlags
 	cmd := &cobra.Command{
@@ -163,24 +37,15 @@ func newStartCommand(g *globalOptions) *cobra.Command {
 		Example: `  stack start
   stack start api --wait-timeout 1m`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			args, err := g.podArgs(cmd, args)
+			ss, args, err := g.session(cmd, args)
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			s, err := g.load(ctx)
-			if err != nil {
-				return err
+			defer ss.c.Close()
+			if ss.s == nil {
+				return errors.New("start needs the stack file (to start in dependency order)")
 			}
-			if _, err := selected(s, args); err != nil {
-				return err
-			}
-			c, err := g.connect(ctx)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			return startStack(ctx, g, c, s, args, ef.options())
+			return startStack(cmd.Context(), g, ss.c, ss.s, args, ef.options())
 		},
 	}
 	cmd.Flags().DurationVar(&ef.waitTimeout, "wait-timeout", 0, "give up waiting for a dependency after this long")
@@ -222,11 +87,7 @@ func newStopCommand(g *globalOptions) *cobra.Command {
 		Example: `  stack stop
   stack stop -t 2 web`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			args, err := g.podArgs(cmd, args)
-			if err != nil {
-				return err
-			}
-			ss, err := g.session(cmd, args)
+			ss, args, err := g.session(cmd, args)
 			if err != nil {
 				return err
 			}
@@ -259,11 +120,7 @@ func newRestartCommand(g *globalOptions) *cobra.Command {
 		Short:   "Stop then start the services, in dependency order",
 		Example: `  stack restart api`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			args, err := g.podArgs(cmd, args)
-			if err != nil {
-				return err
-			}
-			ss, err := g.session(cmd, args)
+			ss, args, err := g.session(cmd, args)
 			if err != nil {
 				return err
 			}
@@ -290,18 +147,14 @@ func newEachCommand(g *globalOptions, verb, short string) *cobra.Command {
 		Short:   short,
 		Example: fmt.Sprintf("  stack %s\n  stack %s db", verb, verb),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			args, err := g.podArgs(cmd, args)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			ss, err := g.session(cmd, args)
+			ss, args, err := g.session(cmd, args)
 			if err != nil {
 				return err
 			}
 			defer ss.c.Close()
-			names, err := ss.containersIn(ctx, args, map[string][]string{
-				"kill": {"running", "paused"}, "pause": {"running"}, "unpause": {"paused"}}[verb])
+			names, err := ss.containers(ctx, args, map[string][]string{
+				"kill": {"running", "paused"}, "pause": {"running"}, "unpause": {"paused"}}[verb]...)
 			if err != nil {
 				return err
 			}
@@ -339,12 +192,8 @@ func newRmCommand(g *globalOptions) *cobra.Command {
 		Example: `  stack rm
   stack rm -s -v worker`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			args, err := g.podArgs(cmd, args)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			ss, err := g.session(cmd, args)
+			ss, args, err := g.session(cmd, args)
 			if err != nil {
 				return err
 			}
@@ -403,17 +252,13 @@ func newStatsCommand(g *globalOptions) *cobra.Command {
 		Example: `  stack stats --no-stream
   stack stats --no-stream --format json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			args, err := g.podArgs(cmd, args)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			ss, err := g.session(cmd, args)
+			ss, args, err := g.session(cmd, args)
 			if err != nil {
 				return err
 			}
 			defer ss.c.Close()
-			names, err := ss.containersOf(ctx, args, false)
+			names, err := ss.containers(ctx, args, "running")
 			if err != nil {
 				return err
 			}
@@ -508,12 +353,12 @@ func newTopCommand(g *globalOptions) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			ss, err := g.session(cmd, args)
+			ss, args, err := g.session(cmd, args)
 			if err != nil {
 				return err
 			}
 			defer ss.c.Close()
-			names, err := ss.containersOf(ctx, args, false)
+			names, err := ss.containers(ctx, args, "running")
 			if err != nil {
 				return err
 			}
@@ -545,7 +390,7 @@ func newPortCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return usagef("invalid port %q", args[1])
 			}
-			ss, err := g.session(cmd, args[:1])
+			ss, _, err := g.session(cmd, args[:1])
 			if err != nil {
 				return err
 			}
@@ -583,7 +428,7 @@ func newImagesCommand(g *globalOptions) *cobra.Command {
 		Use:   "images [SERVICE...]",
 		Short: "List the images the services' containers use",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ss, err := g.session(cmd, args)
+			ss, args, err := g.session(cmd, args)
 			if err != nil {
 				return err
 			}
@@ -627,12 +472,12 @@ func newExecCommand(g *globalOptions) *cobra.Command {
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			ss, err := g.session(cmd, args[:1])
+			ss, _, err := g.session(cmd, args[:1])
 			if err != nil {
 				return err
 			}
 			defer ss.c.Close()
-			names, err := ss.containersOf(ctx, args[:1], false)
+			names, err := ss.containers(ctx, args[:1], "running")
 			if err != nil {
 				return err
 			}
@@ -727,7 +572,7 @@ func newEventsCommand(g *globalOptions) *cobra.Command {
   stack events --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ss, err := g.session(cmd, nil)
+			ss, _, err := g.session(cmd, nil)
 			if err != nil {
 				return err
 			}
@@ -761,15 +606,12 @@ func newInspectCommand(g *globalOptions) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, project, err := loadForTeardown(g, cmd)
+			ss, _, err := g.session(cmd, nil)
 			if err != nil {
 				return err
 			}
-			c, err := g.connect(ctx)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
+			defer ss.c.Close()
+			c, project := ss.c, ss.project
 			o, err := c.Observe(ctx, project, nil)
 			if err != nil {
 				return err
@@ -802,7 +644,6 @@ func newInspectCommand(g *globalOptions) *cobra.Command {
 					errs = append(errs, fmt.Errorf("no container or pod %q in project %q", a, project))
 				}
 			}
-			_ = s
 			if len(out) > 0 {
 				data, _ := json.MarshalIndent(out, "", "  ")
 				fmt.Fprintf(g.streams.out, "%s\n", data)

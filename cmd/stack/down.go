@@ -30,24 +30,16 @@ objects labelled with this project are ever touched. Works with just
   stack down web -t 2`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, project, err := loadForTeardown(g, cmd)
+			ss, args, err := g.session(cmd, args)
 			if err != nil {
 				return err
 			}
-			if s != nil {
-				if _, err := selected(s, args); err != nil {
-					return err
-				}
-			}
+			defer ss.c.Close()
 			opts := planner.DownOptions{Services: args, Volumes: volumes, RemoveOrphans: removeOrphans}
 			if timeout >= 0 {
-				opts.Timeout = time.Duration(timeout) * time.Second
+				opts.Timeout = time.Duration(timeout)*time.Second + time.Nanosecond
 			}
-			c, err := g.connect(ctx)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
+			s, project, c := ss.s, ss.project, ss.c
 			r, err := g.renderer()
 			if err != nil {
 				return err

@@ -44,21 +44,12 @@ func newPsCommand(g *globalOptions) *cobra.Command {
   stack ps --format '{{.Service}} {{.Health}}'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, project, err := loadForTeardown(g, cmd)
+			ss, args, err := g.session(cmd, args)
 			if err != nil {
 				return err
 			}
-			if s != nil {
-				if _, err := selected(s, args); err != nil {
-					return err
-				}
-			}
-			c, err := g.connect(ctx)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			observed, err := c.Observe(ctx, project, nil)
+			defer ss.c.Close()
+			observed, err := ss.c.Observe(ctx, ss.project, nil)
 			if err != nil {
 				return err
 			}

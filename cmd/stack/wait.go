@@ -18,32 +18,17 @@ func newWaitCommand(g *globalOptions) *cobra.Command {
 		Example: `  stack wait migrate
   stack wait --down-project`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			args, err := g.podArgs(cmd, args)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			s, project, err := loadForTeardown(g, cmd)
+			ss, args, err := g.session(cmd, args)
 			if err != nil {
 				return err
 			}
-			if s != nil {
-				if _, err := selected(s, args); err != nil {
-					return err
-				}
-			}
-			c, err := g.connect(ctx)
+			defer ss.c.Close()
+			names, err := ss.containers(ctx, args)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			names, err := serviceContainers(ctx, c, project, args, true)
-			if err != nil {
-				return err
-			}
-			if len(names) == 0 {
-				return fmt.Errorf("no containers to wait for in project %q", project)
-			}
+			c, project, s := ss.c, ss.project, ss.s
 			type exit struct {
 				name string
 				code int

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/podstack/podstack/planner"
+	"github.com/podstack/podstack/podmanapi"
+	"github.com/podstack/podstack/stack"
+)
+
+// session is what the commands that act on a running stack start from: the
+// stack (when there is a file), the project name, and a connection.
+type session struct {
+	s       *stack.Stack
+	project string
+	c       *podmanapi.Client
+}
+
+// session loads the stack (or takes the project from -p alone), resolves
+// --pod into services, checks that the named services exist (touching
+// nothing when one does not) and connects. It returns the services to act on.
+func (g *globalOptions) session(cmd *cobra.Command, args []string) (*session, []string, error) {
+	args, err := g.podArgs(cmd, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, project, err := loadForTeardown(g, cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s != nil {
+		if _, err := selected(s, args); err != nil {
+			return nil, nil, err
+		}
+	}
+	c, err := g.connect(cmd.Context())
+	if err != nil {
+		return nil, nil, err
+	}
+	return &session{s: s, project: project, c: c}, args, nil
+}
+
+// containers resolves services to the names of their containers in one of
+// states (any state when none is given), failing when there is none.
+func (ss *session) containers(ctx context.Context, services []string, states ...string) ([]string, error) {
+	names, err := serviceContainers(ctx, ss.c, ss.project, services, states...)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		what := "the project"
+		if len(services) > 0 {
+			what = strings.Join(services, ", ")
+		}
+		state := ""
+		if len(states) > 0 {
+			state = strings.Join(states, " or ") + " "
+		}
+		return nil, fmt.Errorf("no %scontainers for %s in project %q (is it up?)", state, what, ss.project)
+	}
+	return names, nil
+}
+
+// serviceContainers lists the project's containers of the given services
+// (all when empty) in one of states (any when none), in name order; one-off
+// containers are left out.
+func serviceContainers(ctx context.Context, c *podmanapi.Client, project string, services []string, states ...string) ([]string, error) {
+	o, err := c.Observe(ctx, project, nil)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]bool{}
+	for _, s := range services {
+		want[s] = true
+	}
+	var names []string
+	for _, ct := range o.Containers {
+		if ct.Labels[planner.LabelOneOff] == "true" || (len(want) > 0 && !want[ct.Labels[planner.LabelService]]) {
+			continue
+		}
+		if len(states) > 0 && !contains(states, ct.State) {
+			continue
+		}
+		names = append(names, ct.Name)
+	}
+	return names, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// podArgs turns --pod NAME into the services of that pod (by pod key or
+// Podman name), as grouped from the stack, or from labels without one.
+func (g *globalOptions) podArgs(cmd *cobra.Command, args []string) ([]string, error) {
+	if g.pod == "" {
+		return args, nil
+	}
+	if len(args) > 0 {
+		return nil, usagef("--pod and service names cannot be combined")
+	}
+	s, project, err := loadForTeardown(g, cmd)
+	if err != nil {
+		return nil, err
+	}
+	if s != nil {
+		pods, err := planner.Group(s, g.policy(s))
+		if err != nil {
+			return nil, err
+		}
+		var keys []string
+		for _, p := range pods {
+			keys = append(keys, p.Key)
+			if p.Key == g.pod || p.Name == g.pod {
+				return p.Services, nil
+			}
+		}
+		return nil, stack.Problems{{Message: fmt.Sprintf("no pod %q in stack %q", g.pod, s.Name), Fix: "pods: " + strings.Join(keys, ", ")}}
+	}
+	c, err := g.connect(cmd.Context())
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	o, err := c.Observe(cmd.Context(), project, nil)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var services []string
+	for _, ct := range o.Containers {
+		if (ct.Labels[planner.LabelPod] == g.pod || ct.Pod == g.pod) && !seen[ct.Labels[planner.LabelService]] {
+			seen[ct.Labels[planner.LabelService]] = true
+			services = append(services, ct.Labels[planner.LabelService])
+		}
+	}
+	if len(services) == 0 {
+		return nil, stack.Problems{{Message: fmt.Sprintf("no pod %q in project %q", g.pod, project)}}
+	}
+	return services, nil
+}
