@@ -85,3 +85,40 @@ func TestPullNeverAndBuild(t *testing.T) {
 		t.Errorf("the built image did not run its build arg: %s", logs)
 	}
 }
+
+// TestAnonymousVolumes: rm -v and down -v remove a container's anonymous
+// volumes; rm without -s leaves running containers alone.
+func TestAnonymousVolumes(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "anon")
+	dir := writeStack(t, map[string]string{"compose.yaml": `services:
+  a:
+    image: localhost/busybox:test
+    command: ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
+    volumes: ["/scratch"]
+  b:
+    image: localhost/busybox:test
+    command: ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
+    volumes: ["/scratch"]
+`})
+	mustStack(t, dir, "-p", p, "up", "-d")
+	anon := func(c string) string {
+		return strings.TrimSpace(podman(t, "inspect", c, "--format", "{{range .Mounts}}{{.Name}}{{end}}"))
+	}
+	va, vb := anon(p+"-a-1"), anon(p+"-b-1")
+	if va == "" || vb == "" {
+		t.Fatalf("no anonymous volumes: %q %q", va, vb)
+	}
+	if r := mustStack(t, dir, "-p", p, "rm", "a"); !strings.Contains(r.stderr, "No stopped containers") {
+		t.Errorf("rm without -s touched a running container: %s", r)
+	}
+	mustStack(t, dir, "-p", p, "rm", "-s", "-v", "-f", "a")
+	vols := podman(t, "volume", "ls", "--format", "{{.Name}}")
+	if strings.Contains(vols, va) {
+		t.Errorf("rm -v kept the anonymous volume %s", va)
+	}
+	mustStack(t, dir, "-p", p, "down", "-v")
+	if vols := podman(t, "volume", "ls", "--format", "{{.Name}}"); strings.Contains(vols, vb) {
+		t.Errorf("down -v kept the anonymous volume %s", vb)
+	}
+}

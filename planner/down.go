@@ -94,7 +94,7 @@ func PlanDown(project string, s *stack.Stack, observed *ObservedState, opts Down
 			if opts.StopOnly {
 				continue
 			}
-			rm := b.add(&Step{Kind: StepRemoveContainer, Target: c.Name, Service: svc, Pod: c.Pod, Cause: "down"}, stop)
+			rm := b.add(&Step{Kind: StepRemoveContainer, Target: c.Name, Service: svc, Pod: c.Pod, Cause: "down", RemoveVolumes: opts.Volumes}, stop)
 			if stop == nil {
 				stopped[svc] = append(stopped[svc], rm)
 			}

@@ -222,7 +222,7 @@ func (e *executor) do(ctx context.Context, st *Step) (string, error) {
 	case StepStopContainer:
 		return "", rt.StopContainer(ctx, st.Target, st.StopTimeout)
 	case StepRemoveContainer:
-		return "", rt.RemoveContainer(ctx, st.Target)
+		return "", rt.RemoveContainer(ctx, st.Target, st.RemoveVolumes)
 	case StepRemovePod:
 		return "", rt.RemovePod(ctx, st.Target)
 	case StepRemoveVolume:

@@ -114,7 +114,7 @@ func (f *fakeRuntime) WaitExit(ctx context.Context, name string) (int, error) {
 func (f *fakeRuntime) StopContainer(ctx context.Context, name string, timeout time.Duration) error {
 	return f.do(ctx, "stop", name)
 }
-func (f *fakeRuntime) RemoveContainer(ctx context.Context, name string) error {
+func (f *fakeRuntime) RemoveContainer(ctx context.Context, name string, volumes bool) error {
 	return f.do(ctx, "rm", name)
 }
 func (f *fakeRuntime) RemovePod(ctx context.Context, name string) error {

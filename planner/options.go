@@ -31,7 +31,8 @@ type Options struct {
 type DownOptions struct {
 	// Services limits the teardown to these services; empty means all.
 	Services []string
-	// Volumes also removes the project's named volumes.
+	// Volumes also removes the project's named volumes (with a service
+	// subset: only the containers' anonymous volumes).
 	Volumes bool
 	// RemoveOrphans also removes project objects the stack does not declare.
 	RemoveOrphans bool

@@ -195,6 +195,9 @@ type Step struct {
 	Health *stack.HealthCheck `json:"-"`
 	// StopTimeout is the grace period for StepStopContainer.
 	StopTimeout time.Duration `json:"-"`
+	// RemoveVolumes makes a StepRemoveContainer remove the container's
+	// anonymous volumes too (down -v, rm -v).
+	RemoveVolumes bool `json:"removeVolumes,omitempty"`
 }
 
 // Plan is the DAG of steps that takes observed state to desired state.
@@ -243,8 +246,9 @@ type Runtime interface {
 	WaitExit(ctx context.Context, name string) (int, error)
 	// StopContainer stops a container, killing it after timeout.
 	StopContainer(ctx context.Context, name string, timeout time.Duration) error
-	// RemoveContainer removes a container (force: even if running).
-	RemoveContainer(ctx context.Context, name string) error
+	// RemoveContainer removes a container (force: even if running), and
+	// with volumes its anonymous volumes too.
+	RemoveContainer(ctx context.Context, name string, volumes bool) error
 	// RemovePod removes a pod and whatever is left in it.
 	RemovePod(ctx context.Context, name string) error
 	// RemoveVolume removes a named volume.

@@ -67,7 +67,7 @@ func TestRuntimeAgainstPodman(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		for _, n := range []string{project + "-web-1", project + "-job-1", project + "-web-1-lookalike"} {
-			c.RemoveContainer(ctx, n)
+			c.RemoveContainer(ctx, n, true)
 		}
 		for _, p := range pods {
 			c.RemovePod(ctx, p.Name)
@@ -156,10 +156,10 @@ func TestRuntimeAgainstPodman(t *testing.T) {
 	if err := c.StopContainer(ctx, web, time.Second); err != nil {
 		t.Error(err)
 	}
-	if err := c.RemoveContainer(ctx, web); err != nil {
+	if err := c.RemoveContainer(ctx, web, false); err != nil {
 		t.Error(err)
 	}
-	if err := c.RemoveContainer(ctx, web); err != nil {
+	if err := c.RemoveContainer(ctx, web, false); err != nil {
 		t.Errorf("removing a missing container must succeed: %v", err)
 	}
 	if err := c.StartContainer(ctx, web); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), web) {

@@ -273,7 +273,7 @@ func (c *Client) RunOneOff(ctx context.Context, s *stack.Stack, service, name st
 		return -1, err
 	}
 	if rm {
-		defer c.RemoveContainer(context.WithoutCancel(ctx), name)
+		defer c.RemoveContainer(context.WithoutCancel(ctx), name, true)
 	}
 	if err := c.StartContainer(ctx, name); err != nil {
 		return -1, err

@@ -336,10 +336,11 @@ func (c *Client) StopContainer(ctx context.Context, name string, timeout time.Du
 	return nil
 }
 
-// RemoveContainer removes a container, running or not; a missing one is fine.
-func (c *Client) RemoveContainer(ctx context.Context, name string) error {
+// RemoveContainer removes a container, running or not (and with volumes its
+// anonymous volumes); a missing one is fine.
+func (c *Client) RemoveContainer(ctx context.Context, name string, volumes bool) error {
 	force := true
-	reports, err := containers.Remove(c.ctx(ctx), name, &containers.RemoveOptions{Force: &force})
+	reports, err := containers.Remove(c.ctx(ctx), name, &containers.RemoveOptions{Force: &force, Volumes: &volumes})
 	if err == nil {
 		for _, r := range reports {
 			if r.Err != nil {

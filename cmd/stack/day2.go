@@ -216,7 +216,7 @@ func newRmCommand(g *globalOptions) *cobra.Command {
 			if len(services) == 0 && ss.s != nil {
 				services = ss.s.ServiceNames()
 			}
-			plan, err := planner.PlanDown(ss.project, ss.s, observed, planner.DownOptions{Services: services})
+			plan, err := planner.PlanDown(ss.project, ss.s, observed, planner.DownOptions{Services: services, Volumes: volumes})
 			if err != nil {
 				return err
 			}
@@ -224,17 +224,13 @@ func newRmCommand(g *globalOptions) *cobra.Command {
 				fmt.Fprintln(g.streams.err, "No stopped containers")
 				return nil
 			}
-			_ = force // no prompt is ever asked; -f is accepted for docker compose compatibility
+			_ = force // stack never prompts; --force (-f after rm) is accepted as docker compose users type it
 			r, err := g.renderer()
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			if err := planner.Execute(ctx, plan, ss.c, r, planner.ExecOptions{}); err != nil {
-				return err
-			}
-			_ = volumes // anonymous volumes are removed with their container by Podman's force remove
-			return nil
+			return planner.Execute(ctx, plan, ss.c, r, planner.ExecOptions{})
 		},
 	}
 	cmd.Flags().BoolVarP(&stop, "stop", "s", false, "stop running containers first")
