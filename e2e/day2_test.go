@@ -141,6 +141,28 @@ func TestDay2(t *testing.T) {
 		}
 	})
 
+	t.Run("logs -f follows across a restart", func(t *testing.T) {
+		cmd := exec.Command(stackBin, "-p", p, "logs", "-f", "--tail", "0", "api")
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "STACK_URL=" + podURL}
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Process.Kill()
+		time.Sleep(500 * time.Millisecond)
+		mustStack(t, dir, "-p", p, "restart", "api", "-t", "1")
+		deadline := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
+		defer deadline.Stop()
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "api line 1") {
+				return // a line printed by the restarted container
+			}
+		}
+		t.Error("logs -f did not pick up the restarted container's output")
+	})
+
 	t.Run("exec and run", func(t *testing.T) {
 		r := runStack(t, dir, "-p", p, "exec", "api", "sh", "-c", "echo from-exec; exit 7")
 		if r.code != 7 || !strings.Contains(r.stdout, "from-exec") {
