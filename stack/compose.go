@@ -315,7 +315,7 @@ func schemaProblem(file string, idx positions, path, rest string) Problem {
 	return p
 }
 
-// durationString renders a compose duration.
+// durationOf is a compose duration, or def when the file leaves it unset.
 func durationOf(d *types.Duration, def time.Duration) time.Duration {
 	if d == nil {
 		return def

@@ -491,10 +491,7 @@ func newExecCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if code != 0 {
-				return silentExit{code}
-			}
-			return nil
+			return exitCode(code)
 		},
 	}
 	f := cmd.Flags()
@@ -546,10 +543,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if code != 0 {
-				return silentExit{code}
-			}
-			return nil
+			return exitCode(code)
 		},
 	}
 	f := cmd.Flags()

@@ -133,6 +133,15 @@ var errSilentExit = errors.New("exit")
 
 type silentExit struct{ code int }
 
+// exitCode ends a command with code (a command's own exit status, as for
+// exec, run and wait) without printing an error.
+func exitCode(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return silentExit{code}
+}
+
 func (e silentExit) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 func (e silentExit) Is(target error) bool {
 	return target == errSilentExit

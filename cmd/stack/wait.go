@@ -66,10 +66,7 @@ func newWaitCommand(g *globalOptions) *cobra.Command {
 					return err
 				}
 			}
-			if first != 0 {
-				return silentExit{first}
-			}
-			return nil
+			return exitCode(first)
 		},
 	}
 	cmd.Flags().BoolVar(&downProject, "down-project", false, "tear the project down once they have exited")
