@@ -346,7 +346,9 @@ func newTopCommand(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "top SERVICE...",
 		Short: "Show the processes running in the services' containers",
-		Args:  cobra.MinimumNArgs(1),
+		Example: `  stack top web
+  stack -p shop top db`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			ss, args, err := g.session(cmd, args)
@@ -423,6 +425,8 @@ func newImagesCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "images [SERVICE...]",
 		Short: "List the images the services' containers use",
+		Example: `  stack images
+  stack images --format json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ss, args, err := g.session(cmd, args)
 			if err != nil {
@@ -593,7 +597,9 @@ func newInspectCommand(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "inspect SERVICE|POD...",
 		Short: "Print Podman's inspect data of the project's containers or pods as JSON",
-		Args:  cobra.MinimumNArgs(1),
+		Example: `  stack inspect db
+  stack inspect db | jq '.[0].State.Health'`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			ss, _, err := g.session(cmd, nil)

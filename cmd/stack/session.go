@@ -20,19 +20,24 @@ type session struct {
 	c       *podmanapi.Client
 }
 
-// session loads the stack (or takes the project from -p alone), resolves
-// --pod into services, checks that the named services exist (touching
-// nothing when one does not) and connects. It returns the services to act on.
+// session loads the stack once (or takes the project from -p alone),
+// resolves --pod into services, checks that the named services exist
+// (touching nothing when one does not) and connects once. It returns the
+// services to act on.
 func (g *globalOptions) session(cmd *cobra.Command, args []string) (*session, []string, error) {
-	args, err := g.podArgs(cmd, args)
-	if err != nil {
-		return nil, nil, err
+	if g.pod != "" && len(args) > 0 {
+		return nil, nil, usagef("--pod and service names cannot be combined")
 	}
 	s, project, err := loadForTeardown(g, cmd)
 	if err != nil {
 		return nil, nil, err
 	}
 	if s != nil {
+		if g.pod != "" {
+			if args, err = g.podServices(s); err != nil {
+				return nil, nil, err
+			}
+		}
 		if _, err := selected(s, args); err != nil {
 			return nil, nil, err
 		}
@@ -41,7 +46,14 @@ func (g *globalOptions) session(cmd *cobra.Command, args []string) (*session, []
 	if err != nil {
 		return nil, nil, err
 	}
-	return &session{s: s, project: project, c: c}, args, nil
+	ss := &session{s: s, project: project, c: c}
+	if s == nil && g.pod != "" {
+		if args, err = ss.podServicesFromLabels(cmd.Context(), g.pod); err != nil {
+			c.Close()
+			return nil, nil, err
+		}
+	}
+	return ss, args, nil
 }
 
 // containers resolves services to the names of their containers in one of
@@ -99,52 +111,41 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// podArgs turns --pod NAME into the services of that pod (by pod key or
-// Podman name), as grouped from the stack, or from labels without one.
-func (g *globalOptions) podArgs(cmd *cobra.Command, args []string) ([]string, error) {
-	if g.pod == "" {
-		return args, nil
-	}
-	if len(args) > 0 {
-		return nil, usagef("--pod and service names cannot be combined")
-	}
-	s, project, err := loadForTeardown(g, cmd)
+// podServices resolves --pod (a pod key or Podman name) through the
+// stack's grouping.
+func (g *globalOptions) podServices(s *stack.Stack) ([]string, error) {
+	pods, err := planner.Group(s, g.policy(s))
 	if err != nil {
 		return nil, err
 	}
-	if s != nil {
-		pods, err := planner.Group(s, g.policy(s))
-		if err != nil {
-			return nil, err
+	var keys []string
+	for _, p := range pods {
+		keys = append(keys, p.Key)
+		if p.Key == g.pod || p.Name == g.pod {
+			return p.Services, nil
 		}
-		var keys []string
-		for _, p := range pods {
-			keys = append(keys, p.Key)
-			if p.Key == g.pod || p.Name == g.pod {
-				return p.Services, nil
-			}
-		}
-		return nil, stack.Problems{{Message: fmt.Sprintf("no pod %q in stack %q", g.pod, s.Name), Fix: "pods: " + strings.Join(keys, ", ")}}
 	}
-	c, err := g.connect(cmd.Context())
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	o, err := c.Observe(cmd.Context(), project, nil)
+	return nil, stack.Problems{{Message: fmt.Sprintf("no pod %q in stack %q", g.pod, s.Name), Fix: "pods: " + strings.Join(keys, ", ")}}
+}
+
+// podServicesFromLabels resolves --pod from the labels of what runs, when
+// there is no stack file.
+func (ss *session) podServicesFromLabels(ctx context.Context, pod string) ([]string, error) {
+	o, err := ss.c.Observe(ctx, ss.project, nil)
 	if err != nil {
 		return nil, err
 	}
 	seen := map[string]bool{}
 	var services []string
 	for _, ct := range o.Containers {
-		if (ct.Labels[planner.LabelPod] == g.pod || ct.Pod == g.pod) && !seen[ct.Labels[planner.LabelService]] {
-			seen[ct.Labels[planner.LabelService]] = true
-			services = append(services, ct.Labels[planner.LabelService])
+		svc := ct.Labels[planner.LabelService]
+		if (ct.Labels[planner.LabelPod] == pod || ct.Pod == pod) && !seen[svc] {
+			seen[svc] = true
+			services = append(services, svc)
 		}
 	}
 	if len(services) == 0 {
-		return nil, stack.Problems{{Message: fmt.Sprintf("no pod %q in project %q", g.pod, project)}}
+		return nil, stack.Problems{{Message: fmt.Sprintf("no pod %q in project %q", pod, ss.project)}}
 	}
 	return services, nil
 }
