@@ -394,33 +394,7 @@ func (c *Client) RemoveNetwork(ctx context.Context, name string) error {
 
 // Logs writes the last tail lines of the container's output to w.
 func (c *Client) Logs(ctx context.Context, name string, tail int, w io.Writer) error {
-	yes := true
-	t := fmt.Sprint(tail)
-	out, errc := make(chan string, 64), make(chan string, 64)
-	done := make(chan error, 1)
-	go func() {
-		done <- containers.Logs(c.ctx(ctx), name, &containers.LogOptions{Stdout: &yes, Stderr: &yes, Tail: &t}, out, errc)
-	}()
-	for {
-		select {
-		case line := <-out:
-			io.WriteString(w, line)
-		case line := <-errc:
-			io.WriteString(w, line)
-		case err := <-done:
-			for {
-				select {
-				case line := <-out:
-					io.WriteString(w, line)
-				case line := <-errc:
-					io.WriteString(w, line)
-				default:
-					if err != nil {
-						return fmt.Errorf("logs of %s: %w", name, mapErr(err))
-					}
-					return nil
-				}
-			}
-		}
-	}
+	return c.readLogs(ctx, name, LogOptions{}, "", tail, func(l LogLine) {
+		io.WriteString(w, l.Text+"\n")
+	})
 }
