@@ -12,6 +12,12 @@ LDFLAGS := -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/internal/vers
 BIN := bin/stack
 TEST_TIMEOUT ?= 15m
 
+# WITH_SERVICE runs the rest of a recipe line against a private Podman API
+# service (started here, stopped when the line ends, even on failure), with
+# STACK_TEST_URL and STACK_BIN set for the tests.
+WITH_SERVICE = url=$$(scripts/podman-service.sh start) && trap 'scripts/podman-service.sh stop' EXIT && \
+	export STACK_URL=$$url STACK_TEST_URL=$$url STACK_BIN=$(CURDIR)/$(BIN) &&
+
 .DEFAULT_GOAL := help
 .PHONY: help build test unit e2e lint fmt bench demo clean setup
 
@@ -25,20 +31,14 @@ setup: ## install Podman if missing (root), build the test image, probe that con
 	scripts/setup-podman.sh
 
 test: setup build ## everything CI runs: unit, integration and end-to-end tests on a private Podman service
-	@url=$$(scripts/podman-service.sh start) && \
-	trap 'scripts/podman-service.sh stop' EXIT && \
-	echo "Testing against $$url" && \
-	STACK_TEST_URL=$$url STACK_BIN=$(CURDIR)/$(BIN) \
+	@$(WITH_SERVICE) echo "Testing against $$url" && \
 	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags "$(TAGS)" ./...
 
 unit: ## hermetic unit tests only (no Podman needed)
 	$(GO) test -short -count=1 -tags "$(TAGS)" ./...
 
 e2e: setup build ## end-to-end tests: the built binary against a private Podman service
-	@url=$$(scripts/podman-service.sh start) && \
-	trap 'scripts/podman-service.sh stop' EXIT && \
-	STACK_TEST_URL=$$url STACK_BIN=$(CURDIR)/$(BIN) \
-	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags "$(TAGS)" ./e2e/
+	@$(WITH_SERVICE) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags "$(TAGS)" ./e2e/
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -48,15 +48,11 @@ fmt: ## format the code
 	gofmt -w $$(git ls-files '*.go')
 
 bench: setup build ## benchmarks: planning a 1000-service stack, and up/down on real Podman
-	@url=$$(scripts/podman-service.sh start) && \
-	trap 'scripts/podman-service.sh stop' EXIT && \
-	STACK_TEST_URL=$$url STACK_BIN=$(CURDIR)/$(BIN) \
-	  $(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -tags "$(TAGS)" ./planner/ ./e2e/
+	@$(WITH_SERVICE) $(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -tags "$(TAGS)" ./planner/ ./e2e/
 
 DEMO := -f examples/demo/compose.yaml
 demo: setup build ## run the offline demo stack (examples/demo), show it, tear it down
-	@url=$$(scripts/podman-service.sh start) && export STACK_URL=$$url && \
-	trap '$(BIN) down -v $(DEMO) --progress quiet; scripts/podman-service.sh stop' EXIT && \
+	@$(WITH_SERVICE) trap '$(BIN) down -v $(DEMO) --progress quiet; scripts/podman-service.sh stop' EXIT && \
 	set -x && \
 	$(BIN) up -d --wait --wait-timeout 60s $(DEMO) && \
 	$(BIN) ps $(DEMO) && \

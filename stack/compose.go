@@ -161,14 +161,15 @@ func captureLogs(c *logCapture) func() {
 }
 
 var (
-	yamlLineRe   = regexp.MustCompile(`line (\d+)`)
-	validatingRe = regexp.MustCompile(`^validating (.+?): (\S+) (.*)$`)
-	addPropRe    = regexp.MustCompile(`additional propert(?:y|ies) '?([^' ]+)'? not allowed`)
-	interpRe     = regexp.MustCompile(`error while interpolating (\S+): (.*)$`)
-	decodingRe   = regexp.MustCompile(`'([^']+)' (.*)`)
-	parseFileRe  = regexp.MustCompile(`^failed to parse (.+?): (.*)$`)
-	undefinedRe  = regexp.MustCompile(`service "([^"]+)" (.*)$`)
-	badValueRe   = regexp.MustCompile(`invalid (containerPort|hostPort|port|hostIP|proto|protocol|IP address)s?:? "?([^"\s]+)"?`)
+	yamlLineRe         = regexp.MustCompile(`line (\d+)`)
+	validatingRe       = regexp.MustCompile(`^validating (.+?): (\S+) (.*)$`)
+	addPropRe          = regexp.MustCompile(`additional propert(?:y|ies) '?([^' ]+)'? not allowed`)
+	interpRe           = regexp.MustCompile(`error while interpolating (\S+): (.*)$`)
+	decodingRe         = regexp.MustCompile(`'([^']+)' (.*)`)
+	parseFileRe        = regexp.MustCompile(`^failed to parse (.+?): (.*)$`)
+	undefinedRe        = regexp.MustCompile(`service "([^"]+)" (.*)$`)
+	unknownFieldYAMLRe = regexp.MustCompile(`field (\S+) not found`)
+	badValueRe         = regexp.MustCompile(`invalid (containerPort|hostPort|port|hostIP|proto|protocol|IP address)s?:? "?([^"\s]+)"?`)
 )
 
 func valueFix(kind string) string {
@@ -423,7 +424,7 @@ func (c *converter) extension(s *Stack) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&s.Options); err != nil {
 		msg := err.Error()
-		if m := regexp.MustCompile(`field (\S+) not found`).FindStringSubmatch(msg); m != nil {
+		if m := unknownFieldYAMLRe.FindStringSubmatch(msg); m != nil {
 			c.problem("x-podstack."+m[1], "", fmt.Sprintf("unknown key %q in x-podstack", m[1]),
 				"valid keys are pods, volume-size, secret-env")
 			return

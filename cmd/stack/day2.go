@@ -100,10 +100,7 @@ func newStopCommand(g *globalOptions) *cobra.Command {
 }
 
 func stopStack(ctx context.Context, g *globalOptions, ss *session, services []string, timeout int) error {
-	opts := planner.DownOptions{Services: services, StopOnly: true}
-	if timeout >= 0 {
-		opts.Timeout = time.Duration(timeout)*time.Second + time.Nanosecond
-	}
+	opts := planner.DownOptions{Services: services, StopOnly: true, Timeout: stopTimeout(timeout)}
 	r, err := g.renderer()
 	if err != nil {
 		return err

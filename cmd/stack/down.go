@@ -35,10 +35,7 @@ objects labelled with this project are ever touched. Works with just
 				return err
 			}
 			defer ss.c.Close()
-			opts := planner.DownOptions{Services: args, Volumes: volumes, RemoveOrphans: removeOrphans}
-			if timeout >= 0 {
-				opts.Timeout = time.Duration(timeout)*time.Second + time.Nanosecond
-			}
+			opts := planner.DownOptions{Services: args, Volumes: volumes, RemoveOrphans: removeOrphans, Timeout: stopTimeout(timeout)}
 			s, project, c := ss.s, ss.project, ss.c
 			r, err := g.renderer()
 			if err != nil {
@@ -55,6 +52,16 @@ objects labelled with this project are ever touched. Works with just
 	f.IntVarP(&timeout, "timeout", "t", -1, "seconds to wait for a container to stop before killing it (default: each service's stop_grace_period)")
 	f.IntVar(&ef.parallel, "parallel", 0, "how many steps may run at once (0: no limit)")
 	return cmd
+}
+
+// stopTimeout turns -t SECONDS into a grace period: -1 (unset) leaves each
+// service's own, and 0 must mean "kill at once", so it becomes the smallest
+// non-zero duration (zero means "unset" to the planner).
+func stopTimeout(seconds int) time.Duration {
+	if seconds < 0 {
+		return 0
+	}
+	return time.Duration(seconds)*time.Second + time.Nanosecond
 }
 
 // loadForTeardown loads the stack when there is one; with -p and no stack
