@@ -251,16 +251,15 @@ func newStatsCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			defer ss.c.Close()
-			names, err := ss.containers(ctx, args, "running")
+			running, err := ss.observed(ctx, args, "running")
 			if err != nil {
 				return err
 			}
 			podOf := map[string]string{}
-			if o, err := ss.c.Observe(ctx, ss.project, nil); err == nil {
-				for _, c := range o.Containers {
-					podOf[c.Name] = c.Labels[planner.LabelPod]
-				}
+			for _, c := range running {
+				podOf[c.Name] = c.Labels[planner.LabelPod]
 			}
+			names := namesOf(running)
 			stream := !noStream && format == "table"
 			return ss.c.Stats(ctx, names, stream, func(stats []podmanapi.Stat) {
 				if stream {

@@ -59,11 +59,18 @@ func (g *globalOptions) session(cmd *cobra.Command, args []string) (*session, []
 // containers resolves services to the names of their containers in one of
 // states (any state when none is given), failing when there is none.
 func (ss *session) containers(ctx context.Context, services []string, states ...string) ([]string, error) {
-	names, err := serviceContainers(ctx, ss.c, ss.project, services, states...)
+	found, err := ss.observed(ctx, services, states...)
+	return namesOf(found), err
+}
+
+// observed is containers with what Podman reports about each.
+func (ss *session) observed(ctx context.Context, services []string, states ...string) ([]planner.ObservedContainer, error) {
+	o, err := ss.c.Observe(ctx, ss.project, nil)
 	if err != nil {
 		return nil, err
 	}
-	if len(names) == 0 {
+	found := matchContainers(o, services, states)
+	if len(found) == 0 {
 		what := "the project"
 		if len(services) > 0 {
 			what = strings.Join(services, ", ")
@@ -74,32 +81,41 @@ func (ss *session) containers(ctx context.Context, services []string, states ...
 		}
 		return nil, fmt.Errorf("no %scontainers for %s in project %q (is it up?)", state, what, ss.project)
 	}
-	return names, nil
+	return found, nil
 }
 
-// serviceContainers lists the project's containers of the given services
-// (all when empty) in one of states (any when none), in name order; one-off
-// containers are left out.
+// serviceContainers lists the names of the project's containers of the
+// given services (all when empty) in one of states (any when none).
 func serviceContainers(ctx context.Context, c *podmanapi.Client, project string, services []string, states ...string) ([]string, error) {
 	o, err := c.Observe(ctx, project, nil)
 	if err != nil {
 		return nil, err
 	}
-	want := map[string]bool{}
-	for _, s := range services {
-		want[s] = true
-	}
-	var names []string
+	return namesOf(matchContainers(o, services, states)), nil
+}
+
+// matchContainers filters observed containers by service and state, in name
+// order; one-off containers are left out.
+func matchContainers(o *planner.ObservedState, services, states []string) []planner.ObservedContainer {
+	var out []planner.ObservedContainer
 	for _, ct := range o.Containers {
-		if ct.Labels[planner.LabelOneOff] == "true" || (len(want) > 0 && !want[ct.Labels[planner.LabelService]]) {
+		if ct.Labels[planner.LabelOneOff] == "true" || (len(services) > 0 && !contains(services, ct.Labels[planner.LabelService])) {
 			continue
 		}
 		if len(states) > 0 && !contains(states, ct.State) {
 			continue
 		}
-		names = append(names, ct.Name)
+		out = append(out, ct)
 	}
-	return names, nil
+	return out
+}
+
+func namesOf(cs []planner.ObservedContainer) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Name)
+	}
+	return out
 }
 
 func contains(list []string, s string) bool {
