@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -110,7 +109,7 @@ func readStackFiles(opts LoadOptions) ([]sourceFile, string, error) {
 			if err != nil {
 				return nil, "", fmt.Errorf("read stdin: %w", err)
 			}
-			files = append(files, sourceFile{Name: "stdin", Content: data})
+			files = append(files, newSourceFile("stdin", data))
 			continue
 		}
 		data, err := os.ReadFile(name)
@@ -124,14 +123,14 @@ func readStackFiles(opts LoadOptions) ([]sourceFile, string, error) {
 			problems = append(problems, Problem{Position: Position{File: name}, Message: msg, Fix: fix})
 			continue
 		}
-		files = append(files, sourceFile{Name: name, Content: data})
+		files = append(files, newSourceFile(name, data))
 		if opts.Environment != "" {
 			if o := overrideFile(name, opts.Environment); o != "" {
 				data, err := os.ReadFile(o)
 				if err != nil {
 					return nil, "", fmt.Errorf("read environment override: %w", err)
 				}
-				files = append(files, sourceFile{Name: o, Content: data})
+				files = append(files, newSourceFile(o, data))
 			}
 		}
 	}
@@ -186,7 +185,7 @@ func overrideFile(name, env string) string {
 func detectFormat(files []sourceFile) (Format, error) {
 	var kube, compose []string
 	for _, f := range files {
-		if isKube(f.Content) {
+		if isKube(f) {
 			kube = append(kube, f.Name)
 		} else {
 			compose = append(compose, f.Name)
@@ -205,23 +204,22 @@ func detectFormat(files []sourceFile) (Format, error) {
 	return FormatCompose, nil
 }
 
-func isKube(content []byte) bool {
-	dec := yaml.NewDecoder(bytes.NewReader(content))
-	for {
-		var doc map[string]any
-		if err := dec.Decode(&doc); err != nil {
-			return false
-		}
-		if doc == nil {
+func isKube(f sourceFile) bool {
+	for _, doc := range f.docs {
+		if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 			continue
 		}
-		_, hasAPI := doc["apiVersion"]
-		_, hasKind := doc["kind"]
-		if hasAPI && hasKind {
+		keys := map[string]bool{}
+		top := doc.Content[0].Content
+		for i := 0; i+1 < len(top); i += 2 {
+			keys[top[i].Value] = true
+		}
+		if keys["apiVersion"] && keys["kind"] {
 			return true
 		}
-		if _, ok := doc["services"]; ok {
+		if keys["services"] {
 			return false
 		}
 	}
+	return false
 }

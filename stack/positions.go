@@ -13,14 +13,13 @@ import (
 // index puts a line number on them.
 type positions map[string]int
 
-// indexPositions parses content (every document) and records the line of
-// every mapping key and sequence item.
-func indexPositions(content []byte) positions {
-	var root yaml.Node
-	if err := yaml.Unmarshal(content, &root); err != nil {
+// composePositions records the line of every mapping key and sequence item
+// of a compose file (its first document).
+func composePositions(f sourceFile) positions {
+	if len(f.docs) == 0 {
 		return positions{}
 	}
-	return indexNode(&root)
+	return indexNode(f.docs[0])
 }
 
 // indexNode records the line of every mapping key and sequence item below n.
