@@ -2,43 +2,19 @@ package planner
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
+	"github.com/podstack/podstack/internal/stackgen"
 	"github.com/podstack/podstack/stack"
 )
 
-// generatedStack writes a compose file with n services: a few tiers, each
-// service depending on two of the tier before (half health-gated), with
-// healthchecks, volumes, published ports and some x-pod groups.
+// generatedStack writes stackgen's n-service compose file to a temporary
+// directory and returns its path.
 func generatedStack(tb testing.TB, n int) string {
-	var b strings.Builder
-	b.WriteString("name: big\nservices:\n")
-	for i := 0; i < n; i++ {
-		fmt.Fprintf(&b, "  s%d:\n    image: img%d:1\n    environment: {ID: \"%d\"}\n", i, i%50, i)
-		fmt.Fprintf(&b, "    healthcheck: {test: [\"CMD\", \"true\"], interval: 1s}\n")
-		if i%10 == 0 {
-			fmt.Fprintf(&b, "    ports: [\"%d:80\"]\n", 20000+i)
-		}
-		if i%7 == 0 {
-			fmt.Fprintf(&b, "    volumes: [\"v%d:/data\"]\n", i%20)
-		}
-		if i%25 == 1 {
-			fmt.Fprintf(&b, "    x-pod: group%d\n", i/25)
-		}
-		if i >= 20 {
-			fmt.Fprintf(&b, "    depends_on:\n      s%d: {condition: service_healthy}\n      s%d: {condition: service_started}\n", i-20, i-13)
-		}
-	}
-	b.WriteString("volumes:\n")
-	for i := 0; i < 20; i++ {
-		fmt.Fprintf(&b, "  v%d: {}\n", i)
-	}
 	path := filepath.Join(tb.TempDir(), "compose.yaml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(path, stackgen.Compose(n), 0o644); err != nil {
 		tb.Fatal(err)
 	}
 	return path
@@ -54,6 +30,26 @@ func BenchmarkPlan(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		p, err := Reconcile(s, &ObservedState{}, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(p.Containers) != 1000 {
+			b.Fatalf("%d containers", len(p.Containers))
+		}
+	}
+}
+
+// BenchmarkReconcile: group, validate and plan an already loaded
+// 1000-service stack against an empty machine: podstack's share of
+// BenchmarkPlan (the rest is loading, see stack's BenchmarkLoad1000).
+func BenchmarkReconcile(b *testing.B) {
+	s, err := stack.Load(context.Background(), stack.LoadOptions{Files: []string{generatedStack(b, 1000)}, Environ: noEnv})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
 		p, err := Reconcile(s, &ObservedState{}, Options{})
 		if err != nil {
 			b.Fatal(err)

@@ -33,7 +33,7 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 				Fix: "add a services: section"})
 			continue
 		}
-		idx[f.Name] = indexPositions(f.Content)
+		idx[f.Name] = composePositions(f)
 		cfs = append(cfs, types.ConfigFile{Filename: f.Name, Content: f.Content})
 	}
 	if err := problems.Err(); err != nil {
@@ -58,13 +58,7 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 		WorkingDir:  opts.WorkingDir,
 		ConfigFiles: cfs,
 		Environment: types.Mapping(env),
-	}, func(o *loader.Options) {
-		o.SetProjectName(name, explicit)
-		o.Profiles = profiles
-		o.SkipConsistencyCheck = true
-		o.SkipInterpolation = opts.KeepVars
-		o.ResolvePaths = true
-	})
+	}, composeOptions(name, explicit, profiles, opts.KeepVars))
 	restore()
 	if err != nil {
 		return nil, composeProblems(err, files, idx, env, opts)
@@ -322,6 +316,19 @@ func durationOf(d *types.Duration, def time.Duration) time.Duration {
 		return def
 	}
 	return time.Duration(*d)
+}
+
+// composeOptions configures compose-go's loader. Its consistency check is
+// skipped because podstack checks the same things itself and reports all of
+// them at once, with positions.
+func composeOptions(name string, explicit bool, profiles []string, keepVars bool) func(*loader.Options) {
+	return func(o *loader.Options) {
+		o.SetProjectName(name, explicit)
+		o.Profiles = profiles
+		o.SkipConsistencyCheck = true
+		o.SkipInterpolation = keepVars
+		o.ResolvePaths = true
+	}
 }
 
 // converter turns a compose-go project into the model, collecting problems
