@@ -254,12 +254,13 @@ func Containers(s *stack.Stack, pods []*Pod) []*Container {
 	for _, name := range s.ServiceNames() {
 		svc := s.Services[name]
 		pod := byService[name]
+		hash := containerHash(s, svc, pod) // replicas share their service's configuration
 		for i := 1; i <= svc.Replicas; i++ {
 			c := &Container{Name: ContainerName(s, svc, i), Service: name, Index: i, Spec: svc}
 			if pod != nil {
 				c.Pod = pod.Name
 			}
-			c.Hash = containerHash(s, svc, pod)
+			c.Hash = hash
 			c.Labels = map[string]string{
 				LabelProject:        s.Name,
 				LabelService:        name,

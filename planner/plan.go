@@ -53,6 +53,10 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 		return nil, err
 	}
 	containers := Containers(s, pods)
+	ofService := map[string][]*Container{}
+	for _, c := range containers {
+		ofService[c.Service] = append(ofService[c.Service], c)
+	}
 	plan := &Plan{Stack: s, Project: s.Name, Environment: s.Environment, Pods: pods, Containers: containers}
 	b := &builder{plan: plan}
 	byService := podOf(pods)
@@ -131,19 +135,20 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 			d.start = false
 		}
 	}
+	created, podCreated := map[string]bool{}, map[string]bool{} // services and pods with a container to (re)create
+	for _, d := range decisions {
+		if d.create {
+			created[d.c.Service] = true
+			podCreated[d.c.Pod] = true
+		}
+	}
 
 	// Images, for the services that get new containers.
 	imageStep := map[string]*Step{}
 	var imageProblems stack.Problems
 	for _, name := range s.ServiceNames() {
 		svc := s.Services[name]
-		needed := false
-		for _, c := range containers {
-			if c.Service == name && decisions[c.Name] != nil && decisions[c.Name].create {
-				needed = true
-			}
-		}
-		if !needed {
+		if !created[name] {
 			continue
 		}
 		ref := ImageRef(s, svc)
@@ -180,7 +185,7 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 	netStep := map[string]*Step{}
 	for _, key := range sortedKeys(s.Networks) {
 		n := s.Networks[key]
-		if n.External || hasNetwork[n.Name] || !networkUsed(pods, n.Name, decisions) {
+		if n.External || hasNetwork[n.Name] || !networkUsed(pods, n.Name, podCreated) {
 			continue
 		}
 		netStep[n.Name] = b.add(&Step{Kind: StepCreateNetwork, Target: n.Name, Network: n, Cause: "no existing network"})
@@ -240,7 +245,7 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 	order := topoOrder(s, selected)
 	podStep := map[string]*Step{}
 	podDone := map[string]bool{}
-	startStep := map[string][]*Step{} // service -> its containers' start steps
+	startStep := map[string]*Step{} // container -> its start step
 	createStep := map[string]*Step{}
 	removeStep := map[string]*Step{}
 	waits := map[string]*Step{}
@@ -267,16 +272,13 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 				deps = append(deps, rp)
 				exists = false
 			}
-			if !exists && podNeeded(p, decisions) {
+			if !exists && podCreated[p.Name] {
 				podStep[p.Name] = b.add(&Step{Kind: StepCreatePod, Target: p.Name, Pod: p.Name, PodSpec: p, Cause: podCause(podRecreate[p.Name])},
 					sortSteps(deps)...)
 			}
 		}
 		svc := s.Services[name]
-		for _, c := range containers {
-			if c.Service != name {
-				continue
-			}
+		for _, c := range ofService[name] {
 			d := decisions[c.Name]
 			if d == nil {
 				continue
@@ -307,57 +309,42 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 				continue
 			}
 			deps := []*Step{cs}
-			deps = append(deps, gates(b, s, svc, containers, decisions, startStep, obsC, waits)...)
+			deps = append(deps, gates(b, s, svc, ofService, decisions, startStep, obsC, waits)...)
 			cause := d.cause
 			if d.create {
 				cause = "created"
 			}
 			st := b.add(&Step{Kind: StepStartContainer, Target: c.Name, Service: name, Pod: c.Pod, Container: c, Cause: cause}, sortSteps(deps)...)
-			startStep[name] = append(startStep[name], st)
+			startStep[c.Name] = st
 		}
 	}
 
 	if opts.Wait && !opts.NoStart {
 		for _, name := range order {
 			svc := s.Services[name]
-			for _, c := range containers {
-				if c.Service != name || decisions[c.Name] == nil {
+			for _, c := range ofService[name] {
+				if decisions[c.Name] == nil {
 					continue
 				}
 				cond := stack.ConditionStarted
 				if svc.Health != nil {
 					cond = stack.ConditionHealthy
 				}
-				if hasWait(plan, c.Name, cond) {
+				if waits[c.Name+"/"+string(cond)] != nil {
 					continue
 				}
-				var dep *Step
-				for _, st := range startStep[name] {
-					if st.Target == c.Name {
-						dep = st
-					}
-				}
-				b.add(&Step{Kind: StepWait, Target: c.Name, Service: name, Pod: c.Pod, Condition: cond, Health: svc.Health, Cause: "--wait"}, dep)
+				b.add(&Step{Kind: StepWait, Target: c.Name, Service: name, Pod: c.Pod, Condition: cond, Health: svc.Health, Cause: "--wait"}, startStep[c.Name])
 			}
 		}
 	}
 	return plan, nil
 }
 
-func hasWait(p *Plan, target string, cond stack.Condition) bool {
-	for _, st := range p.Steps {
-		if st.Kind == StepWait && st.Target == target && st.Condition == cond {
-			return true
-		}
-	}
-	return false
-}
-
 // gates returns the steps a service's start must wait for: its
 // dependencies' starts (service_started) or wait steps (healthy, completed),
 // adding each wait step on first use.
-func gates(b *builder, s *stack.Stack, svc *stack.Service, containers []*Container, decisions map[string]*decision,
-	starts map[string][]*Step, obs map[string]ObservedContainer, waits map[string]*Step) []*Step {
+func gates(b *builder, s *stack.Stack, svc *stack.Service, ofService map[string][]*Container, decisions map[string]*decision,
+	starts map[string]*Step, obs map[string]ObservedContainer, waits map[string]*Step) []*Step {
 	var out []*Step
 	for _, dep := range sortedKeys(svc.DependsOn) {
 		d := svc.DependsOn[dep]
@@ -365,16 +352,8 @@ func gates(b *builder, s *stack.Stack, svc *stack.Service, containers []*Contain
 		if target == nil {
 			continue
 		}
-		for _, c := range containers {
-			if c.Service != dep {
-				continue
-			}
-			var started *Step
-			for _, st := range starts[dep] {
-				if st.Target == c.Name {
-					started = st
-				}
-			}
+		for _, c := range ofService[dep] {
+			started := starts[c.Name]
 			dd := decisions[c.Name]
 			ex, exists := obs[c.Name]
 			if d.Condition == stack.ConditionStarted || d.Condition == "" {
@@ -560,21 +539,11 @@ func topoOrder(s *stack.Stack, selected map[string]bool) []string {
 	return order
 }
 
-// podNeeded reports whether a container of p is (re)created.
-func podNeeded(p *Pod, decisions map[string]*decision) bool {
-	for _, d := range decisions {
-		if d.create && d.c.Pod == p.Name {
-			return true
-		}
-	}
-	return false
-}
-
 // networkUsed reports whether a pod or container joining the network is
 // (re)created.
-func networkUsed(pods []*Pod, name string, decisions map[string]*decision) bool {
+func networkUsed(pods []*Pod, name string, created map[string]bool) bool {
 	for _, p := range pods {
-		if _, ok := p.Networks[name]; ok && podNeeded(p, decisions) {
+		if _, ok := p.Networks[name]; ok && created[p.Name] {
 			return true
 		}
 	}
