@@ -77,7 +77,7 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 	}
 	c.problems = append(c.problems, c.consistency(s)...)
 	for _, f := range files {
-		for svc, dups := range mountTargets(f.Content) {
+		for svc, dups := range mountTargets(f) {
 			for _, d := range dups {
 				c.problems = append(c.problems, Problem{Position: Position{File: f.Name, Line: d.Line}, Service: svc,
 					Message: fmt.Sprintf("two mounts target %s", d.File), Fix: "give each mount its own container path"})

@@ -163,13 +163,13 @@ func findValueIn(root *yaml.Node, v string) (string, int) {
 // mountTargets returns, per service, the container paths its volumes entries
 // mount to, with their lines, straight from one file: compose-go merges
 // entries with the same target silently, which hides a likely mistake.
-func mountTargets(content []byte) map[string][]Position {
+func mountTargets(f sourceFile) map[string][]Position {
 	var doc struct {
 		Services map[string]struct {
 			Volumes []yaml.Node `yaml:"volumes"`
 		} `yaml:"services"`
 	}
-	if err := yaml.Unmarshal(content, &doc); err != nil {
+	if len(f.docs) == 0 || f.docs[0].Decode(&doc) != nil {
 		return nil
 	}
 	out := map[string][]Position{}
