@@ -48,7 +48,7 @@ fmt: ## format the code
 	gofmt -w $$(git ls-files '*.go')
 
 bench: setup build ## benchmarks: planning a 1000-service stack, and up/down on real Podman
-	@$(WITH_SERVICE) $(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -tags "$(TAGS)" ./planner/ ./e2e/
+	@$(WITH_SERVICE) $(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -tags "$(TAGS)" ./stack/ ./planner/ ./e2e/
 
 DEMO := -f examples/demo/compose.yaml
 demo: setup build ## run the offline demo stack (examples/demo), show it, tear it down

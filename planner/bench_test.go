@@ -90,3 +90,25 @@ func TestGeneratedStackPlans(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkPlanCorpus: load, group, validate and plan every awesome-compose
+// file, reported per file: the size of stacks people write.
+func BenchmarkPlanCorpus(b *testing.B) {
+	files, _ := filepath.Glob("../../shared/corpus/awesome-compose/*/compose.yaml")
+	if len(files) < 30 {
+		b.Fatalf("found %d corpus files: shared/ must sit beside the repository", len(files))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, f := range files {
+			s, err := stack.Load(context.Background(), stack.LoadOptions{Files: []string{f}, Environ: noEnv})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := Reconcile(s, &ObservedState{}, Options{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*len(files))/1000, "ms/file")
+}
