@@ -454,10 +454,10 @@ func newImagesCommand(g *globalOptions) *cobra.Command {
 
 func newExecCommand(g *globalOptions) *cobra.Command {
 	var (
-		interactive, tty bool
-		env              []string
-		user, workdir    string
-		index            int
+		interactive, tty, noTTY bool
+		env                     []string
+		user, workdir           string
+		index                   int
 	)
 	cmd := &cobra.Command{
 		Use:   "exec [flags] SERVICE COMMAND [ARG...]",
@@ -487,7 +487,7 @@ func newExecCommand(g *globalOptions) *cobra.Command {
 				return fmt.Errorf("service %q has no running replica %d", args[0], index)
 			}
 			code, err := ss.c.Exec(ctx, target, podmanapi.ExecOptions{Cmd: args[1:], Env: env, User: user, WorkDir: workdir,
-				TTY: tty, Interactive: interactive, Stdin: g.streams.in, Stdout: g.streams.out, Stderr: g.streams.err})
+				TTY: tty && !noTTY, Interactive: interactive, Stdin: g.streams.in, Stdout: g.streams.out, Stderr: g.streams.err})
 			if err != nil {
 				return err
 			}
@@ -498,6 +498,7 @@ func newExecCommand(g *globalOptions) *cobra.Command {
 	f.SetInterspersed(false)
 	f.BoolVarP(&interactive, "interactive", "i", false, "keep stdin open")
 	f.BoolVarP(&tty, "tty", "t", false, "allocate a terminal")
+	f.BoolVarP(&noTTY, "no-TTY", "T", false, "no terminal (the default; accepted as docker compose scripts pass it)")
 	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable (KEY=VALUE)")
 	f.StringVarP(&user, "user", "u", "", "run as this user")
 	f.StringVarP(&workdir, "workdir", "w", "", "working directory")
@@ -549,6 +550,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	f := cmd.Flags()
 	f.SetInterspersed(false)
 	f.BoolVar(&rm, "rm", false, "remove the container when it exits")
+	f.BoolP("no-TTY", "T", false, "no terminal (always so; accepted as docker compose scripts pass it)")
 	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable (KEY=VALUE)")
 	return cmd
 }
