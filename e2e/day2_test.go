@@ -248,3 +248,36 @@ func TestDay2(t *testing.T) {
 		}
 	})
 }
+
+// TestPsHealthIsCurrent: with no systemd timers nobody runs healthchecks
+// after `up -d --wait` returns; ps must not keep reporting the last result.
+func TestPsHealthIsCurrent(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "pshealth")
+	dir := writeStack(t, map[string]string{"compose.yaml": `services:
+  svc:
+    image: localhost/busybox:test
+    command: ["/bin/sh", "-c", "trap 'exit 0' TERM; touch /tmp/ok; sleep 3600 & wait"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ok"]
+      interval: 1s
+      timeout: 2s
+      retries: 1
+`})
+	mustStack(t, dir, "-p", p, "up", "-d", "--wait", "--wait-timeout", "60s")
+	health := func() string {
+		r := mustStack(t, dir, "-p", p, "ps", "--format", "{{.Service}}={{.Health}}")
+		return strings.TrimSpace(r.stdout)
+	}
+	if h := health(); h != "svc=healthy" {
+		t.Fatalf("after up --wait: %q, want svc=healthy", h)
+	}
+	mustStack(t, dir, "-p", p, "exec", "-T", "svc", "rm", "/tmp/ok")
+	time.Sleep(1500 * time.Millisecond) // longer than the interval: the last result is stale
+	if h := health(); h != "svc=unhealthy" {
+		t.Errorf("after the check's file went away: %q, want svc=unhealthy", h)
+	}
+	if h := health(); h != "svc=unhealthy" { // the check ran just now: reported as is
+		t.Errorf("second ps: %q, want svc=unhealthy", h)
+	}
+}

@@ -314,6 +314,35 @@ func (c *Client) RunHealthCheck(ctx context.Context, name string) (string, error
 	return data.State.Health.Status, nil
 }
 
+// FreshHealth returns a running container's health, first running its
+// healthcheck when no check ended within the check's interval. Without
+// systemd timers nothing else runs the checks, and a stale "healthy" would
+// hide a service that has since failed. Containers without a healthcheck
+// report "".
+func (c *Client) FreshHealth(ctx context.Context, name string, now time.Time) (string, error) {
+	data, err := containers.Inspect(c.ctx(ctx), name, nil)
+	if err != nil {
+		return "", fmt.Errorf("inspect %s: %w", name, mapErr(err))
+	}
+	if data.Config == nil || data.Config.Healthcheck == nil || len(data.Config.Healthcheck.Test) == 0 ||
+		data.Config.Healthcheck.Test[0] == "NONE" || data.State == nil || data.State.Health == nil {
+		return "", nil
+	}
+	if !data.State.Running {
+		return data.State.Health.Status, nil
+	}
+	interval := data.Config.Healthcheck.Interval
+	if interval <= 0 {
+		interval = stack.DefaultHealthInterval
+	}
+	if log := data.State.Health.Log; len(log) > 0 {
+		if end, err := time.Parse(time.RFC3339Nano, log[len(log)-1].End); err == nil && now.Sub(end) < interval {
+			return data.State.Health.Status, nil
+		}
+	}
+	return c.RunHealthCheck(ctx, name)
+}
+
 // WaitExit blocks until the container exits and returns its exit code.
 func (c *Client) WaitExit(ctx context.Context, name string) (int, error) {
 	code, err := containers.Wait(c.ctx(ctx), name, nil)

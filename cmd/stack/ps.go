@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"text/template"
+	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/podstack/podstack/planner"
 	"github.com/podstack/podstack/podmanapi"
@@ -39,6 +42,11 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ps [SERVICE...]",
 		Short: "List the stack's containers with pod, state, health, ports and image",
+		Long: `List the stack's containers with pod, state, health, ports and image.
+
+Health is current: where a running container's last healthcheck ended longer
+ago than its interval (nothing runs checks on a machine without systemd),
+ps runs the check once before reporting.`,
 		Example: `  stack ps
   stack ps -a --format json
   stack ps --format '{{.Service}} {{.Health}}'`,
@@ -53,6 +61,7 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			refreshHealth(ctx, ss.c, observed)
 			rows := psRows(observed, args, all)
 			if servicesOnly {
 				seen := map[string]bool{}
@@ -73,6 +82,27 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&servicesOnly, "services", false, "print only the service names")
 	f.StringVar(&format, "format", "table", "table, json, or a Go template such as '{{.Name}} {{.State}}'")
 	return cmd
+}
+
+// refreshHealth brings stale health states up to date, four checks at a
+// time. A check that cannot run leaves the observed state as it was.
+func refreshHealth(ctx context.Context, c *podmanapi.Client, o *planner.ObservedState) {
+	var g errgroup.Group
+	g.SetLimit(4)
+	now := time.Now()
+	for i := range o.Containers {
+		ct := &o.Containers[i]
+		if ct.State != "running" || ct.Health == "" {
+			continue
+		}
+		g.Go(func() error {
+			if h, err := c.FreshHealth(ctx, ct.Name, now); err == nil && h != "" {
+				ct.Health = h
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
 }
 
 func psRows(o *planner.ObservedState, services []string, all bool) []psRow {
