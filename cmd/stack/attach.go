@@ -112,13 +112,7 @@ func newLogsCommand(g *globalOptions) *cobra.Command {
   stack -f dev.yaml logs -f web
   stack logs --tail 20 api db
   stack logs --since 10m --timestamps web`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			ss, args, err := g.session(cmd, args)
-			if err != nil {
-				return err
-			}
-			defer ss.c.Close()
+		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
 			names, err := ss.containers(ctx, args)
 			if err != nil {
 				return err
@@ -130,7 +124,7 @@ func newLogsCommand(g *globalOptions) *cobra.Command {
 				return nil
 			}
 			return err
-		},
+		}),
 	}
 	f := cmd.Flags()
 	// -f after `logs` is rewritten to --follow by followShorthand, since the

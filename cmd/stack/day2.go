@@ -36,17 +36,12 @@ func newStartCommand(g *globalOptions) *cobra.Command {
 		Short: "Start the services' existing containers, in dependency order, health-gated",
 		Example: `  stack start
   stack start api --wait-timeout 1m`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ss, args, err := g.session(cmd, args)
-			if err != nil {
-				return err
-			}
-			defer ss.c.Close()
+		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
 			if ss.s == nil {
 				return errors.New("start needs the stack file (to start in dependency order)")
 			}
-			return startStack(cmd.Context(), g, ss.c, ss.s, args, ef.options())
-		},
+			return startStack(ctx, g, ss.c, ss.s, args, ef.options())
+		}),
 	}
 	cmd.Flags().DurationVar(&ef.waitTimeout, "wait-timeout", 0, "give up waiting for a dependency after this long")
 	return cmd
@@ -86,14 +81,9 @@ func newStopCommand(g *globalOptions) *cobra.Command {
 		Short: "Stop the services' containers in reverse dependency order",
 		Example: `  stack stop
   stack stop -t 2 web`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ss, args, err := g.session(cmd, args)
-			if err != nil {
-				return err
-			}
-			defer ss.c.Close()
-			return stopStack(cmd.Context(), g, ss, args, timeout)
-		},
+		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
+			return stopStack(ctx, g, ss, args, timeout)
+		}),
 	}
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", -1, "seconds to wait before killing (default: each service's stop_grace_period)")
 	return cmd
@@ -116,20 +106,15 @@ func newRestartCommand(g *globalOptions) *cobra.Command {
 		Use:     "restart [SERVICE...]",
 		Short:   "Stop then start the services, in dependency order",
 		Example: `  stack restart api`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ss, args, err := g.session(cmd, args)
-			if err != nil {
-				return err
-			}
-			defer ss.c.Close()
+		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
 			if ss.s == nil {
 				return errors.New("restart needs the stack file (to start in dependency order)")
 			}
-			if err := stopStack(cmd.Context(), g, ss, args, timeout); err != nil {
+			if err := stopStack(ctx, g, ss, args, timeout); err != nil {
 				return err
 			}
-			return startStack(cmd.Context(), g, ss.c, ss.s, args, planner.ExecOptions{})
-		},
+			return startStack(ctx, g, ss.c, ss.s, args, planner.ExecOptions{})
+		}),
 	}
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", -1, "seconds to wait before killing")
 	return cmd
@@ -143,13 +128,7 @@ func newEachCommand(g *globalOptions, verb, short string) *cobra.Command {
 		Use:     verb + " [SERVICE...]",
 		Short:   short,
 		Example: fmt.Sprintf("  stack %s\n  stack %s db", verb, verb),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			ss, args, err := g.session(cmd, args)
-			if err != nil {
-				return err
-			}
-			defer ss.c.Close()
+		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
 			names, err := ss.containers(ctx, args, map[string][]string{
 				"kill": {"running", "paused"}, "pause": {"running"}, "unpause": {"paused"}}[verb]...)
 			if err != nil {
@@ -173,7 +152,7 @@ func newEachCommand(g *globalOptions, verb, short string) *cobra.Command {
 				fmt.Fprintf(g.streams.err, "%s %s\n", n, map[string]string{"kill": "killed", "pause": "paused", "unpause": "unpaused"}[verb])
 			}
 			return errors.Join(errs...)
-		},
+		}),
 	}
 	if verb == "kill" {
 		cmd.Flags().StringVarP(&signal, "signal", "s", "KILL", "signal to send")
@@ -188,13 +167,7 @@ func newRmCommand(g *globalOptions) *cobra.Command {
 		Short: "Remove the services' stopped containers (and pods left empty)",
 		Example: `  stack rm
   stack rm -s -v worker`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			ss, args, err := g.session(cmd, args)
-			if err != nil {
-				return err
-			}
-			defer ss.c.Close()
+		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
 			observed, err := ss.c.Observe(ctx, ss.project, nil)
 			if err != nil {
 				return err
@@ -228,7 +201,7 @@ func newRmCommand(g *globalOptions) *cobra.Command {
 			}
 			defer r.Close()
 			return planner.Execute(ctx, plan, ss.c, r, planner.ExecOptions{})
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&stop, "stop", "s", false, "stop running containers first")
 	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove anonymous volumes too")
@@ -244,13 +217,7 @@ func newStatsCommand(g *globalOptions) *cobra.Command {
 		Short: "Show CPU, memory, network and block I/O and PIDs per container, with pod totals",
 		Example: `  stack stats --no-stream
   stack stats --no-stream --format json`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			ss, args, err := g.session(cmd, args)
-			if err != nil {
-				return err
-			}
-			defer ss.c.Close()
+		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
 			running, err := ss.observed(ctx, args, "running")
 			if err != nil {
 				return err
@@ -267,7 +234,7 @@ func newStatsCommand(g *globalOptions) *cobra.Command {
 				}
 				writeStats(g, format, stats, podOf)
 			})
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&noStream, "no-stream", false, "print one sample and exit")
 	cmd.Flags().StringVar(&format, "format", "table", "table, json, or a Go template")
@@ -345,13 +312,7 @@ func newTopCommand(g *globalOptions) *cobra.Command {
 		Example: `  stack top web
   stack -p shop top db`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			ss, args, err := g.session(cmd, args)
-			if err != nil {
-				return err
-			}
-			defer ss.c.Close()
+		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
 			names, err := ss.containers(ctx, args, "running")
 			if err != nil {
 				return err
@@ -366,7 +327,7 @@ func newTopCommand(g *globalOptions) *cobra.Command {
 				fmt.Fprintf(g.streams.out, "%s\n%s\n\n", n, strings.Join(lines, "\n"))
 			}
 			return errors.Join(errs...)
-		},
+		}),
 	}
 }
 
@@ -423,13 +384,8 @@ func newImagesCommand(g *globalOptions) *cobra.Command {
 		Short: "List the images the services' containers use",
 		Example: `  stack images
   stack images --format json`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ss, args, err := g.session(cmd, args)
-			if err != nil {
-				return err
-			}
-			defer ss.c.Close()
-			o, err := ss.c.Observe(cmd.Context(), ss.project, nil)
+		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
+			o, err := ss.c.Observe(ctx, ss.project, nil)
 			if err != nil {
 				return err
 			}
@@ -446,7 +402,7 @@ func newImagesCommand(g *globalOptions) *cobra.Command {
 			}
 			return writeRows(g, format, rows, []string{"CONTAINER", "SERVICE", "IMAGE"},
 				func(r row) []string { return []string{r.Container, r.Service, r.Image} })
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "table, json, or a Go template")
 	return cmd

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -28,13 +29,7 @@ objects labelled with this project are ever touched. Works with just
   stack down -v
   stack down -p myproject
   stack down web -t 2`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			ss, args, err := g.session(cmd, args)
-			if err != nil {
-				return err
-			}
-			defer ss.c.Close()
+		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
 			opts := planner.DownOptions{Services: args, Volumes: volumes, RemoveOrphans: removeOrphans, Timeout: stopTimeout(timeout)}
 			s, project, c := ss.s, ss.project, ss.c
 			r, err := g.renderer()
@@ -44,7 +39,7 @@ objects labelled with this project are ever touched. Works with just
 			_, err = planner.Down(ctx, c, project, s, opts, ef.options(), r)
 			r.Close()
 			return err
-		},
+		}),
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&volumes, "volumes", "v", false, "also remove the project's named volumes")

@@ -50,13 +50,7 @@ ps runs the check once before reporting.`,
 		Example: `  stack ps
   stack ps -a --format json
   stack ps --format '{{.Service}} {{.Health}}'`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			ss, args, err := g.session(cmd, args)
-			if err != nil {
-				return err
-			}
-			defer ss.c.Close()
+		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
 			observed, err := ss.c.Observe(ctx, ss.project, nil)
 			if err != nil {
 				return err
@@ -75,7 +69,7 @@ ps runs the check once before reporting.`,
 			}
 			return writeRows(g, format, rows, []string{"NAME", "SERVICE", "POD", "STATE", "HEALTH", "PORTS", "IMAGE"},
 				func(r psRow) []string { return []string{r.Name, r.Service, r.Pod, r.State, r.Health, r.Ports, r.Image} })
-		},
+		}),
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&all, "all", "a", false, "also list stopped and exited containers")

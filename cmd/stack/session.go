@@ -24,6 +24,19 @@ type session struct {
 // resolves --pod into services, checks that the named services exist
 // (touching nothing when one does not) and connects once. It returns the
 // services to act on.
+// withSession makes the RunE of a command that works on the stack's objects:
+// it opens a session for the service arguments, runs fn and closes it.
+func (g *globalOptions) withSession(fn func(ctx context.Context, ss *session, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		ss, args, err := g.session(cmd, args)
+		if err != nil {
+			return err
+		}
+		defer ss.c.Close()
+		return fn(cmd.Context(), ss, args)
+	}
+}
+
 func (g *globalOptions) session(cmd *cobra.Command, args []string) (*session, []string, error) {
 	if g.pod != "" && len(args) > 0 {
 		return nil, nil, usagef("--pod and service names cannot be combined")

@@ -17,13 +17,7 @@ func newWaitCommand(g *globalOptions) *cobra.Command {
 		Short: "Block until the services' containers exit; exit with the first failure's code",
 		Example: `  stack wait migrate
   stack wait --down-project`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			ss, args, err := g.session(cmd, args)
-			if err != nil {
-				return err
-			}
-			defer ss.c.Close()
+		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
 			names, err := ss.containers(ctx, args)
 			if err != nil {
 				return err
@@ -67,7 +61,7 @@ func newWaitCommand(g *globalOptions) *cobra.Command {
 				}
 			}
 			return exitCode(first)
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&downProject, "down-project", false, "tear the project down once they have exited")
 	return cmd
