@@ -36,7 +36,7 @@ With --quiet it only validates, like 'stack validate'.`,
 			if err != nil {
 				return err
 			}
-			if err := validateStack(s, g.policy(s)); err != nil {
+			if _, err := validPods(s, g.policy(s)); err != nil {
 				return err
 			}
 			out := g.streams.out
@@ -97,7 +97,7 @@ cycles, port clashes, pod grouping and names. Exits 2 when there are problems.`,
 			if err != nil {
 				return err
 			}
-			if err := validateStack(s, g.policy(s)); err != nil {
+			if _, err := validPods(s, g.policy(s)); err != nil {
 				return err
 			}
 			fmt.Fprintf(g.streams.err, "%s is valid: %d services\n", describe(s), len(s.Services))
@@ -106,13 +106,17 @@ cycles, port clashes, pod grouping and names. Exits 2 when there are problems.`,
 	}
 }
 
-// validateStack runs the planner's checks: grouping and validation.
-func validateStack(s *stack.Stack, policy planner.Policy) error {
+// validPods groups the stack's services into pods and runs the planner's
+// checks on them: everything short of observing Podman.
+func validPods(s *stack.Stack, policy planner.Policy) ([]*planner.Pod, error) {
 	pods, err := planner.Group(s, policy)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return planner.Validate(s, pods)
+	if err := planner.Validate(s, pods); err != nil {
+		return nil, err
+	}
+	return pods, nil
 }
 
 func describe(s *stack.Stack) string {

@@ -76,11 +76,8 @@ exported is named in a warning.`,
 				if err != nil {
 					return err
 				}
-				pods, err := planner.Group(s, g.policy(s))
+				pods, err := validPods(s, g.policy(s))
 				if err != nil {
-					return err
-				}
-				if err := planner.Validate(s, pods); err != nil {
 					return err
 				}
 				res, err := export.Kube(s, pods, export.KubeOptions{Type: typ, Namespace: namespace})
@@ -220,11 +217,8 @@ func newExportQuadletCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pods, err := planner.Group(s, g.policy(s))
+			pods, err := validPods(s, g.policy(s))
 			if err != nil {
-				return err
-			}
-			if err := planner.Validate(s, pods); err != nil {
 				return err
 			}
 			files, warnings, err := export.Quadlet(s, pods)

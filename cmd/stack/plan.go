@@ -129,11 +129,8 @@ func newGraphCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pods, err := planner.Group(s, g.policy(s))
+			pods, err := validPods(s, g.policy(s))
 			if err != nil {
-				return err
-			}
-			if err := planner.Validate(s, pods); err != nil {
 				return err
 			}
 			return planner.Graph(s, pods, format, g.streams.out)
