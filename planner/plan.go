@@ -367,12 +367,12 @@ func gates(b *builder, s *stack.Stack, svc *stack.Service, ofService map[string]
 				if !exists {
 					continue // not in the plan (--no-deps) and not there: nothing to wait for
 				}
-				if d.Condition == stack.ConditionHealthy && ex.Health == "healthy" && ex.State == "running" {
-					continue
-				}
 				if d.Condition == stack.ConditionCompleted && (ex.State == "exited" || ex.State == "stopped") && ex.ExitCode == 0 {
 					continue
 				}
+				// A dependency observed healthy is still checked: the
+				// status is the last check's, which without systemd timers
+				// may be long stale. The wait costs one check when healthy.
 			}
 			key := c.Name + "/" + string(d.Condition)
 			w := waits[key]

@@ -192,6 +192,37 @@ func TestReconcileNeverTouchesUnlabelled(t *testing.T) {
 	}
 }
 
+// TestReconcileRechecksHealthyDependency: a dependency that Podman last saw
+// healthy is checked again before a dependent starts; without systemd
+// timers that last result may be long stale.
+func TestReconcileRechecksHealthyDependency(t *testing.T) {
+	path := writeCompose(t, reconcileStack)
+	o := applied(reconcile(t, load(t, path), nil, Options{}))
+	for i := range o.Containers {
+		o.Containers[i].Health = "healthy"
+	}
+	os.WriteFile(path, []byte(strings.Replace(reconcileStack, "image: api:1", "image: api:2", 1)), 0o644)
+	p := reconcile(t, load(t, path), o, Options{})
+	var wait, start *Step
+	for _, st := range p.Steps {
+		switch {
+		case st.Kind == StepWait && st.Target == "rec-db-1" && st.Condition == stack.ConditionHealthy:
+			wait = st
+		case st.Kind == StepStartContainer && st.Target == "rec-api-1":
+			start = st
+		}
+	}
+	if wait == nil || start == nil {
+		t.Fatalf("want a health wait on rec-db-1 and a start of rec-api-1:\n%s", p)
+	}
+	if !contains(start.Deps, wait.ID) {
+		t.Errorf("rec-api-1 starts after %v, not after the wait #%d:\n%s", start.Deps, wait.ID, p)
+	}
+	if got := strings.Join(mutations(p), "; "); strings.Contains(got, "rec-db-1") {
+		t.Errorf("db is left alone, got %s", got)
+	}
+}
+
 func TestReconcileStoppedContainerOnlyStarts(t *testing.T) {
 	s := load(t, writeCompose(t, reconcileStack))
 	o := applied(reconcile(t, s, nil, Options{}))
