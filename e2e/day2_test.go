@@ -281,3 +281,44 @@ func TestPsHealthIsCurrent(t *testing.T) {
 		t.Errorf("second ps: %q, want svc=unhealthy", h)
 	}
 }
+
+// TestExecTTY runs `exec -it` under a real pseudo-terminal (util-linux
+// script, part of every Debian base system): the command sees a terminal,
+// reads what is typed, and its exit code is ours.
+func TestExecTTY(t *testing.T) {
+	requirePodman(t)
+	scriptBin, err := exec.LookPath("script")
+	if err != nil {
+		t.Fatalf("this test needs util-linux's script to provide a terminal: %v", err)
+	}
+	p := project(t, "tty")
+	dir := writeStack(t, map[string]string{"compose.yaml": `services:
+  svc:
+    image: localhost/busybox:test
+    command: ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
+`})
+	mustStack(t, dir, "-p", p, "up", "-d")
+	inTerminal := func(stdin string, args ...string) string {
+		t.Helper()
+		line := stackBin + " -p " + p + " " + strings.Join(args, " ") + "; echo exit=$?"
+		cmd := exec.Command(scriptBin, "-qec", line, "/dev/null")
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "STACK_URL=" + podURL, "TERM=dumb"}
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("script: %v\n%s", err, out)
+		}
+		return strings.ReplaceAll(string(out), "\r", "")
+	}
+	if out := inTerminal("", "exec", "-it", "svc", "tty"); !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "exit=0") {
+		t.Errorf("exec -it tty: want a /dev/pts device and exit 0:\n%s", out)
+	}
+	if out := inTerminal("", "exec", "-T", "svc", "tty"); !strings.Contains(out, "not a tty") || !strings.Contains(out, "exit=1") {
+		t.Errorf("exec -T tty: want no terminal and exit 1:\n%s", out)
+	}
+	out := inTerminal("echo typed-$((6*7)); exit 3\n", "exec", "-it", "svc", "sh")
+	if !strings.Contains(out, "typed-42") || !strings.Contains(out, "exit=3") {
+		t.Errorf("interactive shell: want the typed command's output and exit 3:\n%s", out)
+	}
+}
