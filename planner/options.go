@@ -22,6 +22,10 @@ type Options struct {
 	NoStart bool
 	// Pull is the image policy: "missing" (default), "always" or "never".
 	Pull string
+	// OneOff plans for `stack run SERVICE`: what a one-off container of the
+	// service needs (its image, networks and volumes, and its dependencies
+	// started unless NoDeps) but not the service's own containers.
+	OneOff string
 	// Wait adds a wait step for every started service: healthy where it has
 	// a healthcheck, running otherwise (`up --wait`).
 	Wait bool

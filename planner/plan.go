@@ -49,6 +49,9 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 		return nil, err
 	}
 	selected, err := selectServices(s, opts.Services, opts.NoDeps)
+	if opts.OneOff != "" {
+		selected, err = oneOffServices(s, opts.OneOff, opts.NoDeps)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +145,20 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 			podCreated[d.c.Pod] = true
 		}
 	}
+	oneOffNets, oneOffVols := map[string]bool{}, map[string]bool{}
+	if svc := s.Services[opts.OneOff]; svc != nil {
+		created[svc.Name] = true // its image
+		if p := byService[svc.Name]; p != nil {
+			for n := range p.Networks {
+				oneOffNets[n] = true
+			}
+		}
+		for _, m := range svc.Mounts {
+			if m.Type == stack.MountVolume {
+				oneOffVols[m.Source] = true
+			}
+		}
+	}
 
 	// Images, for the services that get new containers.
 	imageStep := map[string]*Step{}
@@ -185,7 +202,7 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 	netStep := map[string]*Step{}
 	for _, key := range sortedKeys(s.Networks) {
 		n := s.Networks[key]
-		if n.External || hasNetwork[n.Name] || !networkUsed(pods, n.Name, podCreated) {
+		if n.External || hasNetwork[n.Name] || !(networkUsed(pods, n.Name, podCreated) || oneOffNets[n.Name]) {
 			continue
 		}
 		netStep[n.Name] = b.add(&Step{Kind: StepCreateNetwork, Target: n.Name, Network: n, Cause: "no existing network"})
@@ -193,7 +210,7 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 	volStep := map[string]*Step{}
 	for _, key := range sortedKeys(s.Volumes) {
 		v := s.Volumes[key]
-		if v.External || hasVolume[v.Name] || !volumeUsed(s, key, decisions) {
+		if v.External || hasVolume[v.Name] || !(volumeUsed(s, key, decisions) || oneOffVols[key]) {
 			continue
 		}
 		volStep[key] = b.add(&Step{Kind: StepCreateVolume, Target: v.Name, Volume: v, Cause: "no existing volume"})
@@ -236,7 +253,7 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 		}
 		if opts.RemoveOrphans {
 			orphanSteps = append(orphanSteps, b.add(&Step{Kind: StepRemovePod, Target: name, Cause: "orphan"}, orphanSteps...))
-		} else if len(opts.Services) == 0 {
+		} else if len(opts.Services) == 0 && opts.OneOff == "" {
 			plan.Warnings = append(plan.Warnings, fmt.Sprintf("pod %s is not declared by the stack; remove it with --remove-orphans", name))
 		}
 	}
@@ -317,6 +334,12 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 			st := b.add(&Step{Kind: StepStartContainer, Target: c.Name, Service: name, Pod: c.Pod, Container: c, Cause: cause}, sortSteps(deps)...)
 			startStep[c.Name] = st
 		}
+	}
+
+	if svc := s.Services[opts.OneOff]; svc != nil && !opts.NoDeps {
+		// The one-off starts once the plan is done: its dependency
+		// conditions are the plan's last steps.
+		gates(b, s, svc, ofService, decisions, startStep, obsC, waits)
 	}
 
 	if opts.Wait && !opts.NoStart {
@@ -478,6 +501,26 @@ func anySelected(p *Pod, selected map[string]bool) bool {
 
 // selectServices expands the requested services with their dependencies
 // (unless noDeps); empty means every enabled service.
+// oneOffServices selects what a one-off container of service needs running:
+// its dependencies and theirs (none with noDeps), not the service itself.
+func oneOffServices(s *stack.Stack, service string, noDeps bool) (map[string]bool, error) {
+	svc, ok := s.Services[service]
+	if !ok {
+		return nil, stack.Problems{{Message: fmt.Sprintf("no such service %q in stack %q", service, s.Name),
+			Fix: "stack config --services lists them"}}
+	}
+	var deps []string
+	for dep := range svc.DependsOn {
+		if _, ok := s.Services[dep]; ok && !noDeps {
+			deps = append(deps, dep)
+		}
+	}
+	if len(deps) == 0 {
+		return map[string]bool{}, nil
+	}
+	return selectServices(s, deps, false)
+}
+
 func selectServices(s *stack.Stack, names []string, noDeps bool) (map[string]bool, error) {
 	out := map[string]bool{}
 	if len(names) == 0 {

@@ -320,3 +320,48 @@ func TestPlanDown(t *testing.T) {
 		t.Errorf("down of another project touches chain:\n%s", p)
 	}
 }
+
+// TestReconcileOneOff: `stack run api` needs api's image, networks and
+// volumes, and db up and healthy; never api's own containers.
+func TestReconcileOneOff(t *testing.T) {
+	s := load(t, writeCompose(t, `name: one
+services:
+  db:
+    image: postgres
+    healthcheck: {test: pg_isready, interval: 1s}
+  api:
+    image: api:1
+    depends_on: {db: {condition: service_healthy}}
+    volumes: [data:/data]
+  web:
+    image: nginx
+volumes:
+  data: {}
+`))
+	describe := func(p *Plan) string {
+		var out []string
+		for _, st := range p.Steps {
+			out = append(out, string(st.Kind)+" "+st.Target)
+		}
+		return strings.Join(out, "; ")
+	}
+	p := reconcile(t, s, nil, Options{OneOff: "api"})
+	want := "PullImage api:1; PullImage postgres; CreateNetwork one_default; CreateVolume one_data; " +
+		"CreatePod one-db; CreateContainer one-db-1; StartContainer one-db-1; Wait one-db-1"
+	if got := describe(p); got != want {
+		t.Errorf("run api:\n got %s\nwant %s", got, want)
+	}
+	last := p.Steps[len(p.Steps)-1]
+	if last.Kind != StepWait || last.Condition != stack.ConditionHealthy {
+		t.Errorf("the plan must end waiting for db to be healthy, ends with %s", last)
+	}
+
+	p = reconcile(t, s, nil, Options{OneOff: "api", NoDeps: true})
+	if got, want := describe(p), "PullImage api:1; CreateNetwork one_default; CreateVolume one_data"; got != want {
+		t.Errorf("run --no-deps api:\n got %s\nwant %s", got, want)
+	}
+
+	if _, err := Reconcile(s, nil, Options{OneOff: "nope"}); err == nil || !strings.Contains(err.Error(), `no such service "nope"`) {
+		t.Errorf("unknown service: %v", err)
+	}
+}
