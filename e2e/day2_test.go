@@ -282,15 +282,32 @@ func TestPsHealthIsCurrent(t *testing.T) {
 	}
 }
 
-// TestExecTTY runs `exec -it` under a real pseudo-terminal (util-linux
-// script, part of every Debian base system): the command sees a terminal,
-// reads what is typed, and its exit code is ours.
-func TestExecTTY(t *testing.T) {
-	requirePodman(t)
+// inTerminal runs the stack binary under a real pseudo-terminal (util-linux
+// script, part of every Debian base system), typing stdin, and returns what
+// the terminal showed, ending with "exit=N".
+func inTerminal(t *testing.T, dir, stdin string, args ...string) string {
+	t.Helper()
 	scriptBin, err := exec.LookPath("script")
 	if err != nil {
 		t.Fatalf("this test needs util-linux's script to provide a terminal: %v", err)
 	}
+	line := stackBin + " " + strings.Join(args, " ") + "; echo exit=$?"
+	cmd := exec.Command(scriptBin, "-qec", line, "/dev/null")
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "STACK_URL=" + podURL, "TERM=dumb",
+		"STACK_PROGRESS=quiet"}
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("script: %v\n%s", err, out)
+	}
+	return strings.ReplaceAll(string(out), "\r", "")
+}
+
+// TestExecTTY: `exec -it` under a real terminal: the command sees one,
+// reads what is typed, and its exit code is ours; -T gives no terminal.
+func TestExecTTY(t *testing.T) {
+	requirePodman(t)
 	p := project(t, "tty")
 	dir := writeStack(t, map[string]string{"compose.yaml": `services:
   svc:
@@ -298,27 +315,54 @@ func TestExecTTY(t *testing.T) {
     command: ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
 `})
 	mustStack(t, dir, "-p", p, "up", "-d")
-	inTerminal := func(stdin string, args ...string) string {
-		t.Helper()
-		line := stackBin + " -p " + p + " " + strings.Join(args, " ") + "; echo exit=$?"
-		cmd := exec.Command(scriptBin, "-qec", line, "/dev/null")
-		cmd.Dir = dir
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "STACK_URL=" + podURL, "TERM=dumb"}
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("script: %v\n%s", err, out)
-		}
-		return strings.ReplaceAll(string(out), "\r", "")
-	}
-	if out := inTerminal("", "exec", "-it", "svc", "tty"); !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "exit=0") {
+	if out := inTerminal(t, dir, "", "-p", p, "exec", "-it", "svc", "tty"); !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "exit=0") {
 		t.Errorf("exec -it tty: want a /dev/pts device and exit 0:\n%s", out)
 	}
-	if out := inTerminal("", "exec", "-T", "svc", "tty"); !strings.Contains(out, "not a tty") || !strings.Contains(out, "exit=1") {
+	if out := inTerminal(t, dir, "", "-p", p, "exec", "-T", "svc", "tty"); !strings.Contains(out, "not a tty") || !strings.Contains(out, "exit=1") {
 		t.Errorf("exec -T tty: want no terminal and exit 1:\n%s", out)
 	}
-	out := inTerminal("echo typed-$((6*7)); exit 3\n", "exec", "-it", "svc", "sh")
+	out := inTerminal(t, dir, "echo typed-$((6*7)); exit 3\n", "-p", p, "exec", "-it", "svc", "sh")
 	if !strings.Contains(out, "typed-42") || !strings.Contains(out, "exit=3") {
 		t.Errorf("interactive shell: want the typed command's output and exit 3:\n%s", out)
+	}
+}
+
+// TestRunOneOff: `run` on a stack that is not up creates what the one-off
+// needs and starts its dependency, health-gated, as docker compose run does;
+// -it attaches a terminal; --rm leaves nothing behind.
+func TestRunOneOff(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "oneoff")
+	dir := writeStack(t, map[string]string{"compose.yaml": `services:
+  db:
+    image: localhost/busybox:test
+    command: ["/bin/sh", "-c", "trap 'exit 0' TERM; rm -f /data/ready; sleep 2; touch /data/ready; sleep 3600 & wait"]
+    healthcheck: {test: ["CMD", "test", "-f", "/data/ready"], interval: 1s, retries: 20}
+    volumes: [data:/data]
+  migrate:
+    image: localhost/busybox:test
+    command: ["/bin/sh", "-c", "test -f /data/ready && echo db-was-ready"]
+    depends_on: {db: {condition: service_healthy}}
+    volumes: [data:/data]
+volumes:
+  data: {}
+`})
+	r := runStack(t, dir, "-p", p, "run", "--rm", "migrate")
+	if r.code != 0 || !strings.Contains(r.stdout, "db-was-ready") {
+		t.Fatalf("run migrate must start only once db is healthy: %s", r)
+	}
+	r = runStack(t, dir, "-p", p, "run", "--rm", "-T", "migrate", "sh", "-c", "echo to-out; echo to-err >&2; exit 4")
+	if r.code != 4 || !strings.Contains(r.stdout, "to-out") || strings.Contains(r.stdout, "to-err") || !strings.Contains(r.stderr, "to-err") {
+		t.Errorf("run with a command: want exit 4 and the streams kept apart: %s", r)
+	}
+	out := inTerminal(t, dir, "echo typed-$((6*7)); exit 3\n", "-p", p, "run", "--rm", "-it", "migrate", "sh")
+	if !strings.Contains(out, "typed-42") || !strings.Contains(out, "exit=3") {
+		t.Errorf("run -it sh: want the typed command's output and exit 3:\n%s", out)
+	}
+	if names := podman(t, "ps", "-a", "--format", "{{.Names}}"); strings.Contains(names, p+"-migrate-") {
+		t.Errorf("run --rm left a container: %s", names)
+	}
+	if st := states(t, p); len(st) != 1 || st["db"] != "running" {
+		t.Errorf("want db running and no migrate container, got %v", st)
 	}
 }

@@ -234,12 +234,25 @@ func (c *Client) Events(ctx context.Context, project string, each func(Event)) e
 	}
 }
 
-// RunOneOff runs a one-off container of a service: its definition with cmd
-// (when given) and extra environment, no published ports, on the project
-// networks, labelled as one-off so reconcile and down keep apart from it.
-// Output goes to emit; it returns the exit code and removes the container
-// when rm is set.
-func (c *Client) RunOneOff(ctx context.Context, s *stack.Stack, service, name string, cmd []string, env map[string]string, rm bool, emit func(LogLine)) (int, error) {
+// OneOff describes a one-off container of a service.
+type OneOff struct {
+	Service, Name string
+	Cmd           []string          // replaces the service's command when set
+	Env           map[string]string // added to the service's environment
+	Remove        bool              // remove the container when it exits
+	// The container's output goes to Stdout and Stderr (one stream with a
+	// TTY); Interactive also connects Stdin. With TTY and a terminal on
+	// Stdin, the terminal is put in raw mode and the container's follows
+	// its size.
+	TTY, Interactive bool
+	Stdin            io.Reader
+	Stdout, Stderr   io.Writer
+}
+
+// RunOneOff runs a one-off container of a service: its definition with the
+// overrides of o, no published ports, on the project networks, labelled as
+// one-off so reconcile and down keep apart from it. It returns the exit code.
+func (c *Client) RunOneOff(ctx context.Context, s *stack.Stack, o OneOff) (int, error) {
 	pods, err := planner.Group(s, "")
 	if err != nil {
 		return -1, err
@@ -247,21 +260,23 @@ func (c *Client) RunOneOff(ctx context.Context, s *stack.Stack, service, name st
 	var pod *planner.Pod
 	for _, p := range pods {
 		for _, m := range p.Services {
-			if m == service {
+			if m == o.Service {
 				pod = p
 			}
 		}
 	}
-	svc := *s.Services[service]
-	if len(cmd) > 0 {
-		svc.Command = cmd
+	svc := *s.Services[o.Service]
+	if len(o.Cmd) > 0 {
+		svc.Command = o.Cmd
 	}
 	svc.Ports = nil
 	svc.ContainerName = ""
-	svc.Environment = mergeLabels(svc.Environment, env)
-	labels := map[string]string{planner.LabelProject: s.Name, planner.LabelService: service, planner.LabelOneOff: "true",
-		planner.LabelComposeProject: s.Name, planner.LabelComposeService: service}
-	ct := &planner.Container{Name: name, Service: service, Spec: &svc, Labels: labels}
+	svc.Environment = mergeLabels(svc.Environment, o.Env)
+	svc.Tty = o.TTY
+	svc.StdinOpen = o.Interactive
+	labels := map[string]string{planner.LabelProject: s.Name, planner.LabelService: o.Service, planner.LabelOneOff: "true",
+		planner.LabelComposeProject: s.Name, planner.LabelComposeService: o.Service}
+	ct := &planner.Container{Name: o.Name, Service: o.Service, Spec: &svc, Labels: labels}
 	// Its own namespace on the pod's networks: answering to no alias of the service.
 	solo := &planner.Pod{Networks: map[string][]string{}}
 	if pod != nil {
@@ -272,17 +287,38 @@ func (c *Client) RunOneOff(ctx context.Context, s *stack.Stack, service, name st
 	if err := c.CreateContainer(ctx, ct, solo, s); err != nil {
 		return -1, err
 	}
-	if rm {
-		defer c.RemoveContainer(context.WithoutCancel(ctx), name, true)
+	if o.Remove {
+		defer c.RemoveContainer(context.WithoutCancel(ctx), o.Name, true)
 	}
-	if err := c.StartContainer(ctx, name); err != nil {
+	return c.runAttached(ctx, o)
+}
+
+// runAttached attaches to the created container, starts it once attached
+// (so no output is lost) and returns its exit code.
+func (c *Client) runAttached(ctx context.Context, o OneOff) (int, error) {
+	var stdin io.Reader
+	if o.Interactive {
+		stdin = o.Stdin
+	}
+	ready := make(chan bool, 1)
+	attached := make(chan error, 1)
+	go func() {
+		// No detach keys: a detached one-off would leave us waiting.
+		opts := new(containers.AttachOptions).WithStream(true).WithDetachKeys("")
+		attached <- containers.Attach(c.ctx(ctx), o.Name, stdin, o.Stdout, o.Stderr, ready, opts)
+	}()
+	select {
+	case <-ready:
+	case err := <-attached:
+		return -1, fmt.Errorf("attach to %s: %w", o.Name, mapErr(err))
+	}
+	if err := c.StartContainer(ctx, o.Name); err != nil {
 		return -1, err
 	}
-	logErr := make(chan error, 1)
-	go func() { logErr <- c.readLogs(ctx, name, LogOptions{Follow: true}, "", -1, emit) }()
-	code, err := c.WaitExit(ctx, name)
-	<-logErr
-	return code, err
+	if err := <-attached; err != nil && ctx.Err() == nil {
+		return -1, fmt.Errorf("attach to %s: %w", o.Name, mapErr(err))
+	}
+	return c.WaitExit(ctx, o.Name)
 }
 
 // GenerateKube asks Podman for the Kubernetes YAML of what actually runs in

@@ -464,14 +464,20 @@ func newExecCommand(g *globalOptions) *cobra.Command {
 
 func newRunCommand(g *globalOptions) *cobra.Command {
 	var (
-		rm  bool
-		env []string
+		rm, tty, noTTY, interactive, noDeps bool
+		env                                 []string
+		waitTimeout                         time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run [flags] SERVICE [COMMAND...]",
 		Short: "Run a one-off container from a service's definition",
+		Long: `Run a one-off container from a service's definition, with no published ports
+and its own network namespace on the project's networks. Like docker compose
+run, it first creates what the container needs (image, networks, volumes) and
+starts the service's dependencies, health-gated (skip that with --no-deps).`,
 		Example: `  stack run --rm migrate
-  stack run --rm api /app/manage check`,
+  stack run --rm api /app/manage check
+  stack run --rm -it api sh`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -487,6 +493,18 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			defer c.Close()
+			// What the one-off needs first, as docker compose run does: its
+			// image, networks and volumes, and its dependencies started.
+			r, err := g.renderer()
+			if err != nil {
+				return err
+			}
+			_, err = planner.Up(ctx, c, s, planner.Options{Policy: g.policy(s), OneOff: args[0], NoDeps: noDeps},
+				planner.UpOptions{}, planner.ExecOptions{WaitTimeout: waitTimeout}, r)
+			r.Close()
+			if err != nil {
+				return err
+			}
 			b := make([]byte, 3)
 			rand.Read(b)
 			name := planner.Name(s.Name, args[0]+"-run-"+hex.EncodeToString(b))
@@ -495,8 +513,9 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 				k, v, _ := strings.Cut(kv, "=")
 				extra[k] = v
 			}
-			p := newLogPrinter(g, s.Name, []string{name}, false, true)
-			code, err := c.RunOneOff(ctx, s, args[0], name, args[1:], extra, rm, p.print)
+			code, err := c.RunOneOff(ctx, s, podmanapi.OneOff{Service: args[0], Name: name, Cmd: args[1:], Env: extra,
+				Remove: rm, TTY: tty && !noTTY, Interactive: interactive,
+				Stdin: g.streams.in, Stdout: g.streams.out, Stderr: g.streams.err})
 			if err != nil {
 				return err
 			}
@@ -506,7 +525,11 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	f := cmd.Flags()
 	f.SetInterspersed(false)
 	f.BoolVar(&rm, "rm", false, "remove the container when it exits")
-	f.BoolP("no-TTY", "T", false, "no terminal (always so; accepted as docker compose scripts pass it)")
+	f.BoolVarP(&interactive, "interactive", "i", false, "keep stdin open and attach to it")
+	f.BoolVar(&noDeps, "no-deps", false, "do not start the service's dependencies")
+	f.DurationVar(&waitTimeout, "wait-timeout", 0, "give up waiting for a dependency after this long (0: no limit)")
+	f.BoolVarP(&tty, "tty", "t", false, "allocate a terminal")
+	f.BoolVarP(&noTTY, "no-TTY", "T", false, "no terminal (the default; accepted as docker compose scripts pass it)")
 	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable (KEY=VALUE)")
 	return cmd
 }
