@@ -222,7 +222,7 @@ func dial(ctx context.Context, uri, identity string, timeout time.Duration) (*Cl
 		return nil, fmt.Errorf("%s: no answer within %s", uri, timeout)
 	case r := <-ch:
 		if r.err != nil {
-			if strings.Contains(r.err.Error(), "version") && strings.Contains(r.err.Error(), "less than") {
+			if msg := r.err.Error(); strings.Contains(msg, "version") && (strings.Contains(msg, "too old") || strings.Contains(msg, "less than")) {
 				return nil, versionError{fmt.Sprintf("the Podman service at %s is too old: %v (podstack needs API %s or newer)", uri, r.err, MinAPIVersion)}
 			}
 			return nil, r.err

@@ -1,6 +1,8 @@
 package podmanapi
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,5 +48,37 @@ func TestConnectExplicitURLFailsClearly(t *testing.T) {
 	_, err := Connect(t.Context(), ConnectOptions{URL: "unix:///nonexistent/podman.sock", Getenv: func(string) string { return "" }})
 	if err == nil || !strings.Contains(err.Error(), "unix:///nonexistent/podman.sock") || !strings.Contains(err.Error(), "--url") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestConnectRefusesOldService: a service announcing an API older than 4.0
+// is refused with a message that names it and the version needed, and no
+// temporary service is started in its place.
+func TestConnectRefusesOldService(t *testing.T) {
+	for _, announced := range []string{"3.4.4", "1.40"} {
+		t.Run(announced, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Libpod-API-Version", announced)
+				w.Header().Set("API-Version", "1.40")
+				w.Write([]byte("OK"))
+			}))
+			defer srv.Close()
+			url := "tcp://" + strings.TrimPrefix(srv.URL, "http://")
+			_, err := Connect(t.Context(), ConnectOptions{URL: url, Getenv: func(string) string { return "" }})
+			if err == nil {
+				t.Fatal("connected to a service announcing API " + announced)
+			}
+			if testing.Verbose() {
+				t.Log(err)
+			}
+			if strings.Contains(err.Error(), "no Podman service answers") {
+				t.Errorf("an old service answered; the error must not say none did: %v", err)
+			}
+			for _, want := range []string{url, MinAPIVersion, "too old"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error does not name %q: %v", want, err)
+				}
+			}
+		})
 	}
 }
