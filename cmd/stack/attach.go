@@ -60,20 +60,157 @@ func (p *logPrinter) print(l podmanapi.LogLine) {
 	fmt.Fprintf(p.w, "%s %s\n", prefix, l.Text)
 }
 
+// abortFlags are docker compose's ways to end an attached up.
+type abortFlags struct {
+	onExit, onFailure bool
+	exitCodeFrom      string
+}
+
+// check refuses abort flags that cannot apply: without attaching (-d,
+// --dry-run, --no-start) nothing watches the containers, and
+// --exit-code-from must name an attached service.
+func (a abortFlags) check(s *stack.Stack, opts planner.Options, detached bool) error {
+	if !a.onExit && !a.onFailure && a.exitCodeFrom == "" {
+		return nil
+	}
+	if detached {
+		return usagef("--abort-on-container-exit, --abort-on-container-failure and --exit-code-from need an attached up: drop -d, --dry-run or --no-start")
+	}
+	if a.exitCodeFrom == "" {
+		return nil
+	}
+	if _, ok := s.Services[a.exitCodeFrom]; !ok {
+		return usagef("--exit-code-from %s: no such service in stack %q (stack config --services lists them)", a.exitCodeFrom, s.Name)
+	}
+	if len(opts.Services) > 0 && !contains(opts.Services, a.exitCodeFrom) {
+		return usagef("--exit-code-from %s: the service is not among those named (%s)", a.exitCodeFrom, strings.Join(opts.Services, ", "))
+	}
+	return nil
+}
+
+// containerExit is one attached container's end.
+type containerExit struct {
+	name, service string
+	code          int
+}
+
 // attach follows the services' logs until Ctrl-C, then stops the stack in
-// reverse dependency order; a second Ctrl-C kills it instead.
-func attach(ctx context.Context, g *globalOptions, c *podmanapi.Client, s *stack.Stack, opts planner.Options) error {
-	names, err := serviceContainers(ctx, c, s.Name, opts.Services)
+// reverse dependency order; a second Ctrl-C kills it instead. With abort
+// flags, a container's exit (or failure) stops the stack too, and up's exit
+// code is that container's, or the --exit-code-from service's.
+func attach(ctx context.Context, g *globalOptions, c *podmanapi.Client, s *stack.Stack, opts planner.Options, abort abortFlags) error {
+	o, err := c.Observe(ctx, s.Name, nil)
 	if err != nil {
 		return err
 	}
+	attached := matchContainers(o, opts.Services, nil)
+	names := namesOf(attached)
 	fmt.Fprintf(g.streams.err, "Attaching to %s (Ctrl+C stops the stack)\n", strings.Join(names, ", "))
 	p := newLogPrinter(g, s.Name, names, false, false)
-	logErr := c.StreamLogs(ctx, names, podmanapi.LogOptions{Follow: true, Tail: -1}, p.print)
-	if ctx.Err() == nil {
-		return logErr
+	logCtx, stopLogs := context.WithCancel(ctx)
+	defer stopLogs()
+	logDone := make(chan error, 1)
+	go func() { logDone <- c.StreamLogs(logCtx, names, podmanapi.LogOptions{Follow: true, Tail: -1}, p.print) }()
+
+	// Every attached container is watched: up returns once all have
+	// exited. One-shot jobs that others await (service_completed_successfully)
+	// are expected to exit and never trigger an abort.
+	exits := make(chan containerExit, len(attached))
+	jobs := completionAwaited(s)
+	for _, ct := range attached {
+		go func() {
+			code, err := c.WaitExit(logCtx, ct.Name)
+			if err != nil {
+				code = -1
+			}
+			exits <- containerExit{ct.Name, ct.Labels[planner.LabelService], code}
+		}()
 	}
-	fmt.Fprintln(g.streams.err, "Gracefully stopping... (press Ctrl+C again to force)")
+
+	code, running := 0, len(attached)
+	for running > 0 {
+		select {
+		case err := <-logDone:
+			if ctx.Err() != nil {
+				return stopAttached(g, c, s, opts, "")
+			}
+			if err != nil {
+				return err
+			}
+			logDone = nil
+		case e := <-exits:
+			running--
+			if ctx.Err() != nil { // Ctrl-C ended the watch
+				return stopAttached(g, c, s, opts, "")
+			}
+			fmt.Fprintf(g.streams.err, "%s exited with code %d\n", p.short(e.name), e.code)
+			if e.service == abort.exitCodeFrom {
+				code = e.code
+			}
+			if jobs[e.service] && e.service != abort.exitCodeFrom {
+				continue
+			}
+			if abort.onExit || abort.exitCodeFrom != "" || (abort.onFailure && e.code != 0) {
+				if abort.exitCodeFrom == "" {
+					code = e.code
+				}
+				if err := stopAttached(g, c, s, opts, "Aborting on container exit..."); err != nil {
+					return err
+				}
+				stopLogs()
+				return exitCode(finalCode(ctx, c, s, abort, code))
+			}
+		}
+	}
+	// All exited: let the last lines through, then stop following.
+	if logDone != nil {
+		select {
+		case <-logDone:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	return exitCode(finalCode(ctx, c, s, abort, code))
+}
+
+// finalCode is up's exit code once the attached containers are down: the
+// --exit-code-from service's container's own, else code.
+func finalCode(ctx context.Context, c *podmanapi.Client, s *stack.Stack, abort abortFlags, code int) int {
+	if abort.exitCodeFrom == "" {
+		return code
+	}
+	names, err := serviceContainers(ctx, c, s.Name, []string{abort.exitCodeFrom})
+	if err != nil || len(names) == 0 {
+		return code
+	}
+	if c, err := c.WaitExit(ctx, names[0]); err == nil {
+		return c
+	}
+	return code
+}
+
+// completionAwaited lists the services another awaits with
+// service_completed_successfully.
+func completionAwaited(s *stack.Stack) map[string]bool {
+	out := map[string]bool{}
+	for _, svc := range s.Services {
+		for dep, d := range svc.DependsOn {
+			if d.Condition == stack.ConditionCompleted {
+				out[dep] = true
+			}
+		}
+	}
+	return out
+}
+
+// stopAttached stops the attached services in reverse dependency order;
+// Ctrl-C during the stop kills them instead. Without a reason it is the
+// Ctrl-C path, which ends in exit code 130.
+func stopAttached(g *globalOptions, c *podmanapi.Client, s *stack.Stack, opts planner.Options, reason string) error {
+	if reason == "" {
+		fmt.Fprintln(g.streams.err, "Gracefully stopping... (press Ctrl+C again to force)")
+	} else {
+		fmt.Fprintln(g.streams.err, reason)
+	}
 	stopCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -96,7 +233,10 @@ func attach(ctx context.Context, g *globalOptions, c *podmanapi.Client, s *stack
 	if err != nil {
 		return err
 	}
-	return silentExit{exitInterrupted}
+	if reason == "" {
+		return silentExit{exitInterrupted}
+	}
+	return nil
 }
 
 func newLogsCommand(g *globalOptions) *cobra.Command {

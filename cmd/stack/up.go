@@ -40,6 +40,7 @@ func newUpCommand(g *globalOptions) *cobra.Command {
 		detach, dryRun bool
 		rollback       bool
 		format         string
+		abort          abortFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up [SERVICE...]",
@@ -73,6 +74,9 @@ Without -d, up follows the services' logs until Ctrl-C, then stops the stack
 				return err
 			}
 			opts.Policy = g.policy(s)
+			if err := abort.check(s, opts, detach || dryRun || opts.NoStart); err != nil {
+				return err
+			}
 			c, err := g.connect(ctx)
 			if err != nil {
 				return err
@@ -105,7 +109,7 @@ Without -d, up follows the services' logs until Ctrl-C, then stops the stack
 			if detach || opts.NoStart {
 				return nil
 			}
-			return attach(ctx, g, c, s, opts)
+			return attach(ctx, g, c, s, opts, abort)
 		},
 	}
 	f := cmd.Flags()
@@ -114,6 +118,9 @@ Without -d, up follows the services' logs until Ctrl-C, then stops the stack
 	f.BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing")
 	f.StringVar(&format, "format", "table", "plan format for --dry-run: table, text or json")
 	f.BoolVar(&rollback, "rollback", false, "when up fails part-way, remove what this run created")
+	f.BoolVar(&abort.onExit, "abort-on-container-exit", false, "stop the stack when any attached container exits; exit with its code")
+	f.BoolVar(&abort.onFailure, "abort-on-container-failure", false, "stop the stack when any attached container exits non-zero; exit with its code")
+	f.StringVar(&abort.exitCodeFrom, "exit-code-from", "", "exit with this service's exit code (implies --abort-on-container-exit)")
 	f.IntVar(&ef.parallel, "parallel", 0, "how many steps may run at once (0: no limit)")
 	f.DurationVar(&ef.waitTimeout, "wait-timeout", 0, "give up waiting for a dependency or --wait after this long (0: no limit)")
 	return cmd
