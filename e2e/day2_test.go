@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -364,5 +365,103 @@ volumes:
 	}
 	if st := states(t, p); len(st) != 1 || st["db"] != "running" {
 		t.Errorf("want db running and no migrate container, got %v", st)
+	}
+}
+
+// TestAttachedUpCtrlC: an attached up prints prefixed logs; Ctrl-C stops
+// the stack in reverse dependency order and exits 130; a second Ctrl-C
+// during a slow stop kills at once.
+func TestAttachedUpCtrlC(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "attached")
+	dir := writeStack(t, map[string]string{"compose.yaml": `services:
+  db:
+    image: localhost/busybox:test
+    command: ["/bin/sh", "-c", "trap 'exit 0' TERM; echo db says hello; sleep 3600 & wait"]
+  api:
+    image: localhost/busybox:test
+    command: ["/bin/sh", "-c", "trap 'sleep 1; exit 0' TERM; echo api says hello; sleep 3600 & wait"]
+    depends_on: [db]
+  stubborn:
+    image: localhost/busybox:test
+    command: ["/bin/sh", "-c", "trap '' TERM; echo stubborn; sleep 3600 & wait; sleep 3600"]
+    stop_grace_period: 60s
+    profiles: [slow]
+`})
+	start := func(args ...string) (*exec.Cmd, *bytes.Buffer, *bufio.Scanner) {
+		cmd := exec.Command(stackBin, append([]string{"-p", p, "--progress", "plain"}, args...)...)
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "STACK_URL=" + podURL}
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		errPipe, _ := cmd.StderrPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd, &out, bufio.NewScanner(errPipe)
+	}
+	waitFor := func(sc *bufio.Scanner, what string) string {
+		var seen strings.Builder
+		for sc.Scan() {
+			seen.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), what) {
+				return seen.String()
+			}
+		}
+		t.Fatalf("stderr ended before %q:\n%s", what, seen.String())
+		return ""
+	}
+	exitOf := func(cmd *exec.Cmd, limit time.Duration) (int, time.Duration) {
+		begin := time.Now()
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(limit):
+			cmd.Process.Kill()
+			t.Fatalf("still running %s after the signal", limit)
+		}
+		return cmd.ProcessState.ExitCode(), time.Since(begin)
+	}
+
+	cmd, out, sc := start("up")
+	waitFor(sc, "Attaching to")
+	time.Sleep(1500 * time.Millisecond) // let the first lines through
+	cmd.Process.Signal(os.Interrupt)
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	if code, _ := exitOf(cmd, 30*time.Second); code != 130 {
+		t.Errorf("exit %d after Ctrl-C, want 130", code)
+	}
+	for _, want := range []string{"db-1", "| db says hello", "api-1", "| api says hello"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("logs lack %q:\n%s", want, out.String())
+		}
+	}
+	db, api := inspect(t, p+"-db-1"), inspect(t, p+"-api-1")
+	if db.State.Running || api.State.Running {
+		t.Fatalf("still running after Ctrl-C: db %v, api %v", db.State.Running, api.State.Running)
+	}
+	if !db.State.FinishedAt.After(api.State.FinishedAt) {
+		t.Errorf("db stopped at %s, before api (%s): want reverse dependency order", db.State.FinishedAt, api.State.FinishedAt)
+	}
+
+	cmd, _, sc = start("--profile", "slow", "up")
+	waitFor(sc, "Attaching to")
+	cmd.Process.Signal(os.Interrupt)
+	waitFor(sc, "Gracefully stopping")
+	time.Sleep(time.Second)
+	cmd.Process.Signal(os.Interrupt)
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	if code, took := exitOf(cmd, 30*time.Second); code != 130 || took > 15*time.Second {
+		t.Errorf("second Ctrl-C: exit %d after %s, want 130 well before the 60 s grace period", code, took)
+	}
+	if inspect(t, p+"-stubborn-1").State.Running {
+		t.Error("stubborn still running after the second Ctrl-C")
 	}
 }

@@ -234,3 +234,99 @@ func TestPodmanComposeFixtures(t *testing.T) {
 
 // projectName is project() for use inside loops.
 func projectName(t *testing.T, name string) string { return project(t, name) }
+
+// exitCodes maps a project's service names to their containers' exit codes.
+func exitCodes(t *testing.T, p string) map[string]int {
+	t.Helper()
+	var list []struct {
+		Labels   map[string]string
+		ExitCode int
+	}
+	if err := json.Unmarshal([]byte(podman(t, "ps", "-a", "--filter", "label=io.podstack.project="+p, "--format", "json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]int{}
+	for _, c := range list {
+		m[c.Labels["io.podstack.service"]] = c.ExitCode
+	}
+	return m
+}
+
+// TestPodmanComposeAbort runs podman-compose's abort fixtures through an
+// attached up. Exit codes follow docker compose v2: the code of the
+// container whose exit ended the run (podman-compose returns 0 for every
+// --abort-on-container-exit case; docker compose returns 1 for fail-first).
+// Whenever an exit aborts the run, the others are stopped, not left running.
+func TestPodmanComposeAbort(t *testing.T) {
+	requirePodman(t)
+	dir := copyFixture(t, "abort")
+	for _, c := range []struct {
+		file, flag string
+		want       int
+		aborted    bool
+	}{
+		{"fail-first", "--abort-on-container-failure", 1, true},
+		{"fail-second", "--abort-on-container-failure", 1, true},
+		{"fail-simultaneous", "--abort-on-container-failure", 1, true},
+		{"fail-none", "--abort-on-container-failure", 0, false},
+		{"fail-first", "--abort-on-container-exit", 1, true},
+		{"fail-second", "--abort-on-container-exit", 0, true},
+		{"fail-none", "--abort-on-container-exit", 0, true},
+	} {
+		t.Run(c.file+c.flag, func(t *testing.T) {
+			p := project(t, "abort")
+			r := runStack(t, dir, "-p", p, "-f", "docker-compose-"+c.file+".yaml", "up", c.flag)
+			if r.code != c.want {
+				t.Errorf("exit %d, want %d: %s", r.code, c.want, r)
+			}
+			for svc, state := range states(t, p) {
+				if state == "running" {
+					t.Errorf("%s still running after up returned", svc)
+				}
+			}
+			if aborted := strings.Contains(r.stderr, "Aborting on container exit"); aborted != c.aborted {
+				t.Errorf("aborted=%v, want %v: %s", aborted, c.aborted, r)
+			}
+		})
+	}
+}
+
+// TestExitCodeFrom: up --exit-code-from returns that service's code, also
+// when another container's exit stopped it first (as docker compose does).
+func TestExitCodeFrom(t *testing.T) {
+	requirePodman(t)
+	dir := writeStack(t, map[string]string{"compose.yaml": `services:
+  init:
+    image: localhost/busybox:test
+    command: ["/bin/sh", "-c", "exit 0"]
+  tests:
+    image: localhost/busybox:test
+    command: ["/bin/sh", "-c", "sleep 1; echo ran the tests; exit 3"]
+    depends_on: {init: {condition: service_completed_successfully}}
+  server:
+    image: localhost/busybox:test
+    command: ["/bin/sh", "-c", "trap 'exit 143' TERM; sleep 3600 & wait"]
+  short:
+    image: localhost/busybox:test
+    command: ["/bin/sh", "-c", "sleep 1; exit 0"]
+`})
+	p := project(t, "exitfrom")
+	// init exits at once but others await it: it must not end the run.
+	r := runStack(t, dir, "-p", p, "up", "--exit-code-from", "tests", "tests", "server", "init")
+	if r.code != 3 || !strings.Contains(r.stdout, "ran the tests") {
+		t.Errorf("want exit 3 from tests and its output: %s", r)
+	}
+	if st := states(t, p); st["server"] == "running" {
+		t.Errorf("server still running: %v", st)
+	}
+	// short exits first; server is stopped; up returns server's code.
+	r = runStack(t, dir, "-p", p, "up", "--exit-code-from", "server", "server", "short")
+	if codes := exitCodes(t, p); r.code == 0 || r.code != codes["server"] {
+		t.Errorf("exit %d, want server's own non-zero stop code %d: %s", r.code, codes["server"], r)
+	}
+	for _, bad := range [][]string{{"up", "-d", "--exit-code-from", "tests"}, {"up", "--exit-code-from", "nope"}, {"up", "--exit-code-from", "tests", "server"}} {
+		if r := runStack(t, dir, append([]string{"-p", p}, bad...)...); r.code != 2 {
+			t.Errorf("%v: want usage error (exit 2): %s", bad, r)
+		}
+	}
+}

@@ -156,10 +156,12 @@ type inspectData struct {
 	Name  string `json:"Name"`
 	Pod   string `json:"Pod"`
 	State struct {
-		Status    string    `json:"Status"`
-		StartedAt time.Time `json:"StartedAt"`
-		ExitCode  int       `json:"ExitCode"`
-		Health    struct {
+		Status     string    `json:"Status"`
+		Running    bool      `json:"Running"`
+		StartedAt  time.Time `json:"StartedAt"`
+		FinishedAt time.Time `json:"FinishedAt"`
+		ExitCode   int       `json:"ExitCode"`
+		Health     struct {
 			Status string `json:"Status"`
 		} `json:"Health"`
 	} `json:"State"`
