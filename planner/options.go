@@ -22,6 +22,9 @@ type Options struct {
 	NoStart bool
 	// Pull is the image policy: "missing" (default), "always" or "never".
 	Pull string
+	// Scale sets services' replica counts, overriding the stack's (`up
+	// --scale web=3`); 0 removes a service's containers.
+	Scale map[string]int
 	// OneOff plans for `stack run SERVICE`: what a one-off container of the
 	// service needs (its image, networks and volumes, and its dependencies
 	// started unless NoDeps) but not the service's own containers.

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,7 +38,10 @@ func (b *builder) add(st *Step, deps ...*Step) *Step {
 // Reconcile computes the steps that take observed to desired. It is a pure
 // function: no I/O, and the same inputs always give the same plan.
 func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Plan, error) {
-	s := desired
+	s, err := scaled(desired, opts.Scale)
+	if err != nil {
+		return nil, err
+	}
 	if observed == nil {
 		observed = &ObservedState{}
 	}
@@ -501,6 +505,34 @@ func anySelected(p *Pod, selected map[string]bool) bool {
 
 // selectServices expands the requested services with their dependencies
 // (unless noDeps); empty means every enabled service.
+// scaled returns s with the replica counts of scale, leaving s as it was.
+func scaled(s *stack.Stack, scale map[string]int) (*stack.Stack, error) {
+	if len(scale) == 0 {
+		return s, nil
+	}
+	out := *s
+	out.Services = maps.Clone(s.Services)
+	var problems stack.Problems
+	for _, name := range sortedKeys(scale) {
+		svc, ok := s.Services[name]
+		switch {
+		case !ok:
+			problems = append(problems, stack.Problem{Message: fmt.Sprintf("--scale %s: no such service in stack %q", name, s.Name),
+				Fix: "stack config --services lists them"})
+		case scale[name] < 0:
+			problems = append(problems, stack.Problem{Service: name, Message: fmt.Sprintf("--scale %s=%d: a replica count cannot be negative", name, scale[name])})
+		default:
+			c := *svc
+			c.Replicas = scale[name]
+			out.Services[name] = &c
+		}
+	}
+	if err := problems.Err(); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // oneOffServices selects what a one-off container of service needs running:
 // its dependencies and theirs (none with noDeps), not the service itself.
 func oneOffServices(s *stack.Stack, service string, noDeps bool) (map[string]bool, error) {

@@ -3,6 +3,7 @@ package planner
 import (
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -364,4 +365,39 @@ volumes:
 	if _, err := Reconcile(s, nil, Options{OneOff: "nope"}); err == nil || !strings.Contains(err.Error(), `no such service "nope"`) {
 		t.Errorf("unknown service: %v", err)
 	}
+}
+
+// TestReconcileScale: --scale adds and removes replicas of one service and
+// leaves the loaded stack as it was.
+func TestReconcileScale(t *testing.T) {
+	s := load(t, writeCompose(t, reconcileStack))
+	o := applied(reconcile(t, s, nil, Options{}))
+	p := reconcile(t, s, o, Options{Scale: map[string]int{"web": 3}})
+	want := "CreateContainer rec-web-2; CreateContainer rec-web-3; StartContainer rec-web-2; StartContainer rec-web-3"
+	if got := strings.Join(sortedCopy(mutations(p)), "; "); got != want {
+		t.Errorf("scale web=3:\n got %s\nwant %s", got, want)
+	}
+	if s.Services["web"].Replicas != 1 {
+		t.Errorf("the loaded stack changed: web has %d replicas", s.Services["web"].Replicas)
+	}
+	p = reconcile(t, s, applied(p), Options{Scale: map[string]int{"web": 0}})
+	want = "RemoveContainer rec-web-1; RemoveContainer rec-web-2; RemoveContainer rec-web-3; StopContainer rec-web-1; StopContainer rec-web-2; StopContainer rec-web-3"
+	if got := strings.Join(sortedCopy(mutations(p)), "; "); got != want {
+		t.Errorf("scale web=0:\n got %s\nwant %s", got, want)
+	}
+	for scale, msg := range map[string]string{"nope": `--scale nope: no such service`, "web": "cannot be negative"} {
+		n := 2
+		if scale == "web" {
+			n = -1
+		}
+		if _, err := Reconcile(s, o, Options{Scale: map[string]int{scale: n}}); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("scale %s=%d: %v, want %q", scale, n, err, msg)
+		}
+	}
+}
+
+func sortedCopy(in []string) []string {
+	out := append([]string(nil), in...)
+	sort.Strings(out)
+	return out
 }

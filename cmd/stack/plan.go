@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -14,6 +16,7 @@ import (
 type planFlags struct {
 	noDeps, forceRecreate, noRecreate, removeOrphans, noStart, wait bool
 	pull                                                            string
+	scale                                                           []string
 }
 
 func (p *planFlags) register(f *pflag.FlagSet) {
@@ -24,6 +27,7 @@ func (p *planFlags) register(f *pflag.FlagSet) {
 	f.BoolVar(&p.noStart, "no-start", false, "create but do not start")
 	f.BoolVar(&p.wait, "wait", false, "wait until every service is running, or healthy when it has a healthcheck")
 	f.StringVar(&p.pull, "pull", "missing", "pull images: missing, always or never")
+	f.StringArrayVar(&p.scale, "scale", nil, "run NUM replicas of SERVICE (SERVICE=NUM), overriding the stack; repeatable")
 }
 
 func (p *planFlags) options(g *globalOptions, services []string) (planner.Options, error) {
@@ -33,7 +37,17 @@ func (p *planFlags) options(g *globalOptions, services []string) (planner.Option
 	if p.forceRecreate && p.noRecreate {
 		return planner.Options{}, usagef("--force-recreate and --no-recreate cannot be used together")
 	}
+	scale := map[string]int{}
+	for _, kv := range p.scale {
+		name, num, ok := strings.Cut(kv, "=")
+		n, err := strconv.Atoi(num)
+		if !ok || name == "" || err != nil {
+			return planner.Options{}, usagef("--scale %q: want SERVICE=NUM, as in --scale web=3", kv)
+		}
+		scale[name] = n
+	}
 	return planner.Options{
+		Scale:    scale,
 		Services: services, NoDeps: p.noDeps,
 		ForceRecreate: p.forceRecreate, NoRecreate: p.noRecreate,
 		RemoveOrphans: p.removeOrphans, NoStart: p.noStart, Pull: p.pull, Wait: p.wait,
