@@ -330,3 +330,58 @@ func TestExitCodeFrom(t *testing.T) {
 		}
 	}
 }
+
+// TestPodmanComposeServiceScale: podman-compose's service_scale fixtures:
+// scale:, deploy.replicas and --scale set how many containers run, and
+// --scale changes a running service's count both ways.
+func TestPodmanComposeServiceScale(t *testing.T) {
+	requirePodman(t)
+	count := func(p string) int {
+		t.Helper()
+		n := 0
+		for _, line := range strings.Fields(podman(t, "ps", "--filter", "label=io.podstack.project="+p, "--format", "{{.Names}}")) {
+			if strings.HasPrefix(line, p+"-service1-") {
+				n++
+			}
+		}
+		return n
+	}
+	for _, c := range []struct {
+		dir  string
+		args []string
+		want int
+	}{
+		{"scaleup_scale_parameter", nil, 2},
+		{"scaleup_deploy_replicas_parameter", nil, 3},
+		{"scaleup_cli", []string{"--scale", "service1=4"}, 4},
+	} {
+		t.Run(c.dir, func(t *testing.T) {
+			dir := copyFixture(t, "service_scale/"+c.dir)
+			p := project(t, "scale")
+			mustStack(t, dir, append([]string{"-p", p, "up", "-d"}, c.args...)...)
+			if n := count(p); n != c.want {
+				t.Errorf("%d containers of service1 running, want %d", n, c.want)
+			}
+		})
+	}
+	dir := copyFixture(t, "service_scale/scaleup_scale_parameter")
+	p := project(t, "rescale")
+	mustStack(t, dir, "-p", p, "up", "-d")
+	ids := containerIDs(t, p)
+	mustStack(t, dir, "-p", p, "up", "-d", "--scale", "service1=3")
+	if n := count(p); n != 3 {
+		t.Errorf("after --scale service1=3: %d running", n)
+	}
+	for name, id := range ids {
+		if containerIDs(t, p)[name] != id {
+			t.Errorf("%s was recreated by scaling up", name)
+		}
+	}
+	mustStack(t, dir, "-p", p, "up", "-d", "--scale", "service1=1")
+	if n := count(p); n != 1 {
+		t.Errorf("after --scale service1=1: %d running", n)
+	}
+	if r := runStack(t, dir, "-p", p, "up", "-d", "--scale", "service1"); r.code != 2 || !strings.Contains(r.stderr, "SERVICE=NUM") {
+		t.Errorf("--scale without a count: %s", r)
+	}
+}
