@@ -175,20 +175,14 @@ func buildPod(s *stack.Stack, key string, members []string) *Pod {
 	}
 	if p.NetworkMode == "" {
 		// Every member is reachable at the pod's address, so every member
-		// (and the pod key) is an alias on every network the pod joins.
-		var aliases []string
-		for _, m := range members {
-			aliases = append(aliases, m)
-			for _, sn := range s.Services[m].Networks {
-				if sn != nil {
-					aliases = append(aliases, sn.Aliases...)
-				}
-			}
-		}
+		// (and the pod key) is an alias on every network the pod joins;
+		// a member's declared aliases only on the network it declares them
+		// for, as in docker compose.
+		var common []string
+		common = append(common, members...)
 		if key != projectPodKey {
-			aliases = append(aliases, key)
+			common = append(common, key)
 		}
-		aliases = uniqueSorted(aliases)
 		for _, m := range members {
 			svc := s.Services[m]
 			keys := sortedKeys(svc.Networks)
@@ -196,8 +190,24 @@ func buildPod(s *stack.Stack, key string, members []string) *Pod {
 				keys = []string{"default"}
 			}
 			for _, k := range keys {
-				if n := s.Networks[k]; n != nil {
-					p.Networks[n.Name] = aliases
+				n := s.Networks[k]
+				if n == nil {
+					continue
+				}
+				aliases := p.Networks[n.Name]
+				if aliases == nil {
+					aliases = common
+				}
+				sn := svc.Networks[k]
+				if sn != nil {
+					aliases = append(append([]string(nil), aliases...), sn.Aliases...)
+				}
+				p.Networks[n.Name] = uniqueSorted(aliases)
+				if sn != nil && (sn.IPv4Address != "" || sn.IPv6Address != "" || sn.MACAddress != "" || sn.InterfaceName != "") {
+					if p.Addresses == nil {
+						p.Addresses = map[string]Address{}
+					}
+					p.Addresses[n.Name] = Address{IPv4: sn.IPv4Address, IPv6: sn.IPv6Address, MAC: sn.MACAddress, Interface: sn.InterfaceName}
 				}
 			}
 		}

@@ -78,7 +78,8 @@ func podHash(p *Pod) string {
 		Networks    map[string][]string `json:"networks"`
 		NetworkMode string              `json:"networkMode"`
 		Infra       bool                `json:"infra"`
-	}{p.Services, published, p.Hostname, p.AddHosts, p.Networks, p.NetworkMode, p.Infra})
+		Addresses   map[string]Address  `json:"addresses,omitempty"`
+	}{p.Services, published, p.Hostname, p.AddHosts, p.Networks, p.NetworkMode, p.Infra, p.Addresses})
 }
 
 func hashOf(v any) string {

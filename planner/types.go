@@ -60,6 +60,9 @@ type Pod struct {
 	// Networks maps a Podman network name to this pod's DNS aliases on it
 	// (the pod's service names), so `db:5432` works across pods.
 	Networks map[string][]string `json:"networks,omitempty"`
+	// Addresses are the static addresses asked for on a network
+	// (ipv4_address, mac_address, interface_name), by Podman network name.
+	Addresses map[string]Address `json:"addresses,omitempty"`
 	// NetworkMode is "" (the project networks), "host" or "none", when the
 	// members ask for it.
 	NetworkMode string            `json:"networkMode,omitempty"`
@@ -71,6 +74,14 @@ type Pod struct {
 	// Hash covers what requires recreating the pod (ports, hostname, hosts,
 	// networks, membership); it is also in Labels[LabelConfigHash].
 	Hash string `json:"hash"`
+}
+
+// Address is a pod's fixed identity on one network.
+type Address struct {
+	IPv4      string `json:"ipv4,omitempty"`
+	IPv6      string `json:"ipv6,omitempty"`
+	MAC       string `json:"mac,omitempty"`
+	Interface string `json:"interface,omitempty"`
 }
 
 // Container is one desired container: replica Index of Service.

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"net"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -18,7 +19,50 @@ func Validate(s *stack.Stack, pods []*Pod) error {
 	v.ports(pods)
 	v.sharedNamespaces(pods)
 	v.names(pods)
+	v.addresses(pods)
+	v.networks()
 	return v.problems.Err()
+}
+
+// addresses: a static address (ipv4_address, mac_address, ...) belongs to
+// one container on one network, so neither replicas nor two members of a
+// pod (which share its network identity) may ask for one together.
+func (v *validator) addresses(pods []*Pod) {
+	for _, p := range pods {
+		claimed := map[string]string{} // network key -> member asking
+		for _, m := range p.Services {
+			svc := v.s.Services[m]
+			for _, k := range sortedKeys(svc.Networks) {
+				sn := svc.Networks[k]
+				if sn == nil || (sn.IPv4Address == "" && sn.IPv6Address == "" && sn.MACAddress == "") {
+					continue
+				}
+				for _, ip := range []string{sn.IPv4Address, sn.IPv6Address} {
+					if ip != "" && net.ParseIP(ip) == nil {
+						v.add(m, fmt.Sprintf("network %q: %q is not an IP address", k, ip), "")
+					}
+				}
+				if sn.MACAddress != "" {
+					if _, err := net.ParseMAC(sn.MACAddress); err != nil {
+						v.add(m, fmt.Sprintf("network %q: %q is not a MAC address", k, sn.MACAddress), "write it as 02:42:ac:11:00:02")
+					}
+				}
+				if n := v.s.Networks[k]; n != nil && sn.IPv4Address != "" && len(n.Subnets) > 0 && !inSubnets(sn.IPv4Address, n.Subnets) {
+					v.add(m, fmt.Sprintf("ipv4_address %s is outside the subnets of network %q", sn.IPv4Address, k),
+						"pick an address in "+subnetList(n.Subnets))
+				}
+				if svc.Replicas > 1 {
+					v.add(m, fmt.Sprintf("has %d replicas but a static address on network %q: only one container can have it", svc.Replicas, k),
+						"drop the replicas or the static address (ipv4_address, ipv6_address, mac_address)")
+				}
+				if other, ok := claimed[k]; ok {
+					v.add(m, fmt.Sprintf("shares pod %q with %q and both set a static address on network %q; a pod has one address per network", p.Key, other, k),
+						"set the address on one of them")
+				}
+				claimed[k] = m
+			}
+		}
+	}
 }
 
 type validator struct {
@@ -276,6 +320,45 @@ func (v *validator) names(pods []*Pod) {
 		}
 		for i := 1; i <= svc.Replicas; i++ {
 			claim(ContainerName(v.s, svc, i), "container", name)
+		}
+	}
+}
+
+func inSubnets(ip string, subnets []stack.Subnet) bool {
+	addr := net.ParseIP(ip)
+	for _, sn := range subnets {
+		if _, n, err := net.ParseCIDR(sn.Subnet); err == nil && addr != nil && n.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+func subnetList(subnets []stack.Subnet) string {
+	var out []string
+	for _, sn := range subnets {
+		out = append(out, sn.Subnet)
+	}
+	return strings.Join(out, ", ")
+}
+
+// networks: ipam pools must parse.
+func (v *validator) networks() {
+	for _, k := range sortedKeys(v.s.Networks) {
+		n := v.s.Networks[k]
+		for _, sn := range n.Subnets {
+			if _, _, err := net.ParseCIDR(sn.Subnet); err != nil {
+				v.problems = append(v.problems, stack.Problem{Message: fmt.Sprintf("network %q: subnet %q is not in CIDR form", k, sn.Subnet),
+					Fix: "write it as 172.28.0.0/16"})
+			}
+			if sn.IPRange != "" {
+				if _, _, err := net.ParseCIDR(sn.IPRange); err != nil {
+					v.problems = append(v.problems, stack.Problem{Message: fmt.Sprintf("network %q: ip_range %q is not in CIDR form", k, sn.IPRange)})
+				}
+			}
+			if sn.Gateway != "" && net.ParseIP(sn.Gateway) == nil {
+				v.problems = append(v.problems, stack.Problem{Message: fmt.Sprintf("network %q: gateway %q is not an IP address", k, sn.Gateway)})
+			}
 		}
 	}
 }

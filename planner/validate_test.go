@@ -20,6 +20,20 @@ func TestValidationRules(t *testing.T) {
 		{"host port twice", `services:
   a: {image: x, ports: ["8080:80"]}
   b: {image: x, ports: ["8080:81"]}`, "", []string{`service "b": publishes host port 8080/tcp, which "a" publishes too`}},
+		{"static address with replicas", `services:
+  a: {image: x, scale: 2, networks: {default: {ipv4_address: 10.5.0.9}}}
+networks:
+  default: {ipam: {config: [{subnet: 10.5.0.0/24}]}}`, "", []string{`has 2 replicas but a static address on network "default"`}},
+		{"two static addresses in one pod", `services:
+  a: {image: x, x-pod: p, networks: {default: {ipv4_address: 10.5.0.9}}}
+  b: {image: x, x-pod: p, networks: {default: {ipv4_address: 10.5.0.10}}}
+networks:
+  default: {ipam: {config: [{subnet: 10.5.0.0/24}]}}`, "", []string{`shares pod "p" with "a" and both set a static address on network "default"`}},
+		{"addresses that do not parse", `services:
+  a: {image: x, networks: {n: {ipv4_address: 10.5.1.9, mac_address: "zz:01"}}}
+networks:
+  n: {ipam: {config: [{subnet: 10.5.0.0/24, gateway: nope}]}}`, "", []string{
+			`ipv4_address 10.5.1.9 is outside the subnets of network "n"`, `"zz:01" is not a MAC address`, `network "n": gateway "nope" is not an IP address`}},
 		{"cycle", `services:
   api: {image: x, depends_on: [db]}
   db: {image: x, depends_on: [cache]}

@@ -19,7 +19,6 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/volumes"
 	entitiesTypes "github.com/containers/podman/v5/pkg/domain/entities/types"
 	"github.com/containers/podman/v5/pkg/errorhandling"
-	nettypes "go.podman.io/common/libnetwork/types"
 
 	"github.com/podstack/podstack/planner"
 	"github.com/podstack/podstack/stack"
@@ -123,9 +122,9 @@ func tailLines(s string, n int) string {
 // CreateNetwork creates a DNS-enabled network (aliases resolve through it).
 // An existing network of that name is accepted.
 func (c *Client) CreateNetwork(ctx context.Context, n *stack.Network, labels map[string]string) error {
-	nw := &nettypes.Network{Name: n.Name, DNSEnabled: true, Internal: n.Internal, Labels: mergeLabels(n.Labels, labels)}
-	if n.Driver != "" && n.Driver != "bridge" {
-		nw.Driver = n.Driver
+	nw, err := networkSpec(n, labels)
+	if err != nil {
+		return err
 	}
 	if _, err := network.Create(c.ctx(ctx), nw); err != nil {
 		if err = mapErr(err); errors.Is(err, ErrExists) {

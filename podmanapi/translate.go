@@ -12,6 +12,7 @@ import (
 	"github.com/containers/podman/v5/pkg/specgen"
 	spec "github.com/opencontainers/runtime-spec/specs-go"
 	nettypes "go.podman.io/common/libnetwork/types"
+	netutil "go.podman.io/common/libnetwork/util"
 	"go.podman.io/image/v5/manifest"
 	"golang.org/x/sys/unix"
 
@@ -53,9 +54,57 @@ func networks(p *planner.Pod) map[string]nettypes.PerNetworkOptions {
 	}
 	out := map[string]nettypes.PerNetworkOptions{}
 	for name, aliases := range p.Networks {
-		out[name] = nettypes.PerNetworkOptions{Aliases: aliases}
+		o := nettypes.PerNetworkOptions{Aliases: aliases}
+		if a, ok := p.Addresses[name]; ok {
+			// The planner validated the addresses.
+			for _, ip := range []string{a.IPv4, a.IPv6} {
+				if parsed := net.ParseIP(ip); parsed != nil {
+					o.StaticIPs = append(o.StaticIPs, parsed)
+				}
+			}
+			if mac, err := net.ParseMAC(a.MAC); err == nil {
+				o.StaticMAC = nettypes.HardwareAddr(mac)
+			}
+			o.InterfaceName = a.Interface
+		}
+		out[name] = o
 	}
 	return out
+}
+
+// networkSpec is the Podman network a stack network asks for.
+func networkSpec(n *stack.Network, labels map[string]string) (*nettypes.Network, error) {
+	nw := &nettypes.Network{Name: n.Name, DNSEnabled: true, Internal: n.Internal, IPv6Enabled: n.IPv6,
+		Options: n.Options, Labels: mergeLabels(n.Labels, labels)}
+	if n.Driver != "" && n.Driver != "bridge" {
+		nw.Driver = n.Driver
+	}
+	if n.IPAMDriver != "" && n.IPAMDriver != "default" {
+		nw.IPAMOptions = map[string]string{"driver": n.IPAMDriver}
+	}
+	for _, sn := range n.Subnets {
+		ipnet, err := nettypes.ParseCIDR(sn.Subnet)
+		if err != nil {
+			return nil, fmt.Errorf("network %s: subnet %q: %w", n.Key, sn.Subnet, err)
+		}
+		sub := nettypes.Subnet{Subnet: ipnet}
+		if sn.Gateway != "" {
+			if sub.Gateway = net.ParseIP(sn.Gateway); sub.Gateway == nil {
+				return nil, fmt.Errorf("network %s: gateway %q is not an IP address", n.Key, sn.Gateway)
+			}
+		}
+		if sn.IPRange != "" {
+			_, r, err := net.ParseCIDR(sn.IPRange)
+			if err != nil {
+				return nil, fmt.Errorf("network %s: ip_range %q: %w", n.Key, sn.IPRange, err)
+			}
+			first, _ := netutil.FirstIPInSubnet(r)
+			last, _ := netutil.LastIPInSubnet(r)
+			sub.LeaseRange = &nettypes.LeaseRange{StartIP: first, EndIP: last}
+		}
+		nw.Subnets = append(nw.Subnets, sub)
+	}
+	return nw, nil
 }
 
 func portMappings(ports []stack.Port) []nettypes.PortMapping {

@@ -379,8 +379,14 @@ func (c *converter) convert() *Stack {
 			Labels: v.Labels, External: bool(v.External), Size: stringExt(v.Extensions, "x-size")}
 	}
 	for key, n := range p.Networks {
-		s.Networks[key] = &Network{Key: key, Name: n.Name, Driver: n.Driver, Internal: n.Internal,
-			Labels: n.Labels, External: bool(n.External)}
+		nw := &Network{Key: key, Name: n.Name, Driver: n.Driver, Options: n.DriverOpts, Internal: n.Internal,
+			IPv6: n.EnableIPv6 != nil && *n.EnableIPv6, IPAMDriver: n.Ipam.Driver, Labels: n.Labels, External: bool(n.External)}
+		for _, pool := range n.Ipam.Config {
+			if pool != nil && pool.Subnet != "" {
+				nw.Subnets = append(nw.Subnets, Subnet{Subnet: pool.Subnet, Gateway: pool.Gateway, IPRange: pool.IPRange})
+			}
+		}
+		s.Networks[key] = nw
 	}
 	for key, sc := range p.Secrets {
 		s.Secrets[key] = &Secret{Key: key, Name: sc.Name, File: sc.File, Environment: sc.Environment,
@@ -555,8 +561,34 @@ func (c *converter) service(svc types.ServiceConfig) *Service {
 			if n != nil {
 				sn.Aliases = n.Aliases
 				sn.IPv4Address = n.Ipv4Address
+				sn.IPv6Address = n.Ipv6Address
+				sn.MACAddress = n.MacAddress
+				sn.InterfaceName = n.InterfaceName
+				// podman-compose's spellings, from before the spec had them.
+				if sn.MACAddress == "" {
+					sn.MACAddress = stringExt(n.Extensions, "x-podman.mac_address")
+				}
+				if sn.InterfaceName == "" {
+					sn.InterfaceName = stringExt(n.Extensions, "x-podman.interface_name")
+				}
 			}
 			out.Networks[name] = sn
+		}
+	}
+	if svc.MacAddress != "" && svc.NetworkMode == "" {
+		// The service-level mac_address is for its primary network.
+		primary := "default"
+		if keys := sortedKeysOf(out.Networks); len(keys) > 0 {
+			primary = keys[0]
+		}
+		if out.Networks == nil {
+			out.Networks = map[string]*ServiceNetwork{}
+		}
+		if out.Networks[primary] == nil {
+			out.Networks[primary] = &ServiceNetwork{}
+		}
+		if out.Networks[primary].MACAddress == "" {
+			out.Networks[primary].MACAddress = svc.MacAddress
 		}
 	}
 	for host, ips := range svc.ExtraHosts {
@@ -810,7 +842,7 @@ var supportedServiceKeys = map[string]bool{
 	"stop_grace_period": true, "deploy": true, "mem_limit": true, "mem_reservation": true, "cpus": true,
 	"pids_limit": true, "scale": true, "init": true, "tty": true, "stdin_open": true, "privileged": true,
 	"read_only": true, "cap_add": true, "cap_drop": true, "ulimits": true, "sysctls": true, "devices": true,
-	"profiles": true, "links": true, "extends": true,
+	"profiles": true, "links": true, "extends": true, "mac_address": true,
 }
 
 // supportedDeployKeys are the deploy keys the model carries.

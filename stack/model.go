@@ -165,6 +165,10 @@ type Port struct {
 type ServiceNetwork struct {
 	Aliases     []string `json:"aliases,omitempty"`
 	IPv4Address string   `json:"ipv4Address,omitempty"`
+	IPv6Address string   `json:"ipv6Address,omitempty"`
+	MACAddress  string   `json:"macAddress,omitempty"`
+	// InterfaceName is the interface's name inside the container.
+	InterfaceName string `json:"interfaceName,omitempty"`
 }
 
 // MountType is the kind of a Mount.
@@ -282,9 +286,21 @@ type Network struct {
 	Key      string            `json:"key"`
 	Name     string            `json:"name"`
 	Driver   string            `json:"driver,omitempty"`
+	Options  map[string]string `json:"options,omitempty"` // driver_opts
 	Internal bool              `json:"internal,omitempty"`
-	Labels   map[string]string `json:"labels,omitempty"`
-	External bool              `json:"external,omitempty"`
+	IPv6     bool              `json:"ipv6,omitempty"`
+	// Subnets are the ipam pools; none lets Podman pick a free subnet.
+	Subnets    []Subnet          `json:"subnets,omitempty"`
+	IPAMDriver string            `json:"ipamDriver,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	External   bool              `json:"external,omitempty"`
+}
+
+// Subnet is one address pool of a network.
+type Subnet struct {
+	Subnet  string `json:"subnet"`
+	Gateway string `json:"gateway,omitempty"`
+	IPRange string `json:"ipRange,omitempty"`
 }
 
 // Secret is a stack secret. Exactly one of File, Environment or Content is set
