@@ -255,3 +255,39 @@ func TestQuadlet(t *testing.T) {
 		}
 	}
 }
+
+// TestQuadletNetworkSettings: ipam pools, driver options, internal and
+// IPv6 reach the .network unit; static addresses are named as not exported.
+func TestQuadletNetworkSettings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "compose.yaml")
+	os.WriteFile(path, []byte(`name: q
+services:
+  web:
+    image: nginx
+    networks:
+      back: {ipv4_address: 172.28.5.9}
+networks:
+  back:
+    internal: true
+    enable_ipv6: true
+    driver_opts: {mtu: "1400"}
+    ipam:
+      config:
+        - {subnet: 172.28.0.0/16, gateway: 172.28.0.1, ip_range: 172.28.5.0/24}
+`), 0o644)
+	s, pods := load(t, path, "")
+	files, warnings, err := Quadlet(s, pods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := string(files["q-net-back.network"])
+	for _, want := range []string{"NetworkName=q_back\n", "Internal=true\n", "IPv6=true\n", "Subnet=172.28.0.0/16\n",
+		"Gateway=172.28.0.1\n", "IPRange=172.28.5.0/24\n", "Options=mtu=1400\n"} {
+		if !strings.Contains(unit, want) {
+			t.Errorf("network unit lacks %q:\n%s", want, unit)
+		}
+	}
+	if !strings.Contains(strings.Join(warnings, "\n"), "static addresses") {
+		t.Errorf("no warning about the static address: %v", warnings)
+	}
+}

@@ -181,6 +181,9 @@ func (e *exporter) pod(p *planner.Pod) error {
 			restart = append(restart, string(svc.Restart))
 		}
 		spec.Volumes = appendVolumes(spec.Volumes, vols)
+		if len(p.Addresses) > 0 && m == p.Services[0] {
+			e.warnf("pod %s: static addresses (ipv4_address, mac_address, interface_name) have no Kubernetes equivalent; not exported", p.Key)
+		}
 		if svc.Replicas > replicas {
 			if replicas > 1 && svc.Replicas != replicas {
 				e.warnf("pod %s: members have different replica counts; exporting %d", p.Key, svc.Replicas)

@@ -36,7 +36,19 @@ func Quadlet(s *stack.Stack, pods []*planner.Pod) (map[string][]byte, []string, 
 	for _, key := range sortedKeys(s.Networks) {
 		n := s.Networks[key]
 		netUnit[n.Name] = unit("net-" + key)
-		if err := render(netUnit[n.Name]+".network", "network.tmpl", map[string]any{"Project": s.Name, "Name": n.Name}); err != nil {
+		var opts []string
+		for _, k := range sortedKeys(n.Options) {
+			opts = append(opts, k+"="+n.Options[k])
+		}
+		driver, ipam := n.Driver, n.IPAMDriver
+		if driver == "bridge" {
+			driver = ""
+		}
+		if ipam == "default" {
+			ipam = ""
+		}
+		if err := render(netUnit[n.Name]+".network", "network.tmpl", map[string]any{"Project": s.Name, "Name": n.Name,
+			"Driver": driver, "Internal": n.Internal, "IPv6": n.IPv6, "IPAMDriver": ipam, "Subnets": n.Subnets, "Options": opts}); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -69,6 +81,9 @@ func Quadlet(s *stack.Stack, pods []*planner.Pod) (map[string][]byte, []string, 
 		}
 		for n := range p.Networks {
 			nets = append(nets, netUnit[n])
+		}
+		if len(p.Addresses) > 0 {
+			warnings = append(warnings, fmt.Sprintf("pod %s: static addresses (ipv4_address, mac_address, interface_name) are not exported", p.Key))
 		}
 		sort.Strings(nets)
 		if err := render(unit(p.Key)+".pod", "pod.tmpl", map[string]any{"Project": s.Name, "Environment": s.Environment,
