@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -383,5 +384,116 @@ func TestPodmanComposeServiceScale(t *testing.T) {
 	}
 	if r := runStack(t, dir, "-p", p, "up", "-d", "--scale", "service1"); r.code != 2 || !strings.Contains(r.stderr, "SERVICE=NUM") {
 		t.Errorf("--scale without a count: %s", r)
+	}
+}
+
+// lookup runs busybox nslookup for name in a service's container and returns
+// the addresses it answered with (the static busybox wget cannot resolve).
+func lookup(t *testing.T, dir, p, service, name string) []string {
+	t.Helper()
+	r := runStack(t, dir, "-p", p, "exec", service, "nslookup", name)
+	var addrs []string
+	answer := false
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if strings.HasPrefix(line, "Name:") {
+			answer = true
+		}
+		if f := strings.Fields(line); answer && len(f) == 2 && f[0] == "Address:" {
+			addrs = append(addrs, f[1])
+		}
+	}
+	return addrs
+}
+
+// TestPodmanComposeNetworkAliases: podman-compose's nets_test3 and
+// network_scoped_aliases fixtures: an alias answers only on the network it
+// is declared for, with the static address given there.
+func TestPodmanComposeNetworkAliases(t *testing.T) {
+	requirePodman(t)
+	t.Run("network_scoped_aliases", func(t *testing.T) {
+		dir := copyFixture(t, "network_scoped_aliases")
+		p := project(t, "aliases")
+		mustStack(t, dir, "-p", p, "up", "-d")
+		for _, c := range []struct {
+			from, name string
+			want       []string
+		}{
+			{"utils-net0", "secure-web", []string{"172.19.3.11"}},
+			{"utils-net0", "insecure-web", nil},
+			{"utils-net1", "secure-web", nil},
+			{"utils-net1", "insecure-web", []string{"172.19.4.11"}},
+		} {
+			if got := lookup(t, dir, p, c.from, c.name); strings.Join(got, ",") != strings.Join(c.want, ",") {
+				t.Errorf("%s: nslookup %s = %v, want %v", c.from, c.name, got, c.want)
+			}
+		}
+	})
+	t.Run("nets_test3", func(t *testing.T) {
+		dir := copyFixture(t, "nets_test3")
+		p := project(t, "nets3")
+		mustStack(t, dir, "-p", p, "up", "-d")
+		// web1 is on net1 only. (web2, on both networks, gets one DNS
+		// server per network; busybox nslookup asks only the first.)
+		for _, c := range []struct {
+			from, name string
+			found      bool
+		}{
+			{"web1", "alias11", true}, {"web1", "alias12", true}, {"web1", "web3", true}, {"web1", "web2", true},
+			{"web1", "alias21", false},
+		} {
+			if got := lookup(t, dir, p, c.from, c.name); (len(got) > 0) != c.found {
+				t.Errorf("%s: nslookup %s = %v, want found=%v", c.from, c.name, got, c.found)
+			}
+		}
+		var nets map[string]struct{ Aliases []string }
+		if err := json.Unmarshal([]byte(podman(t, "inspect", p+"-web3-1", "--format", "{{json .NetworkSettings.Networks}}")), &nets); err != nil {
+			t.Fatal(err)
+		}
+		for net, want := range map[string]string{p + "_net1": "alias11 alias12 web3", p + "_net2": "alias21 web3"} {
+			var got []string
+			for _, a := range nets[net].Aliases {
+				if strings.HasPrefix(a, "alias") || a == "web3" {
+					got = append(got, a)
+				}
+			}
+			sort.Strings(got)
+			if strings.Join(got, " ") != want {
+				t.Errorf("web3's aliases on %s: %v, want %s", net, got, want)
+			}
+		}
+		if r := mustStack(t, dir, "-p", p, "exec", "web1", "hostname"); strings.TrimSpace(r.stdout) != "web1" {
+			t.Errorf("web1's hostname is %q", r.stdout)
+		}
+	})
+}
+
+// TestPodmanComposeStaticAddresses: podman-compose's nets_test_ip and
+// network_interface_name fixtures: ipam subnets, static IPv4 and MAC
+// addresses (spec and x-podman spellings, per network and service-wide),
+// and a custom interface name.
+func TestPodmanComposeStaticAddresses(t *testing.T) {
+	requirePodman(t)
+	dir := copyFixture(t, "nets_test_ip")
+	p := project(t, "netsip")
+	mustStack(t, dir, "-p", p, "up", "-d")
+	for svc, wants := range map[string][]string{
+		"web1": {"inet 172.19.1.10/24 ", "link/ether 02:01:01:00:01:01 ", "inet 172.19.2.10/24 ", "link/ether 02:01:01:00:02:01 "},
+		"web2": {"inet 172.19.2.11/24 ", "link/ether 02:01:01:00:02:02 "},
+		"web3": {"inet 172.19.2."},
+		"web4": {"inet 172.19.1.13/24 ", "inet 172.19.2."},
+	} {
+		out := mustStack(t, dir, "-p", p, "exec", svc, "ip", "a").stdout
+		for _, want := range wants {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: ip a lacks %q:\n%s", svc, want, out)
+			}
+		}
+	}
+
+	dir = copyFixture(t, "network_interface_name")
+	p = project(t, "ifname")
+	mustStack(t, dir, "-p", p, "up", "-d")
+	if out := strings.Fields(mustStack(t, dir, "-p", p, "exec", "web", "ls", "/sys/class/net").stdout); strings.Join(out, " ") != "customName0 lo" {
+		t.Errorf("interfaces %v, want customName0 lo", out)
 	}
 }
