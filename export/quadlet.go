@@ -70,12 +70,17 @@ func Quadlet(s *stack.Stack, pods []*planner.Pod) (map[string][]byte, []string, 
 	for _, p := range pods {
 		var ports, nets []string
 		for _, pt := range p.Ports {
-			if pt.Published == 0 {
+			if pt.Published == 0 && !pt.Ephemeral {
 				continue
 			}
 			spec := fmt.Sprintf("%d:%d/%s", pt.Published, pt.Target, pt.Protocol)
+			if pt.Ephemeral {
+				spec = fmt.Sprintf(":%d/%s", pt.Target, pt.Protocol) // Podman picks the host port
+			}
 			if pt.HostIP != "" {
 				spec = pt.HostIP + ":" + spec
+			} else if pt.Ephemeral {
+				spec = spec[1:]
 			}
 			ports = append(ports, spec)
 		}

@@ -66,7 +66,7 @@ func containerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
 func podHash(p *Pod) string {
 	var published []stack.Port
 	for _, pt := range p.Ports {
-		if pt.Published != 0 {
+		if pt.Published != 0 || pt.Ephemeral {
 			published = append(published, pt)
 		}
 	}

@@ -110,7 +110,7 @@ func networkSpec(n *stack.Network, labels map[string]string) (*nettypes.Network,
 func portMappings(ports []stack.Port) []nettypes.PortMapping {
 	var out []nettypes.PortMapping
 	for _, pt := range ports {
-		if pt.Published == 0 {
+		if pt.Published == 0 && !pt.Ephemeral {
 			continue
 		}
 		out = append(out, nettypes.PortMapping{HostIP: pt.HostIP, HostPort: pt.Published,

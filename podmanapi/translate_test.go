@@ -117,3 +117,23 @@ func TestMapErr(t *testing.T) {
 		t.Error("ErrNotRunning must be the planner's, so waits fail fast")
 	}
 }
+
+// TestPortMappings: a compose port without a host port is published on one
+// Podman picks (HostPort 0); a kube containerPort without hostPort is not
+// published at all.
+func TestPortMappings(t *testing.T) {
+	got := portMappings([]stack.Port{
+		{Target: 80, Published: 8080, Protocol: "tcp"},
+		{Target: 81, Ephemeral: true, Protocol: "udp", HostIP: "127.0.0.1"},
+		{Target: 82, Protocol: "tcp"},
+	})
+	if len(got) != 2 {
+		t.Fatalf("%d mappings, want 2: %+v", len(got), got)
+	}
+	if got[0].HostPort != 8080 || got[0].ContainerPort != 80 {
+		t.Errorf("fixed: %+v", got[0])
+	}
+	if got[1].HostPort != 0 || got[1].ContainerPort != 81 || got[1].Protocol != "udp" || got[1].HostIP != "127.0.0.1" {
+		t.Errorf("ephemeral: %+v", got[1])
+	}
+}

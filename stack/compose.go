@@ -544,7 +544,8 @@ func (c *converter) service(svc types.ServiceConfig) *Service {
 		if proto == "" {
 			proto = "tcp"
 		}
-		out.Ports = append(out.Ports, Port{Target: uint16(port.Target), Published: pub, HostIP: port.HostIP, Protocol: proto, Name: port.Name})
+		out.Ports = append(out.Ports, Port{Target: uint16(port.Target), Published: pub, Ephemeral: pub == 0,
+			HostIP: port.HostIP, Protocol: proto, Name: port.Name})
 	}
 	for i, e := range svc.Expose {
 		n, err := strconv.ParseUint(strings.SplitN(e, "/", 2)[0], 10, 16)

@@ -153,8 +153,10 @@ type Port struct {
 	// Target is the port inside the container.
 	Target uint16 `json:"target"`
 	// Published is the host port; 0 means not published on the host (kube
-	// containerPort without hostPort) or an ephemeral port when Publish is set.
+	// containerPort without hostPort), or a port Podman picks when Ephemeral.
 	Published uint16 `json:"published,omitempty"`
+	// Ephemeral publishes on a free host port (compose `ports: ["80"]`).
+	Ephemeral bool `json:"ephemeral,omitempty"`
 	HostIP    string `json:"hostIP,omitempty"`
 	Protocol  string `json:"protocol"` // tcp or udp
 	// Name is the Kubernetes port name, when there is one.
