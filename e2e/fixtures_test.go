@@ -497,3 +497,65 @@ func TestPodmanComposeStaticAddresses(t *testing.T) {
 		t.Errorf("interfaces %v, want customName0 lo", out)
 	}
 }
+
+// TestPodmanComposePortsAndDown: podman-compose's ports fixture (port
+// prints where each container port is published, fixed or ephemeral, tcp or
+// udp) and compose_down_behavior (down SERVICE removes only that service,
+// as docker compose does).
+func TestPodmanComposePortsAndDown(t *testing.T) {
+	requirePodman(t)
+	t.Run("ports", func(t *testing.T) {
+		dir := copyFixture(t, "ports")
+		p := project(t, "ports")
+		mustStack(t, dir, "-p", p, "up", "-d")
+		for _, c := range []struct {
+			args []string
+			want string // a fixed port, or "" for any ephemeral one
+		}{
+			{[]string{"web1", "8000"}, "0.0.0.0:8000"},
+			{[]string{"web2", "8002"}, "0.0.0.0:8002"},
+			{[]string{"--protocol", "udp", "web2", "8003"}, "127.0.0.1:8003"},
+			{[]string{"web2", "8004"}, "127.0.0.1:8004"},
+			{[]string{"web1", "8001"}, ""},
+			{[]string{"--protocol", "udp", "web2", "8006"}, ""},
+			{[]string{"web2", "8007"}, ""},
+		} {
+			got := strings.TrimSpace(mustStack(t, dir, append([]string{"-p", p, "port"}, c.args...)...).stdout)
+			if c.want != "" && got != c.want {
+				t.Errorf("port %v = %q, want %q", c.args, got, c.want)
+			}
+			if _, port, ok := strings.Cut(got, ":"); c.want == "" && (!ok || port == "" || port == "0") {
+				t.Errorf("port %v = %q, want an ephemeral host port", c.args, got)
+			}
+		}
+	})
+	t.Run("compose_down_behavior", func(t *testing.T) {
+		dir := copyFixture(t, "compose_down_behavior")
+		p := project(t, "downsvc")
+		f := []string{"-p", p, "-f", "docker-compose_default.yaml"}
+		running := func() string {
+			var out []string
+			for svc, st := range states(t, p) {
+				if st == "running" {
+					out = append(out, svc)
+				}
+			}
+			sort.Strings(out)
+			return strings.Join(out, " ")
+		}
+		mustStack(t, dir, append(f, "up", "-d")...)
+		// -t 1: the fixture's httpd runs as PID 1, which ignores SIGTERM.
+		mustStack(t, dir, append(f, "down", "-t", "1", "app")...)
+		if got := running(); got != "db no_deps" {
+			t.Errorf("after down app: %q running, want db no_deps", got)
+		}
+		mustStack(t, dir, append(f, "down", "-t", "1", "db")...)
+		if got := running(); got != "no_deps" {
+			t.Errorf("after down db: %q running, want no_deps", got)
+		}
+		mustStack(t, dir, append(f, "down", "-t", "1")...)
+		if got := podman(t, "ps", "-a", "--filter", "label=io.podstack.project="+p, "--format", "{{.Names}}"); strings.TrimSpace(got) != "" {
+			t.Errorf("after down: %s", got)
+		}
+	})
+}
