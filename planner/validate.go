@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"net"
+	"regexp"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -290,12 +291,22 @@ func (v *validator) sharedNamespaces(pods []*Pod) {
 	}
 }
 
+// podmanName is what Podman accepts as a container name.
+var podmanName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
 // names: valid DNS labels, no pod named like a container, no duplicates,
 // container_name only with one replica.
 func (v *validator) names(pods []*Pod) {
 	owner := map[string]string{}
 	claim := func(name, what, service string) {
-		if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+		if what == "container_name" {
+			// Chosen by the user: Podman's rule, as docker's (underscores
+			// and dots allowed); it is no DNS name, service names are.
+			if !podmanName.MatchString(name) {
+				v.add(service, fmt.Sprintf("container_name %q is not a valid container name", name),
+					"start with a letter or digit; then letters, digits, '_', '.' or '-'")
+			}
+		} else if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
 			v.add(service, fmt.Sprintf("%s name %q is not a valid DNS label: %s", what, name, strings.Join(errs, "; ")),
 				"use lowercase letters, digits and '-', at most 63 characters (shorten the project or service name)")
 		}
@@ -319,7 +330,11 @@ func (v *validator) names(pods []*Pod) {
 			v.add(name, fmt.Sprintf("service name %q is not a valid DNS label after normalization: %s", name, strings.Join(errs, "; ")), "")
 		}
 		for i := 1; i <= svc.Replicas; i++ {
-			claim(ContainerName(v.s, svc, i), "container", name)
+			what := "container"
+			if svc.ContainerName != "" {
+				what = "container_name"
+			}
+			claim(ContainerName(v.s, svc, i), what, name)
 		}
 	}
 }

@@ -34,6 +34,10 @@ networks:
 networks:
   n: {ipam: {config: [{subnet: 10.5.0.0/24, gateway: nope}]}}`, "", []string{
 			`ipv4_address 10.5.1.9 is outside the subnets of network "n"`, `"zz:01" is not a MAC address`, `network "n": gateway "nope" is not an IP address`}},
+		{"container_name as docker allows it", `services:
+  a: {image: x, container_name: my_custom.run-1}`, "", []string{}},
+		{"container_name Podman refuses", `services:
+  a: {image: x, container_name: "-bad/name"}`, "", []string{`container_name "-bad/name" is not a valid container name`}},
 		{"cycle", `services:
   api: {image: x, depends_on: [db]}
   db: {image: x, depends_on: [cache]}
