@@ -320,3 +320,32 @@ func TestFailingHealthcheck(t *testing.T) {
 		}
 	}
 }
+
+// TestDownSharedPod: a pod with several members (x-pod) comes down whole:
+// its infra container carries the pod's labels but belongs to the pod, so
+// down removes the pod and then the network; ls counts only services.
+func TestDownSharedPod(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "shared")
+	dir := writeStack(t, map[string]string{"compose.yaml": `services:
+  a: {image: localhost/busybox:test, command: ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"], x-pod: grp}
+  b: {image: localhost/busybox:test, command: ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"], x-pod: grp}
+`})
+	mustStack(t, dir, "-p", p, "up", "-d")
+	var rows []struct {
+		Name       string
+		Containers int
+	}
+	json.Unmarshal([]byte(mustStack(t, "", "ls", "--format", "json").stdout), &rows)
+	for _, r := range rows {
+		if r.Name == p && r.Containers != 2 {
+			t.Errorf("ls counts %d containers, want the 2 services'", r.Containers)
+		}
+	}
+	mustStack(t, dir, "-p", p, "down")
+	label := "label=io.podstack.project=" + p
+	if left := podman(t, "pod", "ps", "-q", "--filter", label) + podman(t, "ps", "-aq", "--filter", label) +
+		podman(t, "network", "ls", "-q", "--filter", "name="+p); strings.TrimSpace(left) != "" {
+		t.Errorf("down left objects behind: %q", left)
+	}
+}

@@ -34,6 +34,11 @@ func (c *Client) Observe(ctx context.Context, project string, imageRefs []string
 			return fmt.Errorf("list containers: %w", mapErr(err))
 		}
 		for _, ct := range list {
+			if ct.IsInfra {
+				// A pod's infra container carries the pod's labels, but it
+				// is the pod's: it goes with the pod, never on its own.
+				continue
+			}
 			name := ""
 			if len(ct.Names) > 0 {
 				name = ct.Names[0]
@@ -154,6 +159,9 @@ func (c *Client) Projects(ctx context.Context) ([]ProjectSummary, error) {
 	}
 	byName := map[string]*acc{}
 	for _, ct := range list {
+		if ct.IsInfra {
+			continue // counted with its pod, not as a service container
+		}
 		name := ct.Labels[planner.LabelProject]
 		a := byName[name]
 		if a == nil {
