@@ -54,7 +54,8 @@ func ContainerName(s *stack.Stack, svc *stack.Service, index int) string {
 
 // Group assigns every enabled service of s to a pod under policy.
 // Services joined by network_mode "service:X" always share a pod: they share
-// a network namespace, which in Podman means a pod.
+// a network namespace, which in Podman means a pod. pid and ipc "service:X"
+// do too: Podman only joins namespaces within a pod.
 func Group(s *stack.Stack, policy Policy) ([]*Pod, error) {
 	policy, err := resolvePolicy(s, policy)
 	if err != nil {
@@ -84,9 +85,14 @@ func Group(s *stack.Stack, policy Policy) ([]*Pod, error) {
 		parent[rb] = ra
 	}
 	for _, n := range names {
-		if target, ok := strings.CutPrefix(s.Services[n].NetworkMode, "service:"); ok {
-			if _, exists := s.Services[target]; exists {
-				union(n, target)
+		svc := s.Services[n]
+		// Podman lets a container of a pod join only namespaces of that
+		// pod's members: pid and ipc service:X share the pod too.
+		for _, ns := range []string{svc.NetworkMode, svc.PID, svc.IPC} {
+			if target, ok := strings.CutPrefix(ns, "service:"); ok {
+				if _, exists := s.Services[target]; exists {
+					union(n, target)
+				}
 			}
 		}
 	}

@@ -312,6 +312,14 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 					removeStep[c.Name] = rs[len(rs)-1]
 				}
 				deps = append(deps, removeStep[c.Name], podStep[c.Pod], imageStep[ImageRef(s, svc)])
+				for _, ns := range []string{svc.PID, svc.IPC} {
+					// Podman looks the namespace's owner up at create time.
+					if target, ok := strings.CutPrefix(ns, "service:"); ok {
+						if owner := ofService[target]; len(owner) > 0 {
+							deps = append(deps, createStep[owner[0].Name])
+						}
+					}
+				}
 				deps = append(deps, orphanSteps...)
 				for _, m := range svc.Mounts {
 					if m.Type == stack.MountVolume {

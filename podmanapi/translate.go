@@ -45,6 +45,7 @@ func podSpec(p *planner.Pod, s *stack.Stack) *specgen.PodSpecGenerator {
 	if dns := dnsServers(p, s); len(dns) > 0 {
 		psg.DNSServer = dns
 	}
+	psg.DNSSearch, psg.DNSOption = dnsSettings(p, s)
 	return psg
 }
 
@@ -130,6 +131,18 @@ func extraHosts(p *planner.Pod, s *stack.Stack) []string {
 	return out
 }
 
+// dnsSettings are the members' dns_search and dns_opt entries (pod-level
+// in Podman, like the servers).
+func dnsSettings(p *planner.Pod, s *stack.Stack) (search, options []string) {
+	for _, name := range p.Services {
+		if svc := s.Services[name]; svc != nil {
+			search = append(search, svc.DNSSearch...)
+			options = append(options, svc.DNSOptions...)
+		}
+	}
+	return search, options
+}
+
 func dnsServers(p *planner.Pod, s *stack.Stack) []net.IP {
 	var out []net.IP
 	for _, name := range p.Services {
@@ -203,6 +216,7 @@ func containerSpec(c *planner.Container, p *planner.Pod, s *stack.Stack, image s
 			}
 		}
 		g.DNSServers = dnsServers(p, s)
+		g.DNSSearch, g.DNSOptions = dnsSettings(p, s)
 	}
 
 	for _, m := range svc.Mounts {
@@ -292,6 +306,9 @@ func containerSpec(c *planner.Container, p *planner.Pod, s *stack.Stack, image s
 	if r := resources(svc.Resources); r != nil {
 		g.ResourceLimits = r
 	}
+	if err := namespacesAndSecurity(g, svc, s); err != nil {
+		return nil, err
+	}
 	for _, name := range sortedKeys(svc.Ulimits) {
 		u := svc.Ulimits[name]
 		g.Rlimits = append(g.Rlimits, spec.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(name), Soft: uint64(u.Soft), Hard: uint64(u.Hard)})
@@ -365,14 +382,21 @@ func restartPolicy(g *specgen.SpecGenerator, r stack.RestartPolicy) error {
 }
 
 func resources(r stack.Resources) *spec.LinuxResources {
-	if r.CPUs == 0 && r.MemoryBytes == 0 && r.Pids == 0 && r.MemoryReservation == 0 {
+	if r.CPUs == 0 && r.MemoryBytes == 0 && r.Pids == 0 && r.MemoryReservation == 0 && r.CPUShares == 0 && r.CPUSet == "" {
 		return nil
 	}
 	out := &spec.LinuxResources{}
+	if r.CPUs > 0 || r.CPUShares > 0 || r.CPUSet != "" {
+		out.CPU = &spec.LinuxCPU{Cpus: r.CPUSet}
+	}
 	if r.CPUs > 0 {
 		period := uint64(100000)
 		quota := int64(r.CPUs * float64(period))
-		out.CPU = &spec.LinuxCPU{Quota: &quota, Period: &period}
+		out.CPU.Quota, out.CPU.Period = &quota, &period
+	}
+	if r.CPUShares > 0 {
+		shares := uint64(r.CPUShares)
+		out.CPU.Shares = &shares
 	}
 	if r.MemoryBytes > 0 || r.MemoryReservation > 0 {
 		out.Memory = &spec.LinuxMemory{}
@@ -387,4 +411,75 @@ func resources(r stack.Resources) *spec.LinuxResources {
 		out.Pids = &spec.LinuxPids{Limit: r.Pids}
 	}
 	return out
+}
+
+// namespacesAndSecurity sets pid, ipc, userns, security_opt and the smaller
+// process settings. service:NAME namespaces join that service's first
+// container, which the plan starts first.
+func namespacesAndSecurity(g *specgen.SpecGenerator, svc *stack.Service, s *stack.Stack) error {
+	join := func(v string) string {
+		if name, ok := strings.CutPrefix(v, "service:"); ok {
+			if target := s.Services[name]; target != nil {
+				return "container:" + planner.ContainerName(s, target, 1)
+			}
+		}
+		return v
+	}
+	if svc.PID != "" {
+		ns, err := specgen.ParseNamespace(join(svc.PID))
+		if err != nil {
+			return fmt.Errorf("service %s: pid %q: %w", svc.Name, svc.PID, err)
+		}
+		g.PidNS = ns
+	}
+	if svc.IPC != "" {
+		ns, err := specgen.ParseIPCNamespace(join(svc.IPC))
+		if err != nil {
+			return fmt.Errorf("service %s: ipc %q: %w", svc.Name, svc.IPC, err)
+		}
+		g.IpcNS = ns
+	}
+	if svc.UsernsMode != "" {
+		ns, err := specgen.ParseUserNamespace(svc.UsernsMode)
+		if err != nil {
+			return fmt.Errorf("service %s: userns_mode %q: %w", svc.Name, svc.UsernsMode, err)
+		}
+		g.UserNS = ns
+	}
+	for _, opt := range svc.SecurityOpt {
+		o, err := stack.ParseSecurityOpt(opt)
+		if err != nil {
+			return fmt.Errorf("service %s: %w", svc.Name, err)
+		}
+		switch o.Key {
+		case "no-new-privileges":
+			yes := o.Value == "true"
+			g.NoNewPrivileges = &yes
+		case "label":
+			g.SelinuxOpts = append(g.SelinuxOpts, o.Value)
+		case "seccomp":
+			g.SeccompProfilePath = o.Value
+		case "apparmor":
+			g.ApparmorProfile = o.Value
+		case "mask":
+			g.Mask = append(g.Mask, strings.Split(o.Value, ":")...)
+		case "unmask":
+			g.Unmask = append(g.Unmask, strings.Split(o.Value, ":")...)
+		}
+	}
+	if svc.ShmSize > 0 {
+		g.ShmSize = &svc.ShmSize
+	}
+	g.Groups = svc.GroupAdd
+	if svc.OomScoreAdj != 0 {
+		g.OOMScoreAdj = &svc.OomScoreAdj
+	}
+	if svc.Logging != nil {
+		driver := svc.Logging.Driver
+		if driver == "json-file" {
+			driver = "k8s-file" // Podman's file driver; json-file is docker's name for it
+		}
+		g.LogConfiguration = &specgen.LogConfig{Driver: driver, Options: svc.Logging.Options}
+	}
+	return nil
 }

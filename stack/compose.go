@@ -656,6 +656,28 @@ func (c *converter) service(svc types.ServiceConfig) *Service {
 		out.StopGracePeriod = &d
 	}
 	out.Resources = resources(svc)
+	out.PID, out.IPC, out.UsernsMode = svc.Pid, svc.Ipc, svc.UserNSMode
+	out.SecurityOpt = svc.SecurityOpt
+	out.ShmSize = int64(svc.ShmSize)
+	out.GroupAdd = svc.GroupAdd
+	out.DNSSearch, out.DNSOptions = []string(svc.DNSSearch), svc.DNSOpts
+	out.OomScoreAdj = int(svc.OomScoreAdj)
+	if svc.Logging != nil && (svc.Logging.Driver != "" || len(svc.Logging.Options) > 0) {
+		out.Logging = &Logging{Driver: svc.Logging.Driver, Options: svc.Logging.Options}
+	}
+	c.namespaces(out, base)
+	for _, ns := range []string{out.PID, out.IPC} {
+		// Joining another service's namespace needs it started first, as
+		// compose's implicit dependency has it.
+		if dep, ok := strings.CutPrefix(ns, "service:"); ok && dep != svc.Name {
+			if out.DependsOn == nil {
+				out.DependsOn = map[string]Dependency{}
+			}
+			if _, set := out.DependsOn[dep]; !set {
+				out.DependsOn[dep] = Dependency{Condition: ConditionStarted, Required: true}
+			}
+		}
+	}
 	if svc.Deploy != nil && svc.Deploy.Replicas != nil {
 		out.Replicas = *svc.Deploy.Replicas
 	} else if svc.Scale != nil {
@@ -830,7 +852,80 @@ func resources(svc types.ServiceConfig) Resources {
 	if r.Pids == 0 && svc.PidsLimit > 0 {
 		r.Pids = svc.PidsLimit
 	}
+	r.CPUShares = svc.CPUShares
+	r.CPUSet = svc.CPUSet
 	return r
+}
+
+// namespaces checks pid, ipc, userns_mode and security_opt, which Podman
+// would otherwise refuse only when the container is created.
+func (c *converter) namespaces(svc *Service, base string) {
+	check := func(key, v string, plain ...string) {
+		if v == "" {
+			return
+		}
+		for _, p := range plain {
+			if v == p {
+				return
+			}
+		}
+		if kind, name, ok := strings.Cut(v, ":"); ok && name != "" && (kind == "service" || kind == "container") {
+			_, enabled := c.project.Services[name]
+			_, disabled := c.project.DisabledServices[name]
+			if kind == "service" && !enabled && !disabled {
+				c.problem(base+"."+key, svc.Name, fmt.Sprintf("%s %s: no such service", key, v), "name a service of this stack")
+			}
+			return
+		}
+		c.problem(base+"."+key, svc.Name, fmt.Sprintf("%s %q is not supported", key, v),
+			fmt.Sprintf("use %s, service:NAME or container:NAME", strings.Join(plain, ", ")))
+	}
+	check("pid", svc.PID, "host", "private")
+	check("ipc", svc.IPC, "host", "private", "shareable", "none")
+	userns := svc.UsernsMode
+	for _, prefix := range []string{"keep-id:", "auto:", "ns:"} {
+		if strings.HasPrefix(userns, prefix) {
+			userns = "" // Podman's own forms with options; it checks those
+		}
+	}
+	check("userns_mode", userns, "host", "private", "keep-id", "auto", "nomap")
+	for i, opt := range svc.SecurityOpt {
+		if _, err := ParseSecurityOpt(opt); err != nil {
+			c.problem(fmt.Sprintf("%s.security_opt.%d", base, i), svc.Name, err.Error(),
+				"use no-new-privileges, label=..., seccomp=..., apparmor=..., mask=... or unmask=...")
+		}
+	}
+}
+
+// SecurityOption is one parsed security_opt entry.
+type SecurityOption struct {
+	Key, Value string
+}
+
+// ParseSecurityOpt reads a docker-style security_opt entry ("label=disable",
+// "label:disable", "no-new-privileges", "no-new-privileges:true",
+// "seccomp=unconfined", "apparmor=unconfined", "mask=/x", "unmask=ALL").
+func ParseSecurityOpt(opt string) (SecurityOption, error) {
+	key, value, ok := strings.Cut(opt, "=")
+	if !ok {
+		key, value, _ = strings.Cut(opt, ":")
+	}
+	switch key {
+	case "no-new-privileges":
+		if value == "" {
+			value = "true"
+		}
+		if value != "true" && value != "false" {
+			return SecurityOption{}, fmt.Errorf("security_opt %q: no-new-privileges takes true or false", opt)
+		}
+	case "label", "seccomp", "apparmor", "mask", "unmask":
+		if value == "" {
+			return SecurityOption{}, fmt.Errorf("security_opt %q has no value", opt)
+		}
+	default:
+		return SecurityOption{}, fmt.Errorf("security_opt %q is not supported", opt)
+	}
+	return SecurityOption{Key: key, Value: value}, nil
 }
 
 // supportedServiceKeys are the compose service keys the model carries.
@@ -844,6 +939,8 @@ var supportedServiceKeys = map[string]bool{
 	"pids_limit": true, "scale": true, "init": true, "tty": true, "stdin_open": true, "privileged": true,
 	"read_only": true, "cap_add": true, "cap_drop": true, "ulimits": true, "sysctls": true, "devices": true,
 	"profiles": true, "links": true, "extends": true, "mac_address": true,
+	"pid": true, "ipc": true, "userns_mode": true, "security_opt": true, "shm_size": true, "group_add": true,
+	"dns_search": true, "dns_opt": true, "oom_score_adj": true, "cpu_shares": true, "cpuset": true, "logging": true,
 }
 
 // supportedDeployKeys are the deploy keys the model carries.

@@ -151,8 +151,11 @@ func TestComposeConversion(t *testing.T) {
 	if web.Pod != "frontend" {
 		t.Errorf("x-pod %q", web.Pod)
 	}
-	if !reflect.DeepEqual(web.Unsupported, []string{"logging"}) {
-		t.Errorf("unsupported %v, want [logging]", web.Unsupported)
+	if !reflect.DeepEqual(web.Unsupported, []string{"platform"}) {
+		t.Errorf("unsupported %v, want [platform]", web.Unsupported)
+	}
+	if web.Logging == nil || web.Logging.Driver != "json-file" {
+		t.Errorf("logging %+v", web.Logging)
 	}
 	if web.Source.Line != 4 || !strings.HasSuffix(web.Source.File, "valid-full.yaml") {
 		t.Errorf("source %+v", web.Source)

@@ -124,6 +124,21 @@ type Service struct {
 	Sysctls map[string]string `json:"sysctls,omitempty"`
 	Devices []string          `json:"devices,omitempty"`
 
+	// PID and IPC are the namespaces to use: "" (private), "host",
+	// "service:NAME" or "container:NAME"; IPC also "private", "shareable".
+	PID        string `json:"pid,omitempty"`
+	IPC        string `json:"ipc,omitempty"`
+	UsernsMode string `json:"usernsMode,omitempty"`
+	// SecurityOpt are docker-style entries: no-new-privileges, label=...,
+	// seccomp=..., apparmor=..., unmask=..., mask=...
+	SecurityOpt []string `json:"securityOpt,omitempty"`
+	ShmSize     int64    `json:"shmSize,omitempty"`
+	GroupAdd    []string `json:"groupAdd,omitempty"`
+	DNSSearch   []string `json:"dnsSearch,omitempty"`
+	DNSOptions  []string `json:"dnsOptions,omitempty"`
+	OomScoreAdj int      `json:"oomScoreAdj,omitempty"`
+	Logging     *Logging `json:"logging,omitempty"`
+
 	Profiles []string `json:"profiles,omitempty"`
 	// Pod is the pod this service asks to share: compose's `x-pod` extension,
 	// or the Pod a Kubernetes container came from. "" lets the policy decide.
@@ -156,7 +171,7 @@ type Port struct {
 	// containerPort without hostPort), or a port Podman picks when Ephemeral.
 	Published uint16 `json:"published,omitempty"`
 	// Ephemeral publishes on a free host port (compose `ports: ["80"]`).
-	Ephemeral bool `json:"ephemeral,omitempty"`
+	Ephemeral bool   `json:"ephemeral,omitempty"`
 	HostIP    string `json:"hostIP,omitempty"`
 	Protocol  string `json:"protocol"` // tcp or udp
 	// Name is the Kubernetes port name, when there is one.
@@ -261,6 +276,15 @@ type Resources struct {
 	CPUsReservation   float64 `json:"cpusReservation,omitempty"`
 	MemoryReservation int64   `json:"memoryReservation,omitempty"`
 	Pids              int64   `json:"pids,omitempty"`
+	CPUShares         int64   `json:"cpuShares,omitempty"`
+	CPUSet            string  `json:"cpuSet,omitempty"`
+}
+
+// Logging is the container's log driver (json-file, k8s-file, journald,
+// none, passthrough) and its options.
+type Logging struct {
+	Driver  string            `json:"driver,omitempty"`
+	Options map[string]string `json:"options,omitempty"`
 }
 
 // Ulimit is a soft/hard pair.
