@@ -291,3 +291,35 @@ networks:
 		t.Errorf("no warning about the static address: %v", warnings)
 	}
 }
+
+// TestKubeProcessSettings: pid/ipc host and no-new-privileges have
+// Kubernetes equivalents; the settings without one are named in warnings.
+func TestKubeProcessSettings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "compose.yaml")
+	os.WriteFile(path, []byte(`name: k
+services:
+  agent:
+    image: agent
+    pid: host
+    ipc: host
+    security_opt: ["no-new-privileges:true", "seccomp=unconfined"]
+    shm_size: 64m
+`), 0o644)
+	s, pods := load(t, path, "")
+	r, err := Kube(s, pods, KubeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := yamlOf(t, r)
+	for _, want := range []string{"hostPID: true", "hostIPC: true", "allowPrivilegeEscalation: false"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("export lacks %q:\n%s", want, out)
+		}
+	}
+	warnings := strings.Join(r.Warnings, "\n")
+	for _, want := range []string{"security_opt seccomp=unconfined is not exported", "shm_size is not exported"} {
+		if !strings.Contains(warnings, want) {
+			t.Errorf("warnings lack %q:\n%s", want, warnings)
+		}
+	}
+}

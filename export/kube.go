@@ -193,6 +193,16 @@ func (e *exporter) pod(p *planner.Pod) error {
 		if svc.NetworkMode == "host" {
 			spec.HostNetwork = true
 		}
+		if svc.PID == "host" {
+			spec.HostPID = true
+		}
+		if svc.IPC == "host" {
+			spec.HostIPC = true
+		}
+		if strings.HasPrefix(svc.PID, "service:") {
+			share := true
+			spec.ShareProcessNamespace = &share // the pod's members already share IPC
+		}
 		if svc.StopGracePeriod != nil {
 			g := int64(math.Ceil(svc.StopGracePeriod.Seconds()))
 			if grace == nil || g > *grace {
@@ -357,8 +367,20 @@ func (e *exporter) container(svc *stack.Service) (corev1.Container, []corev1.Vol
 			c.ReadinessProbe = &ready
 		}
 	}
-	if svc.Privileged || svc.ReadOnly || len(svc.CapAdd) > 0 || len(svc.CapDrop) > 0 || svc.User != "" {
+	noNewPrivs := false
+	for _, opt := range svc.SecurityOpt {
+		if o, err := stack.ParseSecurityOpt(opt); err == nil && o.Key == "no-new-privileges" && o.Value == "true" {
+			noNewPrivs = true
+		} else {
+			e.warnf("service %s: security_opt %s is not exported", svc.Name, opt)
+		}
+	}
+	if svc.Privileged || svc.ReadOnly || len(svc.CapAdd) > 0 || len(svc.CapDrop) > 0 || svc.User != "" || noNewPrivs {
 		sc := &corev1.SecurityContext{}
+		if noNewPrivs {
+			no := false
+			sc.AllowPrivilegeEscalation = &no
+		}
 		if svc.Privileged {
 			sc.Privileged = &svc.Privileged
 		}
@@ -399,6 +421,23 @@ func (e *exporter) container(svc *stack.Service) (corev1.Container, []corev1.Vol
 	}
 	if len(svc.Devices) > 0 {
 		e.warnf("service %s: devices are not exported", svc.Name)
+	}
+	for _, x := range []struct {
+		key string
+		set bool
+	}{
+		{"pid " + svc.PID, svc.PID != "" && svc.PID != "host" && !strings.HasPrefix(svc.PID, "service:")},
+		{"ipc " + svc.IPC, svc.IPC != "" && svc.IPC != "host" && !strings.HasPrefix(svc.IPC, "service:")},
+		{"userns_mode", svc.UsernsMode != ""},
+		{"shm_size", svc.ShmSize > 0},
+		{"group_add", len(svc.GroupAdd) > 0},
+		{"oom_score_adj", svc.OomScoreAdj != 0},
+		{"logging", svc.Logging != nil},
+		{"dns_search/dns_opt", len(svc.DNSSearch)+len(svc.DNSOptions) > 0},
+	} {
+		if x.set {
+			e.warnf("service %s: %s is not exported", svc.Name, x.key)
+		}
 	}
 	return c, vols, err
 }
