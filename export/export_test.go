@@ -323,3 +323,26 @@ services:
 		}
 	}
 }
+
+// TestQuadletNamesDroppedSettings: what the .container template does not
+// carry is named in one warning per service.
+func TestQuadletNamesDroppedSettings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "compose.yaml")
+	os.WriteFile(path, []byte(`name: q
+services:
+  web: {image: nginx, user: "101", pid: host, cap_add: [NET_ADMIN]}
+  plain: {image: nginx}
+`), 0o644)
+	s, pods := load(t, path, "")
+	_, warnings, err := Quadlet(s, pods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(warnings, "\n")
+	if !strings.Contains(all, "service web: not exported to Quadlet: user, cap_add/cap_drop, pid") {
+		t.Errorf("warnings: %s", all)
+	}
+	if strings.Contains(all, "service plain") {
+		t.Errorf("plain has nothing dropped: %s", all)
+	}
+}

@@ -152,6 +152,9 @@ func Quadlet(s *stack.Stack, pods []*planner.Pod) (map[string][]byte, []string, 
 		if svc.Replicas > 1 {
 			warnings = append(warnings, fmt.Sprintf("service %s: %d replicas: Quadlet runs one container per unit", name, svc.Replicas))
 		}
+		if dropped := quadletDropped(svc); len(dropped) > 0 {
+			warnings = append(warnings, fmt.Sprintf("service %s: not exported to Quadlet: %s", name, strings.Join(dropped, ", ")))
+		}
 		if err := render(unit(name)+".container", "container.tmpl", data); err != nil {
 			return nil, nil, err
 		}
@@ -193,4 +196,46 @@ func shellJoin(words []string) string {
 		out[i] = w
 	}
 	return strings.Join(out, " ")
+}
+
+// quadletDropped names the service settings the .container template does not
+// carry, so the export says so instead of losing them silently.
+func quadletDropped(svc *stack.Service) []string {
+	var out []string
+	for _, x := range []struct {
+		key string
+		set bool
+	}{
+		{"user", svc.User != ""},
+		{"working_dir", svc.WorkingDir != ""},
+		{"hostname", svc.Hostname != ""},
+		{"secrets", len(svc.Secrets) > 0},
+		{"configs", len(svc.Configs) > 0},
+		{"privileged", svc.Privileged},
+		{"read_only", svc.ReadOnly},
+		{"cap_add/cap_drop", len(svc.CapAdd)+len(svc.CapDrop) > 0},
+		{"resources", svc.Resources != (stack.Resources{})},
+		{"ulimits", len(svc.Ulimits) > 0},
+		{"sysctls", len(svc.Sysctls) > 0},
+		{"devices", len(svc.Devices) > 0},
+		{"stop_signal", svc.StopSignal != ""},
+		{"stop_grace_period", svc.StopGracePeriod != nil},
+		{"init", svc.Init},
+		{"tty/stdin_open", svc.Tty || svc.StdinOpen},
+		{"extra_hosts", len(svc.ExtraHosts) > 0},
+		{"dns", len(svc.DNS)+len(svc.DNSSearch)+len(svc.DNSOptions) > 0},
+		{"pid", svc.PID != ""},
+		{"ipc", svc.IPC != ""},
+		{"userns_mode", svc.UsernsMode != ""},
+		{"security_opt", len(svc.SecurityOpt) > 0},
+		{"shm_size", svc.ShmSize > 0},
+		{"group_add", len(svc.GroupAdd) > 0},
+		{"oom_score_adj", svc.OomScoreAdj != 0},
+		{"logging", svc.Logging != nil},
+	} {
+		if x.set {
+			out = append(out, x.key)
+		}
+	}
+	return append(out, svc.Unsupported...)
 }
