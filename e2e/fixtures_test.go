@@ -626,3 +626,39 @@ func TestServiceProcessSettings(t *testing.T) {
 		}
 	})
 }
+
+// TestPodmanComposeInterpolation: podman-compose's interpolation fixture:
+// the values containers see come from the environment, defaults, .env and
+// $$ escapes, in environment and in labels; ${X:?} stops before anything runs.
+func TestPodmanComposeInterpolation(t *testing.T) {
+	requirePodman(t)
+	dir := copyFixture(t, "interpolation")
+	os.WriteFile(filepath.Join(dir, "user.env"), []byte("EXAMPLE_VARIABLE_USER=test_user\n"), 0o644)
+	p := project(t, "interp")
+	mustStack(t, dir, "-p", p, "--env-file", "user.env", "up", "-d")
+	r := mustStack(t, dir, "-p", p, "wait", "variables")
+	logs := mustStack(t, dir, "-p", p, "logs", "--no-log-prefix", "variables").stdout
+	for _, want := range []string{
+		"EXAMPLE_VARIABLE='Host user: test_user'", "EXAMPLE_BRACES='Host user: test_user'",
+		"EXAMPLE_COLON_DASH_DEFAULT='My default'", "EXAMPLE_DASH_DEFAULT='My other default'",
+		"EXAMPLE_DOT_ENV='This value is from the .env file'", "EXAMPLE_EMPTY=''", "EXAMPLE_LITERAL='This is a $literal'",
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("output lacks %s:\n%s%s", want, logs, r)
+		}
+	}
+	var labels map[string]string
+	json.Unmarshal([]byte(podman(t, "inspect", p+"-labels-test-1", "--format", "{{json .Config.Labels}}")), &labels)
+	for k, v := range map[string]string{"TEST": "test_labels", "test.TEST": "TEST", "TEST.test2": "test2(`TEST`)"} {
+		if labels[k] != v {
+			t.Errorf("label %s = %q, want %q", k, labels[k], v)
+		}
+	}
+	r = runStack(t, dir, "-p", p+"-err", "-f", "docker-compose-colon-question-error.yml", "up", "-d")
+	if r.code != 2 || !strings.Contains(r.stderr, "required variable NOT_A_VARIABLE is missing a value") {
+		t.Errorf("${X:?}: want a load error (exit 2): %s", r)
+	}
+	if left := podman(t, "ps", "-aq", "--filter", "label=io.podstack.project="+p+"-err"); strings.TrimSpace(left) != "" {
+		t.Errorf("a failed load created containers")
+	}
+}
