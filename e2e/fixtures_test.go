@@ -662,3 +662,24 @@ func TestPodmanComposeInterpolation(t *testing.T) {
 		t.Errorf("a failed load created containers")
 	}
 }
+
+// TestPodmanComposeEnvTests: podman-compose's env_tests fixture: run -e
+// overrides one variable for the one-off; COMPOSE_PROJECT_NAME interpolates
+// to the project's name, from the file or -p.
+func TestPodmanComposeEnvTests(t *testing.T) {
+	requirePodman(t)
+	dir := copyFixture(t, "env_tests")
+	f := []string{"-f", "container-compose.yml"}
+	t.Cleanup(func() { cleanupProject("my-project-name") })
+	r := mustStack(t, dir, append(f, "run", "--rm", "-e", "ZZVAR1=myval2", "env-test")...)
+	if !strings.Contains(r.stdout, "ZZVAR1='myval2'") || !strings.Contains(r.stdout, "ZZVAR2='2-'") {
+		t.Errorf("run -e: %s", r)
+	}
+	if r := mustStack(t, dir, append(f, "run", "--rm", "project-name-test")...); strings.TrimSpace(r.stdout) != "my-project-name" {
+		t.Errorf("project name from the file: %s", r)
+	}
+	p := project(t, "envtests")
+	if r := mustStack(t, dir, append(f, "-p", p, "run", "--rm", "project-name-test")...); strings.TrimSpace(r.stdout) != p {
+		t.Errorf("project name from -p: %s", r)
+	}
+}
