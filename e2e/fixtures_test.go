@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 const fixtures = "../../shared/corpus/podman-compose"
@@ -681,5 +682,35 @@ func TestPodmanComposeEnvTests(t *testing.T) {
 	p := project(t, "envtests")
 	if r := mustStack(t, dir, append(f, "-p", p, "run", "--rm", "project-name-test")...); strings.TrimSpace(r.stdout) != p {
 		t.Errorf("project name from -p: %s", r)
+	}
+}
+
+// TestAbortIgnoresRestarts: a container its restart policy brings back has
+// not ended: its exits neither abort the run nor count as the end of it.
+func TestAbortIgnoresRestarts(t *testing.T) {
+	requirePodman(t)
+	dir := writeStack(t, map[string]string{"compose.yaml": `services:
+  flappy:
+    image: localhost/busybox:test
+    command: ["/bin/sh", "-c", "sleep 1; exit 3"]
+    restart: always
+  job:
+    image: localhost/busybox:test
+    command: ["/bin/sh", "-c", "sleep 5; echo job done"]
+`})
+	p := project(t, "restarts")
+	start := time.Now()
+	r := runStack(t, dir, "-p", p, "up", "--abort-on-container-exit")
+	if r.code != 0 || !strings.Contains(r.stdout, "job done") {
+		t.Errorf("want job's exit code 0 after its output: %s", r)
+	}
+	if took := time.Since(start); took < 5*time.Second {
+		t.Errorf("returned after %s: flappy's exit ended the run", took)
+	}
+	if strings.Contains(r.stderr, "flappy-1 exited with code 3\n") {
+		t.Errorf("flappy's exit was taken as its end: %s", r)
+	}
+	if st := states(t, p); st["flappy"] == "running" {
+		t.Errorf("flappy still running after the abort: %v", st)
 	}
 }

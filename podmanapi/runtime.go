@@ -342,6 +342,16 @@ func (c *Client) FreshHealth(ctx context.Context, name string, now time.Time) (s
 	return c.RunHealthCheck(ctx, name)
 }
 
+// Running reports whether the container is running (or being restarted by
+// its restart policy).
+func (c *Client) Running(ctx context.Context, name string) (bool, error) {
+	data, err := containers.Inspect(c.ctx(ctx), name, nil)
+	if err != nil {
+		return false, fmt.Errorf("inspect %s: %w", name, mapErr(err))
+	}
+	return data.State != nil && (data.State.Running || data.State.Restarting), nil
+}
+
 // WaitExit blocks until the container exits and returns its exit code.
 func (c *Client) WaitExit(ctx context.Context, name string) (int, error) {
 	code, err := containers.Wait(c.ctx(ctx), name, nil)

@@ -92,6 +92,7 @@ func (a abortFlags) check(s *stack.Stack, opts planner.Options, detached bool) e
 type containerExit struct {
 	name, service string
 	code          int
+	restarted     bool // its restart policy brought it back
 }
 
 // attach follows the services' logs until Ctrl-C, then stops the stack in
@@ -118,12 +119,35 @@ func attach(ctx context.Context, g *globalOptions, c *podmanapi.Client, s *stack
 	exits := make(chan containerExit, len(attached))
 	jobs := completionAwaited(s)
 	for _, ct := range attached {
+		svc := ct.Labels[planner.LabelService]
+		mayRestart := false
+		if spec := s.Services[svc]; spec != nil {
+			mayRestart = spec.Restart != "" && spec.Restart != "no"
+		}
 		go func() {
-			code, err := c.WaitExit(logCtx, ct.Name)
-			if err != nil {
-				code = -1
+			for {
+				code, err := c.WaitExit(logCtx, ct.Name)
+				if err != nil {
+					exits <- containerExit{ct.Name, svc, -1, false}
+					return
+				}
+				if mayRestart {
+					// Its restart policy may bring it back: then it has not
+					// ended, and is watched again. (Podman 4.3's wait already
+					// holds until a restarting container stops for good; this
+					// covers versions whose wait returns on each exit.)
+					select {
+					case <-logCtx.Done():
+					case <-time.After(time.Second):
+					}
+					if up, err := c.Running(logCtx, ct.Name); err == nil && up {
+						exits <- containerExit{ct.Name, svc, code, true}
+						continue
+					}
+				}
+				exits <- containerExit{ct.Name, svc, code, false}
+				return
 			}
-			exits <- containerExit{ct.Name, ct.Labels[planner.LabelService], code}
 		}()
 	}
 
@@ -139,10 +163,14 @@ func attach(ctx context.Context, g *globalOptions, c *podmanapi.Client, s *stack
 			}
 			logDone = nil
 		case e := <-exits:
-			running--
 			if ctx.Err() != nil { // Ctrl-C ended the watch
 				return stopAttached(g, c, s, opts, "")
 			}
+			if e.restarted {
+				fmt.Fprintf(g.streams.err, "%s exited with code %d and was restarted (restart policy)\n", p.short(e.name), e.code)
+				continue
+			}
+			running--
 			fmt.Fprintf(g.streams.err, "%s exited with code %d\n", p.short(e.name), e.code)
 			if e.service == abort.exitCodeFrom {
 				code = e.code
