@@ -414,6 +414,9 @@ func (l *kubeLoader) pod(d *kubeDoc, podName string, spec corev1.PodSpec, labels
 			if sc.ReadOnlyRootFilesystem != nil {
 				svc.ReadOnly = *sc.ReadOnlyRootFilesystem
 			}
+			if sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
+				svc.SecurityOpt = append(svc.SecurityOpt, "no-new-privileges:true")
+			}
 			if sc.Capabilities != nil {
 				for _, cp := range sc.Capabilities.Add {
 					svc.CapAdd = append(svc.CapAdd, string(cp))
@@ -435,6 +438,12 @@ func (l *kubeLoader) pod(d *kubeDoc, podName string, spec corev1.PodSpec, labels
 		}
 		if spec.HostNetwork {
 			svc.NetworkMode = "host"
+		}
+		if spec.HostPID {
+			svc.PID = "host"
+		}
+		if spec.HostIPC {
+			svc.IPC = "host"
 		}
 		svc.Hostname = spec.Hostname
 		for _, ha := range spec.HostAliases {
@@ -725,6 +734,7 @@ func kubeUnsupported(spec corev1.PodSpec, c corev1.Container) []string {
 	add(spec.ServiceAccountName != "", "serviceAccountName")
 	add(len(spec.ImagePullSecrets) > 0, "imagePullSecrets")
 	add(spec.SecurityContext != nil && spec.SecurityContext.FSGroup != nil, "securityContext.fsGroup")
+	add(spec.ShareProcessNamespace != nil && *spec.ShareProcessNamespace, "shareProcessNamespace")
 	add(c.Lifecycle != nil, "lifecycle")
 	add(len(c.VolumeDevices) > 0, "volumeDevices")
 	return out

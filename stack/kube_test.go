@@ -2,6 +2,8 @@ package stack
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -95,5 +97,34 @@ func TestKubeExample(t *testing.T) {
 	}
 	if !strings.Contains(s.Services["app"].Environment["DATABASE_URL"], "postgres://") {
 		t.Errorf("DATABASE_URL from .env not substituted: %v", s.Services["app"].Environment)
+	}
+}
+
+// TestKubeProcessSettings: hostPID, hostIPC and allowPrivilegeEscalation
+// false come back as pid/ipc host and no-new-privileges, so export and
+// re-import agree.
+func TestKubeProcessSettings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pod.yaml")
+	err := os.WriteFile(path, []byte(`apiVersion: v1
+kind: Pod
+metadata: {name: agent}
+spec:
+  hostPID: true
+  hostIPC: true
+  containers:
+    - name: agent
+      image: agent:1
+      securityContext: {allowPrivilegeEscalation: false}
+`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(context.Background(), LoadOptions{Files: []string{path}, Environ: func() []string { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := s.Services["agent"]
+	if a.PID != "host" || a.IPC != "host" || !reflect.DeepEqual(a.SecurityOpt, []string{"no-new-privileges:true"}) {
+		t.Errorf("pid %q ipc %q security_opt %v", a.PID, a.IPC, a.SecurityOpt)
 	}
 }
