@@ -324,25 +324,37 @@ services:
 	}
 }
 
-// TestQuadletNamesDroppedSettings: what the .container template does not
-// carry is named in one warning per service.
-func TestQuadletNamesDroppedSettings(t *testing.T) {
+// TestQuadletPodmanArgs: settings without a .container key go to
+// PodmanArgs, quoted for Quadlet's word splitting; what a pod member cannot
+// set is named in one warning per service.
+func TestQuadletPodmanArgs(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "compose.yaml")
 	os.WriteFile(path, []byte(`name: q
 services:
-  web: {image: nginx, user: "101", pid: host, cap_add: [NET_ADMIN]}
+  web: {image: nginx, user: "101", pid: host, cap_add: [NET_ADMIN], security_opt: ["label=type:my t"], shm_size: 64m}
   plain: {image: nginx}
+  helper: {image: nginx, extra_hosts: ["db:10.0.0.5"], ipc: "service:web"}
 `), 0o644)
 	s, pods := load(t, path, "")
-	_, warnings, err := Quadlet(s, pods)
+	files, warnings, err := Quadlet(s, pods)
 	if err != nil {
 		t.Fatal(err)
 	}
 	all := strings.Join(warnings, "\n")
-	if !strings.Contains(all, "service web: not exported to Quadlet: user, cap_add/cap_drop, pid") {
-		t.Errorf("warnings: %s", all)
+	if strings.Contains(all, "service web") {
+		t.Errorf("user, pid and cap_add have PodmanArgs: %s", all)
 	}
 	if strings.Contains(all, "service plain") {
 		t.Errorf("plain has nothing dropped: %s", all)
+	}
+	if !strings.Contains(all, "service helper: not exported to Quadlet: ipc service:web, extra_hosts") {
+		t.Errorf("helper's warning: %s", all)
+	}
+	want := `PodmanArgs=--user 101 --cap-add NET_ADMIN --pid host --security-opt "label=type:my t" --shm-size 67108864` + "\n"
+	if unit := string(files["q-web.container"]); !strings.Contains(unit, want) {
+		t.Errorf("web's unit lacks %q:\n%s", want, unit)
+	}
+	if unit := string(files["q-plain.container"]); strings.Contains(unit, "PodmanArgs") {
+		t.Errorf("plain needs no PodmanArgs:\n%s", unit)
 	}
 }

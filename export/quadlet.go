@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/podstack/podstack/planner"
@@ -152,7 +153,11 @@ func Quadlet(s *stack.Stack, pods []*planner.Pod) (map[string][]byte, []string, 
 		if svc.Replicas > 1 {
 			warnings = append(warnings, fmt.Sprintf("service %s: %d replicas: Quadlet runs one container per unit", name, svc.Replicas))
 		}
-		if dropped := quadletDropped(svc); len(dropped) > 0 {
+		args, dropped := quadletArgs(svc)
+		if len(args) > 0 {
+			data["PodmanArgs"] = shellJoin(args)
+		}
+		if len(dropped) > 0 {
 			warnings = append(warnings, fmt.Sprintf("service %s: not exported to Quadlet: %s", name, strings.Join(dropped, ", ")))
 		}
 		if err := render(unit(name)+".container", "container.tmpl", data); err != nil {
@@ -198,44 +203,124 @@ func shellJoin(words []string) string {
 	return strings.Join(out, " ")
 }
 
-// quadletDropped names the service settings the .container template does not
-// carry, so the export says so instead of losing them silently.
-func quadletDropped(svc *stack.Service) []string {
-	var out []string
+// quadletArgs turns the service settings the .container template has no key
+// for into podman run arguments for PodmanArgs= (Quadlet in Podman 4.5 and
+// later), and names those it cannot carry at all: a container in a pod
+// cannot set hosts or DNS (the pod does), and secrets and configs need
+// Podman-side objects the export does not create.
+func quadletArgs(svc *stack.Service) (args, dropped []string) {
+	add := func(a ...string) { args = append(args, a...) }
+	if svc.User != "" {
+		add("--user", svc.User)
+	}
+	if svc.WorkingDir != "" {
+		add("--workdir", svc.WorkingDir)
+	}
+	if svc.Privileged {
+		add("--privileged")
+	}
+	if svc.ReadOnly {
+		add("--read-only")
+	}
+	for _, c := range svc.CapAdd {
+		add("--cap-add", c)
+	}
+	for _, c := range svc.CapDrop {
+		add("--cap-drop", c)
+	}
+	r := svc.Resources
+	if r.CPUs > 0 {
+		add("--cpus", strconv.FormatFloat(r.CPUs, 'f', -1, 64))
+	}
+	if r.MemoryBytes > 0 {
+		add("--memory", strconv.FormatInt(r.MemoryBytes, 10))
+	}
+	if r.MemoryReservation > 0 {
+		add("--memory-reservation", strconv.FormatInt(r.MemoryReservation, 10))
+	}
+	if r.Pids > 0 {
+		add("--pids-limit", strconv.FormatInt(r.Pids, 10))
+	}
+	if r.CPUShares > 0 {
+		add("--cpu-shares", strconv.FormatInt(r.CPUShares, 10))
+	}
+	if r.CPUSet != "" {
+		add("--cpuset-cpus", r.CPUSet)
+	}
+	for _, name := range sortedKeys(svc.Ulimits) {
+		u := svc.Ulimits[name]
+		add("--ulimit", fmt.Sprintf("%s=%d:%d", name, u.Soft, u.Hard))
+	}
+	for _, k := range sortedKeys(svc.Sysctls) {
+		add("--sysctl", k+"="+svc.Sysctls[k])
+	}
+	for _, d := range svc.Devices {
+		add("--device", d)
+	}
+	if svc.StopSignal != "" {
+		add("--stop-signal", svc.StopSignal)
+	}
+	if svc.StopGracePeriod != nil {
+		add("--stop-timeout", strconv.Itoa(int(svc.StopGracePeriod.Seconds())))
+	}
+	if svc.Init {
+		add("--init")
+	}
+	if svc.Tty {
+		add("--tty")
+	}
+	if svc.StdinOpen {
+		add("--interactive")
+	}
+	for _, ns := range []struct{ flag, value string }{{"--pid", svc.PID}, {"--ipc", svc.IPC}} {
+		switch {
+		case ns.value == "":
+		case strings.HasPrefix(ns.value, "service:"):
+			dropped = append(dropped, strings.TrimPrefix(ns.flag, "--")+" "+ns.value)
+		default:
+			add(ns.flag, ns.value)
+		}
+	}
+	if svc.UsernsMode != "" {
+		add("--userns", svc.UsernsMode)
+	}
+	for _, o := range svc.SecurityOpt {
+		add("--security-opt", o)
+	}
+	if svc.ShmSize > 0 {
+		add("--shm-size", strconv.FormatInt(svc.ShmSize, 10))
+	}
+	for _, g := range svc.GroupAdd {
+		add("--group-add", g)
+	}
+	if svc.OomScoreAdj != 0 {
+		add("--oom-score-adj", strconv.Itoa(svc.OomScoreAdj))
+	}
+	if l := svc.Logging; l != nil {
+		if l.Driver != "" {
+			driver := l.Driver
+			if driver == "json-file" {
+				driver = "k8s-file"
+			}
+			add("--log-driver", driver)
+		}
+		for _, k := range sortedKeys(l.Options) {
+			add("--log-opt", k+"="+l.Options[k])
+		}
+	}
 	for _, x := range []struct {
 		key string
 		set bool
 	}{
-		{"user", svc.User != ""},
-		{"working_dir", svc.WorkingDir != ""},
 		{"hostname", svc.Hostname != ""},
 		{"secrets", len(svc.Secrets) > 0},
 		{"configs", len(svc.Configs) > 0},
-		{"privileged", svc.Privileged},
-		{"read_only", svc.ReadOnly},
-		{"cap_add/cap_drop", len(svc.CapAdd)+len(svc.CapDrop) > 0},
-		{"resources", svc.Resources != (stack.Resources{})},
-		{"ulimits", len(svc.Ulimits) > 0},
-		{"sysctls", len(svc.Sysctls) > 0},
-		{"devices", len(svc.Devices) > 0},
-		{"stop_signal", svc.StopSignal != ""},
-		{"stop_grace_period", svc.StopGracePeriod != nil},
-		{"init", svc.Init},
-		{"tty/stdin_open", svc.Tty || svc.StdinOpen},
 		{"extra_hosts", len(svc.ExtraHosts) > 0},
 		{"dns", len(svc.DNS)+len(svc.DNSSearch)+len(svc.DNSOptions) > 0},
-		{"pid", svc.PID != ""},
-		{"ipc", svc.IPC != ""},
-		{"userns_mode", svc.UsernsMode != ""},
-		{"security_opt", len(svc.SecurityOpt) > 0},
-		{"shm_size", svc.ShmSize > 0},
-		{"group_add", len(svc.GroupAdd) > 0},
-		{"oom_score_adj", svc.OomScoreAdj != 0},
-		{"logging", svc.Logging != nil},
 	} {
 		if x.set {
-			out = append(out, x.key)
+			dropped = append(dropped, x.key)
 		}
 	}
-	return append(out, svc.Unsupported...)
+	return args, append(dropped, svc.Unsupported...)
 }
