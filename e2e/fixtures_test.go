@@ -43,19 +43,33 @@ func copyFixture(t *testing.T, dir string) string {
 	return dst
 }
 
-// states maps a project's service names to their containers' states.
-func states(t *testing.T, p string) map[string]string {
+// psRecord is one of a project's containers as podman ps reports it.
+type psRecord struct {
+	Labels   map[string]string
+	State    string
+	ExitCode int
+}
+
+// byService maps a project's service names to their containers.
+func byService(t *testing.T, p string) map[string]psRecord {
 	t.Helper()
-	var list []struct {
-		Labels map[string]string
-		State  string
-	}
+	var list []psRecord
 	if err := json.Unmarshal([]byte(podman(t, "ps", "-a", "--filter", "label=io.podstack.project="+p, "--format", "json")), &list); err != nil {
 		t.Fatal(err)
 	}
-	m := map[string]string{}
+	m := map[string]psRecord{}
 	for _, c := range list {
-		m[c.Labels["io.podstack.service"]] = c.State
+		m[c.Labels["io.podstack.service"]] = c
+	}
+	return m
+}
+
+// states maps a project's service names to their containers' states.
+func states(t *testing.T, p string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	for svc, c := range byService(t, p) {
+		m[svc] = c.State
 	}
 	return m
 }
@@ -252,16 +266,9 @@ func projectName(t *testing.T, name string) string { return project(t, name) }
 // exitCodes maps a project's service names to their containers' exit codes.
 func exitCodes(t *testing.T, p string) map[string]int {
 	t.Helper()
-	var list []struct {
-		Labels   map[string]string
-		ExitCode int
-	}
-	if err := json.Unmarshal([]byte(podman(t, "ps", "-a", "--filter", "label=io.podstack.project="+p, "--format", "json")), &list); err != nil {
-		t.Fatal(err)
-	}
 	m := map[string]int{}
-	for _, c := range list {
-		m[c.Labels["io.podstack.service"]] = c.ExitCode
+	for svc, c := range byService(t, p) {
+		m[svc] = c.ExitCode
 	}
 	return m
 }
