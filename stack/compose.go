@@ -973,6 +973,13 @@ func unsupportedKeys(svc types.ServiceConfig) []string {
 		}
 		out = append(out, k)
 	}
+	for k := range svc.Extensions {
+		// podman-compose's own service extensions: name them rather than
+		// ignore them silently like any other x- key.
+		if strings.HasPrefix(k, "x-podman") {
+			out = append(out, k)
+		}
+	}
 	if d, ok := m["deploy"].(map[string]any); ok {
 		for k, v := range d {
 			if !supportedDeployKeys[k] && !isEmpty(v) {
@@ -980,6 +987,7 @@ func unsupportedKeys(svc types.ServiceConfig) []string {
 			}
 		}
 	}
+	sort.Strings(out)
 	return out
 }
 

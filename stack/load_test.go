@@ -353,3 +353,24 @@ func TestKeepVars(t *testing.T) {
 		t.Errorf("restored %q", got)
 	}
 }
+
+// TestPodmanComposeExtensionsNamed: podman-compose's x-podman service
+// extensions are named as unsupported, not ignored like other x- keys.
+func TestPodmanComposeExtensionsNamed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "compose.yaml")
+	if err := os.WriteFile(path, []byte(`services:
+  a:
+    image: busybox
+    x-podman.uidmaps: ["0:1:1"]
+    x-note: mine
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(context.Background(), LoadOptions{Files: []string{path}, Environ: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Services["a"].Unsupported; !reflect.DeepEqual(got, []string{"x-podman.uidmaps"}) {
+		t.Errorf("unsupported %v, want [x-podman.uidmaps]", got)
+	}
+}
