@@ -88,11 +88,13 @@ func Group(s *stack.Stack, policy Policy) ([]*Pod, error) {
 		svc := s.Services[n]
 		// Podman lets a container of a pod join only namespaces of that
 		// pod's members: pid and ipc service:X share the pod too.
-		for _, ns := range []string{svc.NetworkMode, svc.PID, svc.IPC} {
-			if target, ok := strings.CutPrefix(ns, "service:"); ok {
-				if _, exists := s.Services[target]; exists {
-					union(n, target)
-				}
+		owners := svc.NamespaceOwners()
+		if target, ok := strings.CutPrefix(svc.NetworkMode, "service:"); ok {
+			owners = append(owners, target)
+		}
+		for _, target := range owners {
+			if _, exists := s.Services[target]; exists {
+				union(n, target)
 			}
 		}
 	}
@@ -260,6 +262,11 @@ func podOf(pods []*Pod) map[string]*Pod {
 		}
 	}
 	return out
+}
+
+// PodOf returns the pod of service in the plan, or nil.
+func (p *Plan) PodOf(service string) *Pod {
+	return podOf(p.Pods)[service]
 }
 
 // Containers lists the desired containers of every enabled service, in

@@ -52,9 +52,11 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 	if err := Validate(s, pods); err != nil {
 		return nil, err
 	}
-	selected, err := selectServices(s, opts.Services, opts.NoDeps)
+	var selected map[string]bool
 	if opts.OneOff != "" {
 		selected, err = oneOffServices(s, opts.OneOff, opts.NoDeps)
+	} else {
+		selected, err = selectServices(s, opts.Services, opts.NoDeps)
 	}
 	if err != nil {
 		return nil, err
@@ -312,12 +314,10 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 					removeStep[c.Name] = rs[len(rs)-1]
 				}
 				deps = append(deps, removeStep[c.Name], podStep[c.Pod], imageStep[ImageRef(s, svc)])
-				for _, ns := range []string{svc.PID, svc.IPC} {
+				for _, target := range svc.NamespaceOwners() {
 					// Podman looks the namespace's owner up at create time.
-					if target, ok := strings.CutPrefix(ns, "service:"); ok {
-						if owner := ofService[target]; len(owner) > 0 {
-							deps = append(deps, createStep[owner[0].Name])
-						}
+					if owner := ofService[target]; len(owner) > 0 {
+						deps = append(deps, createStep[owner[0].Name])
 					}
 				}
 				deps = append(deps, orphanSteps...)
@@ -511,8 +511,6 @@ func anySelected(p *Pod, selected map[string]bool) bool {
 	return false
 }
 
-// selectServices expands the requested services with their dependencies
-// (unless noDeps); empty means every enabled service.
 // scaled returns s with the replica counts of scale, leaving s as it was.
 func scaled(s *stack.Stack, scale map[string]int) (*stack.Stack, error) {
 	if len(scale) == 0 {
@@ -525,8 +523,9 @@ func scaled(s *stack.Stack, scale map[string]int) (*stack.Stack, error) {
 		svc, ok := s.Services[name]
 		switch {
 		case !ok:
-			problems = append(problems, stack.Problem{Message: fmt.Sprintf("--scale %s: no such service in stack %q", name, s.Name),
-				Fix: "stack config --services lists them"})
+			p := noSuchService(s, name)
+			p.Message = fmt.Sprintf("--scale %s: no such service in stack %q", name, s.Name)
+			problems = append(problems, p)
 		case scale[name] < 0:
 			problems = append(problems, stack.Problem{Service: name, Message: fmt.Sprintf("--scale %s=%d: a replica count cannot be negative", name, scale[name])})
 		default:
@@ -546,8 +545,7 @@ func scaled(s *stack.Stack, scale map[string]int) (*stack.Stack, error) {
 func oneOffServices(s *stack.Stack, service string, noDeps bool) (map[string]bool, error) {
 	svc, ok := s.Services[service]
 	if !ok {
-		return nil, stack.Problems{{Message: fmt.Sprintf("no such service %q in stack %q", service, s.Name),
-			Fix: "stack config --services lists them"}}
+		return nil, stack.Problems{noSuchService(s, service)}
 	}
 	var deps []string
 	for dep := range svc.DependsOn {
@@ -561,6 +559,13 @@ func oneOffServices(s *stack.Stack, service string, noDeps bool) (map[string]boo
 	return selectServices(s, deps, false)
 }
 
+func noSuchService(s *stack.Stack, name string) stack.Problem {
+	return stack.Problem{Message: fmt.Sprintf("no such service %q in stack %q", name, s.Name),
+		Fix: "stack config --services lists them"}
+}
+
+// selectServices expands the requested services with their dependencies
+// (unless noDeps); empty means every enabled service.
 func selectServices(s *stack.Stack, names []string, noDeps bool) (map[string]bool, error) {
 	out := map[string]bool{}
 	if len(names) == 0 {
@@ -587,8 +592,7 @@ func selectServices(s *stack.Stack, names []string, noDeps bool) (map[string]boo
 	}
 	for _, n := range names {
 		if _, ok := s.Services[n]; !ok {
-			problems = append(problems, stack.Problem{Message: fmt.Sprintf("no such service %q in stack %q", n, s.Name),
-				Fix: "stack config --services lists them"})
+			problems = append(problems, noSuchService(s, n))
 			continue
 		}
 		add(n)

@@ -666,16 +666,17 @@ func (c *converter) service(svc types.ServiceConfig) *Service {
 		out.Logging = &Logging{Driver: svc.Logging.Driver, Options: svc.Logging.Options}
 	}
 	c.namespaces(out, base)
-	for _, ns := range []string{out.PID, out.IPC} {
+	for _, dep := range out.NamespaceOwners() {
 		// Joining another service's namespace needs it started first, as
 		// compose's implicit dependency has it.
-		if dep, ok := strings.CutPrefix(ns, "service:"); ok && dep != svc.Name {
-			if out.DependsOn == nil {
-				out.DependsOn = map[string]Dependency{}
-			}
-			if _, set := out.DependsOn[dep]; !set {
-				out.DependsOn[dep] = Dependency{Condition: ConditionStarted, Required: true}
-			}
+		if dep == svc.Name {
+			continue
+		}
+		if out.DependsOn == nil {
+			out.DependsOn = map[string]Dependency{}
+		}
+		if _, set := out.DependsOn[dep]; !set {
+			out.DependsOn[dep] = Dependency{Condition: ConditionStarted, Required: true}
 		}
 	}
 	if svc.Deploy != nil && svc.Deploy.Replicas != nil {

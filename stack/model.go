@@ -1,7 +1,9 @@
 package stack
 
 import (
+	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -278,6 +280,18 @@ type Resources struct {
 	Pids              int64   `json:"pids,omitempty"`
 	CPUShares         int64   `json:"cpuShares,omitempty"`
 	CPUSet            string  `json:"cpuSet,omitempty"`
+}
+
+// NamespaceOwners names the services whose pid or ipc namespace this one
+// joins ("service:NAME").
+func (s *Service) NamespaceOwners() []string {
+	var out []string
+	for _, ns := range []string{s.PID, s.IPC} {
+		if name, ok := strings.CutPrefix(ns, "service:"); ok && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // Logging is the container's log driver (json-file, k8s-file, journald,
