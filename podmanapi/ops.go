@@ -237,9 +237,12 @@ func (c *Client) Events(ctx context.Context, project string, each func(Event)) e
 // OneOff describes a one-off container of a service.
 type OneOff struct {
 	Service, Name string
-	Cmd           []string          // replaces the service's command when set
-	Env           map[string]string // added to the service's environment
-	Remove        bool              // remove the container when it exits
+	// Pod is the service's pod in the plan that prepared the run: the
+	// one-off joins its networks (in a namespace of its own).
+	Pod    *planner.Pod
+	Cmd    []string          // replaces the service's command when set
+	Env    map[string]string // added to the service's environment
+	Remove bool              // remove the container when it exits
 	// The container's output goes to Stdout and Stderr (one stream with a
 	// TTY); Interactive also connects Stdin. With TTY and a terminal on
 	// Stdin, the terminal is put in raw mode and the container's follows
@@ -253,18 +256,6 @@ type OneOff struct {
 // overrides of o, no published ports, on the project networks, labelled as
 // one-off so reconcile and down keep apart from it. It returns the exit code.
 func (c *Client) RunOneOff(ctx context.Context, s *stack.Stack, o OneOff) (int, error) {
-	pods, err := planner.Group(s, "")
-	if err != nil {
-		return -1, err
-	}
-	var pod *planner.Pod
-	for _, p := range pods {
-		for _, m := range p.Services {
-			if m == o.Service {
-				pod = p
-			}
-		}
-	}
 	svc := *s.Services[o.Service]
 	if len(o.Cmd) > 0 {
 		svc.Command = o.Cmd
@@ -279,8 +270,8 @@ func (c *Client) RunOneOff(ctx context.Context, s *stack.Stack, o OneOff) (int, 
 	ct := &planner.Container{Name: o.Name, Service: o.Service, Spec: &svc, Labels: labels}
 	// Its own namespace on the pod's networks: answering to no alias of the service.
 	solo := &planner.Pod{Networks: map[string][]string{}}
-	if pod != nil {
-		for n := range pod.Networks {
+	if o.Pod != nil {
+		for n := range o.Pod.Networks {
 			solo.Networks[n] = nil
 		}
 	}

@@ -499,7 +499,7 @@ starts the service's dependencies, health-gated (skip that with --no-deps).`,
 			if err != nil {
 				return err
 			}
-			_, err = planner.Up(ctx, c, s, planner.Options{Policy: g.policy(s), OneOff: args[0], NoDeps: noDeps},
+			plan, err := planner.Up(ctx, c, s, planner.Options{Policy: g.policy(s), OneOff: args[0], NoDeps: noDeps},
 				planner.UpOptions{}, planner.ExecOptions{WaitTimeout: waitTimeout}, r)
 			r.Close()
 			if err != nil {
@@ -513,7 +513,7 @@ starts the service's dependencies, health-gated (skip that with --no-deps).`,
 				k, v, _ := strings.Cut(kv, "=")
 				extra[k] = v
 			}
-			code, err := c.RunOneOff(ctx, s, podmanapi.OneOff{Service: args[0], Name: name, Cmd: args[1:], Env: extra,
+			code, err := c.RunOneOff(ctx, s, podmanapi.OneOff{Service: args[0], Name: name, Pod: plan.PodOf(args[0]), Cmd: args[1:], Env: extra,
 				Remove: rm, TTY: tty && !noTTY, Interactive: interactive,
 				Stdin: g.streams.in, Stdout: g.streams.out, Stderr: g.streams.err})
 			if err != nil {
