@@ -268,7 +268,7 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 	// find the value in the files.
 	if m := badValueRe.FindStringSubmatch(msg); m != nil {
 		for _, f := range files {
-			if path, line := findValue(f.Content, m[2]); line > 0 {
+			if path, line := findValue(f, m[2]); line > 0 {
 				return Problems{{Position: Position{File: f.Name, Line: line}, Service: serviceOf(path),
 					Message: fmt.Sprintf("%s: invalid %s %q", path, m[1], m[2]), Fix: valueFix(m[1])}}
 			}

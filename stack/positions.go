@@ -113,14 +113,13 @@ func serviceOf(path string) string {
 	return ""
 }
 
-// findValue returns the path and line of the first scalar in content whose
+// findValue returns the path and line of the first scalar in f whose
 // value contains v, for errors that name a value but not its place.
-func findValue(content []byte, v string) (string, int) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(content, &root); err != nil {
+func findValue(f sourceFile, v string) (string, int) {
+	if len(f.docs) == 0 {
 		return "", 0
 	}
-	return findValueIn(&root, v)
+	return findValueIn(f.docs[0], v)
 }
 
 // findValueIn is findValue over a parsed node.

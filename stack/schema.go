@@ -11,7 +11,6 @@ import (
 	"github.com/compose-spec/compose-go/v2/schema"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
-	"go.yaml.in/yaml/v3"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 )
@@ -56,7 +55,7 @@ func schemaProblems(files []sourceFile, idx map[string]positions, env map[string
 	var out Problems
 	for _, f := range files {
 		var dict map[string]any
-		if err := yaml.Unmarshal(f.Content, &dict); err != nil || dict == nil {
+		if len(f.docs) == 0 || f.docs[0].Decode(&dict) != nil || dict == nil {
 			continue
 		}
 		if !opts.KeepVars {
