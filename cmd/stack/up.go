@@ -57,7 +57,9 @@ Without -d, up follows the services' logs until Ctrl-C, then stops the stack
   stack up -d --wait --wait-timeout 2m
   stack up --env prod -d
   stack up --dry-run
-  stack up -d web --no-deps --force-recreate`,
+  stack up -d web --no-deps --force-recreate
+  stack up -d --scale worker=4
+  stack up --exit-code-from tests`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts, err := pf.options(g, args)
 			if err != nil {
