@@ -31,8 +31,8 @@ setup: ## install Podman if missing (root), build the test image, probe that con
 	scripts/setup-podman.sh
 
 test: setup build ## everything CI runs: unit, integration and end-to-end tests on a private Podman service
-	@$(WITH_SERVICE) echo "Testing against $$url" && \
-	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags "$(TAGS)" ./...
+	@export PODSTACK_PEER_REPORT=$$(mktemp) && $(WITH_SERVICE) echo "Testing against $$url" && \
+	  { $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags "$(TAGS)" ./...; rc=$$?; scripts/peer-report.sh $$PODSTACK_PEER_REPORT; exit $$rc; }
 
 unit: ## hermetic unit tests only (no Podman needed)
 	$(GO) test -short -count=1 -tags "$(TAGS)" ./...

@@ -9,18 +9,15 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-const fixtures = "../../shared/corpus/podman-compose"
+	"github.com/podstack/podstack/internal/testcorpus"
+)
 
 // copyFixture copies a podman-compose fixture directory to a writable temp
 // dir (the corpus is read-only; bind sources may need creating).
 func copyFixture(t *testing.T, dir string) string {
 	t.Helper()
-	src := filepath.Join(fixtures, dir)
-	if _, err := os.Stat(src); err != nil {
-		t.Fatalf("fixture %s missing (shared/ must sit beside the repository): %v", src, err)
-	}
+	src := testcorpus.Peer(t, dir)
 	dst := t.TempDir()
 	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/podstack/podstack/internal/testcorpus"
 )
 
 var (
@@ -42,7 +44,9 @@ func TestMain(m *testing.M) {
 				return 1
 			}
 		}
-		return m.Run()
+		code := m.Run()
+		testcorpus.Report()
+		return code
 	}())
 }
 

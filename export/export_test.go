@@ -14,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/podstack/podstack/internal/testcorpus"
 	"github.com/podstack/podstack/planner"
 	"github.com/podstack/podstack/stack"
 )
@@ -50,9 +51,6 @@ func yamlOf(t *testing.T, r *Result) string {
 // not depend on where the repository and shared/ sit.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	if shared, err := filepath.Abs("../../shared"); err == nil {
-		got = strings.ReplaceAll(got, shared, "$SHARED")
-	}
 	if repo, err := filepath.Abs(".."); err == nil {
 		got = strings.ReplaceAll(got, repo, "$REPO")
 	}
@@ -79,12 +77,8 @@ func TestGoldenExports(t *testing.T) {
 		"demo":     "../examples/demo/compose.yaml",
 		"kube-pod": "../examples/kube-pod/pod.yaml",
 	}
-	corpus, _ := filepath.Glob("../../shared/corpus/awesome-compose/*/compose.yaml")
-	if len(corpus) < 30 {
-		t.Fatalf("found %d corpus files: shared/ must sit beside the repository", len(corpus))
-	}
-	for _, f := range corpus {
-		files["corpus/"+filepath.Base(filepath.Dir(f))] = f
+	for _, f := range testcorpus.AwesomeCompose(t) {
+		files["corpus/"+testcorpus.Project(f)] = f
 	}
 	names := make([]string, 0, len(files))
 	for n := range files {

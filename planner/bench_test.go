@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/podstack/podstack/internal/stackgen"
+	"github.com/podstack/podstack/internal/testcorpus"
 	"github.com/podstack/podstack/stack"
 )
 
@@ -94,10 +95,7 @@ func TestGeneratedStackPlans(t *testing.T) {
 // BenchmarkPlanCorpus: load, group, validate and plan every awesome-compose
 // file, reported per file: the size of stacks people write.
 func BenchmarkPlanCorpus(b *testing.B) {
-	files, _ := filepath.Glob("../../shared/corpus/awesome-compose/*/compose.yaml")
-	if len(files) < 30 {
-		b.Fatalf("found %d corpus files: shared/ must sit beside the repository", len(files))
-	}
+	files := testcorpus.AwesomeCompose(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		for _, f := range files {

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
+	"github.com/podstack/podstack/internal/testcorpus"
 	"github.com/podstack/podstack/stack"
 )
 
@@ -115,13 +115,8 @@ func TestGoldenPlans(t *testing.T) {
 
 // TestGoldenCorpus plans every awesome-compose file against an empty machine.
 func TestGoldenCorpus(t *testing.T) {
-	files, _ := filepath.Glob("../../shared/corpus/awesome-compose/*/compose.yaml")
-	if len(files) < 30 {
-		t.Fatalf("found %d corpus files: shared/ must sit beside the repository", len(files))
-	}
-	sort.Strings(files)
-	for _, f := range files {
-		name := filepath.Base(filepath.Dir(f))
+	for _, f := range testcorpus.AwesomeCompose(t) {
+		name := testcorpus.Project(f)
 		t.Run(name, func(t *testing.T) {
 			golden(t, "corpus/"+name, describePlan(planFor(t, load(t, f), Options{})))
 		})

@@ -9,20 +9,16 @@ import (
 	"sort"
 	"strings"
 	"testing"
-)
 
-// corpusDir is the shared reference corpus, which sits beside the repository.
-const corpusDir = "../../shared/corpus"
+	"github.com/podstack/podstack/internal/testcorpus"
+)
 
 var update = flag.Bool("update", false, "rewrite golden files and expectation lists")
 
-func requireCorpus(t *testing.T, sub string) string {
-	t.Helper()
-	dir := filepath.Join(corpusDir, sub)
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("reference corpus missing at %s (shared/ must sit beside the repository): %v", dir, err)
-	}
-	return dir
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testcorpus.Report()
+	os.Exit(code)
 }
 
 // noEnv is an empty process environment, so corpus results never depend on
@@ -32,13 +28,8 @@ func noEnv() []string { return nil }
 // TestAwesomeComposeCorpus loads every compose file of docker/awesome-compose:
 // real-world files must all load.
 func TestAwesomeComposeCorpus(t *testing.T) {
-	dir := requireCorpus(t, "awesome-compose")
-	files, _ := filepath.Glob(filepath.Join(dir, "*", "compose.yaml"))
-	if len(files) < 30 {
-		t.Fatalf("found only %d corpus files in %s", len(files), dir)
-	}
-	for _, f := range files {
-		name := filepath.Base(filepath.Dir(f))
+	for _, f := range testcorpus.AwesomeCompose(t) {
+		name := testcorpus.Project(f)
 		t.Run(name, func(t *testing.T) {
 			s, err := Load(context.Background(), LoadOptions{Files: []string{f}, Environ: noEnv})
 			if err != nil {
@@ -89,7 +80,7 @@ const podmanComposeFailures = "testdata/podman-compose-failures.txt"
 // its reason. Any change (a new failure, or a listed one that now loads)
 // fails the test, so behaviour changes are noticed and explained.
 func TestPodmanComposeFixtures(t *testing.T) {
-	root := requireCorpus(t, "podman-compose")
+	root := testcorpus.Peer(t, ".")
 	files := podmanComposeFiles(t, root)
 	if len(files) < 50 {
 		t.Fatalf("found only %d fixture files", len(files))

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/podstack/podstack/internal/testcorpus"
 )
 
 // runCLI runs the command line in dir and returns stdout, stderr and the exit code.
@@ -159,12 +161,8 @@ volumes:
 // TestConfigCorpus runs `stack config -f F` on every awesome-compose file:
 // each must print a normalized model with its services.
 func TestConfigCorpus(t *testing.T) {
-	files, _ := filepath.Glob("../../../shared/corpus/awesome-compose/*/compose.yaml")
-	if len(files) < 30 {
-		t.Fatalf("found %d corpus files: shared/ must sit beside the repository", len(files))
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(filepath.Dir(f)), func(t *testing.T) {
+	for _, f := range testcorpus.AwesomeCompose(t) {
+		t.Run(testcorpus.Project(f), func(t *testing.T) {
 			stdout, stderr, code := runCLI(t, "", "config", "--format", "json", "-f", f)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
