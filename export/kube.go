@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,10 +41,6 @@ type Result struct {
 	Objects  []runtime.Object
 	Warnings []string
 }
-
-// secretName matches environment variables that hold secrets when the stack
-// does not list them in x-podstack.secret-env.
-var secretName = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY|CREDENTIALS)`)
 
 // exporter builds the objects of one stack.
 type exporter struct {
@@ -326,7 +321,7 @@ func (e *exporter) container(svc *stack.Service) (corev1.Container, []corev1.Vol
 		switch {
 		case e.opts.InlineEnv:
 			ev.Value = v
-		case e.isSecret(k):
+		case e.s.IsCredential(k, v):
 			key := envKey(svc.Name, k)
 			e.secrets.StringData[key] = v
 			ev.ValueFrom = &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: e.secrets.Name}, Key: key}}
@@ -440,15 +435,6 @@ func (e *exporter) container(svc *stack.Service) (corev1.Container, []corev1.Vol
 		}
 	}
 	return c, vols, err
-}
-
-func (e *exporter) isSecret(name string) bool {
-	for _, n := range e.s.Options.SecretEnv {
-		if n == name {
-			return true
-		}
-	}
-	return secretName.MatchString(name)
 }
 
 // envKey is a ConfigMap/Secret key for one service's variable.

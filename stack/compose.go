@@ -439,7 +439,7 @@ func (c *converter) extension(s *Stack) {
 		msg := err.Error()
 		if m := unknownFieldYAMLRe.FindStringSubmatch(msg); m != nil {
 			c.problem("x-podstack."+m[1], "", fmt.Sprintf("unknown key %q in x-podstack", m[1]),
-				"valid keys are pods, volume-size, secret-env")
+				"valid keys are pods, volume-size, secret-env, plain-env")
 			return
 		}
 		c.problem("x-podstack", "", "invalid x-podstack: "+strings.TrimPrefix(msg, "yaml: "), "")

@@ -65,9 +65,13 @@ type Extension struct {
 	Pods string `json:"pods,omitempty" yaml:"pods,omitempty" mapstructure:"pods"`
 	// VolumeSize is the default PersistentVolumeClaim size for exports ("1Gi").
 	VolumeSize string `json:"volume-size,omitempty" yaml:"volume-size,omitempty" mapstructure:"volume-size"`
-	// SecretEnv names environment variables whose values are secrets: exports
-	// put them in a Secret, never a ConfigMap.
+	// SecretEnv names environment variables whose values are secrets beyond
+	// the credential rule (see IsCredential): exports put them in a Secret,
+	// never a ConfigMap, and messages never print them.
 	SecretEnv []string `json:"secret-env,omitempty" yaml:"secret-env,omitempty" mapstructure:"secret-env"`
+	// PlainEnv names variables the credential rule would treat as secrets
+	// that are not (a PUBLIC_KEY, say): exports may put them in a ConfigMap.
+	PlainEnv []string `json:"plain-env,omitempty" yaml:"plain-env,omitempty" mapstructure:"plain-env"`
 }
 
 // Service is one container definition. With replicas it becomes several
