@@ -138,6 +138,26 @@ func cleanupProject(p string) {
 	if names := pc("network", "ls", "-q", "--filter", label); len(names) > 0 {
 		pc(append([]string{"network", "rm", "-f"}, names...)...)
 	}
+	// Podman 4.3 cannot filter secrets by label: the project's carry its
+	// name as their prefix.
+	for _, name := range pc("secret", "ls", "--format", "{{.Name}}") {
+		if strings.HasPrefix(name, p+"_") {
+			pc("secret", "rm", name)
+		}
+	}
+}
+
+// projectSecrets lists the Podman secrets whose name starts with the
+// project's prefix.
+func projectSecrets(t *testing.T, p string) []string {
+	t.Helper()
+	var out []string
+	for _, name := range strings.Fields(podman(t, "secret", "ls", "--format", "{{.Name}}")) {
+		if strings.HasPrefix(name, p+"_") {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // writeStack writes files into a new temp dir and returns it.

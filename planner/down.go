@@ -140,6 +140,13 @@ func PlanDown(project string, s *stack.Stack, observed *ObservedState, opts Down
 			b.add(&Step{Kind: StepRemoveNetwork, Target: n.Name, Cause: "down"}, after...)
 		}
 	}
+	// Secrets are made from the stack's files at every up: none outlives
+	// the stack (they hold what the files held).
+	for _, sec := range observed.Secrets {
+		if sec.Labels[LabelProject] == project {
+			b.add(&Step{Kind: StepRemoveSecret, Target: sec.Name, Cause: "down"}, after...)
+		}
+	}
 	if opts.Volumes {
 		for _, v := range observed.Volumes {
 			if v.Labels[LabelProject] == project {

@@ -49,6 +49,8 @@ func containerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
 			}
 		}
 	}
+	// A changed secret or config content (Digest) recreates the container:
+	// Podman copies secrets in at create time.
 	for _, ref := range svc.Secrets {
 		if sec := s.Secrets[ref.Source]; sec != nil {
 			if in.Secrets == nil {
@@ -56,7 +58,15 @@ func containerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
 				in.Contents = map[string]string{}
 			}
 			in.Secrets[ref.Source] = sec
-			in.Contents[ref.Source] = digest(sec.Content)
+			in.Contents[ref.Source] = sec.Digest
+		}
+	}
+	for _, ref := range svc.Configs {
+		if cfg := s.Configs[ref.Source]; cfg != nil && cfg.File == "" {
+			if in.Contents == nil {
+				in.Contents = map[string]string{}
+			}
+			in.Contents["config/"+ref.Source] = cfg.Digest
 		}
 	}
 	return hashOf(in)
@@ -89,12 +99,4 @@ func hashOf(v any) string {
 	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:16])
-}
-
-func digest(s string) string {
-	if s == "" {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:8])
 }

@@ -36,6 +36,7 @@ const (
 	LabelNumber      = "io.podstack.container-number"
 	LabelVolume      = "io.podstack.volume"
 	LabelNetwork     = "io.podstack.network"
+	LabelSecret      = "io.podstack.secret"
 
 	// The compose labels let Podman Desktop and other tools group our objects.
 	LabelComposeProject = "com.docker.compose.project"
@@ -105,8 +106,12 @@ type Container struct {
 type ObservedState struct {
 	Pods       []ObservedPod       `json:"pods"`
 	Containers []ObservedContainer `json:"containers"`
-	Volumes    []ObservedVolume    `json:"volumes"`
-	Networks   []ObservedNetwork   `json:"networks"`
+	// Volumes, Networks and Secrets are the project's, and any others that
+	// carry a name the stack uses (Lookup): those are foreign, made by hand
+	// or by another tool, and never adopted silently.
+	Volumes  []ObservedVolume  `json:"volumes"`
+	Networks []ObservedNetwork `json:"networks"`
+	Secrets  []ObservedSecret  `json:"secrets,omitempty"`
 	// Images are the image references present locally (for pull decisions).
 	Images []string `json:"images,omitempty"`
 }
@@ -147,14 +152,48 @@ type ObservedNetwork struct {
 	Labels map[string]string `json:"labels"`
 }
 
+// ObservedSecret is a Podman secret that exists.
+type ObservedSecret struct {
+	ID     string            `json:"id"`
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels"`
+}
+
+// Lookup names what Observe reports beyond the project's labelled objects:
+// which images exist, and the volumes, networks and secrets that already
+// carry a name the stack would create, labelled or not.
+type Lookup struct {
+	Images   []string
+	Volumes  []string
+	Networks []string
+	Secrets  []string
+}
+
+// SecretSpec is a Podman secret a plan creates, from a stack secret or an
+// inline or environment config. Its content is read when the step runs;
+// Digest, in its labels, tells a changed secret.
+type SecretSpec struct {
+	// Name is the Podman secret's name.
+	Name string `json:"name"`
+	// Kind is "secret" or "config"; Key its key in the stack file.
+	Kind   string `json:"kind"`
+	Key    string `json:"key"`
+	Digest string `json:"digest,omitempty"`
+}
+
 // StepKind is what a plan step does.
 type StepKind string
 
 const (
-	StepPullImage       StepKind = "PullImage"
-	StepBuildImage      StepKind = "BuildImage"
-	StepCreateNetwork   StepKind = "CreateNetwork"
-	StepCreateVolume    StepKind = "CreateVolume"
+	StepPullImage     StepKind = "PullImage"
+	StepBuildImage    StepKind = "BuildImage"
+	StepCreateNetwork StepKind = "CreateNetwork"
+	StepCreateVolume  StepKind = "CreateVolume"
+	StepCreateSecret  StepKind = "CreateSecret"
+	// StepUseVolume marks a volume that exists without this project's
+	// labels and will be mounted as it is: it changes nothing, it is there
+	// so plans and progress show it.
+	StepUseVolume       StepKind = "UseVolume"
 	StepCreatePod       StepKind = "CreatePod"
 	StepCreateContainer StepKind = "CreateContainer"
 	StepStartContainer  StepKind = "StartContainer"
@@ -165,11 +204,12 @@ const (
 	StepRemovePod       StepKind = "RemovePod"
 	StepRemoveVolume    StepKind = "RemoveVolume"
 	StepRemoveNetwork   StepKind = "RemoveNetwork"
+	StepRemoveSecret    StepKind = "RemoveSecret"
 )
 
 // Mutating reports whether a step of this kind changes the Podman service.
 func (k StepKind) Mutating() bool {
-	return k != StepWait
+	return k != StepWait && k != StepUseVolume
 }
 
 // Step is one node of the plan DAG.
@@ -197,6 +237,7 @@ type Step struct {
 	Container *Container     `json:"-"`
 	Volume    *stack.Volume  `json:"-"`
 	Network   *stack.Network `json:"-"`
+	Secret    *SecretSpec    `json:"-"`
 	// Image is the reference for pull and build steps.
 	Image string `json:"image,omitempty"`
 	// Policy is the pull policy of a pull step (missing or always).
@@ -240,6 +281,9 @@ type Runtime interface {
 	CreateNetwork(ctx context.Context, n *stack.Network, labels map[string]string) error
 	// CreateVolume creates a named volume with the stack's labels.
 	CreateVolume(ctx context.Context, v *stack.Volume, labels map[string]string) error
+	// CreateSecret creates a Podman secret with the stack's labels, its
+	// content read from the stack's secret or config sec names.
+	CreateSecret(ctx context.Context, sec *SecretSpec, s *stack.Stack, labels map[string]string) error
 	// CreatePod creates (but does not start) a pod. With p.Infra false the
 	// runtime may create nothing and let the single container carry the
 	// pod's ports and aliases.
@@ -266,6 +310,8 @@ type Runtime interface {
 	RemoveVolume(ctx context.Context, name string) error
 	// RemoveNetwork removes a network.
 	RemoveNetwork(ctx context.Context, name string) error
+	// RemoveSecret removes a Podman secret; a missing one is fine.
+	RemoveSecret(ctx context.Context, name string) error
 	// Logs writes the last tail lines of a container's output to w; used to
 	// explain a failed wait.
 	Logs(ctx context.Context, name string, tail int, w io.Writer) error

@@ -139,7 +139,7 @@ func TestRuntimeAgainstPodman(t *testing.T) {
 	if out, err := exec.Command("podman", "--url", c.URL(), "run", "-d", "--name", web+"-lookalike", "localhost/busybox:test", "sleep", "60").CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	o, err := c.Observe(ctx, project, []string{"localhost/busybox:test", "localhost/not-there:1"})
+	o, err := c.Observe(ctx, project, &planner.Lookup{Images: []string{"localhost/busybox:test", "localhost/not-there:1"}})
 	if err != nil {
 		t.Fatal(err)
 	}

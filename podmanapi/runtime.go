@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
@@ -168,17 +167,13 @@ func (c *Client) CreatePod(ctx context.Context, p *planner.Pod, s *stack.Stack) 
 	return nil
 }
 
-// CreateContainer creates the container, first creating the Podman secrets
-// its secrets and inline configs need.
+// CreateContainer creates the container; the plan has created the Podman
+// secrets it uses.
 func (c *Client) CreateContainer(ctx context.Context, ct *planner.Container, p *planner.Pod, s *stack.Stack) error {
-	names, err := c.ensureSecrets(ctx, ct.Spec, s)
-	if err != nil {
-		return fmt.Errorf("create container %s: %w", ct.Name, err)
-	}
 	if err := c.createBindSources(ct.Spec); err != nil {
 		return fmt.Errorf("create container %s: %w", ct.Name, err)
 	}
-	g, err := containerSpec(ct, p, s, planner.ImageRef(s, ct.Spec), names, func(msg string) { c.warnOnce(ct.Service, msg) })
+	g, err := containerSpec(ct, p, s, planner.ImageRef(s, ct.Spec), planner.ServiceSecrets(s, ct.Spec), func(msg string) { c.warnOnce(ct.Service, msg) })
 	if err != nil {
 		return fmt.Errorf("create container %s: %w", ct.Name, err)
 	}
@@ -208,68 +203,47 @@ func (c *Client) createBindSources(svc *stack.Service) error {
 	return nil
 }
 
-var secretMu sync.Mutex
+// CreateSecret creates a Podman secret from the stack secret or config sec
+// names, reading its content now (a file's, or the value the stack was
+// loaded with). A secret of that name is an error: the plan removes a
+// changed one first and refuses one it did not create.
+func (c *Client) CreateSecret(ctx context.Context, sec *planner.SecretSpec, s *stack.Stack, labels map[string]string) error {
+	var data []byte
+	var err error
+	switch sec.Kind {
+	case "secret":
+		d := s.Secrets[sec.Key]
+		if d == nil {
+			return fmt.Errorf("create secret %s: the stack has no secret %q", sec.Name, sec.Key)
+		}
+		data, err = d.Data()
+	case "config":
+		d := s.Configs[sec.Key]
+		if d == nil {
+			return fmt.Errorf("create secret %s: the stack has no config %q", sec.Name, sec.Key)
+		}
+		data, err = d.Data()
+	default:
+		return fmt.Errorf("create secret %s: unknown kind %q", sec.Name, sec.Kind)
+	}
+	if err != nil {
+		return fmt.Errorf("create secret %s: %w", sec.Name, err)
+	}
+	if _, err := secrets.Create(c.ctx(ctx), bytes.NewReader(data), new(secrets.CreateOptions).WithName(sec.Name).WithLabels(labels)); err != nil {
+		return fmt.Errorf("create secret %s: %w", sec.Name, mapErr(err))
+	}
+	return nil
+}
 
-// ensureSecrets creates the Podman secrets a service uses (named
-// <project>_<key>) from files, environment variables or inline content.
-func (c *Client) ensureSecrets(ctx context.Context, svc *stack.Service, s *stack.Stack) (map[string]string, error) {
-	secretMu.Lock()
-	defer secretMu.Unlock()
-	names := map[string]string{}
-	create := func(kind, key, name, file, env, content string, external bool) error {
-		id := kind + "/" + key
-		if name == "" {
-			name = s.Name + "_" + key
-		}
-		names[id] = name
-		if external {
+// RemoveSecret removes a Podman secret; a missing one is fine.
+func (c *Client) RemoveSecret(ctx context.Context, name string) error {
+	if err := secrets.Remove(c.ctx(ctx), name); err != nil {
+		if err = mapErr(err); errors.Is(err, ErrNotFound) {
 			return nil
 		}
-		var data []byte
-		switch {
-		case file != "":
-			b, err := os.ReadFile(file)
-			if err != nil {
-				return fmt.Errorf("%s %s: %w", kind, key, err)
-			}
-			data = b
-		case env != "":
-			data = []byte(os.Getenv(env))
-		case content != "":
-			data = []byte(content)
-		default:
-			delete(names, id)
-			return nil
-		}
-		if ok, _ := secrets.Exists(c.ctx(ctx), name); ok {
-			_ = secrets.Remove(c.ctx(ctx), name)
-		}
-		_, err := secrets.Create(c.ctx(ctx), bytes.NewReader(data), new(secrets.CreateOptions).WithName(name).
-			WithLabels(map[string]string{planner.LabelProject: s.Name}))
-		if err != nil {
-			return fmt.Errorf("create secret %s: %w", name, mapErr(err))
-		}
-		return nil
+		return fmt.Errorf("remove secret %s: %w", name, err)
 	}
-	for _, ref := range svc.Secrets {
-		sec := s.Secrets[ref.Source]
-		if sec == nil {
-			return nil, fmt.Errorf("undefined secret %q", ref.Source)
-		}
-		if err := create("secret", sec.Key, sec.Name, sec.File, sec.Environment, sec.Content, sec.External); err != nil {
-			return nil, err
-		}
-	}
-	for _, ref := range svc.Configs {
-		cfg := s.Configs[ref.Source]
-		if cfg == nil || cfg.File != "" {
-			continue
-		}
-		if err := create("config", cfg.Key, cfg.Name, "", cfg.Environment, cfg.Content, cfg.External); err != nil {
-			return nil, err
-		}
-	}
-	return names, nil
+	return nil
 }
 
 // StartContainer starts a container. When the first start in a pod fails,

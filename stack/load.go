@@ -55,6 +55,7 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.resolveSecrets(env)
 	s.Environment = opts.Environment
 	s.EnvFiles = envFiles
 	if s.WorkingDir == "" {

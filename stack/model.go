@@ -354,9 +354,13 @@ type Secret struct {
 	Name        string `json:"name"`
 	File        string `json:"file,omitempty"`
 	Environment string `json:"environment,omitempty"`
-	// Content is the inline value; never printed by `config`.
+	// Content is the inline value (or the environment variable's, resolved
+	// at load); never printed by `config`.
 	Content  string `json:"-"`
 	External bool   `json:"external,omitempty"`
+	// Digest identifies the content (empty when the file cannot be read):
+	// a changed secret replaces the Podman secret and recreates its users.
+	Digest string `json:"-"`
 }
 
 // Config is a stack config (a file or inline content mounted into services).
@@ -367,6 +371,8 @@ type Config struct {
 	Environment string `json:"environment,omitempty"`
 	Content     string `json:"content,omitempty"`
 	External    bool   `json:"external,omitempty"`
+	// Digest identifies the content, as for Secret.
+	Digest string `json:"-"`
 }
 
 // Position is a place in a stack file. Line is 0 when unknown.

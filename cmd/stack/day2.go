@@ -49,7 +49,7 @@ func newStartCommand(g *globalOptions) *cobra.Command {
 
 // startStack starts existing containers: a reconcile that may not create.
 func startStack(ctx context.Context, g *globalOptions, c *podmanapi.Client, s *stack.Stack, services []string, exec planner.ExecOptions) error {
-	observed, err := c.Observe(ctx, s.Name, planner.Images(s))
+	observed, err := c.Observe(ctx, s.Name, planner.LookupFor(s))
 	if err != nil {
 		return err
 	}

@@ -89,7 +89,7 @@ one step per line with the steps it waits for and why it is needed. With
 					return fmt.Errorf("%w (use --offline to plan without Podman)", err)
 				}
 				defer c.Close()
-				if observed, err = c.Observe(cmd.Context(), s.Name, planner.Images(s)); err != nil {
+				if observed, err = c.Observe(cmd.Context(), s.Name, planner.LookupFor(s)); err != nil {
 					return err
 				}
 			}
