@@ -129,6 +129,20 @@ func cleanupProject(p string) {
 	if ids := pc("ps", "-aq", "--filter", label); len(ids) > 0 {
 		pc(append([]string{"rm", "-f", "-t", "0"}, ids...)...)
 	}
+	// A service that died mid-create leaves containers only in storage,
+	// without labels: the project's carry its name as their prefix.
+	var external []struct {
+		Names []string `json:"Names"`
+		State string   `json:"State"`
+	}
+	if out, err := exec.Command("podman", "--url", podURL, "ps", "-a", "--external", "--format", "json").Output(); err == nil &&
+		json.Unmarshal(out, &external) == nil {
+		for _, c := range external {
+			if c.State == "storage" && len(c.Names) > 0 && strings.HasPrefix(c.Names[0], p+"-") {
+				pc("rm", "-f", c.Names[0])
+			}
+		}
+	}
 	if ids := pc("pod", "ps", "-q", "--filter", label); len(ids) > 0 {
 		pc(append([]string{"pod", "rm", "-f"}, ids...)...)
 	}

@@ -49,6 +49,7 @@ type reconciler struct {
 	selected  map[string]bool              // services the plan acts on
 	order     []string                     // selected services, dependencies first
 	obsC      map[string]ObservedContainer // the project's containers, by name
+	storage   map[string]ObservedContainer // storage-only leftovers, by name
 	projectCs []ObservedContainer          // the same, in name order
 	obsP      map[string]ObservedPod
 	volumes   map[string]ObservedVolume  // every observed volume, by name
@@ -103,7 +104,7 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 	containers := Containers(s, pods)
 	r := &reconciler{s: s, observed: observed, opts: opts, pods: pods, byService: podOf(pods), selected: selected,
 		order: topoOrder(s, selected), ofService: map[string][]*Container{},
-		obsC: map[string]ObservedContainer{}, obsP: map[string]ObservedPod{}, volumes: map[string]ObservedVolume{},
+		obsC: map[string]ObservedContainer{}, storage: map[string]ObservedContainer{}, obsP: map[string]ObservedPod{}, volumes: map[string]ObservedVolume{},
 		networks: map[string]ObservedNetwork{}, images: map[string]bool{},
 		decisions: map[string]*decision{}, podRecreate: map[string]bool{}, creates: map[string]bool{}, podCreated: map[string]bool{},
 		oneOffNets: map[string]bool{}, oneOffVols: map[string]bool{},
@@ -119,6 +120,10 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 	// volumes and networks are kept whoever made them, to tell ours from
 	// foreign ones of the same name.
 	for _, c := range observed.Containers {
+		if c.State == StateStorage {
+			r.storage[c.Name] = c
+			continue
+		}
 		if c.Labels[LabelProject] != s.Name || c.Labels[LabelOneOff] == "true" {
 			continue
 		}
@@ -170,6 +175,9 @@ func (r *reconciler) decide() {
 		switch {
 		case !ok:
 			d.create, d.cause = true, "no existing container"
+			if left, inStorage := r.storage[c.Name]; inStorage {
+				d.existing, d.cause = &left, "left in storage by an interrupted run"
+			}
 		case r.podRecreate[c.Pod]:
 			d.existing, d.create, d.cause = &ex, true, "pod configuration changed"
 		case opts.ForceRecreate:

@@ -175,3 +175,41 @@ func TestReconcileRepairsInterruptedRun(t *testing.T) {
 		t.Errorf("start of a created container: %s\n%s", got, p)
 	}
 }
+
+// TestReconcileRemovesStorageLeftovers: a Podman service that dies
+// mid-create leaves a container only in storage, without labels, holding
+// its name; the next create then failed with "the container name is already
+// in use". One whose name is exactly a wanted container's is removed first
+// (and by down); any other is never touched.
+func TestReconcileRemovesStorageLeftovers(t *testing.T) {
+	s := load(t, writeCompose(t, reconcileStack))
+	o := applied(reconcile(t, s, nil, Options{}))
+	var kept []ObservedContainer
+	for _, c := range o.Containers {
+		if c.Name != "rec-web-1" {
+			kept = append(kept, c)
+		}
+	}
+	o.Containers = append(kept,
+		ObservedContainer{ID: "st1", Name: "rec-web-1", State: StateStorage},
+		ObservedContainer{ID: "st2", Name: "rec-webby-1", State: StateStorage},
+		ObservedContainer{ID: "st3", Name: "other-web-1", State: StateStorage})
+	p := reconcile(t, s, o, Options{})
+	if got := strings.Join(mutations(p), "; "); got != "RemoveContainer rec-web-1; CreateContainer rec-web-1; StartContainer rec-web-1" {
+		t.Errorf("storage leftover: %s\n%s", got, p)
+	}
+	down, err := PlanDown("rec", s, o, DownOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(mutations(down), "; ")
+	if !strings.Contains(got, "RemoveContainer rec-web-1") {
+		t.Errorf("down leaves the storage leftover: %s", got)
+	}
+	if strings.Contains(got, "rec-webby-1") || strings.Contains(got, "other-web-1") {
+		t.Errorf("down removes a storage container that is not the project's: %s", got)
+	}
+	if down, _ := PlanDown("rec", nil, o, DownOptions{}); !strings.Contains(strings.Join(mutations(down), " "), "rec-webby-1") {
+		t.Errorf("down -p without a stack file leaves the project-named leftover rec-webby-1")
+	}
+}

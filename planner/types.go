@@ -124,6 +124,12 @@ type ObservedPod struct {
 	Labels map[string]string `json:"labels"`
 }
 
+// StateStorage is the state of a container that exists only in storage,
+// without Podman's record of it: a service that died mid-create leaves
+// one, holding the name. It has no labels; the planner removes one only
+// where its name is exactly a container the stack wants.
+const StateStorage = "storage"
+
 // ObservedContainer is a container that exists.
 type ObservedContainer struct {
 	ID    string `json:"id"`

@@ -36,8 +36,12 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		all := true
-		list, err := containers.List(c.ctx(gctx), &containers.ListOptions{All: &all, Filters: filter})
+		// External: also containers that exist only in storage, which a
+		// Podman service that died mid-create leaves behind, holding the
+		// name. Podman applies no filter to those: keep the ones named like
+		// the project's containers; the planner matches exact names.
+		all, external := true, true
+		list, err := containers.List(c.ctx(gctx), &containers.ListOptions{All: &all, External: &external, Filters: filter})
 		if err != nil {
 			return fmt.Errorf("list containers: %w", mapErr(err))
 		}
@@ -50,6 +54,9 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 			name := ""
 			if len(ct.Names) > 0 {
 				name = ct.Names[0]
+			}
+			if ct.State == planner.StateStorage && !strings.HasPrefix(name, project+"-") {
+				continue
 			}
 			health := ""
 			switch ct.Status {

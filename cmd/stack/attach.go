@@ -248,6 +248,11 @@ func stopAttached(g *globalOptions, c *podmanapi.Client, s *stack.Stack, opts pl
 		case <-stopCtx.Done():
 		}
 	}()
+	// A second Ctrl-C cancels the wait for the lock too: a forced stop
+	// kills without it.
+	if l, err := g.lockProject(stopCtx, c, s.Name, "up"); err == nil {
+		defer l.Release()
+	}
 	r, err := g.renderer()
 	if err != nil {
 		return err

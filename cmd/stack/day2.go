@@ -36,7 +36,7 @@ func newStartCommand(g *globalOptions) *cobra.Command {
 		Short: "Start the services' existing containers, in dependency order, health-gated",
 		Example: `  stack start
   stack start api --wait-timeout 1m`,
-		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
+		RunE: g.withLockedSession("start", func(ctx context.Context, ss *session, args []string) error {
 			if ss.s == nil {
 				return errors.New("start needs the stack file (to start in dependency order)")
 			}
@@ -81,7 +81,7 @@ func newStopCommand(g *globalOptions) *cobra.Command {
 		Short: "Stop the services' containers in reverse dependency order",
 		Example: `  stack stop
   stack stop -t 2 web`,
-		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
+		RunE: g.withLockedSession("stop", func(ctx context.Context, ss *session, args []string) error {
 			return stopStack(ctx, g, ss, args, timeout)
 		}),
 	}
@@ -106,7 +106,7 @@ func newRestartCommand(g *globalOptions) *cobra.Command {
 		Use:     "restart [SERVICE...]",
 		Short:   "Stop then start the services, in dependency order",
 		Example: `  stack restart api`,
-		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
+		RunE: g.withLockedSession("restart", func(ctx context.Context, ss *session, args []string) error {
 			if ss.s == nil {
 				return errors.New("restart needs the stack file (to start in dependency order)")
 			}
@@ -167,7 +167,7 @@ func newRmCommand(g *globalOptions) *cobra.Command {
 		Short: "Remove the services' stopped containers (and pods left empty)",
 		Example: `  stack rm
   stack rm -s -v worker`,
-		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
+		RunE: g.withLockedSession("rm", func(ctx context.Context, ss *session, args []string) error {
 			observed, err := ss.c.Observe(ctx, ss.project, nil)
 			if err != nil {
 				return err
@@ -495,13 +495,20 @@ starts the service's dependencies, health-gated (skip that with --no-deps).`,
 			defer c.Close()
 			// What the one-off needs first, as docker compose run does: its
 			// image, networks and volumes, and its dependencies started.
+			l, err := g.lockProject(ctx, c, s.Name, "run")
+			if err != nil {
+				return err
+			}
 			r, err := g.renderer()
 			if err != nil {
+				l.Release()
 				return err
 			}
 			plan, err := planner.Up(ctx, c, s, planner.Options{Policy: g.policy(s), OneOff: args[0], NoDeps: noDeps},
 				planner.UpOptions{}, planner.ExecOptions{WaitTimeout: waitTimeout}, r)
 			r.Close()
+			// The one-off itself may run for long: it holds no lock.
+			l.Release()
 			if err != nil {
 				return err
 			}

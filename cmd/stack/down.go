@@ -29,7 +29,7 @@ objects labelled with this project are ever touched. Works with just
   stack down -v
   stack down -p myproject
   stack down web -t 2`,
-		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
+		RunE: g.withLockedSession("down", func(ctx context.Context, ss *session, args []string) error {
 			opts := planner.DownOptions{Services: args, Volumes: volumes, RemoveOrphans: removeOrphans, Timeout: stopTimeout(timeout)}
 			s, project, c := ss.s, ss.project, ss.c
 			r, err := g.renderer()

@@ -8,12 +8,14 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
 	"github.com/podstack/podstack/internal/display"
+	"github.com/podstack/podstack/internal/lock"
 	"github.com/podstack/podstack/planner"
 	"github.com/podstack/podstack/podmanapi"
 	"github.com/podstack/podstack/stack"
@@ -38,6 +40,8 @@ type globalOptions struct {
 	progress    string
 	pods        string
 	pod         string
+	noWaitLock  bool
+	lockTimeout time.Duration
 
 	streams streams
 	force   <-chan struct{}
@@ -83,6 +87,8 @@ file. Flags win over variables, which win over the file.`,
 	f.StringVar(&g.progress, "progress", "auto", "progress output: auto, tty, plain, json or quiet")
 	f.StringVar(&g.pods, "pods", "", "pod grouping: auto, service or project (default: x-podstack.pods, else auto)")
 	f.StringVar(&g.pod, "pod", "", "limit start/stop/restart/kill/pause/unpause/rm/logs/stats/top/wait to the services of this pod")
+	f.BoolVar(&g.noWaitLock, "no-wait-lock", false, "fail at once when another stack command is changing the same project, instead of waiting for it")
+	f.DurationVar(&g.lockTimeout, "lock-timeout", 0, "give up waiting for another stack command on the same project after this long (0: wait)")
 
 	cmd.AddCommand(
 		newVersionCommand(g),
@@ -276,6 +282,9 @@ func (g *globalOptions) load(ctx context.Context) (*stack.Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r, ok := g.streams.err.(*redactingWriter); ok {
+		r.hide(s.CredentialValues())
+	}
 	g.warn(s.Warnings)
 	return s, nil
 }
@@ -317,10 +326,28 @@ func (g *globalOptions) connect(ctx context.Context) (*podmanapi.Client, error) 
 	return c, nil
 }
 
+// lockProject takes the lock every command that changes project on c's
+// service holds, so that two runs never interleave (they used to both fail
+// half-way). A second run waits, saying for whom, unless --no-wait-lock or
+// --lock-timeout says otherwise. The kernel drops the lock with its process.
+func (g *globalOptions) lockProject(ctx context.Context, c *podmanapi.Client, project, command string) (*lock.Lock, error) {
+	return lock.Acquire(ctx, lock.Options{
+		Service: lock.ServiceKey(c.URL()), Project: project, Command: command,
+		NoWait: g.noWaitLock, Timeout: g.lockTimeout,
+		OnWait: func(h lock.Holder) {
+			fmt.Fprintf(g.streams.err, "Waiting for %s to finish with project %q...\n", h, project)
+		},
+	})
+}
+
 // renderer opens the progress renderer --progress asks for on stderr.
 func (g *globalOptions) renderer() (display.Renderer, error) {
 	isTTY := false
-	if f, ok := g.streams.err.(*os.File); ok {
+	w := g.streams.err
+	if r, ok := w.(*redactingWriter); ok {
+		w = r.w
+	}
+	if f, ok := w.(*os.File); ok {
 		isTTY = display.IsTerminal(f)
 	}
 	r, err := display.New(g.progress, g.streams.err, isTTY, g.getenv)

@@ -37,6 +37,19 @@ func (g *globalOptions) withSession(fn func(ctx context.Context, ss *session, ar
 	}
 }
 
+// withLockedSession is withSession for a command that changes the stack:
+// fn runs holding the project's lock (see lockProject).
+func (g *globalOptions) withLockedSession(command string, fn func(ctx context.Context, ss *session, args []string) error) func(*cobra.Command, []string) error {
+	return g.withSession(func(ctx context.Context, ss *session, args []string) error {
+		l, err := g.lockProject(ctx, ss.c, ss.project, command)
+		if err != nil {
+			return err
+		}
+		defer l.Release()
+		return fn(ctx, ss, args)
+	})
+}
+
 func (g *globalOptions) session(cmd *cobra.Command, args []string) (*session, []string, error) {
 	if g.pod != "" && len(args) > 0 {
 		return nil, nil, usagef("--pod and service names cannot be combined")

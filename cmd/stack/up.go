@@ -91,12 +91,20 @@ Without -d, up follows the services' logs until Ctrl-C, then stops the stack
 				}
 				return writePlan(g, plan, format)
 			}
+			l, err := g.lockProject(ctx, c, s.Name, "up")
+			if err != nil {
+				return err
+			}
 			r, err := g.renderer()
 			if err != nil {
+				l.Release()
 				return err
 			}
 			plan, err := planner.Up(ctx, c, s, opts, planner.UpOptions{Rollback: rollback}, ef.options(), r)
 			r.Close()
+			// Following logs changes nothing: others may change the
+			// project meanwhile (`stack down` from another terminal).
+			l.Release()
 			if plan != nil {
 				for _, w := range plan.Warnings {
 					fmt.Fprintf(g.streams.err, "WARN %s\n", w)
