@@ -348,8 +348,11 @@ type Event struct {
 	Kind   StepKind  `json:"kind,omitempty"`
 	// Resource is the object's name (container, pod, volume, ...).
 	Resource string `json:"resource"`
-	Service  string `json:"service,omitempty"`
-	Status   Status `json:"status"`
+	// Object is the kind of Resource when the step kind does not imply it,
+	// as for the Kubernetes objects of a cluster deployment ("Deployment").
+	Object  string `json:"object,omitempty"`
+	Service string `json:"service,omitempty"`
+	Status  Status `json:"status"`
 	// Text is a short human phrase: "Creating", "Started", "Healthy".
 	Text string `json:"text"`
 	// Detail carries extra information (an error, a log excerpt).
