@@ -101,6 +101,7 @@ file. Flags win over variables, which win over the file.`,
 	addRuntimeCommands(cmd, g)
 	addDay2Commands(cmd, g)
 	cmd.AddCommand(newExportCommand(g), newConvertCommand(g))
+	addKubeTarget(cmd, g)
 	for _, c := range cmd.Commands() {
 		wrapArgs(c)
 	}
