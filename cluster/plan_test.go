@@ -54,7 +54,7 @@ func table(t *testing.T, p *Plan) string {
 // adds (defaults and status) that podstack does not manage.
 func stored(t *testing.T, obj *unstructured.Unstructured) *unstructured.Unstructured {
 	t.Helper()
-	tv, err := converter.ObjectToTyped(obj)
+	tv, err := converter().ObjectToTyped(obj)
 	if err != nil {
 		t.Fatal(err)
 	}
