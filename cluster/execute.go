@@ -177,13 +177,19 @@ func (e *executor) wait(ctx context.Context, st *Step) error {
 		ctx, cancel = context.WithTimeout(ctx, e.opts.WaitTimeout)
 		defer cancel()
 	}
-	last := "not observed yet"
+	last, seen := "not observed yet", false
 	for {
 		obj, err := e.api.Get(ctx, st.Object)
-		if err != nil && ctx.Err() == nil {
-			return err
-		}
-		if err == nil {
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return fmt.Errorf("deleted while podstack waited for it: %w", err)
+		case err != nil:
+			// A failed read (a network blip, client-side throttling near
+			// the deadline) is not the workload's failure: read again.
+			if !seen {
+				last = err.Error()
+			}
+		default:
 			ok, status, err := Readiness(obj)
 			if err != nil {
 				return err
@@ -191,7 +197,7 @@ func (e *executor) wait(ctx context.Context, st *Step) error {
 			if ok {
 				return nil
 			}
-			last = status
+			last, seen = status, true
 		}
 		select {
 		case <-ctx.Done():
