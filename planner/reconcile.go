@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/podstack/podstack/stack"
 )
@@ -58,7 +59,8 @@ type reconciler struct {
 
 	decisions   map[string]*decision // container name -> what happens to it
 	podRecreate map[string]bool
-	creates     map[string]bool // services with a container to (re)create, and the one-off's
+	podCause    map[string]string // why a pod is recreated, where not its configuration
+	creates     map[string]bool   // services with a container to (re)create, and the one-off's
 	podCreated  map[string]bool
 	oneOffNets  map[string]bool
 	oneOffVols  map[string]bool
@@ -106,7 +108,7 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 		order: topoOrder(s, selected), ofService: map[string][]*Container{},
 		obsC: map[string]ObservedContainer{}, storage: map[string]ObservedContainer{}, obsP: map[string]ObservedPod{}, volumes: map[string]ObservedVolume{},
 		networks: map[string]ObservedNetwork{}, images: map[string]bool{},
-		decisions: map[string]*decision{}, podRecreate: map[string]bool{}, creates: map[string]bool{}, podCreated: map[string]bool{},
+		decisions: map[string]*decision{}, podRecreate: map[string]bool{}, podCause: map[string]string{}, creates: map[string]bool{}, podCreated: map[string]bool{},
 		oneOffNets: map[string]bool{}, oneOffVols: map[string]bool{},
 		imageStep: map[string]*Step{}, netStep: map[string]*Step{}, volStep: map[string]*Step{}, secretStep: map[string]*Step{},
 		podStep: map[string]*Step{}, createStep: map[string]*Step{}, startStep: map[string]*Step{}, removeStep: map[string]*Step{},
@@ -207,6 +209,7 @@ func (r *reconciler) decide() {
 			d.start = false
 		}
 	}
+	r.repairPods()
 	for _, d := range r.decisions {
 		if d.create {
 			r.creates[d.c.Service] = true
@@ -224,6 +227,39 @@ func (r *reconciler) decide() {
 			if m.Type == stack.MountVolume {
 				r.oneOffVols[m.Source] = true
 			}
+		}
+	}
+}
+
+// repairPods recreates a pod that does not run when every one of its
+// containers is to be made again anyway: an interrupted run can leave its
+// infra container half-made, and starting a member then fails with
+// "internal libpod error". It costs one infra container, and only where
+// nothing of the pod runs.
+func (r *reconciler) repairPods() {
+	for _, p := range r.pods {
+		op, ok := r.obsP[p.Name]
+		if !ok || !p.Infra || r.podRecreate[p.Name] || r.opts.NoRecreate {
+			continue
+		}
+		switch op.State {
+		case "Running", "Degraded", "Paused":
+			continue
+		}
+		all := true
+		for _, svc := range p.Services {
+			if !r.selected[svc] {
+				all = false
+			}
+			for _, c := range r.ofService[svc] {
+				if d := r.decisions[c.Name]; d == nil || !d.create {
+					all = false
+				}
+			}
+		}
+		if all {
+			r.podRecreate[p.Name] = true
+			r.podCause[p.Name] = "left " + strings.ToLower(op.State) + " by an interrupted run"
 		}
 	}
 }
@@ -394,12 +430,20 @@ func (r *reconciler) pod(p *Pod) {
 				removed = append(removed, rs...)
 			}
 		}
-		rp := b.add(&Step{Kind: StepRemovePod, Target: p.Name, Pod: p.Name, Cause: "pod configuration changed"}, removed...)
+		cause := "pod configuration changed"
+		if c := r.podCause[p.Name]; c != "" {
+			cause = c
+		}
+		rp := b.add(&Step{Kind: StepRemovePod, Target: p.Name, Pod: p.Name, Cause: cause}, removed...)
 		deps = append(deps, rp)
 		exists = false
 	}
 	if !exists && r.podCreated[p.Name] {
-		r.podStep[p.Name] = b.add(&Step{Kind: StepCreatePod, Target: p.Name, Pod: p.Name, PodSpec: p, Cause: podCause(r.podRecreate[p.Name])},
+		cause := podCause(r.podRecreate[p.Name])
+		if c := r.podCause[p.Name]; c != "" {
+			cause = c
+		}
+		r.podStep[p.Name] = b.add(&Step{Kind: StepCreatePod, Target: p.Name, Pod: p.Name, PodSpec: p, Cause: cause},
 			sortSteps(deps)...)
 	}
 }

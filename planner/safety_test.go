@@ -213,3 +213,37 @@ func TestReconcileRemovesStorageLeftovers(t *testing.T) {
 		t.Errorf("down -p without a stack file leaves the project-named leftover rec-webby-1")
 	}
 }
+
+// TestReconcileRepairsInterruptedPod: a pod with an infra container that an
+// interrupted run left not running, all of whose members are made again, is
+// made again too (its infra container may be half-made: starting a member
+// then failed with "internal libpod error"). A stopped stack's pod is kept.
+func TestReconcileRepairsInterruptedPod(t *testing.T) {
+	s := load(t, writeCompose(t, reconcileStack))
+	o := applied(reconcile(t, s, nil, Options{}))
+	for i := range o.Pods {
+		if o.Pods[i].Name == "rec-app" {
+			o.Pods[i].State = "Created"
+		}
+	}
+	for i := range o.Containers {
+		if o.Containers[i].Pod == "rec-app" {
+			o.Containers[i].State = "created"
+		}
+	}
+	p := reconcile(t, s, o, Options{})
+	got := strings.Join(mutations(p), "; ")
+	if !strings.Contains(got, "RemovePod rec-app") || !strings.Contains(got, "CreatePod rec-app") {
+		t.Errorf("a half-made pod is kept: %s\n%s", got, p)
+	}
+	for i := range o.Pods {
+		o.Pods[i].State = "Exited"
+	}
+	for i := range o.Containers {
+		o.Containers[i].State = "exited"
+	}
+	p = reconcile(t, s, o, Options{})
+	if got := strings.Join(mutations(p), "; "); strings.Contains(got, "Pod") {
+		t.Errorf("a stopped stack's pods are recreated: %s", got)
+	}
+}
