@@ -31,6 +31,9 @@ var (
 	ErrConflict   = errors.New("conflict")
 	ErrExists     = errors.New("already exists")
 	ErrNotRunning = planner.ErrNotRunning
+	// ErrUnsupported is an operation this Podman service cannot carry out
+	// (see Capabilities): a limit of its version or mode, not a failure.
+	ErrUnsupported = errors.New("not supported by this Podman service")
 )
 
 // mapErr keys on the server's Because text first (Podman returns 500 for

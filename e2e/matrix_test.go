@@ -1,0 +1,43 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestVersionFindsTheServiceAsPsDoes: with no service named, `stack version`
+// finds (or starts) the Podman service exactly as `stack ps` does.
+func TestVersionFindsTheServiceAsPsDoes(t *testing.T) {
+	requirePodman(t)
+	want := strings.TrimSpace(podman(t, "version", "--format", "{{.Server.Version}}"))
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "STACK_PROGRESS=plain"}
+	if rt := os.Getenv("XDG_RUNTIME_DIR"); rt != "" {
+		env = append(env, "XDG_RUNTIME_DIR="+rt) // the user's rootless Podman needs its own
+	}
+	if c := os.Getenv("CONTAINERS_CONF"); c != "" {
+		env = append(env, "CONTAINERS_CONF="+c)
+	}
+	ps := runStackEnv(t, "", env, "-p", "e2e-nothing-here", "ps")
+	v := runStackEnv(t, "", env, "version", "--format", "json")
+	if ps.code != 0 || v.code != 0 {
+		t.Fatalf("without a URL, ps and version must both reach a service:\nps: %s\nversion: %s", ps, v)
+	}
+	const started = "started a temporary one"
+	if strings.Contains(ps.stderr, started) != strings.Contains(v.stderr, started) {
+		t.Errorf("ps and version found the service differently:\nps: %s\nversion: %s", ps, v)
+	}
+	var rep struct {
+		Server *struct {
+			Version      string
+			Capabilities *struct{ Rootless bool }
+		}
+	}
+	if err := json.Unmarshal([]byte(v.stdout), &rep); err != nil || rep.Server == nil || rep.Server.Capabilities == nil {
+		t.Fatalf("version reports no server: %v\n%s", err, v)
+	}
+	if strings.Contains(v.stderr, started) && rep.Server.Version != want {
+		t.Errorf("the temporary service is Podman %s, want the leg's %s", rep.Server.Version, want)
+	}
+}
