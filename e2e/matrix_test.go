@@ -7,6 +7,35 @@ import (
 	"testing"
 )
 
+// TestSharedNamespacePod: services sharing a pod (network_mode service:,
+// ipc: service:) get a pod with an infra container on the project network,
+// which rootless Podman refuses unless bridge mode is asked for.
+func TestSharedNamespacePod(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "nspod")
+	dir := writeStack(t, map[string]string{"compose.yaml": `services:
+  web:
+    image: localhost/busybox:test
+    command: ["/bin/httpd", "-f", "-p", "8080", "-h", "/var/www"]
+  probe:
+    image: localhost/busybox:test
+    command: ["sleep", "3600"]
+    network_mode: service:web
+  other:
+    image: localhost/busybox:test
+    command: ["sleep", "3600"]
+`})
+	mustStack(t, dir, "-p", p, "up", "-d")
+	if out := podman(t, "exec", p+"-probe-1", "wget", "-q", "-O", "-", "http://127.0.0.1:8080/"); !strings.Contains(out, "podstack test image") {
+		t.Errorf("probe does not share web's network namespace: %q", out)
+	}
+	// The pod is on the project network: other services reach it by name.
+	if out := podman(t, "exec", p+"-other-1", "wget", "-q", "-O", "-", "http://web:8080/"); !strings.Contains(out, "podstack test image") {
+		t.Errorf("other cannot reach web by name: %q", out)
+	}
+	mustStack(t, dir, "-p", p, "down", "-t", "1")
+}
+
 // TestVersionFindsTheServiceAsPsDoes: with no service named, `stack version`
 // finds (or starts) the Podman service exactly as `stack ps` does.
 func TestVersionFindsTheServiceAsPsDoes(t *testing.T) {

@@ -166,7 +166,14 @@ func (c *Client) CreateVolume(ctx context.Context, v *stack.Volume, labels map[s
 func (c *Client) CreatePod(ctx context.Context, p *planner.Pod, s *stack.Stack) error {
 	psg := podSpec(p, s)
 	if _, err := pods.CreatePodFromSpec(c.ctx(ctx), &entitiesTypes.PodSpec{PodSpecGen: *psg}); err != nil {
-		return fmt.Errorf("create pod %s: %w", p.Name, mapErr(err))
+		err = mapErr(err)
+		if !errors.Is(err, ErrExists) {
+			// Podman 4.3 can leave the pod behind when it refuses its infra
+			// container; the plan creates a pod only where none was, so
+			// whatever has this name now is that half-made pod.
+			_ = c.RemovePod(context.WithoutCancel(ctx), p.Name)
+		}
+		return fmt.Errorf("create pod %s: %w", p.Name, err)
 	}
 	return nil
 }
