@@ -7,6 +7,41 @@ import (
 	"testing"
 )
 
+// TestPrivilegedPorts: rootless Podman cannot publish a host port below
+// net.ipv4.ip_unprivileged_port_start; up says so, with the fix, before it
+// creates anything. Elsewhere such a port is planned as any other.
+func TestPrivilegedPorts(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "privports")
+	dir := writeStack(t, map[string]string{"compose.yaml": `services:
+  db: {image: localhost/busybox:test, command: ["sleep", "3600"]}
+  web:
+    image: localhost/busybox:test
+    command: ["/bin/httpd", "-f", "-p", "8080", "-h", "/var/www"]
+    ports: ["80:8080"]
+    depends_on: [db]
+`})
+	k := serverCaps(t)
+	if !k.Rootless || k.UnprivilegedPortStart <= 80 {
+		mustStack(t, dir, "-p", p, "up", "--dry-run")
+		return
+	}
+	r := runStack(t, dir, "-p", p, "up", "-d")
+	for _, want := range []string{`service "web"`, "host port 80", "rootless Podman", "ip_unprivileged_port_start=80", `"8080:8080"`} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("up lacks %q: %s", want, r)
+		}
+	}
+	if r.code != 2 {
+		t.Errorf("exit %d, want 2 (a problem of the stack on this host)", r.code)
+	}
+	label := "label=io.podstack.project=" + p
+	if left := podman(t, "ps", "-aq", "--filter", label) + podman(t, "pod", "ps", "-q", "--filter", label) +
+		podman(t, "network", "ls", "-q", "--filter", label); strings.TrimSpace(left) != "" {
+		t.Errorf("up created objects before refusing: %q", left)
+	}
+}
+
 // TestSharedNamespacePod: services sharing a pod (network_mode service:,
 // ipc: service:) get a pod with an infra container on the project network,
 // which rootless Podman refuses unless bridge mode is asked for.

@@ -61,6 +61,9 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 	if err != nil {
 		return nil, err
 	}
+	if err := checkHost(s, selected, observed.Host); err != nil {
+		return nil, err
+	}
 	containers := Containers(s, pods)
 	ofService := map[string][]*Container{}
 	for _, c := range containers {

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/containers/podman/v5/pkg/bindings/system"
+
+	"github.com/podstack/podstack/planner"
 )
 
 // Capabilities describe the Podman service a Client talks to: its version and
@@ -148,4 +150,15 @@ func unprivilegedPortStart(url string) int {
 		}
 	}
 	return 1024
+}
+
+var _ planner.HostInspector = (*Client)(nil)
+
+// Host describes the service's host to the planner, from the capability set.
+func (c *Client) Host(ctx context.Context) (planner.Host, error) {
+	k, err := c.Capabilities(ctx)
+	if err != nil {
+		return planner.Host{}, err
+	}
+	return planner.Host{Mode: k.Mode(), UnprivilegedPortStart: k.UnprivilegedPortStart}, nil
 }
