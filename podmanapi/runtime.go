@@ -352,16 +352,6 @@ func (c *Client) FreshHealth(ctx context.Context, name string, now time.Time) (s
 	return c.RunHealthCheck(ctx, name)
 }
 
-// Running reports whether the container is running (or being restarted by
-// its restart policy).
-func (c *Client) Running(ctx context.Context, name string) (bool, error) {
-	data, err := containers.Inspect(c.ctx(ctx), name, nil)
-	if err != nil {
-		return false, fmt.Errorf("inspect %s: %w", name, mapErr(err))
-	}
-	return data.State != nil && (data.State.Running || data.State.Restarting), nil
-}
-
 // WaitExit blocks until the container exits and returns its exit code.
 func (c *Client) WaitExit(ctx context.Context, name string) (int, error) {
 	code, err := containers.Wait(c.ctx(ctx), name, nil)
@@ -375,13 +365,21 @@ func (c *Client) WaitExit(ctx context.Context, name string) (int, error) {
 // pods.Stop does not on Podman 4.x and 5.x).
 func (c *Client) StopContainer(ctx context.Context, name string, timeout time.Duration) error {
 	t := uint(timeout.Seconds())
-	if err := containers.Stop(c.ctx(ctx), name, &containers.StopOptions{Timeout: &t}); err != nil {
-		if err = mapErr(err); errors.Is(err, ErrNotFound) {
+	for deadline := time.Now().Add(restartGrace); ; {
+		asked := time.Now()
+		if err := containers.Stop(c.ctx(ctx), name, &containers.StopOptions{Timeout: &t}); err != nil {
+			if err = mapErr(err); errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			return fmt.Errorf("stop container %s: %w", name, err)
+		}
+		// A container caught between two runs of its restart policy was
+		// not running, so the stop did not count: its policy starts it
+		// again moments later. Then it is stopped once it is back.
+		if time.Now().After(deadline) || !c.restartsAfterStop(ctx, name, asked) {
 			return nil
 		}
-		return fmt.Errorf("stop container %s: %w", name, err)
 	}
-	return nil
 }
 
 // RemoveContainer removes a container, running or not (and with volumes its

@@ -120,33 +120,19 @@ func attach(ctx context.Context, g *globalOptions, c *podmanapi.Client, s *stack
 	jobs := completionAwaited(s)
 	for _, ct := range attached {
 		svc := ct.Labels[planner.LabelService]
-		mayRestart := false
-		if spec := s.Services[svc]; spec != nil {
-			mayRestart = spec.Restart != "" && spec.Restart != "no"
-		}
 		go func() {
 			for {
-				code, err := c.WaitExit(logCtx, ct.Name)
+				// A container its restart policy brings back has not ended,
+				// and is watched again.
+				code, restarted, err := c.WaitEnd(logCtx, ct.Name)
 				if err != nil {
 					exits <- containerExit{ct.Name, svc, -1, false}
 					return
 				}
-				if mayRestart {
-					// Its restart policy may bring it back: then it has not
-					// ended, and is watched again. (Podman 4.3's wait already
-					// holds until a restarting container stops for good; this
-					// covers versions whose wait returns on each exit.)
-					select {
-					case <-logCtx.Done():
-					case <-time.After(time.Second):
-					}
-					if up, err := c.Running(logCtx, ct.Name); err == nil && up {
-						exits <- containerExit{ct.Name, svc, code, true}
-						continue
-					}
+				exits <- containerExit{ct.Name, svc, code, restarted}
+				if !restarted {
+					return
 				}
-				exits <- containerExit{ct.Name, svc, code, false}
-				return
 			}
 		}()
 	}
