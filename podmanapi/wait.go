@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/containers/podman/v5/libpod/define"
@@ -74,6 +75,25 @@ func willRestart(d *define.InspectContainerData) bool {
 		return d.State.ExitCode != 0 && (p.MaximumRetryCount == 0 || uint(d.RestartCount) < p.MaximumRetryCount)
 	}
 	return false
+}
+
+// KillAll sends SIGKILL to the named containers at once and waits until
+// each is gone; ones already stopped or removed are fine. It lists nothing
+// first, so it cannot be held up by a listing a long stop blocks.
+func (c *Client) KillAll(ctx context.Context, names []string) error {
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Kill(ctx, name, "KILL"); err != nil && !errors.Is(err, ErrNotRunning) && !errors.Is(err, ErrNotFound) {
+				errs[i] = err
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // restartWindow is how soon after an exit a restart policy acts, where
