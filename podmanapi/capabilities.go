@@ -100,7 +100,7 @@ func (k Capabilities) KeepIDAsRoot() bool { return k.AtLeast(4, 5) }
 func (k Capabilities) Freezer() error {
 	if k.Rootless && k.CgroupVersion == 1 {
 		return fmt.Errorf("%w: %s on cgroup v1 runs containers without a cgroup of their own, so they cannot be paused "+
-			"and have no resource statistics; this is a limit of rootless Podman on cgroup v1, not of the stack "+
+			"and have no resource statistics: a limit of the host, not of the stack "+
 			"(use a rootful service, or boot the host with cgroup v2: systemd.unified_cgroup_hierarchy=1)", ErrUnsupported, k.Mode())
 	}
 	return nil
