@@ -3,9 +3,37 @@ package e2e
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
+
+// TestDemo: examples/demo, as `make demo` runs it, comes up healthy and
+// answers on its published port, on every Podman the matrix runs.
+func TestDemo(t *testing.T) {
+	requirePodman(t)
+	demo, _ := filepath.Abs("../examples/demo")
+	p := project(t, "demo")
+	mustStack(t, demo, "-p", p, "up", "-d", "--wait", "--wait-timeout", "90s")
+	var rows []struct{ Service, State, Health string }
+	if err := json.Unmarshal([]byte(mustStack(t, demo, "-p", p, "ps", "-a", "--format", "json").stdout), &rows); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range rows {
+		got[r.Service] = r.State + "/" + r.Health
+	}
+	for svc, want := range map[string]string{"db": "running/healthy", "cache": "running/healthy", "api": "running/healthy",
+		"web": "running/healthy", "migrate": "exited (0)/"} {
+		if got[svc] != want {
+			t.Errorf("%s is %q, want %q (all: %v)", svc, got[svc], want, got)
+		}
+	}
+	if body := httpGet(t, "http://127.0.0.1:8088/"); !strings.Contains(body, "Hello from podstack") {
+		t.Errorf("the demo's page: %q", body)
+	}
+	mustStack(t, demo, "-p", p, "down", "-v", "-t", "1")
+}
 
 // TestPrivilegedPorts: rootless Podman cannot publish a host port below
 // net.ipv4.ip_unprivileged_port_start; up says so, with the fix, before it
