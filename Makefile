@@ -21,9 +21,10 @@ WITH_SERVICE = url=$$(scripts/podman-service.sh start) && trap 'scripts/podman-s
 # The test matrix. A leg runs the integration and end-to-end tests (the test
 # binaries of LEG_PKGS) against its own Podman service; see scripts/leg.sh.
 # LEGS run one after another (they share the host's ports); ISOLATED_LEGS run
-# in their own network namespace, beside them. To add a leg: write its
-# test-NAME target below, then name it here (e.g. test-kube in LEGS).
+# in their own network namespace, beside them. To add a leg, write its
+# test-NAME target (with the legs, below) and name it here:
 LEGS := test-podman test-rootless
+# LEGS += test-kube    # a real kube-apiserver for the export tests (to come)
 ISOLATED_LEGS := test-podman5
 LEG_PKGS := ./podmanapi ./e2e
 TESTBIN := bin/test
@@ -71,6 +72,8 @@ test-podman5: $(BUILT) $(if $(NODEPS),,podman5) ## leg: Podman 5 rootful, isolat
 
 test-rootless: $(BUILT) ## leg: the machine's Podman rootless, as a created user (root)
 	@scripts/leg.sh rootless
+
+# test-kube: $(BUILT) ## leg: ... (prints its wall time and appends a result line to $$LEG_SUMMARY, as scripts/leg.sh does)
 
 unit: ## hermetic unit tests only (no Podman needed)
 	$(GO) test -short -count=1 -tags "$(TAGS)" ./...

@@ -134,6 +134,7 @@ esac
 if [ "\$1 \$2" = "system service" ]; then
   # Another service on the same state (stack starts a temporary one when
   # none answers), isolated as the main one is.
+  unset CONTAINER_HOST # the service is local
   exec nsenter --net=/run/netns/$NETNS unshare --mount --propagation slave sh -c \
     'mount --bind $RUN/networks /run/containers/networks && mount --bind $ROOT/cache /var/lib/containers/cache && exec "\$0" "\$@"' \
     $BIN --root $ROOT --runroot $RUN "\$@"
@@ -208,8 +209,7 @@ cmd_stop() {
 cmd_exec() {
   [ $# -gt 0 ] || die "usage: $0 exec CMD [ARG...]"
   running && answers || die "the Podman 5 service does not run: $0 start"
-  exec nsenter --net="/run/netns/$NETNS" env PATH="$WRAP:$PATH" CONTAINER_HOST="$URL" \
-    STACK_URL="$URL" STACK_TEST_URL="$URL" "$@"
+  exec nsenter --net="/run/netns/$NETNS" env PATH="$WRAP:$PATH" STACK_URL="$URL" STACK_TEST_URL="$URL" "$@"
 }
 
 case ${1:-} in
