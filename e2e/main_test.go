@@ -11,10 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/podstack/podstack/internal/testcorpus"
+	"github.com/podstack/podstack/podmanapi"
 )
 
 var (
@@ -62,6 +64,38 @@ func requirePodman(t *testing.T) {
 	}
 }
 
+var (
+	capsOnce sync.Once
+	caps     podmanapi.Capabilities
+	capsErr  error
+)
+
+// serverCaps is the test service's capability set, as `stack version`
+// reports it: tests gate what differs between Podman versions and modes on
+// it, as podstack itself does.
+func serverCaps(t *testing.T) podmanapi.Capabilities {
+	t.Helper()
+	capsOnce.Do(func() {
+		out, err := exec.Command(stackBin, "--url", podURL, "version", "--format", "json").Output()
+		if err != nil {
+			capsErr = fmt.Errorf("stack version: %w", err)
+			return
+		}
+		var v struct {
+			Server *struct{ Capabilities *podmanapi.Capabilities }
+		}
+		if err := json.Unmarshal(out, &v); err != nil || v.Server == nil || v.Server.Capabilities == nil {
+			capsErr = fmt.Errorf("stack version reports no capabilities (%v):\n%s", err, out)
+			return
+		}
+		caps = *v.Server.Capabilities
+	})
+	if capsErr != nil {
+		t.Fatal(capsErr)
+	}
+	return caps
+}
+
 type result struct {
 	stdout, stderr string
 	code           int
@@ -74,9 +108,15 @@ func (r result) String() string {
 // runStack runs the binary in dir with the test service's URL.
 func runStack(t *testing.T, dir string, args ...string) result {
 	t.Helper()
+	return runStackEnv(t, dir, []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "STACK_URL=" + podURL, "STACK_PROGRESS=plain"}, args...)
+}
+
+// runStackEnv runs the binary in dir with exactly the environment env.
+func runStackEnv(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(stackBin, args...)
 	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "STACK_URL=" + podURL, "STACK_PROGRESS=plain"}
+	cmd.Env = env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

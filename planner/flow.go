@@ -83,6 +83,9 @@ func Up(ctx context.Context, b Backend, s *stack.Stack, opts Options, up UpOptio
 	if err != nil {
 		return nil, fmt.Errorf("observe project %s: %w", s.Name, err)
 	}
+	if err := observeHost(ctx, b, s, before); err != nil {
+		return nil, err
+	}
 	plan, err := Reconcile(s, before, opts)
 	if err != nil {
 		return nil, err

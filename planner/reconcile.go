@@ -103,6 +103,9 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 	if err != nil {
 		return nil, err
 	}
+	if err := checkHost(s, selected, observed.Host); err != nil {
+		return nil, err
+	}
 	containers := Containers(s, pods)
 	r := &reconciler{s: s, observed: observed, opts: opts, pods: pods, byService: podOf(pods), selected: selected,
 		order: topoOrder(s, selected), ofService: map[string][]*Container{},

@@ -114,6 +114,9 @@ type ObservedState struct {
 	Secrets  []ObservedSecret  `json:"secrets,omitempty"`
 	// Images are the image references present locally (for pull decisions).
 	Images []string `json:"images,omitempty"`
+	// Host is what the runtime's host refuses (Up fills it in when the
+	// stack needs it; see HostInspector).
+	Host Host `json:"host,omitzero"`
 }
 
 // ObservedPod is a pod that exists.

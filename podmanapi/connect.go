@@ -48,6 +48,10 @@ type Client struct {
 	url     string
 	version string
 
+	capsMu     sync.Mutex
+	caps       Capabilities // the version from connecting; the rest once loaded
+	capsLoaded bool
+
 	embedded *exec.Cmd
 	tmpDir   string
 
@@ -231,6 +235,7 @@ func dial(ctx context.Context, uri, identity string, timeout time.Duration) (*Cl
 		c := &Client{conn: r.conn, url: uri, warnSeen: map[string]bool{}}
 		if v != nil {
 			c.version = v.String()
+			c.caps.Version = Version{int(v.Major), int(v.Minor), int(v.Patch)}
 			if v.Major < 4 {
 				return nil, versionError{fmt.Sprintf("the Podman service at %s has API %s; podstack needs %s or newer", uri, c.version, MinAPIVersion)}
 			}

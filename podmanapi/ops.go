@@ -31,8 +31,24 @@ func (c *Client) Kill(ctx context.Context, name, signal string) error {
 	return nil
 }
 
+// freezer fails with the reason when this service cannot freeze containers
+// or read their usage (see Capabilities.Freezer).
+func (c *Client) freezer(ctx context.Context, what string) error {
+	k, err := c.Capabilities(ctx)
+	if err != nil {
+		return err
+	}
+	if err := k.Freezer(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
 // Pause freezes a container.
 func (c *Client) Pause(ctx context.Context, name string) error {
+	if err := c.freezer(ctx, "pause container "+name); err != nil {
+		return err
+	}
 	if err := containers.Pause(c.ctx(ctx), name, nil); err != nil {
 		return fmt.Errorf("pause container %s: %w", name, mapErr(err))
 	}
@@ -41,6 +57,9 @@ func (c *Client) Pause(ctx context.Context, name string) error {
 
 // Unpause thaws a container.
 func (c *Client) Unpause(ctx context.Context, name string) error {
+	if err := c.freezer(ctx, "unpause container "+name); err != nil {
+		return err
+	}
 	if err := containers.Unpause(c.ctx(ctx), name, nil); err != nil {
 		return fmt.Errorf("unpause container %s: %w", name, mapErr(err))
 	}
@@ -91,6 +110,9 @@ type Stat struct {
 // Stats samples the containers' resource use once (or, with stream, every
 // interval until ctx ends, calling each).
 func (c *Client) Stats(ctx context.Context, names []string, stream bool, each func([]Stat)) error {
+	if err := c.freezer(ctx, "stats"); err != nil {
+		return err
+	}
 	opts := new(containers.StatsOptions).WithStream(stream)
 	if stream {
 		opts = opts.WithInterval(2)

@@ -30,6 +30,9 @@ var (
 	ErrConflict   = errors.New("conflict")
 	ErrExists     = errors.New("already exists")
 	ErrNotRunning = planner.ErrNotRunning
+	// ErrUnsupported is an operation this Podman service cannot carry out
+	// (see Capabilities): a limit of its version or mode, not a failure.
+	ErrUnsupported = errors.New("not supported by this Podman service")
 )
 
 // mapErr keys on the server's Because text first (Podman returns 500 for
@@ -162,7 +165,14 @@ func (c *Client) CreateVolume(ctx context.Context, v *stack.Volume, labels map[s
 func (c *Client) CreatePod(ctx context.Context, p *planner.Pod, s *stack.Stack) error {
 	psg := podSpec(p, s)
 	if _, err := pods.CreatePodFromSpec(c.ctx(ctx), &entitiesTypes.PodSpec{PodSpecGen: *psg}); err != nil {
-		return fmt.Errorf("create pod %s: %w", p.Name, mapErr(err))
+		err = mapErr(err)
+		if !errors.Is(err, ErrExists) {
+			// Podman 4.3 can leave the pod behind when it refuses its infra
+			// container; the plan creates a pod only where none was, so
+			// whatever has this name now is that half-made pod.
+			_ = c.RemovePod(context.WithoutCancel(ctx), p.Name)
+		}
+		return fmt.Errorf("create pod %s: %w", p.Name, err)
 	}
 	return nil
 }
@@ -327,16 +337,6 @@ func (c *Client) FreshHealth(ctx context.Context, name string, now time.Time) (s
 	return c.RunHealthCheck(ctx, name)
 }
 
-// Running reports whether the container is running (or being restarted by
-// its restart policy).
-func (c *Client) Running(ctx context.Context, name string) (bool, error) {
-	data, err := containers.Inspect(c.ctx(ctx), name, nil)
-	if err != nil {
-		return false, fmt.Errorf("inspect %s: %w", name, mapErr(err))
-	}
-	return data.State != nil && (data.State.Running || data.State.Restarting), nil
-}
-
 // WaitExit blocks until the container exits and returns its exit code.
 func (c *Client) WaitExit(ctx context.Context, name string) (int, error) {
 	code, err := containers.Wait(c.ctx(ctx), name, nil)
@@ -350,13 +350,21 @@ func (c *Client) WaitExit(ctx context.Context, name string) (int, error) {
 // pods.Stop does not on Podman 4.x and 5.x).
 func (c *Client) StopContainer(ctx context.Context, name string, timeout time.Duration) error {
 	t := uint(timeout.Seconds())
-	if err := containers.Stop(c.ctx(ctx), name, &containers.StopOptions{Timeout: &t}); err != nil {
-		if err = mapErr(err); errors.Is(err, ErrNotFound) {
+	for deadline := time.Now().Add(restartGrace); ; {
+		asked := time.Now()
+		if err := containers.Stop(c.ctx(ctx), name, &containers.StopOptions{Timeout: &t}); err != nil {
+			if err = mapErr(err); errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			return fmt.Errorf("stop container %s: %w", name, err)
+		}
+		// A container caught between two runs of its restart policy was
+		// not running, so the stop did not count: its policy starts it
+		// again moments later. Then it is stopped once it is back.
+		if time.Now().After(deadline) || !c.restartsAfterStop(ctx, name, asked) {
 			return nil
 		}
-		return fmt.Errorf("stop container %s: %w", name, err)
 	}
-	return nil
 }
 
 // RemoveContainer removes a container, running or not (and with volumes its

@@ -40,7 +40,11 @@ func podSpec(p *planner.Pod, s *stack.Stack) *specgen.PodSpecGenerator {
 	case "none":
 		psg.NetNS = specgen.Namespace{NSMode: specgen.NoNetwork}
 	default:
-		psg.Networks = networks(p)
+		// Networks need bridge mode, and rootless Podman defaults to
+		// slirp4netns (4.x) or pasta (5.x), where it refuses them: say so.
+		if psg.Networks = networks(p); psg.Networks != nil {
+			psg.NetNS = specgen.Namespace{NSMode: specgen.Bridge}
+		}
 	}
 	if dns := dnsServers(p, s); len(dns) > 0 {
 		psg.DNSServer = dns

@@ -120,33 +120,19 @@ func attach(ctx context.Context, g *globalOptions, c *podmanapi.Client, s *stack
 	jobs := completionAwaited(s)
 	for _, ct := range attached {
 		svc := ct.Labels[planner.LabelService]
-		mayRestart := false
-		if spec := s.Services[svc]; spec != nil {
-			mayRestart = spec.Restart != "" && spec.Restart != "no"
-		}
 		go func() {
 			for {
-				code, err := c.WaitExit(logCtx, ct.Name)
+				// A container its restart policy brings back has not ended,
+				// and is watched again.
+				code, restarted, err := c.WaitEnd(logCtx, ct.Name)
 				if err != nil {
 					exits <- containerExit{ct.Name, svc, -1, false}
 					return
 				}
-				if mayRestart {
-					// Its restart policy may bring it back: then it has not
-					// ended, and is watched again. (Podman 4.3's wait already
-					// holds until a restarting container stops for good; this
-					// covers versions whose wait returns on each exit.)
-					select {
-					case <-logCtx.Done():
-					case <-time.After(time.Second):
-					}
-					if up, err := c.Running(logCtx, ct.Name); err == nil && up {
-						exits <- containerExit{ct.Name, svc, code, true}
-						continue
-					}
+				exits <- containerExit{ct.Name, svc, code, restarted}
+				if !restarted {
+					return
 				}
-				exits <- containerExit{ct.Name, svc, code, false}
-				return
 			}
 		}()
 	}
@@ -156,7 +142,7 @@ func attach(ctx context.Context, g *globalOptions, c *podmanapi.Client, s *stack
 		select {
 		case err := <-logDone:
 			if ctx.Err() != nil {
-				return stopAttached(g, c, s, opts, "")
+				return stopAttached(g, c, s, opts, names, "")
 			}
 			if err != nil {
 				return err
@@ -164,7 +150,7 @@ func attach(ctx context.Context, g *globalOptions, c *podmanapi.Client, s *stack
 			logDone = nil
 		case e := <-exits:
 			if ctx.Err() != nil { // Ctrl-C ended the watch
-				return stopAttached(g, c, s, opts, "")
+				return stopAttached(g, c, s, opts, names, "")
 			}
 			if e.restarted {
 				fmt.Fprintf(g.streams.err, "%s exited with code %d and was restarted (restart policy)\n", p.short(e.name), e.code)
@@ -182,7 +168,7 @@ func attach(ctx context.Context, g *globalOptions, c *podmanapi.Client, s *stack
 				if abort.exitCodeFrom == "" {
 					code = e.code
 				}
-				if err := stopAttached(g, c, s, opts, "Aborting on container exit..."); err != nil {
+				if err := stopAttached(g, c, s, opts, names, "Aborting on container exit..."); err != nil {
 					return err
 				}
 				stopLogs()
@@ -233,7 +219,7 @@ func completionAwaited(s *stack.Stack) map[string]bool {
 // stopAttached stops the attached services in reverse dependency order;
 // Ctrl-C during the stop kills them instead. Without a reason it is the
 // Ctrl-C path, which ends in exit code 130.
-func stopAttached(g *globalOptions, c *podmanapi.Client, s *stack.Stack, opts planner.Options, reason string) error {
+func stopAttached(g *globalOptions, c *podmanapi.Client, s *stack.Stack, opts planner.Options, names []string, reason string) error {
 	if reason == "" {
 		fmt.Fprintln(g.streams.err, "Gracefully stopping... (press Ctrl+C again to force)")
 	} else {
@@ -258,11 +244,13 @@ func stopAttached(g *globalOptions, c *podmanapi.Client, s *stack.Stack, opts pl
 		return err
 	}
 	_, err = planner.Down(stopCtx, c, s.Name, s, planner.DownOptions{Services: opts.Services, StopOnly: true}, planner.ExecOptions{}, r)
-	if stopCtx.Err() != nil {
-		// Forced: stop with no grace period, which kills at once.
-		_, err = planner.Down(context.Background(), c, s.Name, s, planner.DownOptions{Services: opts.Services, StopOnly: true, Timeout: time.Nanosecond}, planner.ExecOptions{}, r)
-	}
 	r.Close()
+	if stopCtx.Err() != nil {
+		// Forced: kill the containers already known, at once. Nothing is
+		// listed first: Podman 5 holds a pod listing while a member is in a
+		// long stop, which is exactly when a user forces.
+		err = c.KillAll(context.Background(), names)
+	}
 	if err != nil {
 		return err
 	}

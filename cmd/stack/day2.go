@@ -145,6 +145,9 @@ func newEachCommand(g *globalOptions, verb, short string) *cobra.Command {
 				case "unpause":
 					err = ss.c.Unpause(ctx, n)
 				}
+				if errors.Is(err, podmanapi.ErrUnsupported) {
+					return err // the same for every container: said once
+				}
 				if err != nil {
 					errs = append(errs, err)
 					continue
