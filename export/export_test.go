@@ -352,3 +352,52 @@ services:
 		t.Errorf("plain needs no PodmanArgs:\n%s", unit)
 	}
 }
+
+// TestNamesFromAnyProject: every generated name is a valid Kubernetes name,
+// whatever the project and service names (underscores, dots, capitals,
+// length), and the same input always gives the same names.
+func TestNamesFromAnyProject(t *testing.T) {
+	long := strings.Repeat("very_long_name", 6)
+	for _, project := range []string{"my_app", "app.v2", "_x_", "9lives", long} {
+		t.Run(project, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), project)
+			os.MkdirAll(dir, 0o755)
+			path := filepath.Join(dir, "compose.yaml")
+			os.WriteFile(path, []byte(`services:
+  Web_Server.v2:
+    image: nginx
+    environment: {A_B: c, DB_PASSWORD: hunter2hunter2}
+    ports: ["8080:80"]
+    volumes: [data_dir:/data]
+    secrets: [api_key.txt]
+    configs: [site_conf]
+  `+long+`:
+    image: nginx
+    expose: ["81"]
+    environment: {X: y}
+volumes:
+  data_dir: {}
+secrets:
+  api_key.txt: {environment: HOME}
+configs:
+  site_conf: {content: "x"}
+`), 0o644)
+			s, pods := load(t, path, "")
+			for _, typ := range []string{"pod", "deployment"} {
+				a, err := Kube(s, pods, KubeOptions{Type: typ})
+				if err != nil {
+					t.Fatalf("%s: %v", typ, err)
+				}
+				b, _ := Kube(s, pods, KubeOptions{Type: typ})
+				if yamlOf(t, a) != yamlOf(t, b) {
+					t.Errorf("%s: two exports of one stack differ", typ)
+				}
+			}
+			c, err := Convert(s, pods)
+			if err != nil {
+				t.Fatal(err)
+			}
+			yamlOf(t, c)
+		})
+	}
+}

@@ -80,8 +80,8 @@ func Kube(s *stack.Stack, pods []*planner.Pod, opts KubeOptions) (*Result, error
 		base += "-" + s.Environment
 	}
 	if !opts.InlineEnv {
-		e.env = &corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: e.meta(e.names.get("configmap", base+"-env", base+"-env"), nil), Data: map[string]string{}}
-		e.secrets = &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: e.meta(e.names.get("secret", base+"-env", base+"-env"), nil), StringData: map[string]string{}, Type: corev1.SecretTypeOpaque}
+		e.env = &corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: e.meta(e.names.get("configmap", base+"-env", dnsName(base+"-env")), nil), Data: map[string]string{}}
+		e.secrets = &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: e.meta(e.names.get("secret", base+"-env", dnsName(base+"-env")), nil), StringData: map[string]string{}, Type: corev1.SecretTypeOpaque}
 	}
 	for _, key := range sortedKeys(s.Volumes) {
 		v := s.Volumes[key]
