@@ -75,6 +75,9 @@ func Kube(s *stack.Stack, pods []*planner.Pod, opts KubeOptions) (*Result, error
 		return nil, fmt.Errorf("invalid --type %q: use pod or deployment", opts.Type)
 	}
 	e := &exporter{s: s, pods: pods, opts: opts, names: newNames(), warn: map[string]bool{}}
+	if len(s.Services) == 0 {
+		e.warnf("%s", nothingEnabled(s))
+	}
 	base := s.Name
 	if s.Environment != "" {
 		base += "-" + s.Environment
@@ -729,4 +732,31 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// nothingEnabled says why a stack has no service to export, and how to get
+// them: every service is behind a profile that is not enabled.
+func nothingEnabled(s *stack.Stack) string {
+	if len(s.Disabled) == 0 {
+		return "the stack defines no service: no workload is exported"
+	}
+	profiles := map[string]bool{}
+	for _, svc := range s.Disabled {
+		for _, p := range svc.Profiles {
+			profiles[p] = true
+		}
+	}
+	var flags []string
+	for _, p := range sortedKeys(profiles) {
+		flags = append(flags, "--profile "+p)
+	}
+	return fmt.Sprintf("no service is enabled: %s %s behind profiles that are not enabled, so no workload is exported (enable them with %s)",
+		strings.Join(sortedKeys(s.Disabled), ", "), plural(len(s.Disabled), "is", "are"), strings.Join(flags, " or "))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

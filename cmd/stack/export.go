@@ -67,7 +67,7 @@ exported is named in a warning.`,
 				if err != nil {
 					return err
 				}
-				envs = found
+				envs = append([]string{""}, found...) // the default environment too
 			}
 			for _, env := range envs {
 				opts := g.loadOptions()
@@ -76,7 +76,10 @@ exported is named in a warning.`,
 				if err != nil {
 					return err
 				}
-				pods, err := validPods(s, g.policy(s))
+				g.warn(s.Warnings)
+				// Kubernetes publishes through Services: no host port is
+				// bound, so clashes that only `up` would hit do not matter.
+				pods, _, err := definitionPods(s, g.policy(s))
 				if err != nil {
 					return err
 				}
@@ -95,7 +98,7 @@ exported is named in a warning.`,
 	f.StringVarP(&output, "output", "o", "", "file or directory to write (default: standard output; with --all-envs: .)")
 	f.StringVar(&typ, "type", "pod", "pod or deployment")
 	f.StringVar(&namespace, "namespace", "", "namespace for every object")
-	f.BoolVar(&allEnvs, "all-envs", false, "write one file per environment found (override files and .env.<env>)")
+	f.BoolVar(&allEnvs, "all-envs", false, "write stack.yaml for the default environment and stack-<env>.yaml for each one found (override files and .env.<env>)")
 	f.StringVar(&check, "check", "", "only validate this Kubernetes YAML file strictly")
 	f.BoolVar(&fromRunning, "from-running", false, "ask Podman for the YAML of what actually runs (podman kube generate)")
 	return cmd
@@ -138,10 +141,10 @@ func writeKube(g *globalOptions, res *export.Result, s *stack.Stack, output stri
 	return nil
 }
 
-// environments lists the environments of the stack: <base>.<env>.yaml
+// environments lists the named environments of the stack: <base>.<env>.yaml
 // overrides and .env.<env> files beside the first stack file.
 func environments(g *globalOptions) ([]string, error) {
-	s, err := g.load(context.Background())
+	s, err := stack.Load(context.Background(), g.loadOptions()) // its warnings are printed per environment
 	if err != nil {
 		return nil, err
 	}
@@ -166,9 +169,6 @@ func environments(g *globalOptions) ([]string, error) {
 		out = append(out, e)
 	}
 	sort.Strings(out)
-	if len(out) == 0 {
-		return nil, fmt.Errorf("no environments found beside %s (looked for <file>.<env>.yaml and .env.<env>)", strings.Join(s.Files, ", "))
-	}
 	return out, nil
 }
 
@@ -217,7 +217,7 @@ func newExportQuadletCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pods, err := validPods(s, g.policy(s))
+			pods, host, err := definitionPods(s, g.policy(s))
 			if err != nil {
 				return err
 			}
@@ -225,6 +225,7 @@ func newExportQuadletCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			warnHostPorts(g, host, "the units")
 			for _, w := range warnings {
 				fmt.Fprintf(g.streams.err, "WARN %s\n", w)
 			}
@@ -268,9 +269,11 @@ func newConvertCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if !keepVars {
-				if err := planner.Validate(s, pods); err != nil {
+				host, err := planner.ValidateDefinition(s, pods)
+				if err != nil {
 					return err
 				}
+				warnHostPorts(g, host, "the pods")
 			}
 			res, err := export.Convert(s, pods)
 			if err != nil {
@@ -298,4 +301,13 @@ func newConvertCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVarP(&output, "output", "o", "", "file to write (default: standard output)")
 	cmd.Flags().BoolVar(&keepVars, "keep-vars", false, "keep ${VAR} placeholders, so the output stays a per-environment template")
 	return cmd
+}
+
+// warnHostPorts prints the host-port clashes of an export whose output binds
+// host ports where it runs: writing it is fine, running it there will fail.
+func warnHostPorts(g *globalOptions, host stack.Problems, what string) {
+	for _, p := range host {
+		p.Message += " (writing " + what + " is fine; running them on one host will fail)"
+		fmt.Fprintf(g.streams.err, "WARN %s\n", p.Error())
+	}
 }
