@@ -116,10 +116,11 @@ func objects[T any](r *Result) []T {
 
 func TestProbes(t *testing.T) {
 	s, pods := load(t, "../examples/demo/compose.yaml", "")
-	r, err := Kube(s, pods, KubeOptions{})
+	r, err := Kube(s, pods, KubeOptions{Type: "pod"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	checked := 0
 	for _, p := range objects[*corev1.Pod](r) {
 		for _, c := range p.Spec.Containers {
 			switch c.Name {
@@ -135,8 +136,14 @@ func TestProbes(t *testing.T) {
 				if c.ReadinessProbe == nil || c.LivenessProbe.TimeoutSeconds != 2 || c.LivenessProbe.PeriodSeconds != 1 {
 					t.Errorf("probe timing %+v", c.LivenessProbe)
 				}
+			default:
+				continue
 			}
+			checked++
 		}
+	}
+	if checked != 2 {
+		t.Errorf("checked the probes of %d containers, want db and api", checked)
 	}
 }
 

@@ -24,7 +24,8 @@ import (
 
 // KubeOptions tune Kube and Convert.
 type KubeOptions struct {
-	// Type is "pod" (default) or "deployment".
+	// Type is "deployment" (default: replicas, rolling updates, restarts)
+	// or "pod".
 	Type string
 	// Namespace is set on every object when not empty.
 	Namespace string
@@ -69,7 +70,7 @@ func (e *exporter) warnf(format string, a ...any) {
 // Secret for secrets and secret-looking values (never in a ConfigMap).
 func Kube(s *stack.Stack, pods []*planner.Pod, opts KubeOptions) (*Result, error) {
 	if opts.Type == "" {
-		opts.Type = "pod"
+		opts.Type = "deployment"
 	}
 	if opts.Type != "pod" && opts.Type != "deployment" {
 		return nil, fmt.Errorf("invalid --type %q: use pod or deployment", opts.Type)
@@ -226,6 +227,7 @@ func (e *exporter) pod(p *planner.Pod) error {
 		tmeta := metav1.ObjectMeta{Labels: meta.Labels, Annotations: annotations}
 		e.objects = append(e.objects, &appsv1.Deployment{TypeMeta: typeMeta("apps/v1", "Deployment"), ObjectMeta: meta,
 			Spec: appsv1.DeploymentSpec{Replicas: &r, Selector: &metav1.LabelSelector{MatchLabels: selector},
+				Strategy: e.strategy(p, spec, replicas),
 				Template: corev1.PodTemplateSpec{ObjectMeta: tmeta, Spec: spec}}})
 	default:
 		spec.RestartPolicy = e.restartPolicy(p, restart)
@@ -240,6 +242,26 @@ func (e *exporter) pod(p *planner.Pod) error {
 		}
 	}
 	return nil
+}
+
+// strategy is Recreate for a pod that mounts a claim (ReadWriteOnce: a
+// rolling update would start the new pod while the old one holds it), else
+// a rolling update, as compose's default update order (stop-first) is not
+// Kubernetes' and a Deployment with no downtime is what users expect.
+func (e *exporter) strategy(p *planner.Pod, spec corev1.PodSpec, replicas int) appsv1.DeploymentStrategy {
+	var claims []string
+	for _, v := range spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			claims = append(claims, v.PersistentVolumeClaim.ClaimName)
+		}
+	}
+	if len(claims) == 0 {
+		return appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType}
+	}
+	if replicas > 1 {
+		e.warnf("pod %s: %d replicas share claim %s, which is ReadWriteOnce: they must run on one node", p.Key, replicas, strings.Join(claims, ", "))
+	}
+	return appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
 }
 
 func (e *exporter) restartPolicy(p *planner.Pod, policies []string) corev1.RestartPolicy {

@@ -33,12 +33,13 @@ func newExportKubeCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "kube",
 		Short: "Export the stack (per environment) to Kubernetes YAML",
-		Long: `Export the stack to Kubernetes objects: a Pod or Deployment and a ClusterIP
-Service per pod (grouped as 'stack up' groups them), a PersistentVolumeClaim per
-named volume, a ConfigMap for plain environment values and configs, and Secrets
-for secrets and secret-looking values. Every document is checked strictly
-against the Kubernetes API types before it is written. Anything that cannot be
-exported is named in a warning.`,
+		Long: `Export the stack to Kubernetes objects: a Deployment (or, with --type pod, a
+Pod) per pod, grouped as 'stack up' groups them; a ClusterIP Service for every
+pod that publishes or exposes ports or that others depend on; a
+PersistentVolumeClaim per named volume; a ConfigMap for plain environment values
+and configs; and Secrets for secrets and credential-like values. Every document
+is checked strictly against the Kubernetes API types before it is written.
+Anything that cannot be exported is named in a warning.`,
 		Example: `  stack export kube --env prod -o k8s/
   stack export kube --type deployment --namespace shop > shop.yaml
   stack export kube --all-envs -o k8s/
@@ -96,7 +97,7 @@ exported is named in a warning.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&output, "output", "o", "", "file or directory to write (default: standard output; with --all-envs: .)")
-	f.StringVar(&typ, "type", "pod", "pod or deployment")
+	f.StringVar(&typ, "type", "deployment", "deployment (replicas, rolling updates) or pod")
 	f.StringVar(&namespace, "namespace", "", "namespace for every object")
 	f.BoolVar(&allEnvs, "all-envs", false, "write stack.yaml for the default environment and stack-<env>.yaml for each one found (override files and .env.<env>)")
 	f.StringVar(&check, "check", "", "only validate this Kubernetes YAML file strictly")

@@ -93,3 +93,26 @@ func TestExportAllEnvsIncludesDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestExportKubeDeploysByDefault: a Kubernetes export deploys: Deployments
+// carry the replicas; --type pod still writes Pods (and warns about them).
+func TestExportKubeDeploysByDefault(t *testing.T) {
+	web, _ := filepath.Abs("../../examples/webstack")
+	out, stderr, code := runCLI(t, web, "--env", "prod", "export", "kube")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, "kind: Deployment") || strings.Contains(out, "kind: Pod\n") || !strings.Contains(out, "replicas: 3") {
+		t.Errorf("default export is not Deployments with the replicas:\n%s", out)
+	}
+	if strings.Contains(stderr, "replicas need") {
+		t.Errorf("Deployments carry replicas, no warning expected: %s", stderr)
+	}
+	out, stderr, code = runCLI(t, web, "--env", "prod", "export", "kube", "--type", "pod")
+	if code != exitOK || !strings.Contains(out, "kind: Pod\n") || strings.Contains(out, "kind: Deployment") {
+		t.Errorf("--type pod: exit %d\n%s", code, out)
+	}
+	if !strings.Contains(stderr, "3 replicas need --type deployment") {
+		t.Errorf("--type pod drops replicas without a word: %s", stderr)
+	}
+}
