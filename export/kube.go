@@ -32,8 +32,8 @@ type KubeOptions struct {
 	// HostPorts publishes ports on the host (for podman kube play) instead
 	// of through a ClusterIP Service; Convert sets it.
 	HostPorts bool
-	// InlineEnv puts environment values in the containers instead of a
-	// ConfigMap and Secret; Convert sets it.
+	// InlineEnv puts plain environment values in the containers instead of
+	// a ConfigMap (credentials always go to a Secret); Convert sets it.
 	InlineEnv bool
 }
 
@@ -85,8 +85,9 @@ func Kube(s *stack.Stack, pods []*planner.Pod, opts KubeOptions) (*Result, error
 	}
 	if !opts.InlineEnv {
 		e.env = &corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: e.meta(e.names.get("configmap", base+"-env", dnsName(base+"-env")), nil), Data: map[string]string{}}
-		e.secrets = &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: e.meta(e.names.get("secret", base+"-env", dnsName(base+"-env")), nil), StringData: map[string]string{}, Type: corev1.SecretTypeOpaque}
 	}
+	// Credentials always go to a Secret, inline environment or not.
+	e.secrets = &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: e.meta(e.names.get("secret", base+"-env", dnsName(base+"-env")), nil), StringData: map[string]string{}, Type: corev1.SecretTypeOpaque}
 	for _, key := range sortedKeys(s.Volumes) {
 		v := s.Volumes[key]
 		if v.External {
@@ -113,7 +114,7 @@ func Kube(s *stack.Stack, pods []*planner.Pod, opts KubeOptions) (*Result, error
 	if e.env != nil && len(e.env.Data) > 0 {
 		e.objects = append(e.objects, e.env)
 	}
-	if e.secrets != nil && len(e.secrets.StringData) > 0 {
+	if len(e.secrets.StringData) > 0 {
 		e.objects = append(e.objects, e.secrets)
 	}
 	sortObjects(e.objects)
@@ -344,12 +345,12 @@ func (e *exporter) container(svc *stack.Service) (corev1.Container, []corev1.Vol
 		v := svc.Environment[k]
 		ev := corev1.EnvVar{Name: k}
 		switch {
-		case e.opts.InlineEnv:
-			ev.Value = v
 		case e.s.IsCredential(k, v):
 			key := envKey(svc.Name, k)
 			e.secrets.StringData[key] = v
 			ev.ValueFrom = &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: e.secrets.Name}, Key: key}}
+		case e.opts.InlineEnv:
+			ev.Value = v
 		default:
 			key := envKey(svc.Name, k)
 			e.env.Data[key] = v
