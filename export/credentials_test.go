@@ -1,6 +1,7 @@
 package export
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -146,4 +147,69 @@ func credentialParts(v string) []string {
 		}
 	}
 	return parts
+}
+
+var envLine = regexp.MustCompile(`(?m)^Environment=(.*)$`)
+
+// TestQuadletCredentialsOnlyInPrivateFiles: Quadlet units carry no
+// credential as an Environment= line; credentials go to an environment file
+// (mode 0600) the unit names with EnvironmentFile=, or, for a multi-line
+// value, to a Podman secret the unit names with Secret=.
+func TestQuadletCredentialsOnlyInPrivateFiles(t *testing.T) {
+	for name, file := range credentialStacks(t) {
+		t.Run(name, func(t *testing.T) {
+			s, pods := load(t, file, "")
+			files, warnings, err := Quadlet(s, pods)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for fname, f := range files {
+				text := string(f.Data)
+				if f.Mode&0o077 != 0 && !strings.HasSuffix(fname, ".container") && !strings.HasSuffix(fname, ".pod") &&
+					!strings.HasSuffix(fname, ".volume") && !strings.HasSuffix(fname, ".network") {
+					t.Errorf("%s: mode %o, want private (0600)", fname, f.Mode)
+				}
+				for _, m := range envLine.FindAllStringSubmatch(text, -1) {
+					kv := strings.Trim(m[1], `"`)
+					k, v, _ := strings.Cut(kv, "=")
+					if s.IsCredential(k, v) {
+						t.Errorf("%s: credential %s as an Environment= line", fname, k)
+					}
+				}
+				for _, ref := range regexp.MustCompile(`(?m)^EnvironmentFile=(.*)$`).FindAllStringSubmatch(text, -1) {
+					if g, ok := files[ref[1]]; !ok || g.Mode != 0o600 {
+						t.Errorf("%s: EnvironmentFile=%s is not a generated private file", fname, ref[1])
+					}
+				}
+			}
+			if name != "credentials" {
+				return
+			}
+			for _, v := range s.CredentialValues() {
+				found := false
+				for fname, f := range files {
+					for _, part := range credentialParts(v) {
+						if strings.Contains(string(f.Data), part) {
+							found = true
+							if f.Mode != 0o600 {
+								t.Errorf("credential value %q in %s (mode %o)", part, fname, f.Mode)
+							}
+						}
+					}
+				}
+				if !found {
+					t.Errorf("credential value %q not exported at all", v)
+				}
+			}
+			unit := string(files["creds-api.container"].Data)
+			for _, want := range []string{"EnvironmentFile=creds-api.env\n", "Secret=creds-api-ssh-key,type=env,target=SSH_KEY\n", "Environment=LOG_LEVEL=info\n"} {
+				if !strings.Contains(unit, want) {
+					t.Errorf("api's unit lacks %q:\n%s", want, unit)
+				}
+			}
+			if !strings.Contains(strings.Join(warnings, "\n"), "podman secret create creds-api-ssh-key creds-api-ssh-key.secret") {
+				t.Errorf("no warning telling how to create the multi-line secret: %v", warnings)
+			}
+		})
+	}
 }

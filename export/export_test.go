@@ -239,8 +239,8 @@ func TestQuadlet(t *testing.T) {
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			all.WriteString("### " + n + "\n" + string(files[n]))
-			for _, m := range unitRef.FindAllStringSubmatch(string(files[n]), -1) {
+			all.WriteString("### " + n + "\n" + string(files[n].Data))
+			for _, m := range unitRef.FindAllStringSubmatch(string(files[n].Data), -1) {
 				ref := m[2]
 				if strings.HasSuffix(ref, ".service") {
 					ref = strings.TrimSuffix(ref, ".service") + ".container"
@@ -251,7 +251,7 @@ func TestQuadlet(t *testing.T) {
 			}
 		}
 		golden(t, "quadlet-"+name, all.String())
-		if !strings.Contains(string(files["webstack-db.container"]), "Notify=healthy") && name == "webstack" {
+		if !strings.Contains(string(files["webstack-db.container"].Data), "Notify=healthy") && name == "webstack" {
 			t.Error("db has healthy dependents but no Notify=healthy")
 		}
 	}
@@ -281,7 +281,7 @@ networks:
 	if err != nil {
 		t.Fatal(err)
 	}
-	unit := string(files["q-net-back.network"])
+	unit := string(files["q-net-back.network"].Data)
 	for _, want := range []string{"NetworkName=q_back\n", "Internal=true\n", "IPv6=true\n", "Subnet=172.28.0.0/16\n",
 		"Gateway=172.28.0.1\n", "IPRange=172.28.5.0/24\n", "Options=mtu=1400\n"} {
 		if !strings.Contains(unit, want) {
@@ -352,10 +352,10 @@ services:
 		t.Errorf("helper's warning: %s", all)
 	}
 	want := `PodmanArgs=--user 101 --cap-add NET_ADMIN --pid host --security-opt "label=type:my t" --shm-size 67108864` + "\n"
-	if unit := string(files["q-web.container"]); !strings.Contains(unit, want) {
+	if unit := string(files["q-web.container"].Data); !strings.Contains(unit, want) {
 		t.Errorf("web's unit lacks %q:\n%s", want, unit)
 	}
-	if unit := string(files["q-plain.container"]); strings.Contains(unit, "PodmanArgs") {
+	if unit := string(files["q-plain.container"].Data); strings.Contains(unit, "PodmanArgs") {
 		t.Errorf("plain needs no PodmanArgs:\n%s", unit)
 	}
 }

@@ -234,7 +234,14 @@ func newExportQuadletCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			for _, name := range sortedKeys(files) {
-				if err := os.WriteFile(filepath.Join(output, name), files[name], 0o644); err != nil {
+				f := files[name]
+				path := filepath.Join(output, name)
+				if err := os.WriteFile(path, f.Data, f.Mode); err != nil {
+					return err
+				}
+				// WriteFile keeps the mode of a file that exists: a
+				// credentials file must not stay readable from an older run.
+				if err := os.Chmod(path, f.Mode); err != nil {
 					return err
 				}
 			}
