@@ -41,9 +41,9 @@ func TestConvertRoundTrip(t *testing.T) {
 	// kube down stops at the first missing pod: remove them one by one.
 	clean := func() {
 		for _, svc := range []string{"db", "cache", "api", "web", "migrate"} {
-			exec.Command("podman", "--url", podURL, "pod", "rm", "-f", "demo-"+svc).Run()
+			exec.Command("podman", "--url", podURL, "pod", "rm", "-f", svc+".demo").Run()
 		}
-		exec.Command("podman", "--url", podURL, "volume", "rm", "-f", "shared").Run()
+		exec.Command("podman", "--url", podURL, "volume", "rm", "-f", "demo-shared").Run()
 	}
 	clean()
 	t.Cleanup(clean)
@@ -57,18 +57,18 @@ func TestConvertRoundTrip(t *testing.T) {
 	for _, pod := range played {
 		got[pod.Name] = true
 	}
-	// The same pod names as stack up gives them (project demo).
-	for _, name := range []string{"demo-db", "demo-cache", "demo-api", "demo-web", "demo-migrate"} {
+	// Pods are <service>.<project>: kube play resolves a pod by its name.
+	for _, name := range []string{"db.demo", "cache.demo", "api.demo", "web.demo", "migrate.demo"} {
 		if !got[name] {
 			t.Errorf("kube play did not create pod %s (got %v)", name, got)
 		}
 	}
 	for svc, test := range want {
-		if h := healthTest(t, "demo-"+svc+"-"+svc); h != test {
+		if h := healthTest(t, svc+".demo-"+svc); h != test {
 			t.Errorf("%s healthcheck: kube play %q, stack up %q", svc, h, test)
 		}
 	}
-	if ports := podman(t, "port", "demo-web-web"); !strings.Contains(ports, "8088") {
+	if ports := podman(t, "port", "web.demo-web"); !strings.Contains(ports, "8088") {
 		t.Errorf("web does not publish 8088: %q", ports)
 	}
 	if body := httpGet(t, "http://127.0.0.1:8088/"); !strings.Contains(body, "Hello from podstack") {

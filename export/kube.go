@@ -98,8 +98,10 @@ func Kube(s *stack.Stack, pods []*planner.Pod, opts KubeOptions) (*Result, error
 		if err != nil {
 			return nil, fmt.Errorf("volume %s: invalid size %q: %v", key, size, err)
 		}
+		meta := e.meta(e.names.get("claim", key, e.claimName(key)), nil)
+		meta.Annotations = map[string]string{stack.VolumeAnnotation: key}
 		e.objects = append(e.objects, &corev1.PersistentVolumeClaim{TypeMeta: typeMeta("v1", "PersistentVolumeClaim"),
-			ObjectMeta: e.meta(e.names.get("claim", key, e.claimName(key)), nil),
+			ObjectMeta: meta,
 			Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: q}}}})
 	}
@@ -121,10 +123,9 @@ func Kube(s *stack.Stack, pods []*planner.Pod, opts KubeOptions) (*Result, error
 	return &Result{Objects: e.objects, Warnings: e.warnings}, nil
 }
 
+// claimName is <project>-<volume>: podman kube play names the volume after
+// the claim, so two converted projects do not share a volume by accident.
 func (e *exporter) claimName(key string) string {
-	if e.opts.HostPorts {
-		return dnsName(key) // podman kube play names the volume after the claim
-	}
 	return dnsName(e.s.Name + "-" + key)
 }
 
@@ -141,20 +142,26 @@ func (e *exporter) meta(name string, labels map[string]string) metav1.ObjectMeta
 	return metav1.ObjectMeta{Name: name, Namespace: e.opts.Namespace, Labels: l}
 }
 
-// podName is the exported name of a pod: its key for Kubernetes (where the
-// pod's Service makes it resolvable as such), and the Podman name stack up
-// gives it (<project>-<key>) for convert, whose output runs on a shared host.
+// podName is the exported name of a pod: its key for Kubernetes, where the
+// pod's Service makes it resolvable as such. podman kube play registers a
+// pod in DNS under its name and nothing else of it, and its output runs on
+// a shared host: convert names the pod <key>.<project>, and every converted
+// pod searches the <project> domain (see projectDomain), so the key
+// resolves as it does under stack up and two projects keep apart.
 func (e *exporter) podName(key string) string {
 	if e.opts.HostPorts {
-		return dnsName(e.s.Name + "-" + key)
+		return dnsName(key) + "." + e.projectDomain()
 	}
 	return dnsName(key)
 }
 
+// projectDomain is the DNS search domain of convert's pods.
+func (e *exporter) projectDomain() string { return dnsName(e.s.Name) }
+
 // pod exports one planner pod.
 func (e *exporter) pod(p *planner.Pod) error {
 	name := e.names.get("pod", p.Key, e.podName(p.Key))
-	selector := map[string]string{"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": dnsLabelValue(e.s.Name)}
+	selector := map[string]string{"app.kubernetes.io/name": dnsName(p.Key), "app.kubernetes.io/part-of": dnsLabelValue(e.s.Name)}
 	spec := corev1.PodSpec{}
 	replicas := 1
 	// One-shots that a member of the same pod waits for run first, as init containers.
@@ -218,7 +225,15 @@ func (e *exporter) pod(p *planner.Pod) error {
 	if len(spec.Containers) == 0 {
 		spec.Containers, spec.InitContainers = spec.InitContainers, nil
 	}
+	if e.opts.HostPorts {
+		e.playNetwork(p, &spec)
+	}
 	annotations := e.dependsOn(p)
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[stack.ProjectAnnotation] = e.s.Name
+	annotations[stack.PodAnnotation] = p.Key
 	meta := e.meta(name, selector)
 	meta.Annotations = annotations
 	switch e.opts.Type {
@@ -263,6 +278,51 @@ func (e *exporter) strategy(p *planner.Pod, spec corev1.PodSpec, replicas int) a
 		e.warnf("pod %s: %d replicas share claim %s, which is ReadWriteOnce: they must run on one node", p.Key, replicas, strings.Join(claims, ", "))
 	}
 	return appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+}
+
+// playNetwork gives a converted pod what stack up gives it on the project
+// network, in the terms podman kube play knows: the pod's hostname, the
+// project domain to search (so a pod's key resolves: see podName), and
+// for a pod of several services each member's name on 127.0.0.1. Other
+// pods reach such a pod by its key only: a member named by a dependent in
+// another pod is warned about.
+func (e *exporter) playNetwork(p *planner.Pod, spec *corev1.PodSpec) {
+	if spec.HostNetwork {
+		return
+	}
+	spec.Hostname = dnsName(p.Hostname)
+	spec.DNSConfig = &corev1.PodDNSConfig{Searches: []string{e.projectDomain()}}
+	if len(p.Services) < 2 {
+		return
+	}
+	var members []string
+	for _, m := range p.Services {
+		if m != p.Key {
+			members = append(members, m)
+		}
+	}
+	spec.HostAliases = append([]corev1.HostAlias{{IP: "127.0.0.1", Hostnames: members}}, spec.HostAliases...)
+	for _, m := range members {
+		if deps := e.dependentsOutside(p, m); len(deps) > 0 {
+			e.warnf("service %s shares pod %s: under podman kube play other pods reach it as %s, not %s (%s %s it by name)",
+				m, p.Key, p.Key, m, strings.Join(deps, ", "), plural(len(deps), "uses", "use"))
+		}
+	}
+}
+
+// dependentsOutside lists the services of other pods that depend on or
+// link to service.
+func (e *exporter) dependentsOutside(p *planner.Pod, service string) []string {
+	var out []string
+	for _, name := range e.s.ServiceNames() {
+		if contains(p.Services, name) {
+			continue
+		}
+		if _, ok := e.s.Services[name].DependsOn[service]; ok {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 func (e *exporter) restartPolicy(p *planner.Pod, policies []string) corev1.RestartPolicy {
@@ -363,6 +423,8 @@ func (e *exporter) container(svc *stack.Service) (corev1.Container, []corev1.Vol
 		if e.opts.HostPorts && pt.Published != 0 {
 			cp.HostPort = int32(pt.Published)
 			cp.HostIP = pt.HostIP
+		} else if e.opts.HostPorts && pt.Ephemeral {
+			e.warnf("service %s: port %d is published on a host port Podman picks; Pod YAML has no such port: give it a host port (\"8080:%d\") to publish it", svc.Name, pt.Target, pt.Target)
 		}
 		c.Ports = append(c.Ports, cp)
 	}
