@@ -117,3 +117,27 @@ func TestExportEnvironments(t *testing.T) {
 		t.Errorf("check of an invalid file: %s", r)
 	}
 }
+
+// TestExportServiceFromLocalImage: a service others depend on that declares
+// no port gets its Service from the ports its local image exposes, which
+// export kube asks the running Podman service about.
+func TestExportServiceFromLocalImage(t *testing.T) {
+	requirePodman(t)
+	image := "localhost/" + project(t, "expose") + ":1"
+	build := writeStack(t, map[string]string{"Containerfile": "FROM localhost/busybox:test\nEXPOSE 6379\n"})
+	podman(t, "build", "-q", "-t", image, build)
+	t.Cleanup(func() { exec.Command("podman", "--url", podURL, "rmi", image).Run() })
+	dir := writeStack(t, map[string]string{"compose.yaml": `name: exposed
+services:
+  web: {image: localhost/busybox:test, depends_on: [cache, other]}
+  cache: {image: ` + image + `}
+  other: {image: localhost/busybox:test}
+`})
+	r := mustStack(t, dir, "export", "kube")
+	if !strings.Contains(r.stdout, "kind: Service") || !strings.Contains(r.stdout, "name: tcp-6379") {
+		t.Errorf("no Service for cache from its image's EXPOSE:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "service other: web depends on it, but no port is known") {
+		t.Errorf("no warning for other, whose image exposes nothing:\n%s", r.stderr)
+	}
+}

@@ -32,6 +32,10 @@ type KubeOptions struct {
 	// HostPorts publishes ports on the host (for podman kube play) instead
 	// of through a ClusterIP Service; Convert sets it.
 	HostPorts bool
+	// ImagePorts, when set, returns the ports a local image exposes
+	// ("6379/tcp"), and false when the image is not local. A service others
+	// reach that declares no port gets its Service from them.
+	ImagePorts func(image string) ([]string, bool)
 	// InlineEnv puts plain environment values in the containers instead of
 	// a ConfigMap (credentials always go to a Secret); Convert sets it.
 	InlineEnv bool
@@ -253,9 +257,7 @@ func (e *exporter) pod(p *planner.Pod) error {
 		e.objects = append(e.objects, &corev1.Pod{TypeMeta: typeMeta("v1", "Pod"), ObjectMeta: meta, Spec: spec})
 	}
 	if !e.opts.HostPorts {
-		if svc := e.service(p, name, selector); svc != nil {
-			e.objects = append(e.objects, svc)
-		}
+		e.objects = append(e.objects, e.services(p, name, selector)...)
 	}
 	return nil
 }
@@ -640,37 +642,78 @@ func appendVolumes(have, add []corev1.Volume) []corev1.Volume {
 	return have
 }
 
-// service is the ClusterIP Service of a pod, for its published and exposed ports.
-func (e *exporter) service(p *planner.Pod, name string, selector map[string]string) *corev1.Service {
+// services are the ClusterIP Services of a pod. Compose services reach each
+// other by name on the container port, with or without ports:; Kubernetes
+// needs a Service for that. A pod gets one, named after it, when it
+// publishes or exposes ports or when services of other pods depend on (or
+// link to) one of its members; such a member that is not the pod's
+// namesake gets its own (in compose input). The ports are the container ports (and published
+// ones where they differ), from ports and expose, else from the ports the
+// image exposes when it is local. When no port is known a warning names
+// the dependents that cannot reach it.
+func (e *exporter) services(p *planner.Pod, name string, selector map[string]string) []runtime.Object {
 	var ports []corev1.ServicePort
 	seen := map[string]bool{}
+	add := func(port, target uint16, proto string) {
+		key := fmt.Sprintf("%d/%s", port, proto)
+		if seen[key] {
+			return
+		}
+		seen[key] = true
+		ports = append(ports, corev1.ServicePort{Name: portName(proto, port), Port: int32(port), TargetPort: intstr.FromInt32(int32(target)),
+			Protocol: corev1.Protocol(strings.ToUpper(proto))})
+	}
 	for _, m := range p.Services {
 		svc := e.s.Services[m]
-		add := func(port, target uint16, proto string) {
-			key := fmt.Sprintf("%d/%s", port, proto)
-			if seen[key] {
-				return
-			}
-			seen[key] = true
-			ports = append(ports, corev1.ServicePort{Name: portName(proto, port), Port: int32(port), TargetPort: intstr.FromInt32(int32(target)),
-				Protocol: corev1.Protocol(strings.ToUpper(proto))})
-		}
 		for _, pt := range svc.Ports {
-			port := pt.Published
-			if port == 0 {
-				port = pt.Target
+			add(pt.Target, pt.Target, pt.Protocol)
+			if pt.Published != 0 && pt.Published != pt.Target {
+				add(pt.Published, pt.Target, pt.Protocol)
 			}
-			add(port, pt.Target, pt.Protocol)
 		}
 		for _, x := range svc.Expose {
 			add(x, x, "tcp")
 		}
 	}
+	reached := map[string][]string{} // member -> dependents in other pods
+	for _, m := range p.Services {
+		if deps := e.dependentsOutside(p, m); len(deps) > 0 {
+			reached[m] = deps
+		}
+	}
+	if len(ports) == 0 && len(reached) > 0 && e.opts.ImagePorts != nil {
+		for _, m := range p.Services {
+			exposed, _ := e.opts.ImagePorts(planner.ImageRef(e.s, e.s.Services[m]))
+			for _, x := range exposed {
+				num, proto, _ := strings.Cut(x, "/")
+				if n, err := strconv.ParseUint(num, 10, 16); err == nil && n > 0 {
+					add(uint16(n), uint16(n), firstNonEmpty(proto, "tcp"))
+				}
+			}
+		}
+	}
 	if len(ports) == 0 {
+		for _, m := range sortedKeys(reached) {
+			deps := reached[m]
+			e.warnf("service %s: %s %s on it, but no port is known (no ports, expose, or local image exposing one): "+
+				"no Service is exported, so it is not reachable by name; add expose: [PORT] to %s",
+				m, strings.Join(deps, ", "), plural(len(deps), "depends", "depend"), m)
+		}
 		return nil
 	}
-	return &corev1.Service{TypeMeta: typeMeta("v1", "Service"), ObjectMeta: e.meta(e.names.get("service", p.Key, name), nil),
-		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Selector: selector, Ports: ports}}
+	sort.SliceStable(ports, func(i, j int) bool { return ports[i].Port < ports[j].Port })
+	service := func(svcName, original string) *corev1.Service {
+		return &corev1.Service{TypeMeta: typeMeta("v1", "Service"), ObjectMeta: e.meta(e.names.get("service", original, svcName), nil),
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Selector: selector, Ports: ports}}
+	}
+	out := []runtime.Object{service(name, p.Key)}
+	for _, m := range sortedKeys(reached) {
+		// Kubernetes input reaches pods by their name, compose by service.
+		if dnsName(m) != name && e.s.Format != stack.FormatKube {
+			out = append(out, service(dnsName(m), m))
+		}
+	}
+	return out
 }
 
 func portName(proto string, port uint16) string {

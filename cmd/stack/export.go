@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/podstack/podstack/export"
 	"github.com/podstack/podstack/planner"
+	"github.com/podstack/podstack/podmanapi"
 	"github.com/podstack/podstack/stack"
 )
 
@@ -62,6 +64,8 @@ Anything that cannot be exported is named in a warning.`,
 			if fromRunning {
 				return exportRunning(ctx, g, cmd)
 			}
+			images := g.localImages(ctx)
+			defer images.close()
 			envs := []string{g.env}
 			if allEnvs {
 				found, err := environments(g)
@@ -84,7 +88,7 @@ Anything that cannot be exported is named in a warning.`,
 				if err != nil {
 					return err
 				}
-				res, err := export.Kube(s, pods, export.KubeOptions{Type: typ, Namespace: namespace})
+				res, err := export.Kube(s, pods, export.KubeOptions{Type: typ, Namespace: namespace, ImagePorts: images.exposedPorts})
 				if err != nil {
 					return err
 				}
@@ -317,5 +321,52 @@ func warnHostPorts(g *globalOptions, host stack.Problems, what string) {
 	for _, p := range host {
 		p.Message += " (writing " + what + " is fine; running them on one host will fail)"
 		fmt.Fprintf(g.streams.err, "WARN %s\n", p.Error())
+	}
+}
+
+// localImages answers which ports a local image exposes, asking the Podman
+// service only when an export needs it (a service others reach declares no
+// port) and only if one already answers: an export never starts one.
+type localImages struct {
+	ctx    context.Context
+	g      *globalOptions
+	client *podmanapi.Client
+	tried  bool
+	cache  map[string][]string
+}
+
+func (g *globalOptions) localImages(ctx context.Context) *localImages {
+	return &localImages{ctx: ctx, g: g, cache: map[string][]string{}}
+}
+
+func (l *localImages) exposedPorts(image string) ([]string, bool) {
+	if ports, ok := l.cache[image]; ok {
+		return ports, ports != nil
+	}
+	if !l.tried {
+		l.tried = true
+		c, err := podmanapi.Connect(l.ctx, podmanapi.ConnectOptions{URL: l.g.url, Getenv: l.g.getenv, NoEmbedded: true, Timeout: 2 * time.Second})
+		if err == nil {
+			l.client = c
+		}
+	}
+	if l.client == nil {
+		return nil, false
+	}
+	ports, found, err := l.client.ImageExposedPorts(l.ctx, image)
+	if err != nil || !found {
+		l.cache[image] = nil
+		return nil, false
+	}
+	if ports == nil {
+		ports = []string{}
+	}
+	l.cache[image] = ports
+	return ports, true
+}
+
+func (l *localImages) close() {
+	if l.client != nil {
+		l.client.Close()
 	}
 }
