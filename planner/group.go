@@ -111,6 +111,10 @@ func Group(s *stack.Stack, policy Policy) ([]*Pod, error) {
 			} else {
 				byPod[pod] = n
 			}
+			// x-pod naming a service means "share that service's pod".
+			if joinsService(s, pod) {
+				union(n, pod)
+			}
 		}
 	}
 	if policy == PolicyProject {
@@ -139,9 +143,21 @@ func podKey(s *stack.Stack, policy Policy, members []string) string {
 	if policy == PolicyProject {
 		return projectPodKey
 	}
-	for _, m := range members {
-		if p := s.Services[m].Pod; p != "" && (policy == PolicyAuto || s.Format == stack.FormatKube) {
-			return p
+	if policy == PolicyAuto || s.Format == stack.FormatKube {
+		// A pod name wins over a service that others joined by naming it.
+		joined := ""
+		for _, m := range members {
+			p := s.Services[m].Pod
+			switch {
+			case p == "":
+			case !joinsService(s, p):
+				return p
+			case joined == "" || p < joined:
+				joined = p
+			}
+		}
+		if joined != "" {
+			return joined
 		}
 	}
 	for _, m := range members {
@@ -150,6 +166,14 @@ func podKey(s *stack.Stack, policy Policy, members []string) string {
 		}
 	}
 	return members[0]
+}
+
+// joinsService reports whether x-pod value pod names a service of the
+// (compose) stack: the user asks to share that service's pod, whose name is
+// the service's. In Kubernetes input the pod is always the Pod document.
+func joinsService(s *stack.Stack, pod string) bool {
+	_, ok := s.Services[pod]
+	return ok && s.Format != stack.FormatKube
 }
 
 func buildPod(s *stack.Stack, key string, members []string) *Pod {
