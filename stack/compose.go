@@ -53,13 +53,19 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 	}
 
 	warnings := &logCapture{}
-	restore := captureLogs(warnings)
-	project, err := loader.LoadWithContext(ctx, types.ConfigDetails{
-		WorkingDir:  opts.WorkingDir,
-		ConfigFiles: cfs,
-		Environment: types.Mapping(env),
-	}, composeOptions(name, explicit, profiles, opts.KeepVars))
-	restore()
+	// compose-go does not check its context while loading: await it.
+	project, err := await(ctx, func() (*types.Project, error) {
+		restore := captureLogs(warnings)
+		defer restore()
+		return loader.LoadWithContext(ctx, types.ConfigDetails{
+			WorkingDir:  opts.WorkingDir,
+			ConfigFiles: cfs,
+			Environment: types.Mapping(env),
+		}, composeOptions(name, explicit, profiles, opts.KeepVars))
+	})
+	if isCancel(err) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, composeProblems(err, files, idx, env, opts)
 	}
@@ -149,7 +155,9 @@ func captureLogs(c *logCapture) func() {
 	logMu.Unlock()
 	return func() {
 		logMu.Lock()
-		logTarget = nil
+		if logTarget == c {
+			logTarget = nil
+		}
 		logMu.Unlock()
 	}
 }

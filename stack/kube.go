@@ -101,6 +101,9 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 	}
 	l.s.Networks["default"] = &Network{Key: "default", Name: name + "_default"}
 	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		l.readFile(f, env, opts.KeepVars)
 	}
 	// ConfigMaps, Secrets and claims first: pods refer to them.
