@@ -15,6 +15,7 @@ import (
 // every problem at once (a stack.Problems), or nil.
 func Validate(s *stack.Stack, pods []*Pod) error {
 	v := &validator{s: s}
+	v.problems = append(v.problems, s.RunProblems...)
 	v.dependencies()
 	v.cycles()
 	v.ports(pods)

@@ -82,6 +82,7 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 		s.Warnings = append(s.Warnings, Warning{Position: pos, Message: w})
 	}
 	c.problems = append(c.problems, c.consistency(s)...)
+	c.runProblems(s)
 	for _, f := range files {
 		for svc, dups := range mountTargets(f) {
 			for _, d := range dups {
@@ -723,6 +724,7 @@ func (c *converter) service(svc types.ServiceConfig) *Service {
 	}
 	out.Unsupported = append(out.Unsupported, unsupportedKeys(svc)...)
 	sort.Strings(out.Unsupported)
+	c.checkService(svc, out, base)
 	return out
 }
 
@@ -784,6 +786,15 @@ func (c *converter) health(svc types.ServiceConfig, base string) *HealthCheck {
 		c.problem(base+".healthcheck.test", svc.Name, fmt.Sprintf("healthcheck test must start with CMD, CMD-SHELL or NONE, got %q", test[0]),
 			`write test: ["CMD", "argv0", ...] or test: "shell command"`)
 		return nil
+	}
+	for _, d := range []struct {
+		key string
+		v   *types.Duration
+	}{{"interval", h.Interval}, {"timeout", h.Timeout}, {"start_period", h.StartPeriod}, {"start_interval", h.StartInterval}} {
+		if d.v != nil && *d.v < 0 {
+			c.problem(base+".healthcheck."+d.key, svc.Name, fmt.Sprintf("healthcheck %s must not be negative, got %v", d.key, time.Duration(*d.v)),
+				"use a positive duration such as 5s, or leave it out for the default")
+		}
 	}
 	out := &HealthCheck{
 		Test:          test,
