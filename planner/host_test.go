@@ -65,8 +65,8 @@ type hostBackend struct {
 	asked int
 }
 
-func (b *hostBackend) Observe(ctx context.Context, project string, images []string) (*ObservedState, error) {
-	return &ObservedState{Images: images}, nil
+func (b *hostBackend) Observe(ctx context.Context, project string, look *Lookup) (*ObservedState, error) {
+	return &ObservedState{Images: look.Images}, nil
 }
 
 func (b *hostBackend) Host(ctx context.Context) (Host, error) {

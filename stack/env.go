@@ -1,10 +1,13 @@
 package stack
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
@@ -14,7 +17,7 @@ import (
 // precedence first: .env in the working directory, .env.<environment>, each
 // --env-file in order, then the process environment, which wins over all.
 // It returns the mapping and the env files that were read.
-func resolveEnvironment(wd string, opts LoadOptions) (map[string]string, []string, error) {
+func resolveEnvironment(ctx context.Context, wd string, opts LoadOptions) (map[string]string, []string, error) {
 	type source struct {
 		path     string
 		required bool
@@ -33,9 +36,16 @@ func resolveEnvironment(wd string, opts LoadOptions) (map[string]string, []strin
 	for _, src := range sources {
 		st, err := os.Stat(src.path)
 		if err != nil || st.IsDir() {
-			if src.required {
+			switch {
+			case !src.required:
+			case err == nil:
+				problems = append(problems, Problem{Position: Position{File: src.path}, Message: "cannot read env file: it is a directory",
+					Fix: "name a file with NAME=VALUE lines"})
+			case errors.Is(err, os.ErrNotExist):
 				problems = append(problems, Problem{Position: Position{File: src.path}, Message: "env file not found",
 					Fix: "check the --env-file path (relative paths start at the current directory)"})
+			default:
+				problems = append(problems, envFileProblem(src.path, err))
 			}
 			continue
 		}
@@ -48,9 +58,20 @@ func resolveEnvironment(wd string, opts LoadOptions) (map[string]string, []strin
 		for k, v := range processEnv(opts) {
 			lookup[k] = v
 		}
-		vals, err := dotenv.GetEnvFromFile(lookup, []string{src.path})
+		data, err := await(ctx, func() ([]byte, error) { return readFileLimited(src.path) })
+		if isCancel(err) {
+			return nil, nil, err
+		}
 		if err != nil {
-			problems = append(problems, Problem{Position: Position{File: src.path}, Message: envFileMessage(err)})
+			problems = append(problems, envFileProblem(src.path, err))
+			continue
+		}
+		vals, err := dotenv.UnmarshalBytesWithLookup(data, func(k string) (string, bool) {
+			v, ok := lookup[k]
+			return v, ok
+		})
+		if err != nil {
+			problems = append(problems, envFileProblem(src.path, err))
 			continue
 		}
 		for k, v := range vals {
@@ -78,10 +99,43 @@ func processEnv(opts LoadOptions) map[string]string {
 	return out
 }
 
-func envFileMessage(err error) string {
+var (
+	envLineRe    = regexp.MustCompile(`^line (\d+): (.*)$`)
+	envBadNameRe = regexp.MustCompile(`^unexpected character ("[^"]*") in variable name "(.*)"$`)
+)
+
+// envFileProblem positions an env file error at its line. The parser
+// quotes the offending line, which may hold a secret's value: only the part
+// before the value is kept.
+func envFileProblem(path string, err error) Problem {
+	p := Problem{Position: Position{File: path}}
 	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return fmt.Sprintf("cannot read env file: %v", pe.Err)
+	switch {
+	case errors.Is(err, errTooLarge):
+		p.Message = fmt.Sprintf("cannot read env file: %v", err)
+		return p
+	case errors.As(err, &pe):
+		p.Message = fmt.Sprintf("cannot read env file: %v", pe.Err)
+		return p
+	case errors.Is(err, errIsDir):
+		p.Message = "cannot read env file: it is a directory"
+		return p
 	}
-	return fmt.Sprintf("invalid env file: %v", err)
+	msg := err.Error()
+	if m := envLineRe.FindStringSubmatch(msg); m != nil {
+		p.Line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	}
+	switch {
+	case strings.HasPrefix(msg, "unterminated quoted value"):
+		msg = "unterminated quoted value"
+		p.Fix = "close the quote"
+	case envBadNameRe.MatchString(msg):
+		m := envBadNameRe.FindStringSubmatch(msg)
+		name, _, _ := strings.Cut(m[2], strings.Trim(m[1], `"`))
+		msg = fmt.Sprintf("unexpected character %s in variable name %q", m[1], name)
+		p.Fix = "write NAME=VALUE, one per line"
+	}
+	p.Message = "invalid env file: " + msg
+	return p
 }

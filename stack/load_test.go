@@ -374,3 +374,30 @@ func TestPodmanComposeExtensionsNamed(t *testing.T) {
 		t.Errorf("unsupported %v, want [x-podman.uidmaps]", got)
 	}
 }
+
+// TestUnreadableStackFileKeepsTheReason: a directory or an unreadable file
+// given to -f says why it cannot be read, and how to fix it.
+func TestUnreadableStackFileKeepsTheReason(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Load(context.Background(), LoadOptions{Files: []string{dir}, Environ: noEnv})
+	if err == nil || !IsInvalid(err) || !strings.Contains(err.Error(), dir+": cannot read the stack file: it is a directory (fix: name the stack file in it") {
+		t.Errorf("directory: %v", err)
+	}
+	_, err = Load(context.Background(), LoadOptions{Files: []string{filepath.Join(dir, "c.yaml")}, WorkingDir: dir,
+		EnvFiles: []string{dir}, Environ: noEnv})
+	if err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("missing file: %v", err)
+	}
+	// root reads any file, so the permission case is checked on the error
+	// os.Open returns for it.
+	p := readProblem("c.yaml", &os.PathError{Op: "open", Path: "c.yaml", Err: os.ErrPermission})
+	if got := p.Error(); got != "c.yaml: cannot read the stack file: permission denied (fix: check the file's permissions)" {
+		t.Errorf("permission: %s", got)
+	}
+	writeFile := filepath.Join(dir, "c.yaml")
+	os.WriteFile(writeFile, []byte("services: {a: {image: x}}\n"), 0o644)
+	_, err = Load(context.Background(), LoadOptions{Files: []string{writeFile}, EnvFiles: []string{dir}, Environ: noEnv})
+	if err == nil || !strings.Contains(err.Error(), dir+": cannot read env file: it is a directory") {
+		t.Errorf("--env-file directory: %v", err)
+	}
+}

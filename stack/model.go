@@ -55,6 +55,10 @@ type Stack struct {
 	// Warnings are non-fatal load findings: keys podstack ignores, obsolete
 	// attributes. Callers print them; they never stop a load.
 	Warnings []Warning `json:"-"`
+	// RunProblems stop the stack from running but not from being read (a
+	// missing secret file): commands that only tear down or inspect still
+	// work, and planner.Validate reports them before anything is created.
+	RunProblems Problems `json:"-"`
 }
 
 // Extension is the top-level `x-podstack` block. Decoded strictly: an unknown

@@ -46,6 +46,7 @@ func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "compose.yaml"), simpleCompose)
 	writeFile(t, filepath.Join(dir, "bad.yaml"), "services:\n  web:\n    image: x\n    depends_on: [nope]\n")
+	writeFile(t, filepath.Join(dir, "secret.yaml"), "services:\n  web:\n    image: x\n    secrets: [pw]\nsecrets:\n  pw:\n    file: ./pw.txt\n")
 	tests := []struct {
 		name string
 		args []string
@@ -60,6 +61,7 @@ func TestExitCodes(t *testing.T) {
 		{"too many args", []string{"version", "extra"}, exitInvalid, "unknown command"},
 		{"invalid stack", []string{"config", "-f", "bad.yaml"}, exitInvalid, "nope"},
 		{"missing file", []string{"config", "-f", "missing.yaml"}, exitInvalid, "missing.yaml"},
+		{"missing secret file", []string{"validate", "-f", "secret.yaml"}, exitInvalid, `secret.yaml:7: secret "pw": cannot read its file`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
