@@ -196,11 +196,7 @@ func conditionWord(c stack.Condition) string {
 
 // objectLabels are the labels of networks and volumes the plan creates.
 func (e *executor) objectLabels(kindLabel, key string) map[string]string {
-	l := map[string]string{LabelProject: e.plan.Project, LabelComposeProject: e.plan.Project, kindLabel: key}
-	if e.plan.Environment != "" {
-		l[LabelEnvironment] = e.plan.Environment
-	}
-	return l
+	return Labels(e.plan.Project, e.plan.Environment, kindLabel, key)
 }
 
 // do runs one step through the runtime and returns the "done" word when it

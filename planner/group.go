@@ -245,15 +245,7 @@ func buildPod(s *stack.Stack, key string, members []string) *Pod {
 		}
 	}
 	p.Hash = podHash(p)
-	p.Labels = map[string]string{
-		LabelProject:        s.Name,
-		LabelPod:            key,
-		LabelComposeProject: s.Name,
-		LabelConfigHash:     p.Hash,
-	}
-	if s.Environment != "" {
-		p.Labels[LabelEnvironment] = s.Environment
-	}
+	p.Labels = Labels(s.Name, s.Environment, LabelPod, key, LabelConfigHash, p.Hash)
 	return p
 }
 
@@ -308,20 +300,12 @@ func Containers(s *stack.Stack, pods []*Pod) []*Container {
 				c.Pod = pod.Name
 			}
 			c.Hash = hash
-			c.Labels = map[string]string{
-				LabelProject:        s.Name,
-				LabelService:        name,
-				LabelNumber:         strconv.Itoa(i),
-				LabelConfigHash:     c.Hash,
-				LabelComposeProject: s.Name,
-				LabelComposeService: name,
-			}
+			podKey := ""
 			if pod != nil {
-				c.Labels[LabelPod] = pod.Key
+				podKey = pod.Key
 			}
-			if s.Environment != "" {
-				c.Labels[LabelEnvironment] = s.Environment
-			}
+			c.Labels = Labels(s.Name, s.Environment, LabelService, name, LabelComposeService, name,
+				LabelNumber, strconv.Itoa(i), LabelConfigHash, c.Hash, LabelPod, podKey)
 			out = append(out, c)
 		}
 	}
