@@ -256,59 +256,33 @@ func (c *Client) Events(ctx context.Context, project string, each func(Event)) e
 	}
 }
 
-// OneOff describes a one-off container of a service.
-type OneOff struct {
-	Service, Name string
-	// Pod is the service's pod in the plan that prepared the run: the
-	// one-off joins its networks (in a namespace of its own).
-	Pod    *planner.Pod
-	Cmd    []string          // replaces the service's command when set
-	Env    map[string]string // added to the service's environment
-	Remove bool              // remove the container when it exits
-	// The container's output goes to Stdout and Stderr (one stream with a
-	// TTY); Interactive also connects Stdin. With TTY and a terminal on
-	// Stdin, the terminal is put in raw mode and the container's follows
-	// its size.
+// RunIO connects a container RunContainer runs: its output goes to Stdout
+// and Stderr (one stream with a TTY); Interactive also connects Stdin. With
+// TTY and a terminal on Stdin, the terminal is put in raw mode and the
+// container's follows its size. Remove removes the container when it exits.
+type RunIO struct {
 	TTY, Interactive bool
+	Remove           bool
 	Stdin            io.Reader
 	Stdout, Stderr   io.Writer
 }
 
-// RunOneOff runs a one-off container of a service: its definition with the
-// overrides of o, no published ports, on the project networks, labelled as
-// one-off so reconcile and down keep apart from it. It returns the exit code.
-func (c *Client) RunOneOff(ctx context.Context, s *stack.Stack, o OneOff) (int, error) {
-	svc := *s.Services[o.Service]
-	if len(o.Cmd) > 0 {
-		svc.Command = o.Cmd
-	}
-	svc.Ports = nil
-	svc.ContainerName = ""
-	svc.Environment = mergeLabels(svc.Environment, o.Env)
-	svc.Tty = o.TTY
-	svc.StdinOpen = o.Interactive
-	labels := map[string]string{planner.LabelProject: s.Name, planner.LabelService: o.Service, planner.LabelOneOff: "true",
-		planner.LabelComposeProject: s.Name, planner.LabelComposeService: o.Service}
-	ct := &planner.Container{Name: o.Name, Service: o.Service, Spec: &svc, Labels: labels}
-	// Its own namespace on the pod's networks: answering to no alias of the service.
-	solo := &planner.Pod{Networks: map[string][]string{}}
-	if o.Pod != nil {
-		for n := range o.Pod.Networks {
-			solo.Networks[n] = nil
-		}
-	}
-	if err := c.CreateContainer(ctx, ct, solo, s); err != nil {
+// RunContainer creates the container (a one-off: see planner.Plan.OneOff),
+// attaches to it, starts it once attached (so no output is lost) and
+// returns its exit code.
+func (c *Client) RunContainer(ctx context.Context, ct *planner.Container, p *planner.Pod, s *stack.Stack, o RunIO) (int, error) {
+	if err := c.CreateContainer(ctx, ct, p, s); err != nil {
 		return -1, err
 	}
 	if o.Remove {
-		defer c.RemoveContainer(context.WithoutCancel(ctx), o.Name, true)
+		defer c.RemoveContainer(context.WithoutCancel(ctx), ct.Name, true)
 	}
-	return c.runAttached(ctx, o)
+	return c.runAttached(ctx, ct.Name, o)
 }
 
 // runAttached attaches to the created container, starts it once attached
 // (so no output is lost) and returns its exit code.
-func (c *Client) runAttached(ctx context.Context, o OneOff) (int, error) {
+func (c *Client) runAttached(ctx context.Context, name string, o RunIO) (int, error) {
 	var stdin io.Reader
 	if o.Interactive {
 		stdin = o.Stdin
@@ -318,20 +292,20 @@ func (c *Client) runAttached(ctx context.Context, o OneOff) (int, error) {
 	go func() {
 		// No detach keys: a detached one-off would leave us waiting.
 		opts := new(containers.AttachOptions).WithStream(true).WithDetachKeys("")
-		attached <- containers.Attach(c.ctx(ctx), o.Name, stdin, o.Stdout, o.Stderr, ready, opts)
+		attached <- containers.Attach(c.ctx(ctx), name, stdin, o.Stdout, o.Stderr, ready, opts)
 	}()
 	select {
 	case <-ready:
 	case err := <-attached:
-		return -1, fmt.Errorf("attach to %s: %w", o.Name, mapErr(err))
+		return -1, fmt.Errorf("attach to %s: %w", name, mapErr(err))
 	}
-	if err := c.StartContainer(ctx, o.Name); err != nil {
+	if err := c.StartContainer(ctx, name); err != nil {
 		return -1, err
 	}
 	if err := <-attached; err != nil && ctx.Err() == nil {
-		return -1, fmt.Errorf("attach to %s: %w", o.Name, mapErr(err))
+		return -1, fmt.Errorf("attach to %s: %w", name, mapErr(err))
 	}
-	return c.WaitExit(ctx, o.Name)
+	return c.WaitExit(ctx, name)
 }
 
 // GenerateKube asks Podman for the Kubernetes YAML of what actually runs in

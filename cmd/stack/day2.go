@@ -523,8 +523,9 @@ starts the service's dependencies, health-gated (skip that with --no-deps).`,
 				k, v, _ := strings.Cut(kv, "=")
 				extra[k] = v
 			}
-			code, err := c.RunOneOff(ctx, s, podmanapi.OneOff{Service: args[0], Name: name, Pod: plan.PodOf(args[0]), Cmd: args[1:], Env: extra,
-				Remove: rm, TTY: tty && !noTTY, Interactive: interactive,
+			ct, pod := plan.OneOff(planner.OneOffRequest{Service: args[0], Name: name, Cmd: args[1:], Env: extra,
+				TTY: tty && !noTTY, Interactive: interactive})
+			code, err := c.RunContainer(ctx, ct, pod, s, podmanapi.RunIO{Remove: rm, TTY: tty && !noTTY, Interactive: interactive,
 				Stdin: g.streams.in, Stdout: g.streams.out, Stderr: g.streams.err})
 			if err != nil {
 				return err
