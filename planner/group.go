@@ -205,6 +205,13 @@ func buildPod(s *stack.Stack, key string, members []string) *Pod {
 			p.AddHosts = append(p.AddHosts, m+":127.0.0.1")
 		}
 	}
+	for _, m := range members {
+		svc := s.Services[m]
+		p.AddHosts = append(p.AddHosts, svc.ExtraHosts...)
+		p.DNS = append(p.DNS, svc.DNS...)
+		p.DNSSearch = append(p.DNSSearch, svc.DNSSearch...)
+		p.DNSOptions = append(p.DNSOptions, svc.DNSOptions...)
+	}
 	if p.NetworkMode == "" {
 		// Every member is reachable at the pod's address, so every member
 		// (and the pod key) is an alias on every network the pod joins;

@@ -56,8 +56,13 @@ type Pod struct {
 	Ports    []stack.Port `json:"ports,omitempty"`
 	Hostname string       `json:"hostname,omitempty"`
 	// AddHosts are "name:ip" entries: co-located service names resolve to
-	// 127.0.0.1 inside the pod.
+	// 127.0.0.1 inside the pod, then the members' extra_hosts.
 	AddHosts []string `json:"addHosts,omitempty"`
+	// DNS, DNSSearch and DNSOptions are the members' dns, dns_search and
+	// dns_opt: Podman sets them for the whole network namespace.
+	DNS        []string `json:"dns,omitempty"`
+	DNSSearch  []string `json:"dnsSearch,omitempty"`
+	DNSOptions []string `json:"dnsOptions,omitempty"`
 	// Networks maps a Podman network name to this pod's DNS aliases on it
 	// (the pod's service names), so `db:5432` works across pods.
 	Networks map[string][]string `json:"networks,omitempty"`
