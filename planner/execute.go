@@ -140,6 +140,7 @@ var verbs = map[StepKind][2]string{
 	StepCreateNetwork:   {"Creating", "Created"},
 	StepCreateVolume:    {"Creating", "Created"},
 	StepCreateSecret:    {"Creating", "Created"},
+	StepCreateDirectory: {"Creating", "Created"},
 	StepUseVolume:       {"Using", "Using existing volume"},
 	StepCreatePod:       {"Creating", "Created"},
 	StepCreateContainer: {"Creating", "Created"},
@@ -218,6 +219,8 @@ func (e *executor) do(ctx context.Context, st *Step) (string, error) {
 		return "", rt.CreateSecret(ctx, st.Secret, e.plan.Stack, labels)
 	case StepUseVolume:
 		return "", nil
+	case StepCreateDirectory:
+		return "", rt.CreateDirectory(ctx, st.Target)
 	case StepCreatePod:
 		return "", rt.CreatePod(ctx, st.PodSpec, e.plan.Stack)
 	case StepCreateContainer:

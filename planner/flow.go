@@ -62,6 +62,16 @@ func LookupFor(s *stack.Stack) *Lookup {
 			l.Secrets = append(l.Secrets, SecretName(s, "config", key))
 		}
 	}
+	seen := map[string]bool{}
+	for _, name := range s.ServiceNames() {
+		for _, m := range s.Services[name].Mounts {
+			if m.Type == stack.MountBind && m.Source != "" && !seen[m.Source] {
+				seen[m.Source] = true
+				l.Directories = append(l.Directories, m.Source)
+			}
+		}
+	}
+	sort.Strings(l.Directories)
 	return l
 }
 

@@ -25,6 +25,7 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 		return nil, err
 	}
 	r.volumePhase()
+	r.directoryPhase()
 	if r.secretStep, err = r.secretPhase(); err != nil {
 		return nil, err
 	}
@@ -69,6 +70,7 @@ type reconciler struct {
 	netStep     map[string]*Step // network name -> create step
 	volStep     map[string]*Step // volume key -> create step
 	secretStep  map[string]*Step // secret name -> create step
+	dirStep     map[string]*Step // bind source -> create step
 	orphanSteps []*Step
 	podStep     map[string]*Step // pod name -> create step
 	createStep  map[string]*Step // container name -> create step
@@ -113,7 +115,7 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 		networks: map[string]ObservedNetwork{}, images: map[string]bool{},
 		decisions: map[string]*decision{}, podRecreate: map[string]bool{}, podCause: map[string]string{}, creates: map[string]bool{}, podCreated: map[string]bool{},
 		oneOffNets: map[string]bool{}, oneOffVols: map[string]bool{},
-		imageStep: map[string]*Step{}, netStep: map[string]*Step{}, volStep: map[string]*Step{}, secretStep: map[string]*Step{},
+		imageStep: map[string]*Step{}, netStep: map[string]*Step{}, volStep: map[string]*Step{}, secretStep: map[string]*Step{}, dirStep: map[string]*Step{},
 		podStep: map[string]*Step{}, createStep: map[string]*Step{}, startStep: map[string]*Step{}, removeStep: map[string]*Step{},
 		waits: map[string]*Step{}}
 	r.plan = &Plan{Stack: s, Project: s.Name, Environment: s.Environment, Pods: pods, Containers: containers}
@@ -354,6 +356,28 @@ func (r *reconciler) volumePhase() {
 	}
 }
 
+// directoryPhase creates the missing bind-mount sources of the containers
+// to create, as docker compose does, before them.
+func (r *reconciler) directoryPhase() {
+	missing := map[string]bool{}
+	for _, d := range r.observed.MissingDirectories {
+		missing[d] = true
+	}
+	if len(missing) == 0 {
+		return
+	}
+	for _, name := range r.s.ServiceNames() {
+		if !r.creates[name] {
+			continue
+		}
+		for _, m := range r.s.Services[name].Mounts {
+			if m.Type == stack.MountBind && missing[m.Source] && r.dirStep[m.Source] == nil {
+				r.dirStep[m.Source] = r.b.add(&Step{Kind: StepCreateDirectory, Target: m.Source, Service: name, Cause: "bind-mount source missing"})
+			}
+		}
+	}
+}
+
 // orphanPhase stops and removes orphans and scaled-down replicas before new
 // objects might reuse their names or ports.
 func (r *reconciler) orphanPhase() {
@@ -478,6 +502,11 @@ func (r *reconciler) container(d *decision) {
 		}
 		for _, name := range secretNamesFor(s, svc) {
 			deps = append(deps, r.secretStep[name])
+		}
+		for _, m := range svc.Mounts {
+			if m.Type == stack.MountBind {
+				deps = append(deps, r.dirStep[m.Source])
+			}
 		}
 		if p != nil && !p.Infra {
 			for net := range p.Networks {

@@ -247,3 +247,44 @@ func TestReconcileRepairsInterruptedPod(t *testing.T) {
 		t.Errorf("a stopped stack's pods are recreated: %s", got)
 	}
 }
+
+// TestReconcileCreatesMissingBindSources: a missing bind-mount source is a
+// step the plan shows (it used to be made as a side effect of creating the
+// container, so plan and --dry-run never said so), before the containers
+// that mount it, once.
+func TestReconcileCreatesMissingBindSources(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "compose.yaml")
+	os.WriteFile(path, []byte(`name: b
+services:
+  a: {image: x, volumes: ["./data:/data"]}
+  c: {image: x, volumes: ["./data:/other", "./logs:/logs"]}
+`), 0o644)
+	s := load(t, path)
+	look := LookupFor(s)
+	want := []string{filepath.Join(dir, "data"), filepath.Join(dir, "logs")}
+	if strings.Join(look.Directories, ",") != strings.Join(want, ",") {
+		t.Fatalf("lookup directories %v, want %v", look.Directories, want)
+	}
+	p := reconcile(t, s, &ObservedState{MissingDirectories: want[:1]}, Options{})
+	var mkdir *Step
+	for _, st := range p.Steps {
+		if st.Kind == StepCreateDirectory {
+			if mkdir != nil {
+				t.Errorf("two steps create %s", st.Target)
+			}
+			mkdir = st
+		}
+	}
+	if mkdir == nil || mkdir.Target != want[0] {
+		t.Fatalf("no step creates %s:\n%s", want[0], p)
+	}
+	for _, st := range p.Steps {
+		if st.Kind == StepCreateContainer && !contains(st.Deps, mkdir.ID) {
+			t.Errorf("%s is created before its bind source:\n%s", st.Target, p)
+		}
+	}
+	if p := reconcile(t, s, &ObservedState{}, Options{}); strings.Contains(p.String(), "CreateDirectory") {
+		t.Errorf("existing sources are created again:\n%s", p)
+	}
+}

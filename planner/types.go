@@ -119,6 +119,10 @@ type ObservedState struct {
 	Secrets  []ObservedSecret  `json:"secrets,omitempty"`
 	// Images are the image references present locally (for pull decisions).
 	Images []string `json:"images,omitempty"`
+	// MissingDirectories are bind-mount sources (Lookup.Directories) that
+	// do not exist on the service's host; a plan creates them, as docker
+	// compose does. Empty where the runtime cannot tell (a remote service).
+	MissingDirectories []string `json:"missingDirectories,omitempty"`
 	// Host is what the runtime's host refuses (Up fills it in when the
 	// stack needs it; see HostInspector).
 	Host Host `json:"host,omitzero"`
@@ -181,6 +185,9 @@ type Lookup struct {
 	Volumes  []string
 	Networks []string
 	Secrets  []string
+	// Directories are bind-mount sources on the host: which of them are
+	// missing (where the runtime can tell: a service on this machine).
+	Directories []string
 }
 
 // SecretSpec is a Podman secret a plan creates, from a stack secret or an
@@ -204,6 +211,8 @@ const (
 	StepCreateNetwork StepKind = "CreateNetwork"
 	StepCreateVolume  StepKind = "CreateVolume"
 	StepCreateSecret  StepKind = "CreateSecret"
+	// StepCreateDirectory creates a missing bind-mount source directory.
+	StepCreateDirectory StepKind = "CreateDirectory"
 	// StepUseVolume marks a volume that exists without this project's
 	// labels and will be mounted as it is: it changes nothing, it is there
 	// so plans and progress show it.
@@ -326,6 +335,9 @@ type Runtime interface {
 	RemoveNetwork(ctx context.Context, name string) error
 	// RemoveSecret removes a Podman secret; a missing one is fine.
 	RemoveSecret(ctx context.Context, name string) error
+	// CreateDirectory creates a bind-mount source directory (and its
+	// parents) on the service's host; an existing one is fine.
+	CreateDirectory(ctx context.Context, path string) error
 	// Logs writes the last tail lines of a container's output to w; used to
 	// explain a failed wait.
 	Logs(ctx context.Context, name string, tail int, w io.Writer) error

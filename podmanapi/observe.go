@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -157,6 +158,13 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	if c.local() {
+		for _, d := range look.Directories {
+			if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
+				out.MissingDirectories = append(out.MissingDirectories, d)
+			}
+		}
 	}
 	out.Volumes = dedupeBy(out.Volumes, func(v planner.ObservedVolume) string { return v.Name })
 	out.Networks = dedupeBy(out.Networks, func(n planner.ObservedNetwork) string { return n.Name })

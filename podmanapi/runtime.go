@@ -180,9 +180,6 @@ func (c *Client) CreatePod(ctx context.Context, p *planner.Pod, s *stack.Stack) 
 // CreateContainer creates the container; the plan has created the Podman
 // secrets it uses.
 func (c *Client) CreateContainer(ctx context.Context, ct *planner.Container, p *planner.Pod, s *stack.Stack) error {
-	if err := c.createBindSources(ct.Spec); err != nil {
-		return fmt.Errorf("create container %s: %w", ct.Name, err)
-	}
 	g, err := containerSpec(ct, p, s, planner.ImageRef(s, ct.Spec), planner.ServiceSecrets(s, ct.Spec), func(msg string) { c.warnOnce(ct.Service, msg) })
 	if err != nil {
 		return fmt.Errorf("create container %s: %w", ct.Name, err)
@@ -193,22 +190,21 @@ func (c *Client) CreateContainer(ctx context.Context, ct *planner.Container, p *
 	return nil
 }
 
-// createBindSources creates missing bind-mount source directories, as
-// docker compose does, when the service runs on this machine (a unix
-// socket); on a remote service the paths are the remote host's business.
-func (c *Client) createBindSources(svc *stack.Service) error {
-	if !strings.HasPrefix(c.url, "unix://") {
+// local reports whether the service runs on this machine (a unix socket):
+// bind-mount sources are then paths here; on a remote service they are the
+// remote host's business.
+func (c *Client) local() bool {
+	return strings.HasPrefix(c.url, "unix://")
+}
+
+// CreateDirectory creates a missing bind-mount source, as docker compose
+// does, when the service runs on this machine.
+func (c *Client) CreateDirectory(ctx context.Context, path string) error {
+	if !c.local() {
 		return nil
 	}
-	for _, m := range svc.Mounts {
-		if m.Type != stack.MountBind || m.Source == "" {
-			continue
-		}
-		if _, err := os.Stat(m.Source); os.IsNotExist(err) {
-			if err := os.MkdirAll(m.Source, 0o755); err != nil {
-				return fmt.Errorf("create bind mount source %s: %w", m.Source, err)
-			}
-		}
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		return fmt.Errorf("create bind mount source %s: %w", path, err)
 	}
 	return nil
 }
