@@ -154,14 +154,15 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 	return r, nil
 }
 
-// unstarted are the states of a container that was created but never ran
-// to the end of a start: an interrupted run (a killed `stack up`, a Podman
-// service that died mid-way) leaves them, and starting them again fails
-// ("container with given ID already exists", "runc start failed"), so they
-// are recreated. A "stopped" container is started again as usual: Podman 5
-// shows that state between an exit and a restart by the restart policy.
-var unstarted = map[string]bool{"created": true, "configured": true, "initialized": true,
-	"removing": true, "unknown": true}
+// interrupted are the states an interrupted run (a killed `stack up`, a
+// Podman service that died mid-way) leaves a container in: created but not
+// started, or half-way through a stop or removal that Podman goes on with.
+// Starting one fails ("container with given ID already exists", "runc start
+// failed", "container state improper"), so they are recreated. A "stopped"
+// container is started again as usual: Podman 5 shows that state between
+// an exit and a restart by the restart policy.
+var interrupted = map[string]bool{"created": true, "configured": true, "initialized": true,
+	"stopping": true, "removing": true, "unknown": true}
 
 // decide says, per desired container of the selected services: keep, start,
 // create or recreate.
@@ -191,7 +192,7 @@ func (r *reconciler) decide() {
 			d.existing, d.create, d.cause = &ex, true, "--force-recreate"
 		case ex.Labels[LabelConfigHash] != c.Hash && !opts.NoRecreate:
 			d.existing, d.create, d.cause = &ex, true, "configuration changed"
-		case unstarted[ex.State] && !opts.NoRecreate:
+		case interrupted[ex.State] && !opts.NoRecreate:
 			d.existing, d.create, d.cause = &ex, true, "left "+ex.State+" by an interrupted run"
 		default:
 			d.existing = &ex

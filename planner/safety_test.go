@@ -288,3 +288,20 @@ services:
 		t.Errorf("existing sources are created again:\n%s", p)
 	}
 }
+
+// TestReconcileRecreatesStopping: a kill -9 of `up --force-recreate`
+// during its stops leaves containers Podman is still stopping; starting
+// them failed with "container state improper". They are made again.
+func TestReconcileRecreatesStopping(t *testing.T) {
+	s := load(t, writeCompose(t, reconcileStack))
+	o := applied(reconcile(t, s, nil, Options{}))
+	for i := range o.Containers {
+		if o.Containers[i].Name == "rec-web-1" {
+			o.Containers[i].State = "stopping"
+		}
+	}
+	p := reconcile(t, s, o, Options{})
+	if got := strings.Join(mutations(p), "; "); got != "RemoveContainer rec-web-1; CreateContainer rec-web-1; StartContainer rec-web-1" {
+		t.Errorf("a container left stopping: %s\n%s", got, p)
+	}
+}
