@@ -19,6 +19,7 @@ import (
 	dockerContainer "github.com/docker/docker/api/types/container"
 	"golang.org/x/term"
 
+	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
 	"github.com/podstack/podstack/stack"
 )
@@ -93,23 +94,9 @@ func (c *Client) InspectPod(ctx context.Context, name string) (json.RawMessage, 
 	return json.Marshal(data)
 }
 
-// Stat is one container's resource use.
-type Stat struct {
-	Name        string  `json:"name"`
-	CPUPercent  float64 `json:"cpuPercent"`
-	MemUsage    uint64  `json:"memUsage"`
-	MemLimit    uint64  `json:"memLimit"`
-	MemPercent  float64 `json:"memPercent"`
-	NetInput    uint64  `json:"netInput"`
-	NetOutput   uint64  `json:"netOutput"`
-	BlockInput  uint64  `json:"blockInput"`
-	BlockOutput uint64  `json:"blockOutput"`
-	PIDs        uint64  `json:"pids"`
-}
-
 // Stats samples the containers' resource use once (or, with stream, every
 // interval until ctx ends, calling each).
-func (c *Client) Stats(ctx context.Context, names []string, stream bool, each func([]Stat)) error {
+func (c *Client) Stats(ctx context.Context, names []string, stream bool, each func([]ops.Stat)) error {
 	if err := c.freezer(ctx, "stats"); err != nil {
 		return err
 	}
@@ -128,9 +115,9 @@ func (c *Client) Stats(ctx context.Context, names []string, stream bool, each fu
 			}
 			return fmt.Errorf("stats: %w", mapErr(rep.Error))
 		}
-		var out []Stat
+		var out []ops.Stat
 		for _, s := range rep.Stats {
-			st := Stat{Name: s.Name, CPUPercent: s.CPU, MemUsage: s.MemUsage, MemLimit: s.MemLimit, MemPercent: s.MemPerc,
+			st := ops.Stat{Name: s.Name, CPUPercent: s.CPU, MemUsage: s.MemUsage, MemLimit: s.MemLimit, MemPercent: s.MemPerc,
 				BlockInput: s.BlockInput, BlockOutput: s.BlockOutput, PIDs: s.PIDs}
 			for _, n := range s.Network {
 				st.NetInput += n.RxBytes
@@ -146,22 +133,9 @@ func (c *Client) Stats(ctx context.Context, names []string, stream bool, each fu
 	return nil
 }
 
-// ExecOptions describe a command run in a running container.
-type ExecOptions struct {
-	Cmd         []string
-	Env         []string
-	User        string
-	WorkDir     string
-	TTY         bool
-	Interactive bool
-	Stdin       io.Reader
-	Stdout      io.Writer
-	Stderr      io.Writer
-}
-
 // Exec runs a command in a container and returns its exit code. With TTY and
 // a terminal on stdin, the terminal is put in raw mode and resized to fit.
-func (c *Client) Exec(ctx context.Context, name string, o ExecOptions) (int, error) {
+func (c *Client) Exec(ctx context.Context, name string, o ops.ExecOptions) (int, error) {
 	cfg := &handlers.ExecCreateConfig{ExecOptions: dockerContainer.ExecOptions{
 		Cmd: o.Cmd, Env: o.Env, User: o.User, WorkingDir: o.WorkDir, Tty: o.TTY,
 		AttachStdout: true, AttachStderr: !o.TTY, AttachStdin: o.Interactive,
@@ -198,22 +172,10 @@ func (c *Client) Exec(ctx context.Context, name string, o ExecOptions) (int, err
 	return info.ExitCode, nil
 }
 
-// Event is one Podman event of a project object.
-type Event struct {
-	Time    time.Time         `json:"time"`
-	Type    string            `json:"type"`
-	Action  string            `json:"action"`
-	Name    string            `json:"name"`
-	ID      string            `json:"id"`
-	Service string            `json:"service,omitempty"`
-	Health  string            `json:"health,omitempty"`
-	Labels  map[string]string `json:"labels,omitempty"`
-}
-
 // Events streams the events of the project's containers and pods until ctx
 // ends. Podman filters by label on the server, so unrelated objects never
 // reach us.
-func (c *Client) Events(ctx context.Context, project string, each func(Event)) error {
+func (c *Client) Events(ctx context.Context, project string, each func(ops.Event)) error {
 	ch := make(chan entitiesTypes.Event, 64)
 	cancel := make(chan bool)
 	yes := true
@@ -239,7 +201,7 @@ func (c *Client) Events(ctx context.Context, project string, each func(Event)) e
 				return nil
 			}
 			attrs := e.Actor.Attributes
-			ev := Event{Time: time.Unix(0, e.TimeNano), Type: string(e.Type), Action: string(e.Action), ID: e.Actor.ID,
+			ev := ops.Event{Time: time.Unix(0, e.TimeNano), Type: string(e.Type), Action: string(e.Action), ID: e.Actor.ID,
 				Name: attrs["name"], Service: attrs[planner.LabelService], Health: e.HealthStatus}
 			if ev.Time.IsZero() || e.TimeNano == 0 {
 				ev.Time = time.Unix(e.Time, 0)
@@ -256,21 +218,10 @@ func (c *Client) Events(ctx context.Context, project string, each func(Event)) e
 	}
 }
 
-// RunIO connects a container RunContainer runs: its output goes to Stdout
-// and Stderr (one stream with a TTY); Interactive also connects Stdin. With
-// TTY and a terminal on Stdin, the terminal is put in raw mode and the
-// container's follows its size. Remove removes the container when it exits.
-type RunIO struct {
-	TTY, Interactive bool
-	Remove           bool
-	Stdin            io.Reader
-	Stdout, Stderr   io.Writer
-}
-
 // RunContainer creates the container (a one-off: see planner.Plan.OneOff),
 // attaches to it, starts it once attached (so no output is lost) and
 // returns its exit code.
-func (c *Client) RunContainer(ctx context.Context, ct *planner.Container, p *planner.Pod, s *stack.Stack, o RunIO) (int, error) {
+func (c *Client) RunContainer(ctx context.Context, ct *planner.Container, p *planner.Pod, s *stack.Stack, o ops.RunIO) (int, error) {
 	if err := c.CreateContainer(ctx, ct, p, s); err != nil {
 		return -1, err
 	}
@@ -282,7 +233,7 @@ func (c *Client) RunContainer(ctx context.Context, ct *planner.Container, p *pla
 
 // runAttached attaches to the created container, starts it once attached
 // (so no output is lost) and returns its exit code.
-func (c *Client) runAttached(ctx context.Context, name string, o RunIO) (int, error) {
+func (c *Client) runAttached(ctx context.Context, name string, o ops.RunIO) (int, error) {
 	var stdin io.Reader
 	if o.Interactive {
 		stdin = o.Stdin

@@ -19,6 +19,7 @@ import (
 	entitiesTypes "github.com/containers/podman/v5/pkg/domain/entities/types"
 	"github.com/containers/podman/v5/pkg/errorhandling"
 
+	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
 	"github.com/podstack/podstack/stack"
 )
@@ -66,7 +67,10 @@ func mapErr(err error) error {
 	return err
 }
 
-var _ planner.Backend = (*Client)(nil)
+var (
+	_ planner.Backend = (*Client)(nil)
+	_ ops.Engine      = (*Client)(nil)
+)
 
 // PullImage pulls ref with Podman's pull policy.
 func (c *Client) PullImage(ctx context.Context, ref, policy string) error {
@@ -421,7 +425,7 @@ func (c *Client) RemoveNetwork(ctx context.Context, name string) error {
 
 // Logs writes the last tail lines of the container's output to w.
 func (c *Client) Logs(ctx context.Context, name string, tail int, w io.Writer) error {
-	return c.readLogs(ctx, name, LogOptions{}, "", tail, func(l LogLine) {
+	return c.readLogs(ctx, name, ops.LogOptions{}, "", tail, func(l ops.LogLine) {
 		io.WriteString(w, l.Text+"\n")
 	})
 }

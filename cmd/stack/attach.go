@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/podstack/podstack/internal/display"
+	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
 	"github.com/podstack/podstack/podmanapi"
 	"github.com/podstack/podstack/stack"
@@ -48,7 +49,7 @@ func (p *logPrinter) short(name string) string {
 	return strings.TrimPrefix(name, planner.Name(p.project, ""))
 }
 
-func (p *logPrinter) print(l podmanapi.LogLine) {
+func (p *logPrinter) print(l ops.LogLine) {
 	if !p.prefix {
 		fmt.Fprintln(p.w, l.Text)
 		return
@@ -111,7 +112,7 @@ func attach(ctx context.Context, g *globalOptions, c *podmanapi.Client, s *stack
 	logCtx, stopLogs := context.WithCancel(ctx)
 	defer stopLogs()
 	logDone := make(chan error, 1)
-	go func() { logDone <- c.StreamLogs(logCtx, names, podmanapi.LogOptions{Follow: true, Tail: -1}, p.print) }()
+	go func() { logDone <- c.StreamLogs(logCtx, names, ops.LogOptions{Follow: true, Tail: -1}, p.print) }()
 
 	// Every attached container is watched: up returns once all have
 	// exited. One-shot jobs that others await (service_completed_successfully)
@@ -280,7 +281,7 @@ func newLogsCommand(g *globalOptions) *cobra.Command {
 			}
 			project, c := ss.project, ss.c
 			p := newLogPrinter(g, project, names, noColor, noPrefix)
-			err = c.StreamLogs(ctx, names, podmanapi.LogOptions{Follow: follow, Tail: tail, Since: since, Until: until, Timestamps: timestamps}, p.print)
+			err = c.StreamLogs(ctx, names, ops.LogOptions{Follow: follow, Tail: tail, Since: since, Until: until, Timestamps: timestamps}, p.print)
 			if ctx.Err() != nil {
 				return nil
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
 	"github.com/podstack/podstack/podmanapi"
 	"github.com/podstack/podstack/stack"
@@ -231,7 +232,7 @@ func newStatsCommand(g *globalOptions) *cobra.Command {
 			}
 			names := namesOf(running)
 			stream := !noStream && format == "table"
-			return ss.c.Stats(ctx, names, stream, func(stats []podmanapi.Stat) {
+			return ss.c.Stats(ctx, names, stream, func(stats []ops.Stat) {
 				if stream {
 					fmt.Fprint(g.streams.out, "\x1b[H\x1b[2J")
 				}
@@ -245,18 +246,18 @@ func newStatsCommand(g *globalOptions) *cobra.Command {
 }
 
 type statRow struct {
-	podmanapi.Stat
+	ops.Stat
 	Pod string `json:"pod"`
 }
 
-func writeStats(g *globalOptions, format string, stats []podmanapi.Stat, podOf map[string]string) {
+func writeStats(g *globalOptions, format string, stats []ops.Stat, podOf map[string]string) {
 	var rows []statRow
-	totals := map[string]*podmanapi.Stat{}
+	totals := map[string]*ops.Stat{}
 	for _, s := range stats {
 		rows = append(rows, statRow{s, podOf[s.Name]})
 		t := totals[podOf[s.Name]]
 		if t == nil {
-			t = &podmanapi.Stat{Name: "pod " + podOf[s.Name]}
+			t = &ops.Stat{Name: "pod " + podOf[s.Name]}
 			totals[podOf[s.Name]] = t
 		}
 		t.CPUPercent += s.CPUPercent
@@ -445,7 +446,7 @@ func newExecCommand(g *globalOptions) *cobra.Command {
 			if target == "" {
 				return fmt.Errorf("service %q has no running replica %d", args[0], index)
 			}
-			code, err := ss.c.Exec(ctx, target, podmanapi.ExecOptions{Cmd: args[1:], Env: env, User: user, WorkDir: workdir,
+			code, err := ss.c.Exec(ctx, target, ops.ExecOptions{Cmd: args[1:], Env: env, User: user, WorkDir: workdir,
 				TTY: tty && !noTTY, Interactive: interactive, Stdin: g.streams.in, Stdout: g.streams.out, Stderr: g.streams.err})
 			if err != nil {
 				return err
@@ -525,7 +526,7 @@ starts the service's dependencies, health-gated (skip that with --no-deps).`,
 			}
 			ct, pod := plan.OneOff(planner.OneOffRequest{Service: args[0], Name: name, Cmd: args[1:], Env: extra,
 				TTY: tty && !noTTY, Interactive: interactive})
-			code, err := c.RunContainer(ctx, ct, pod, s, podmanapi.RunIO{Remove: rm, TTY: tty && !noTTY, Interactive: interactive,
+			code, err := c.RunContainer(ctx, ct, pod, s, ops.RunIO{Remove: rm, TTY: tty && !noTTY, Interactive: interactive,
 				Stdin: g.streams.in, Stdout: g.streams.out, Stderr: g.streams.err})
 			if err != nil {
 				return err
@@ -560,7 +561,7 @@ func newEventsCommand(g *globalOptions) *cobra.Command {
 			}
 			defer ss.c.Close()
 			enc := json.NewEncoder(g.streams.out)
-			err = ss.c.Events(cmd.Context(), ss.project, func(e podmanapi.Event) {
+			err = ss.c.Events(cmd.Context(), ss.project, func(e ops.Event) {
 				if asJSON {
 					_ = enc.Encode(e)
 					return

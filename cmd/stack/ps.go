@@ -13,13 +13,14 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
 	"github.com/podstack/podstack/podmanapi"
 	"github.com/podstack/podstack/stack"
 )
 
 // projectSummary is one row of `stack ls`.
-type projectSummary = podmanapi.ProjectSummary
+type projectSummary = ops.ProjectSummary
 
 // psRow is one container in `stack ps`; its JSON form is the --format json
 // record and its fields are what a --format template sees.
