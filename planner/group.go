@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,11 +21,10 @@ func resolvePolicy(s *stack.Stack, p Policy) (Policy, error) {
 	if p == "" {
 		p = PolicyAuto
 	}
-	switch p {
-	case PolicyAuto, PolicyService, PolicyProject:
+	if slices.Contains(stack.PodPolicies, string(p)) {
 		return p, nil
 	}
-	return "", stack.Problems{{Message: fmt.Sprintf("invalid pod policy %q", p), Fix: "use auto, service or project"}}
+	return "", stack.Problems{{Message: fmt.Sprintf("invalid pod policy %q", p), Fix: stack.PodPolicyFix}}
 }
 
 // Name joins the project and an object key into a Podman name, normalized

@@ -8,6 +8,7 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -454,11 +455,9 @@ func (c *converter) extension(s *Stack) {
 		c.problem("x-podstack", "", "invalid x-podstack: "+strings.TrimPrefix(msg, "yaml: "), "")
 		return
 	}
-	switch s.Options.Pods {
-	case "", "auto", "service", "project":
-	default:
+	if s.Options.Pods != "" && !slices.Contains(PodPolicies, s.Options.Pods) {
 		c.problem("x-podstack.pods", "", fmt.Sprintf("invalid x-podstack.pods %q", s.Options.Pods),
-			"use auto, service or project")
+			PodPolicyFix)
 	}
 }
 

@@ -61,6 +61,13 @@ type Stack struct {
 	RunProblems Problems `json:"-"`
 }
 
+// PodPolicies are the ways services can be grouped into pods (see
+// planner.Policy): the values --pods and x-podstack.pods take.
+var PodPolicies = []string{"auto", "service", "project"}
+
+// PodPolicyFix is the fix a message gives for an invalid pod policy.
+const PodPolicyFix = "use auto, service or project"
+
 // Extension is the top-level `x-podstack` block. Decoded strictly: an unknown
 // key in it is a load error, since a typo here would silently change behaviour.
 type Extension struct {

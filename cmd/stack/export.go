@@ -178,27 +178,12 @@ func environments(g *globalOptions) ([]string, error) {
 }
 
 func exportRunning(ctx context.Context, g *globalOptions, cmd *cobra.Command) error {
-	_, project, err := loadForTeardown(g, cmd)
+	p, _, closeFn, err := g.open(cmd, nil)
 	if err != nil {
 		return err
 	}
-	c, err := g.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	o, err := c.Observe(ctx, project, nil)
-	if err != nil {
-		return err
-	}
-	var pods []string
-	for _, p := range o.Pods {
-		pods = append(pods, p.Name)
-	}
-	if len(pods) == 0 {
-		return fmt.Errorf("project %q has no pods running", project)
-	}
-	data, err := c.GenerateKube(ctx, pods)
+	defer closeFn()
+	data, err := p.Running(ctx)
 	if err != nil {
 		return err
 	}
