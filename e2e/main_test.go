@@ -185,7 +185,7 @@ func cleanupProject(p string) {
 		}
 	}
 	if ids := pc("pod", "ps", "-q", "--filter", label); len(ids) > 0 {
-		pc(append([]string{"pod", "rm", "-f"}, ids...)...)
+		pc(append([]string{"pod", "rm", "-f", "-t", "0"}, ids...)...)
 	}
 	if names := pc("volume", "ls", "-q", "--filter", label); len(names) > 0 {
 		pc(append([]string{"volume", "rm", "-f"}, names...)...)

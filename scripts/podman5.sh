@@ -184,8 +184,11 @@ cmd_start() {
 
 cmd_stop() {
   if running && answers; then
+    # The service is the tests' alone: what they left goes (the image stays).
     "$BIN" --url "$URL" pod rm -af -t 0 >/dev/null 2>&1 || true
     "$BIN" --url "$URL" rm -af -t 0 >/dev/null 2>&1 || true
+    "$BIN" --url "$URL" volume prune -f >/dev/null 2>&1 || true
+    "$BIN" --url "$URL" network prune -f >/dev/null 2>&1 || true
   fi
   if running; then
     local pid; pid=$(cat "$RUN/pid")
