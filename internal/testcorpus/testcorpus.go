@@ -144,8 +144,12 @@ func Report() {
 				f.Close()
 			}
 		}
+		where := os.Getenv(PeerEnv)
+		if where == "" {
+			where = filepath.Join(Root(), defaultPeerDir)
+		}
 		fmt.Fprintf(os.Stderr, "\n*** %d peer tests NOT RUN: podman-compose's fixtures were not found at %s.\n"+
 			"*** Set %s to their directory (podman-compose's tests/integration) to run them.\n\n",
-			n, filepath.Join(Root(), defaultPeerDir), PeerEnv)
+			n, where, PeerEnv)
 	})
 }
