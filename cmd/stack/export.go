@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -68,7 +67,7 @@ Anything that cannot be exported is named in a warning.`,
 			defer images.close()
 			envs := []string{g.env}
 			if allEnvs {
-				found, err := environments(g)
+				found, err := stack.Environments(ctx, g.loadOptions())
 				if err != nil {
 					return err
 				}
@@ -144,37 +143,6 @@ func writeKube(g *globalOptions, res *export.Result, s *stack.Stack, output stri
 	}
 	fmt.Fprintf(g.streams.err, "Wrote %s (%d objects)\n", output, len(res.Objects))
 	return nil
-}
-
-// environments lists the named environments of the stack: <base>.<env>.yaml
-// overrides and .env.<env> files beside the first stack file.
-func environments(g *globalOptions) ([]string, error) {
-	s, err := stack.Load(context.Background(), g.loadOptions()) // its warnings are printed per environment
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	dir := s.WorkingDir
-	for _, f := range s.Files {
-		base := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
-		matches, _ := filepath.Glob(filepath.Join(filepath.Dir(f), base+".*.y*ml"))
-		for _, m := range matches {
-			env := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), base+"."), filepath.Ext(m))
-			if env != "" && env != "override" && !strings.Contains(env, ".") {
-				seen[env] = true
-			}
-		}
-	}
-	envFiles, _ := filepath.Glob(filepath.Join(dir, ".env.*"))
-	for _, e := range envFiles {
-		seen[strings.TrimPrefix(filepath.Base(e), ".env.")] = true
-	}
-	var out []string
-	for e := range seen {
-		out = append(out, e)
-	}
-	sort.Strings(out)
-	return out, nil
 }
 
 func exportRunning(ctx context.Context, g *globalOptions, cmd *cobra.Command) error {
