@@ -74,13 +74,10 @@ Anything that cannot be exported is named in a warning.`,
 				envs = append([]string{""}, found...) // the default environment too
 			}
 			for _, env := range envs {
-				opts := g.loadOptions()
-				opts.Environment = env
-				s, err := stack.Load(ctx, opts)
+				s, err := g.load(ctx, func(o *stack.LoadOptions) { o.Environment = env })
 				if err != nil {
 					return err
 				}
-				g.warn(s.Warnings)
 				// Kubernetes publishes through Services: no host port is
 				// bound, so clashes that only `up` would hit do not matter.
 				pods, _, err := definitionPods(s, g.policy(s))
@@ -222,13 +219,10 @@ func newConvertCommand(g *globalOptions) *cobra.Command {
   stack convert --keep-vars -o pods.tmpl.yaml   # keeps ${VAR} placeholders`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := g.loadOptions()
-			opts.KeepVars = keepVars
-			s, err := stack.Load(cmd.Context(), opts)
+			s, err := g.load(cmd.Context(), func(o *stack.LoadOptions) { o.KeepVars = keepVars })
 			if err != nil {
 				return err
 			}
-			g.warn(s.Warnings)
 			pods, err := planner.Group(s, g.policy(s))
 			if err != nil {
 				return err

@@ -275,9 +275,16 @@ func (g *globalOptions) loadOptions() stack.LoadOptions {
 	}
 }
 
-// load reads the stack and prints its warnings on stderr.
-func (g *globalOptions) load(ctx context.Context) (*stack.Stack, error) {
-	s, err := stack.Load(ctx, g.loadOptions())
+// load reads the stack and prints its warnings on stderr: every command
+// loads through here, so warnings read the same everywhere and the stack's
+// credentials are hidden in all that follows. adjust changes the options
+// the flags gave (an export's environment, say).
+func (g *globalOptions) load(ctx context.Context, adjust ...func(*stack.LoadOptions)) (*stack.Stack, error) {
+	opts := g.loadOptions()
+	for _, a := range adjust {
+		a(&opts)
+	}
+	s, err := stack.Load(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
