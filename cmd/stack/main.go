@@ -1,4 +1,3 @@
-// Command stack runs compose-style multi-pod stacks on Podman.
 package main
 
 import (
