@@ -16,6 +16,7 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/pods"
 	"github.com/containers/podman/v5/pkg/bindings/secrets"
 	"github.com/containers/podman/v5/pkg/bindings/volumes"
+	"github.com/containers/podman/v5/pkg/domain/entities/reports"
 	entitiesTypes "github.com/containers/podman/v5/pkg/domain/entities/types"
 	"github.com/containers/podman/v5/pkg/errorhandling"
 
@@ -371,12 +372,27 @@ func (c *Client) StopContainer(ctx context.Context, name string, timeout time.Du
 // anonymous volumes); a missing one is fine.
 func (c *Client) RemoveContainer(ctx context.Context, name string, volumes bool) error {
 	force := true
-	reports, err := containers.Remove(c.ctx(ctx), name, &containers.RemoveOptions{Force: &force, Volumes: &volumes})
-	if err == nil {
-		for _, r := range reports {
-			if r.Err != nil {
-				err = r.Err
+	var err error
+	// A container an interrupted run left half-started can hold its shm
+	// mount busy for a moment after its process goes: Podman then answers
+	// "device or resource busy", and a little later removes it.
+	for try := 0; ; try++ {
+		var rep []*reports.RmReport
+		rep, err = containers.Remove(c.ctx(ctx), name, &containers.RemoveOptions{Force: &force, Volumes: &volumes})
+		if err == nil {
+			for _, r := range rep {
+				if r.Err != nil {
+					err = r.Err
+				}
 			}
+		}
+		if err == nil || try >= busyRetries || !strings.Contains(err.Error(), "device or resource busy") {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("remove container %s: %w", name, ctx.Err())
+		case <-time.After(busyWait):
 		}
 	}
 	if err != nil {
@@ -387,6 +403,13 @@ func (c *Client) RemoveContainer(ctx context.Context, name string, volumes bool)
 	}
 	return nil
 }
+
+// busyRetries and busyWait bound RemoveContainer's patience with a busy
+// mount: about five seconds.
+const (
+	busyRetries = 10
+	busyWait    = 500 * time.Millisecond
+)
 
 // RemovePod removes a pod and what is left in it; a missing one is fine.
 func (c *Client) RemovePod(ctx context.Context, name string) error {
