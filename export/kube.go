@@ -24,15 +24,20 @@ import (
 
 // KubeOptions tune Kube and Convert.
 type KubeOptions struct {
-	// Type is "pod" (default) or "deployment".
+	// Type is "deployment" (default: replicas, rolling updates, restarts)
+	// or "pod".
 	Type string
 	// Namespace is set on every object when not empty.
 	Namespace string
 	// HostPorts publishes ports on the host (for podman kube play) instead
 	// of through a ClusterIP Service; Convert sets it.
 	HostPorts bool
-	// InlineEnv puts environment values in the containers instead of a
-	// ConfigMap and Secret; Convert sets it.
+	// ImagePorts, when set, returns the ports a local image exposes
+	// ("6379/tcp"), and false when the image is not local. A service others
+	// reach that declares no port gets its Service from them.
+	ImagePorts func(image string) ([]string, bool)
+	// InlineEnv puts plain environment values in the containers instead of
+	// a ConfigMap (credentials always go to a Secret); Convert sets it.
 	InlineEnv bool
 }
 
@@ -69,20 +74,24 @@ func (e *exporter) warnf(format string, a ...any) {
 // Secret for secrets and secret-looking values (never in a ConfigMap).
 func Kube(s *stack.Stack, pods []*planner.Pod, opts KubeOptions) (*Result, error) {
 	if opts.Type == "" {
-		opts.Type = "pod"
+		opts.Type = "deployment"
 	}
 	if opts.Type != "pod" && opts.Type != "deployment" {
 		return nil, fmt.Errorf("invalid --type %q: use pod or deployment", opts.Type)
 	}
 	e := &exporter{s: s, pods: pods, opts: opts, names: newNames(), warn: map[string]bool{}}
+	if len(s.Services) == 0 {
+		e.warnf("%s", nothingEnabled(s))
+	}
 	base := s.Name
 	if s.Environment != "" {
 		base += "-" + s.Environment
 	}
 	if !opts.InlineEnv {
-		e.env = &corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: e.meta(e.names.get("configmap", base+"-env", base+"-env"), nil), Data: map[string]string{}}
-		e.secrets = &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: e.meta(e.names.get("secret", base+"-env", base+"-env"), nil), StringData: map[string]string{}, Type: corev1.SecretTypeOpaque}
+		e.env = &corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: e.meta(e.names.get("configmap", base+"-env", dnsName(base+"-env")), nil), Data: map[string]string{}}
 	}
+	// Credentials always go to a Secret, inline environment or not.
+	e.secrets = &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: e.meta(e.names.get("secret", base+"-env", dnsName(base+"-env")), nil), StringData: map[string]string{}, Type: corev1.SecretTypeOpaque}
 	for _, key := range sortedKeys(s.Volumes) {
 		v := s.Volumes[key]
 		if v.External {
@@ -93,8 +102,10 @@ func Kube(s *stack.Stack, pods []*planner.Pod, opts KubeOptions) (*Result, error
 		if err != nil {
 			return nil, fmt.Errorf("volume %s: invalid size %q: %v", key, size, err)
 		}
+		meta := e.meta(e.names.get("claim", key, e.claimName(key)), nil)
+		meta.Annotations = map[string]string{stack.VolumeAnnotation: key}
 		e.objects = append(e.objects, &corev1.PersistentVolumeClaim{TypeMeta: typeMeta("v1", "PersistentVolumeClaim"),
-			ObjectMeta: e.meta(e.names.get("claim", key, e.claimName(key)), nil),
+			ObjectMeta: meta,
 			Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: q}}}})
 	}
@@ -109,17 +120,16 @@ func Kube(s *stack.Stack, pods []*planner.Pod, opts KubeOptions) (*Result, error
 	if e.env != nil && len(e.env.Data) > 0 {
 		e.objects = append(e.objects, e.env)
 	}
-	if e.secrets != nil && len(e.secrets.StringData) > 0 {
+	if len(e.secrets.StringData) > 0 {
 		e.objects = append(e.objects, e.secrets)
 	}
 	sortObjects(e.objects)
 	return &Result{Objects: e.objects, Warnings: e.warnings}, nil
 }
 
+// claimName is <project>-<volume>: podman kube play names the volume after
+// the claim, so two converted projects do not share a volume by accident.
 func (e *exporter) claimName(key string) string {
-	if e.opts.HostPorts {
-		return dnsName(key) // podman kube play names the volume after the claim
-	}
 	return dnsName(e.s.Name + "-" + key)
 }
 
@@ -136,20 +146,26 @@ func (e *exporter) meta(name string, labels map[string]string) metav1.ObjectMeta
 	return metav1.ObjectMeta{Name: name, Namespace: e.opts.Namespace, Labels: l}
 }
 
-// podName is the exported name of a pod: its key for Kubernetes (where the
-// pod's Service makes it resolvable as such), and the Podman name stack up
-// gives it (<project>-<key>) for convert, whose output runs on a shared host.
+// podName is the exported name of a pod: its key for Kubernetes, where the
+// pod's Service makes it resolvable as such. podman kube play registers a
+// pod in DNS under its name and nothing else of it, and its output runs on
+// a shared host: convert names the pod <key>.<project>, and every converted
+// pod searches the <project> domain (see projectDomain), so the key
+// resolves as it does under stack up and two projects keep apart.
 func (e *exporter) podName(key string) string {
 	if e.opts.HostPorts {
-		return dnsName(e.s.Name + "-" + key)
+		return dnsName(key) + "." + e.projectDomain()
 	}
 	return dnsName(key)
 }
 
+// projectDomain is the DNS search domain of convert's pods.
+func (e *exporter) projectDomain() string { return dnsName(e.s.Name) }
+
 // pod exports one planner pod.
 func (e *exporter) pod(p *planner.Pod) error {
 	name := e.names.get("pod", p.Key, e.podName(p.Key))
-	selector := map[string]string{"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": dnsLabelValue(e.s.Name)}
+	selector := map[string]string{"app.kubernetes.io/name": dnsName(p.Key), "app.kubernetes.io/part-of": dnsLabelValue(e.s.Name)}
 	spec := corev1.PodSpec{}
 	replicas := 1
 	// One-shots that a member of the same pod waits for run first, as init containers.
@@ -213,7 +229,15 @@ func (e *exporter) pod(p *planner.Pod) error {
 	if len(spec.Containers) == 0 {
 		spec.Containers, spec.InitContainers = spec.InitContainers, nil
 	}
+	if e.opts.HostPorts {
+		e.playNetwork(p, &spec)
+	}
 	annotations := e.dependsOn(p)
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[stack.ProjectAnnotation] = e.s.Name
+	annotations[stack.PodAnnotation] = p.Key
 	meta := e.meta(name, selector)
 	meta.Annotations = annotations
 	switch e.opts.Type {
@@ -223,6 +247,7 @@ func (e *exporter) pod(p *planner.Pod) error {
 		tmeta := metav1.ObjectMeta{Labels: meta.Labels, Annotations: annotations}
 		e.objects = append(e.objects, &appsv1.Deployment{TypeMeta: typeMeta("apps/v1", "Deployment"), ObjectMeta: meta,
 			Spec: appsv1.DeploymentSpec{Replicas: &r, Selector: &metav1.LabelSelector{MatchLabels: selector},
+				Strategy: e.strategy(p, spec, replicas),
 				Template: corev1.PodTemplateSpec{ObjectMeta: tmeta, Spec: spec}}})
 	default:
 		spec.RestartPolicy = e.restartPolicy(p, restart)
@@ -232,11 +257,74 @@ func (e *exporter) pod(p *planner.Pod) error {
 		e.objects = append(e.objects, &corev1.Pod{TypeMeta: typeMeta("v1", "Pod"), ObjectMeta: meta, Spec: spec})
 	}
 	if !e.opts.HostPorts {
-		if svc := e.service(p, name, selector); svc != nil {
-			e.objects = append(e.objects, svc)
-		}
+		e.objects = append(e.objects, e.services(p, name, selector)...)
 	}
 	return nil
+}
+
+// strategy is Recreate for a pod that mounts a claim (ReadWriteOnce: a
+// rolling update would start the new pod while the old one holds it), else
+// a rolling update, as compose's default update order (stop-first) is not
+// Kubernetes' and a Deployment with no downtime is what users expect.
+func (e *exporter) strategy(p *planner.Pod, spec corev1.PodSpec, replicas int) appsv1.DeploymentStrategy {
+	var claims []string
+	for _, v := range spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			claims = append(claims, v.PersistentVolumeClaim.ClaimName)
+		}
+	}
+	if len(claims) == 0 {
+		return appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType}
+	}
+	if replicas > 1 {
+		e.warnf("pod %s: %d replicas share claim %s, which is ReadWriteOnce: they must run on one node", p.Key, replicas, strings.Join(claims, ", "))
+	}
+	return appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+}
+
+// playNetwork gives a converted pod what stack up gives it on the project
+// network, in the terms podman kube play knows: the pod's hostname, the
+// project domain to search (so a pod's key resolves: see podName), and
+// for a pod of several services each member's name on 127.0.0.1. Other
+// pods reach such a pod by its key only: a member named by a dependent in
+// another pod is warned about.
+func (e *exporter) playNetwork(p *planner.Pod, spec *corev1.PodSpec) {
+	if spec.HostNetwork {
+		return
+	}
+	spec.Hostname = dnsName(p.Hostname)
+	spec.DNSConfig = &corev1.PodDNSConfig{Searches: []string{e.projectDomain()}}
+	if len(p.Services) < 2 {
+		return
+	}
+	var members []string
+	for _, m := range p.Services {
+		if m != p.Key {
+			members = append(members, m)
+		}
+	}
+	spec.HostAliases = append([]corev1.HostAlias{{IP: "127.0.0.1", Hostnames: members}}, spec.HostAliases...)
+	for _, m := range members {
+		if deps := e.dependentsOutside(p, m); len(deps) > 0 {
+			e.warnf("service %s shares pod %s: under podman kube play other pods reach it as %s, not %s (%s %s it by name)",
+				m, p.Key, p.Key, m, strings.Join(deps, ", "), plural(len(deps), "uses", "use"))
+		}
+	}
+}
+
+// dependentsOutside lists the services of other pods that depend on or
+// link to service.
+func (e *exporter) dependentsOutside(p *planner.Pod, service string) []string {
+	var out []string
+	for _, name := range e.s.ServiceNames() {
+		if contains(p.Services, name) {
+			continue
+		}
+		if _, ok := e.s.Services[name].DependsOn[service]; ok {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 func (e *exporter) restartPolicy(p *planner.Pod, policies []string) corev1.RestartPolicy {
@@ -319,12 +407,12 @@ func (e *exporter) container(svc *stack.Service) (corev1.Container, []corev1.Vol
 		v := svc.Environment[k]
 		ev := corev1.EnvVar{Name: k}
 		switch {
-		case e.opts.InlineEnv:
-			ev.Value = v
 		case e.s.IsCredential(k, v):
 			key := envKey(svc.Name, k)
 			e.secrets.StringData[key] = v
 			ev.ValueFrom = &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: e.secrets.Name}, Key: key}}
+		case e.opts.InlineEnv:
+			ev.Value = v
 		default:
 			key := envKey(svc.Name, k)
 			e.env.Data[key] = v
@@ -337,6 +425,8 @@ func (e *exporter) container(svc *stack.Service) (corev1.Container, []corev1.Vol
 		if e.opts.HostPorts && pt.Published != 0 {
 			cp.HostPort = int32(pt.Published)
 			cp.HostIP = pt.HostIP
+		} else if e.opts.HostPorts && pt.Ephemeral {
+			e.warnf("service %s: port %d is published on a host port Podman picks; Pod YAML has no such port: give it a host port (\"8080:%d\") to publish it", svc.Name, pt.Target, pt.Target)
 		}
 		c.Ports = append(c.Ports, cp)
 	}
@@ -552,37 +642,78 @@ func appendVolumes(have, add []corev1.Volume) []corev1.Volume {
 	return have
 }
 
-// service is the ClusterIP Service of a pod, for its published and exposed ports.
-func (e *exporter) service(p *planner.Pod, name string, selector map[string]string) *corev1.Service {
+// services are the ClusterIP Services of a pod. Compose services reach each
+// other by name on the container port, with or without ports:; Kubernetes
+// needs a Service for that. A pod gets one, named after it, when it
+// publishes or exposes ports or when services of other pods depend on (or
+// link to) one of its members; such a member that is not the pod's
+// namesake gets its own (in compose input). The ports are the container ports (and published
+// ones where they differ), from ports and expose, else from the ports the
+// image exposes when it is local. When no port is known a warning names
+// the dependents that cannot reach it.
+func (e *exporter) services(p *planner.Pod, name string, selector map[string]string) []runtime.Object {
 	var ports []corev1.ServicePort
 	seen := map[string]bool{}
+	add := func(port, target uint16, proto string) {
+		key := fmt.Sprintf("%d/%s", port, proto)
+		if seen[key] {
+			return
+		}
+		seen[key] = true
+		ports = append(ports, corev1.ServicePort{Name: portName(proto, port), Port: int32(port), TargetPort: intstr.FromInt32(int32(target)),
+			Protocol: corev1.Protocol(strings.ToUpper(proto))})
+	}
 	for _, m := range p.Services {
 		svc := e.s.Services[m]
-		add := func(port, target uint16, proto string) {
-			key := fmt.Sprintf("%d/%s", port, proto)
-			if seen[key] {
-				return
-			}
-			seen[key] = true
-			ports = append(ports, corev1.ServicePort{Name: portName(proto, port), Port: int32(port), TargetPort: intstr.FromInt32(int32(target)),
-				Protocol: corev1.Protocol(strings.ToUpper(proto))})
-		}
 		for _, pt := range svc.Ports {
-			port := pt.Published
-			if port == 0 {
-				port = pt.Target
+			add(pt.Target, pt.Target, pt.Protocol)
+			if pt.Published != 0 && pt.Published != pt.Target {
+				add(pt.Published, pt.Target, pt.Protocol)
 			}
-			add(port, pt.Target, pt.Protocol)
 		}
 		for _, x := range svc.Expose {
 			add(x, x, "tcp")
 		}
 	}
+	reached := map[string][]string{} // member -> dependents in other pods
+	for _, m := range p.Services {
+		if deps := e.dependentsOutside(p, m); len(deps) > 0 {
+			reached[m] = deps
+		}
+	}
+	if len(ports) == 0 && len(reached) > 0 && e.opts.ImagePorts != nil {
+		for _, m := range p.Services {
+			exposed, _ := e.opts.ImagePorts(planner.ImageRef(e.s, e.s.Services[m]))
+			for _, x := range exposed {
+				num, proto, _ := strings.Cut(x, "/")
+				if n, err := strconv.ParseUint(num, 10, 16); err == nil && n > 0 {
+					add(uint16(n), uint16(n), firstNonEmpty(proto, "tcp"))
+				}
+			}
+		}
+	}
 	if len(ports) == 0 {
+		for _, m := range sortedKeys(reached) {
+			deps := reached[m]
+			e.warnf("service %s: %s %s on it, but no port is known (no ports, expose, or local image exposing one): "+
+				"no Service is exported, so it is not reachable by name; add expose: [PORT] to %s",
+				m, strings.Join(deps, ", "), plural(len(deps), "depends", "depend"), m)
+		}
 		return nil
 	}
-	return &corev1.Service{TypeMeta: typeMeta("v1", "Service"), ObjectMeta: e.meta(e.names.get("service", p.Key, name), nil),
-		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Selector: selector, Ports: ports}}
+	sort.SliceStable(ports, func(i, j int) bool { return ports[i].Port < ports[j].Port })
+	service := func(svcName, original string) *corev1.Service {
+		return &corev1.Service{TypeMeta: typeMeta("v1", "Service"), ObjectMeta: e.meta(e.names.get("service", original, svcName), nil),
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Selector: selector, Ports: ports}}
+	}
+	out := []runtime.Object{service(name, p.Key)}
+	for _, m := range sortedKeys(reached) {
+		// Kubernetes input reaches pods by their name, compose by service.
+		if dnsName(m) != name && e.s.Format != stack.FormatKube {
+			out = append(out, service(dnsName(m), m))
+		}
+	}
+	return out
 }
 
 func portName(proto string, port uint16) string {
@@ -729,4 +860,31 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// nothingEnabled says why a stack has no service to export, and how to get
+// them: every service is behind a profile that is not enabled.
+func nothingEnabled(s *stack.Stack) string {
+	if len(s.Disabled) == 0 {
+		return "the stack defines no service: no workload is exported"
+	}
+	profiles := map[string]bool{}
+	for _, svc := range s.Disabled {
+		for _, p := range svc.Profiles {
+			profiles[p] = true
+		}
+	}
+	var flags []string
+	for _, p := range sortedKeys(profiles) {
+		flags = append(flags, "--profile "+p)
+	}
+	return fmt.Sprintf("no service is enabled: %s %s behind profiles that are not enabled, so no workload is exported (enable them with %s)",
+		strings.Join(sortedKeys(s.Disabled), ", "), plural(len(s.Disabled), "is", "are"), strings.Join(flags, " or "))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

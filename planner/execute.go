@@ -140,6 +140,7 @@ var verbs = map[StepKind][2]string{
 	StepCreateNetwork:   {"Creating", "Created"},
 	StepCreateVolume:    {"Creating", "Created"},
 	StepCreateSecret:    {"Creating", "Created"},
+	StepCreateDirectory: {"Creating", "Created"},
 	StepUseVolume:       {"Using", "Using existing volume"},
 	StepCreatePod:       {"Creating", "Created"},
 	StepCreateContainer: {"Creating", "Created"},
@@ -196,11 +197,7 @@ func conditionWord(c stack.Condition) string {
 
 // objectLabels are the labels of networks and volumes the plan creates.
 func (e *executor) objectLabels(kindLabel, key string) map[string]string {
-	l := map[string]string{LabelProject: e.plan.Project, LabelComposeProject: e.plan.Project, kindLabel: key}
-	if e.plan.Environment != "" {
-		l[LabelEnvironment] = e.plan.Environment
-	}
-	return l
+	return Labels(e.plan.Project, e.plan.Environment, kindLabel, key)
 }
 
 // do runs one step through the runtime and returns the "done" word when it
@@ -222,6 +219,8 @@ func (e *executor) do(ctx context.Context, st *Step) (string, error) {
 		return "", rt.CreateSecret(ctx, st.Secret, e.plan.Stack, labels)
 	case StepUseVolume:
 		return "", nil
+	case StepCreateDirectory:
+		return "", rt.CreateDirectory(ctx, st.Target)
 	case StepCreatePod:
 		return "", rt.CreatePod(ctx, st.PodSpec, e.plan.Stack)
 	case StepCreateContainer:

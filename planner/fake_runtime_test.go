@@ -80,6 +80,9 @@ func (f *fakeRuntime) CreateSecret(ctx context.Context, sec *SecretSpec, s *stac
 func (f *fakeRuntime) RemoveSecret(ctx context.Context, name string) error {
 	return f.do(ctx, "rm-secret", name)
 }
+func (f *fakeRuntime) CreateDirectory(ctx context.Context, path string) error {
+	return f.do(ctx, "mkdir", path)
+}
 func (f *fakeRuntime) CreatePod(ctx context.Context, p *Pod, s *stack.Stack) error {
 	return f.do(ctx, "create-pod", p.Name)
 }

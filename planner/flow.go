@@ -62,6 +62,16 @@ func LookupFor(s *stack.Stack) *Lookup {
 			l.Secrets = append(l.Secrets, SecretName(s, "config", key))
 		}
 	}
+	seen := map[string]bool{}
+	for _, name := range s.ServiceNames() {
+		for _, m := range s.Services[name].Mounts {
+			if m.Type == stack.MountBind && m.Source != "" && !seen[m.Source] {
+				seen[m.Source] = true
+				l.Directories = append(l.Directories, m.Source)
+			}
+		}
+	}
+	sort.Strings(l.Directories)
 	return l
 }
 
@@ -82,6 +92,9 @@ func Up(ctx context.Context, b Backend, s *stack.Stack, opts Options, up UpOptio
 	before, err := b.Observe(ctx, s.Name, LookupFor(s))
 	if err != nil {
 		return nil, fmt.Errorf("observe project %s: %w", s.Name, err)
+	}
+	if err := observeHost(ctx, b, s, before); err != nil {
+		return nil, err
 	}
 	plan, err := Reconcile(s, before, opts)
 	if err != nil {

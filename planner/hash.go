@@ -89,7 +89,10 @@ func podHash(p *Pod) string {
 		NetworkMode string              `json:"networkMode"`
 		Infra       bool                `json:"infra"`
 		Addresses   map[string]Address  `json:"addresses,omitempty"`
-	}{p.Services, published, p.Hostname, p.AddHosts, p.Networks, p.NetworkMode, p.Infra, p.Addresses})
+		DNS         []string            `json:"dns,omitempty"`
+		DNSSearch   []string            `json:"dnsSearch,omitempty"`
+		DNSOptions  []string            `json:"dnsOptions,omitempty"`
+	}{p.Services, published, p.Hostname, p.AddHosts, p.Networks, p.NetworkMode, p.Infra, p.Addresses, p.DNS, p.DNSSearch, p.DNSOptions})
 }
 
 func hashOf(v any) string {

@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/podstack/podstack/stack"
 )
@@ -24,6 +25,7 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 		return nil, err
 	}
 	r.volumePhase()
+	r.directoryPhase()
 	if r.secretStep, err = r.secretPhase(); err != nil {
 		return nil, err
 	}
@@ -58,7 +60,8 @@ type reconciler struct {
 
 	decisions   map[string]*decision // container name -> what happens to it
 	podRecreate map[string]bool
-	creates     map[string]bool // services with a container to (re)create, and the one-off's
+	podCause    map[string]string // why a pod is recreated, where not its configuration
+	creates     map[string]bool   // services with a container to (re)create, and the one-off's
 	podCreated  map[string]bool
 	oneOffNets  map[string]bool
 	oneOffVols  map[string]bool
@@ -67,6 +70,7 @@ type reconciler struct {
 	netStep     map[string]*Step // network name -> create step
 	volStep     map[string]*Step // volume key -> create step
 	secretStep  map[string]*Step // secret name -> create step
+	dirStep     map[string]*Step // bind source -> create step
 	orphanSteps []*Step
 	podStep     map[string]*Step // pod name -> create step
 	createStep  map[string]*Step // container name -> create step
@@ -101,14 +105,17 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 	if err != nil {
 		return nil, err
 	}
+	if err := checkHost(s, selected, observed.Host); err != nil {
+		return nil, err
+	}
 	containers := Containers(s, pods)
 	r := &reconciler{s: s, observed: observed, opts: opts, pods: pods, byService: podOf(pods), selected: selected,
 		order: topoOrder(s, selected), ofService: map[string][]*Container{},
 		obsC: map[string]ObservedContainer{}, storage: map[string]ObservedContainer{}, obsP: map[string]ObservedPod{}, volumes: map[string]ObservedVolume{},
 		networks: map[string]ObservedNetwork{}, images: map[string]bool{},
-		decisions: map[string]*decision{}, podRecreate: map[string]bool{}, creates: map[string]bool{}, podCreated: map[string]bool{},
+		decisions: map[string]*decision{}, podRecreate: map[string]bool{}, podCause: map[string]string{}, creates: map[string]bool{}, podCreated: map[string]bool{},
 		oneOffNets: map[string]bool{}, oneOffVols: map[string]bool{},
-		imageStep: map[string]*Step{}, netStep: map[string]*Step{}, volStep: map[string]*Step{}, secretStep: map[string]*Step{},
+		imageStep: map[string]*Step{}, netStep: map[string]*Step{}, volStep: map[string]*Step{}, secretStep: map[string]*Step{}, dirStep: map[string]*Step{},
 		podStep: map[string]*Step{}, createStep: map[string]*Step{}, startStep: map[string]*Step{}, removeStep: map[string]*Step{},
 		waits: map[string]*Step{}}
 	r.plan = &Plan{Stack: s, Project: s.Name, Environment: s.Environment, Pods: pods, Containers: containers}
@@ -147,14 +154,15 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 	return r, nil
 }
 
-// unstarted are the states of a container that was created but never ran
-// to the end of a start: an interrupted run (a killed `stack up`, a Podman
-// service that died mid-way) leaves them, and starting them again fails
-// ("container with given ID already exists", "runc start failed"), so they
-// are recreated. A "stopped" container is started again as usual: Podman 5
-// shows that state between an exit and a restart by the restart policy.
-var unstarted = map[string]bool{"created": true, "configured": true, "initialized": true,
-	"removing": true, "unknown": true}
+// interrupted are the states an interrupted run (a killed `stack up`, a
+// Podman service that died mid-way) leaves a container in: created but not
+// started, or half-way through a stop or removal that Podman goes on with.
+// Starting one fails ("container with given ID already exists", "runc start
+// failed", "container state improper"), so they are recreated. A "stopped"
+// container is started again as usual: Podman 5 shows that state between
+// an exit and a restart by the restart policy.
+var interrupted = map[string]bool{"created": true, "configured": true, "initialized": true,
+	"stopping": true, "removing": true, "unknown": true}
 
 // decide says, per desired container of the selected services: keep, start,
 // create or recreate.
@@ -184,7 +192,7 @@ func (r *reconciler) decide() {
 			d.existing, d.create, d.cause = &ex, true, "--force-recreate"
 		case ex.Labels[LabelConfigHash] != c.Hash && !opts.NoRecreate:
 			d.existing, d.create, d.cause = &ex, true, "configuration changed"
-		case unstarted[ex.State] && !opts.NoRecreate:
+		case interrupted[ex.State] && !opts.NoRecreate:
 			d.existing, d.create, d.cause = &ex, true, "left "+ex.State+" by an interrupted run"
 		default:
 			d.existing = &ex
@@ -207,6 +215,7 @@ func (r *reconciler) decide() {
 			d.start = false
 		}
 	}
+	r.repairPods()
 	for _, d := range r.decisions {
 		if d.create {
 			r.creates[d.c.Service] = true
@@ -224,6 +233,39 @@ func (r *reconciler) decide() {
 			if m.Type == stack.MountVolume {
 				r.oneOffVols[m.Source] = true
 			}
+		}
+	}
+}
+
+// repairPods recreates a pod that does not run when every one of its
+// containers is to be made again anyway: an interrupted run can leave its
+// infra container half-made, and starting a member then fails with
+// "internal libpod error". It costs one infra container, and only where
+// nothing of the pod runs.
+func (r *reconciler) repairPods() {
+	for _, p := range r.pods {
+		op, ok := r.obsP[p.Name]
+		if !ok || !p.Infra || r.podRecreate[p.Name] || r.opts.NoRecreate {
+			continue
+		}
+		switch op.State {
+		case "Running", "Degraded", "Paused":
+			continue
+		}
+		all := true
+		for _, svc := range p.Services {
+			if !r.selected[svc] {
+				all = false
+			}
+			for _, c := range r.ofService[svc] {
+				if d := r.decisions[c.Name]; d == nil || !d.create {
+					all = false
+				}
+			}
+		}
+		if all {
+			r.podRecreate[p.Name] = true
+			r.podCause[p.Name] = "left " + strings.ToLower(op.State) + " by an interrupted run"
 		}
 	}
 }
@@ -315,6 +357,28 @@ func (r *reconciler) volumePhase() {
 	}
 }
 
+// directoryPhase creates the missing bind-mount sources of the containers
+// to create, as docker compose does, before them.
+func (r *reconciler) directoryPhase() {
+	missing := map[string]bool{}
+	for _, d := range r.observed.MissingDirectories {
+		missing[d] = true
+	}
+	if len(missing) == 0 {
+		return
+	}
+	for _, name := range r.s.ServiceNames() {
+		if !r.creates[name] {
+			continue
+		}
+		for _, m := range r.s.Services[name].Mounts {
+			if m.Type == stack.MountBind && missing[m.Source] && r.dirStep[m.Source] == nil {
+				r.dirStep[m.Source] = r.b.add(&Step{Kind: StepCreateDirectory, Target: m.Source, Service: name, Cause: "bind-mount source missing"})
+			}
+		}
+	}
+}
+
 // orphanPhase stops and removes orphans and scaled-down replicas before new
 // objects might reuse their names or ports.
 func (r *reconciler) orphanPhase() {
@@ -394,12 +458,20 @@ func (r *reconciler) pod(p *Pod) {
 				removed = append(removed, rs...)
 			}
 		}
-		rp := b.add(&Step{Kind: StepRemovePod, Target: p.Name, Pod: p.Name, Cause: "pod configuration changed"}, removed...)
+		cause := "pod configuration changed"
+		if c := r.podCause[p.Name]; c != "" {
+			cause = c
+		}
+		rp := b.add(&Step{Kind: StepRemovePod, Target: p.Name, Pod: p.Name, Cause: cause}, removed...)
 		deps = append(deps, rp)
 		exists = false
 	}
 	if !exists && r.podCreated[p.Name] {
-		r.podStep[p.Name] = b.add(&Step{Kind: StepCreatePod, Target: p.Name, Pod: p.Name, PodSpec: p, Cause: podCause(r.podRecreate[p.Name])},
+		cause := podCause(r.podRecreate[p.Name])
+		if c := r.podCause[p.Name]; c != "" {
+			cause = c
+		}
+		r.podStep[p.Name] = b.add(&Step{Kind: StepCreatePod, Target: p.Name, Pod: p.Name, PodSpec: p, Cause: cause},
 			sortSteps(deps)...)
 	}
 }
@@ -431,6 +503,11 @@ func (r *reconciler) container(d *decision) {
 		}
 		for _, name := range secretNamesFor(s, svc) {
 			deps = append(deps, r.secretStep[name])
+		}
+		for _, m := range svc.Mounts {
+			if m.Type == stack.MountBind {
+				deps = append(deps, r.dirStep[m.Source])
+			}
 		}
 		if p != nil && !p.Infra {
 			for net := range p.Networks {

@@ -213,3 +213,95 @@ func TestReconcileRemovesStorageLeftovers(t *testing.T) {
 		t.Errorf("down -p without a stack file leaves the project-named leftover rec-webby-1")
 	}
 }
+
+// TestReconcileRepairsInterruptedPod: a pod with an infra container that an
+// interrupted run left not running, all of whose members are made again, is
+// made again too (its infra container may be half-made: starting a member
+// then failed with "internal libpod error"). A stopped stack's pod is kept.
+func TestReconcileRepairsInterruptedPod(t *testing.T) {
+	s := load(t, writeCompose(t, reconcileStack))
+	o := applied(reconcile(t, s, nil, Options{}))
+	for i := range o.Pods {
+		if o.Pods[i].Name == "rec-app" {
+			o.Pods[i].State = "Created"
+		}
+	}
+	for i := range o.Containers {
+		if o.Containers[i].Pod == "rec-app" {
+			o.Containers[i].State = "created"
+		}
+	}
+	p := reconcile(t, s, o, Options{})
+	got := strings.Join(mutations(p), "; ")
+	if !strings.Contains(got, "RemovePod rec-app") || !strings.Contains(got, "CreatePod rec-app") {
+		t.Errorf("a half-made pod is kept: %s\n%s", got, p)
+	}
+	for i := range o.Pods {
+		o.Pods[i].State = "Exited"
+	}
+	for i := range o.Containers {
+		o.Containers[i].State = "exited"
+	}
+	p = reconcile(t, s, o, Options{})
+	if got := strings.Join(mutations(p), "; "); strings.Contains(got, "Pod") {
+		t.Errorf("a stopped stack's pods are recreated: %s", got)
+	}
+}
+
+// TestReconcileCreatesMissingBindSources: a missing bind-mount source is a
+// step the plan shows (it used to be made as a side effect of creating the
+// container, so plan and --dry-run never said so), before the containers
+// that mount it, once.
+func TestReconcileCreatesMissingBindSources(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "compose.yaml")
+	os.WriteFile(path, []byte(`name: b
+services:
+  a: {image: x, volumes: ["./data:/data"]}
+  c: {image: x, volumes: ["./data:/other", "./logs:/logs"]}
+`), 0o644)
+	s := load(t, path)
+	look := LookupFor(s)
+	want := []string{filepath.Join(dir, "data"), filepath.Join(dir, "logs")}
+	if strings.Join(look.Directories, ",") != strings.Join(want, ",") {
+		t.Fatalf("lookup directories %v, want %v", look.Directories, want)
+	}
+	p := reconcile(t, s, &ObservedState{MissingDirectories: want[:1]}, Options{})
+	var mkdir *Step
+	for _, st := range p.Steps {
+		if st.Kind == StepCreateDirectory {
+			if mkdir != nil {
+				t.Errorf("two steps create %s", st.Target)
+			}
+			mkdir = st
+		}
+	}
+	if mkdir == nil || mkdir.Target != want[0] {
+		t.Fatalf("no step creates %s:\n%s", want[0], p)
+	}
+	for _, st := range p.Steps {
+		if st.Kind == StepCreateContainer && !contains(st.Deps, mkdir.ID) {
+			t.Errorf("%s is created before its bind source:\n%s", st.Target, p)
+		}
+	}
+	if p := reconcile(t, s, &ObservedState{}, Options{}); strings.Contains(p.String(), "CreateDirectory") {
+		t.Errorf("existing sources are created again:\n%s", p)
+	}
+}
+
+// TestReconcileRecreatesStopping: a kill -9 of `up --force-recreate`
+// during its stops leaves containers Podman is still stopping; starting
+// them failed with "container state improper". They are made again.
+func TestReconcileRecreatesStopping(t *testing.T) {
+	s := load(t, writeCompose(t, reconcileStack))
+	o := applied(reconcile(t, s, nil, Options{}))
+	for i := range o.Containers {
+		if o.Containers[i].Name == "rec-web-1" {
+			o.Containers[i].State = "stopping"
+		}
+	}
+	p := reconcile(t, s, o, Options{})
+	if got := strings.Join(mutations(p), "; "); got != "RemoveContainer rec-web-1; CreateContainer rec-web-1; StartContainer rec-web-1" {
+		t.Errorf("a container left stopping: %s\n%s", got, p)
+	}
+}

@@ -56,8 +56,13 @@ type Pod struct {
 	Ports    []stack.Port `json:"ports,omitempty"`
 	Hostname string       `json:"hostname,omitempty"`
 	// AddHosts are "name:ip" entries: co-located service names resolve to
-	// 127.0.0.1 inside the pod.
+	// 127.0.0.1 inside the pod, then the members' extra_hosts.
 	AddHosts []string `json:"addHosts,omitempty"`
+	// DNS, DNSSearch and DNSOptions are the members' dns, dns_search and
+	// dns_opt: Podman sets them for the whole network namespace.
+	DNS        []string `json:"dns,omitempty"`
+	DNSSearch  []string `json:"dnsSearch,omitempty"`
+	DNSOptions []string `json:"dnsOptions,omitempty"`
 	// Networks maps a Podman network name to this pod's DNS aliases on it
 	// (the pod's service names), so `db:5432` works across pods.
 	Networks map[string][]string `json:"networks,omitempty"`
@@ -114,6 +119,13 @@ type ObservedState struct {
 	Secrets  []ObservedSecret  `json:"secrets,omitempty"`
 	// Images are the image references present locally (for pull decisions).
 	Images []string `json:"images,omitempty"`
+	// MissingDirectories are bind-mount sources (Lookup.Directories) that
+	// do not exist on the service's host; a plan creates them, as docker
+	// compose does. Empty where the runtime cannot tell (a remote service).
+	MissingDirectories []string `json:"missingDirectories,omitempty"`
+	// Host is what the runtime's host refuses (Up fills it in when the
+	// stack needs it; see HostInspector).
+	Host Host `json:"host,omitzero"`
 }
 
 // ObservedPod is a pod that exists.
@@ -173,6 +185,9 @@ type Lookup struct {
 	Volumes  []string
 	Networks []string
 	Secrets  []string
+	// Directories are bind-mount sources on the host: which of them are
+	// missing (where the runtime can tell: a service on this machine).
+	Directories []string
 }
 
 // SecretSpec is a Podman secret a plan creates, from a stack secret or an
@@ -196,6 +211,8 @@ const (
 	StepCreateNetwork StepKind = "CreateNetwork"
 	StepCreateVolume  StepKind = "CreateVolume"
 	StepCreateSecret  StepKind = "CreateSecret"
+	// StepCreateDirectory creates a missing bind-mount source directory.
+	StepCreateDirectory StepKind = "CreateDirectory"
 	// StepUseVolume marks a volume that exists without this project's
 	// labels and will be mounted as it is: it changes nothing, it is there
 	// so plans and progress show it.
@@ -318,6 +335,9 @@ type Runtime interface {
 	RemoveNetwork(ctx context.Context, name string) error
 	// RemoveSecret removes a Podman secret; a missing one is fine.
 	RemoveSecret(ctx context.Context, name string) error
+	// CreateDirectory creates a bind-mount source directory (and its
+	// parents) on the service's host; an existing one is fine.
+	CreateDirectory(ctx context.Context, path string) error
 	// Logs writes the last tail lines of a container's output to w; used to
 	// explain a failed wait.
 	Logs(ctx context.Context, name string, tail int, w io.Writer) error

@@ -210,3 +210,22 @@ func TestEmbeddedService(t *testing.T) {
 		t.Errorf("socket %s still there after Close", sock)
 	}
 }
+
+// TestRefusedPodLeavesNothing: when Podman refuses a pod (here, a network
+// that does not exist), no half-made pod is left under its name (Podman
+// 4.3 leaves one behind its 500), so a later up starts clean.
+func TestRefusedPodLeavesNothing(t *testing.T) {
+	c := testClient(t)
+	ctx := context.Background()
+	name := fmt.Sprintf("it%d-refused", time.Now().UnixNano()%1000000)
+	p := &planner.Pod{Key: "refused", Name: name, Infra: true, Services: []string{"web"},
+		Networks: map[string][]string{name + "-no-such-network": {"web"}}}
+	s := &stack.Stack{Name: name, Services: map[string]*stack.Service{"web": {Name: "web", Image: "localhost/busybox:test", Replicas: 1}}}
+	t.Cleanup(func() { c.RemovePod(context.Background(), name) })
+	if err := c.CreatePod(ctx, p, s); err == nil {
+		t.Fatal("Podman created a pod on a network that does not exist")
+	}
+	if _, err := c.InspectPod(ctx, name); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a refused pod was left behind: inspect says %v", err)
+	}
+}

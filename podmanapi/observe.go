@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/volumes"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
 	"github.com/podstack/podstack/stack"
 )
@@ -158,6 +160,13 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	if c.local() {
+		for _, d := range look.Directories {
+			if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
+				out.MissingDirectories = append(out.MissingDirectories, d)
+			}
+		}
+	}
 	out.Volumes = dedupeBy(out.Volumes, func(v planner.ObservedVolume) string { return v.Name })
 	out.Networks = dedupeBy(out.Networks, func(n planner.ObservedNetwork) string { return n.Name })
 	sort.Slice(out.Containers, func(i, j int) bool { return out.Containers[i].Name < out.Containers[j].Name })
@@ -228,17 +237,8 @@ func dedupe(in []string) []string {
 	return out
 }
 
-// ProjectSummary is one stack found on the service, for `stack ls`.
-type ProjectSummary struct {
-	Name        string `json:"name"`
-	Environment string `json:"environment,omitempty"`
-	Containers  int    `json:"containers"`
-	// Status counts containers by state: "running(3), exited(1)".
-	Status string `json:"status"`
-}
-
 // Projects lists every project that has containers on the service.
-func (c *Client) Projects(ctx context.Context) ([]ProjectSummary, error) {
+func (c *Client) Projects(ctx context.Context) ([]ops.ProjectSummary, error) {
 	all := true
 	list, err := containers.List(c.ctx(ctx), &containers.ListOptions{All: &all,
 		Filters: map[string][]string{"label": {planner.LabelProject}}})
@@ -267,14 +267,14 @@ func (c *Client) Projects(ctx context.Context) ([]ProjectSummary, error) {
 		a.n++
 		a.states[ct.State]++
 	}
-	var out []ProjectSummary
+	var out []ops.ProjectSummary
 	for _, name := range sortedKeys(byName) {
 		a := byName[name]
 		var parts []string
 		for _, st := range sortedKeys(a.states) {
 			parts = append(parts, fmt.Sprintf("%s(%d)", st, a.states[st]))
 		}
-		out = append(out, ProjectSummary{Name: name, Environment: a.env, Containers: a.n, Status: strings.Join(parts, ", ")})
+		out = append(out, ops.ProjectSummary{Name: name, Environment: a.env, Containers: a.n, Status: strings.Join(parts, ", ")})
 	}
 	return out, nil
 }

@@ -16,9 +16,11 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/pods"
 	"github.com/containers/podman/v5/pkg/bindings/secrets"
 	"github.com/containers/podman/v5/pkg/bindings/volumes"
+	"github.com/containers/podman/v5/pkg/domain/entities/reports"
 	entitiesTypes "github.com/containers/podman/v5/pkg/domain/entities/types"
 	"github.com/containers/podman/v5/pkg/errorhandling"
 
+	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
 	"github.com/podstack/podstack/stack"
 )
@@ -30,6 +32,9 @@ var (
 	ErrConflict   = errors.New("conflict")
 	ErrExists     = errors.New("already exists")
 	ErrNotRunning = planner.ErrNotRunning
+	// ErrUnsupported is an operation this Podman service cannot carry out
+	// (see Capabilities): a limit of its version or mode, not a failure.
+	ErrUnsupported = errors.New("not supported by this Podman service")
 )
 
 // mapErr keys on the server's Because text first (Podman returns 500 for
@@ -63,7 +68,10 @@ func mapErr(err error) error {
 	return err
 }
 
-var _ planner.Backend = (*Client)(nil)
+var (
+	_ planner.Backend = (*Client)(nil)
+	_ ops.Engine      = (*Client)(nil)
+)
 
 // PullImage pulls ref with Podman's pull policy.
 func (c *Client) PullImage(ctx context.Context, ref, policy string) error {
@@ -162,7 +170,14 @@ func (c *Client) CreateVolume(ctx context.Context, v *stack.Volume, labels map[s
 func (c *Client) CreatePod(ctx context.Context, p *planner.Pod, s *stack.Stack) error {
 	psg := podSpec(p, s)
 	if _, err := pods.CreatePodFromSpec(c.ctx(ctx), &entitiesTypes.PodSpec{PodSpecGen: *psg}); err != nil {
-		return fmt.Errorf("create pod %s: %w", p.Name, mapErr(err))
+		err = mapErr(err)
+		if !errors.Is(err, ErrExists) {
+			// Podman 4.3 can leave the pod behind when it refuses its infra
+			// container; the plan creates a pod only where none was, so
+			// whatever has this name now is that half-made pod.
+			_ = c.RemovePod(context.WithoutCancel(ctx), p.Name)
+		}
+		return fmt.Errorf("create pod %s: %w", p.Name, err)
 	}
 	return nil
 }
@@ -170,9 +185,6 @@ func (c *Client) CreatePod(ctx context.Context, p *planner.Pod, s *stack.Stack) 
 // CreateContainer creates the container; the plan has created the Podman
 // secrets it uses.
 func (c *Client) CreateContainer(ctx context.Context, ct *planner.Container, p *planner.Pod, s *stack.Stack) error {
-	if err := c.createBindSources(ct.Spec); err != nil {
-		return fmt.Errorf("create container %s: %w", ct.Name, err)
-	}
 	g, err := containerSpec(ct, p, s, planner.ImageRef(s, ct.Spec), planner.ServiceSecrets(s, ct.Spec), func(msg string) { c.warnOnce(ct.Service, msg) })
 	if err != nil {
 		return fmt.Errorf("create container %s: %w", ct.Name, err)
@@ -183,22 +195,21 @@ func (c *Client) CreateContainer(ctx context.Context, ct *planner.Container, p *
 	return nil
 }
 
-// createBindSources creates missing bind-mount source directories, as
-// docker compose does, when the service runs on this machine (a unix
-// socket); on a remote service the paths are the remote host's business.
-func (c *Client) createBindSources(svc *stack.Service) error {
-	if !strings.HasPrefix(c.url, "unix://") {
+// local reports whether the service runs on this machine (a unix socket):
+// bind-mount sources are then paths here; on a remote service they are the
+// remote host's business.
+func (c *Client) local() bool {
+	return strings.HasPrefix(c.url, "unix://")
+}
+
+// CreateDirectory creates a missing bind-mount source, as docker compose
+// does, when the service runs on this machine.
+func (c *Client) CreateDirectory(ctx context.Context, path string) error {
+	if !c.local() {
 		return nil
 	}
-	for _, m := range svc.Mounts {
-		if m.Type != stack.MountBind || m.Source == "" {
-			continue
-		}
-		if _, err := os.Stat(m.Source); os.IsNotExist(err) {
-			if err := os.MkdirAll(m.Source, 0o755); err != nil {
-				return fmt.Errorf("create bind mount source %s: %w", m.Source, err)
-			}
-		}
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		return fmt.Errorf("create bind mount source %s: %w", path, err)
 	}
 	return nil
 }
@@ -327,16 +338,6 @@ func (c *Client) FreshHealth(ctx context.Context, name string, now time.Time) (s
 	return c.RunHealthCheck(ctx, name)
 }
 
-// Running reports whether the container is running (or being restarted by
-// its restart policy).
-func (c *Client) Running(ctx context.Context, name string) (bool, error) {
-	data, err := containers.Inspect(c.ctx(ctx), name, nil)
-	if err != nil {
-		return false, fmt.Errorf("inspect %s: %w", name, mapErr(err))
-	}
-	return data.State != nil && (data.State.Running || data.State.Restarting), nil
-}
-
 // WaitExit blocks until the container exits and returns its exit code.
 func (c *Client) WaitExit(ctx context.Context, name string) (int, error) {
 	code, err := containers.Wait(c.ctx(ctx), name, nil)
@@ -350,25 +351,48 @@ func (c *Client) WaitExit(ctx context.Context, name string) (int, error) {
 // pods.Stop does not on Podman 4.x and 5.x).
 func (c *Client) StopContainer(ctx context.Context, name string, timeout time.Duration) error {
 	t := uint(timeout.Seconds())
-	if err := containers.Stop(c.ctx(ctx), name, &containers.StopOptions{Timeout: &t}); err != nil {
-		if err = mapErr(err); errors.Is(err, ErrNotFound) {
+	for deadline := time.Now().Add(restartGrace); ; {
+		asked := time.Now()
+		if err := containers.Stop(c.ctx(ctx), name, &containers.StopOptions{Timeout: &t}); err != nil {
+			if err = mapErr(err); errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			return fmt.Errorf("stop container %s: %w", name, err)
+		}
+		// A container caught between two runs of its restart policy was
+		// not running, so the stop did not count: its policy starts it
+		// again moments later. Then it is stopped once it is back.
+		if time.Now().After(deadline) || !c.restartsAfterStop(ctx, name, asked) {
 			return nil
 		}
-		return fmt.Errorf("stop container %s: %w", name, err)
 	}
-	return nil
 }
 
 // RemoveContainer removes a container, running or not (and with volumes its
 // anonymous volumes); a missing one is fine.
 func (c *Client) RemoveContainer(ctx context.Context, name string, volumes bool) error {
 	force := true
-	reports, err := containers.Remove(c.ctx(ctx), name, &containers.RemoveOptions{Force: &force, Volumes: &volumes})
-	if err == nil {
-		for _, r := range reports {
-			if r.Err != nil {
-				err = r.Err
+	var err error
+	// A container an interrupted run left half-started can hold its shm
+	// mount busy for a moment after its process goes: Podman then answers
+	// "device or resource busy", and a little later removes it.
+	for try := 0; ; try++ {
+		var rep []*reports.RmReport
+		rep, err = containers.Remove(c.ctx(ctx), name, &containers.RemoveOptions{Force: &force, Volumes: &volumes})
+		if err == nil {
+			for _, r := range rep {
+				if r.Err != nil {
+					err = r.Err
+				}
 			}
+		}
+		if err == nil || try >= busyRetries || !strings.Contains(err.Error(), "device or resource busy") {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("remove container %s: %w", name, ctx.Err())
+		case <-time.After(busyWait):
 		}
 	}
 	if err != nil {
@@ -379,6 +403,13 @@ func (c *Client) RemoveContainer(ctx context.Context, name string, volumes bool)
 	}
 	return nil
 }
+
+// busyRetries and busyWait bound RemoveContainer's patience with a busy
+// mount: about five seconds.
+const (
+	busyRetries = 10
+	busyWait    = 500 * time.Millisecond
+)
 
 // RemovePod removes a pod and what is left in it; a missing one is fine.
 func (c *Client) RemovePod(ctx context.Context, name string) error {
@@ -417,7 +448,7 @@ func (c *Client) RemoveNetwork(ctx context.Context, name string) error {
 
 // Logs writes the last tail lines of the container's output to w.
 func (c *Client) Logs(ctx context.Context, name string, tail int, w io.Writer) error {
-	return c.readLogs(ctx, name, LogOptions{}, "", tail, func(l LogLine) {
+	return c.readLogs(ctx, name, ops.LogOptions{}, "", tail, func(l ops.LogLine) {
 		io.WriteString(w, l.Text+"\n")
 	})
 }

@@ -18,13 +18,27 @@ import (
 	"go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // DependsOnAnnotation orders startup between Kubernetes pods:
 // "db:healthy, cache" makes every container of the annotated pod wait for
 // the containers of pod db to be healthy and those of cache to be started.
 const DependsOnAnnotation = "podstack.io/depends-on"
+
+// Annotations that stack convert and export kube write so that loading
+// their output gives back the stack they came from, although the objects'
+// names had to change for their target (podman kube play resolves a pod
+// only by its name, so a converted pod is <service>.<project>):
+//   - ProjectAnnotation on a Pod or Deployment: the project name, used
+//     unless -p or COMPOSE_PROJECT_NAME give one;
+//   - PodAnnotation on a Pod or Deployment: the pod's key (what the
+//     project prefixes with <project>- in Podman);
+//   - VolumeAnnotation on a PersistentVolumeClaim: the volume's key.
+const (
+	ProjectAnnotation = "podstack.io/project"
+	PodAnnotation     = "podstack.io/pod"
+	VolumeAnnotation  = "podstack.io/volume"
+)
 
 // sourceFile is one stack file's name and raw content.
 type sourceFile struct {
@@ -78,31 +92,43 @@ type kubeLoader struct {
 	configMaps map[string]*corev1.ConfigMap
 	secrets    map[string]*corev1.Secret
 	pvcs       map[string]bool
-	docs       []*kubeDoc
+	// claims maps a claim's name to its volume key (VolumeAnnotation).
+	claims map[string]string
+	docs   []*kubeDoc
+	// named maps objectGroup/name to the first document with that name.
+	named map[string]*kubeDoc
 }
 
 // loadKube turns Kubernetes YAML documents into a Stack. env is the resolved
 // interpolation environment (process env, env files) for ${VAR} substitution.
 func loadKube(ctx context.Context, files []sourceFile, env map[string]string, opts LoadOptions) (*Stack, error) {
-	name := opts.ProjectName
-	if name == "" {
-		name = env["COMPOSE_PROJECT_NAME"]
-	}
-	if name == "" {
-		name = loader.NormalizeProjectName(filepath.Base(opts.WorkingDir))
-	}
 	l := &kubeLoader{
-		s: &Stack{Name: name, Format: FormatKube, WorkingDir: opts.WorkingDir,
+		s: &Stack{Format: FormatKube, WorkingDir: opts.WorkingDir,
 			Services: map[string]*Service{}, Volumes: map[string]*Volume{}, Networks: map[string]*Network{},
 			Secrets: map[string]*Secret{}, Configs: map[string]*Config{}},
 		configMaps: map[string]*corev1.ConfigMap{},
 		secrets:    map[string]*corev1.Secret{},
 		pvcs:       map[string]bool{},
+		named:      map[string]*kubeDoc{},
 	}
-	l.s.Networks["default"] = &Network{Key: "default", Name: name + "_default"}
 	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		l.readFile(f, env, opts.KeepVars)
 	}
+	name := opts.ProjectName
+	if name == "" {
+		name = env["COMPOSE_PROJECT_NAME"]
+	}
+	if name == "" {
+		name = l.annotatedProject()
+	}
+	if name == "" {
+		name = loader.NormalizeProjectName(filepath.Base(opts.WorkingDir))
+	}
+	l.s.Name = name
+	l.s.Networks["default"] = &Network{Key: "default", Name: name + "_default"}
 	// ConfigMaps, Secrets and claims first: pods refer to them.
 	for _, d := range l.docs {
 		switch d.kind {
@@ -126,11 +152,19 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 			var pvc corev1.PersistentVolumeClaim
 			if l.decode(d, &pvc) {
 				l.pvcs[pvc.Name] = true
-				v := &Volume{Key: pvc.Name, Name: name + "_" + pvc.Name, Labels: pvc.Labels}
+				key := pvc.Name
+				if k := pvc.Annotations[VolumeAnnotation]; k != "" {
+					key = k
+					if l.claims == nil {
+						l.claims = map[string]string{}
+					}
+					l.claims[pvc.Name] = k
+				}
+				v := &Volume{Key: key, Name: name + "_" + key, Labels: pvc.Labels}
 				if q, ok := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; ok {
 					v.Size = q.String()
 				}
-				l.s.Volumes[pvc.Name] = v
+				l.s.Volumes[key] = v
 			}
 		case "Service":
 			var svc corev1.Service
@@ -163,6 +197,11 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 				if dep.Spec.Replicas != nil {
 					r = int(*dep.Spec.Replicas)
 				}
+				if r < 0 {
+					l.problems = append(l.problems, Problem{Position: l.at(d, "spec.replicas"), Service: dep.Name,
+						Message: fmt.Sprintf("replicas must not be negative, got %d", r), Fix: "use 0 or more"})
+					continue
+				}
 				ann := map[string]string{}
 				for k, v := range dep.Spec.Template.Annotations {
 					ann[k] = v
@@ -186,7 +225,11 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 	podNames := []string{}
 	for _, p := range pods {
 		podNames = append(podNames, p.name)
-		podServices[p.name] = l.pod(p.doc, p.name, p.spec, p.labels, p.replicas, uses)
+		key := p.name
+		if k := p.meta[PodAnnotation]; k != "" {
+			key = k
+		}
+		podServices[p.name] = l.pod(p.doc, key, p.spec, p.labels, p.replicas, uses)
 	}
 	for _, p := range pods {
 		l.podDependencies(p.doc, p.name, p.meta[DependsOnAnnotation], podServices, podNames)
@@ -199,6 +242,22 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 		return nil, err
 	}
 	return l.s, nil
+}
+
+// annotatedProject is the project named by the ProjectAnnotation of the
+// file's Pods and Deployments (the first one found), or "".
+func (l *kubeLoader) annotatedProject() string {
+	for _, d := range l.docs {
+		if d.kind != "Pod" && d.kind != "Deployment" {
+			continue
+		}
+		meta, _ := d.value["metadata"].(map[string]any)
+		annotations, _ := meta["annotations"].(map[string]any)
+		if p, ok := annotations[ProjectAnnotation].(string); ok && p != "" {
+			return p
+		}
+	}
+	return ""
 }
 
 // readFile splits a file into documents, interpolates each and records it.
@@ -243,7 +302,10 @@ func (l *kubeLoader) readFile(f sourceFile, env map[string]string, keepVars bool
 			l.problems = append(l.problems, Problem{Position: Position{File: f.Name, Line: d.line},
 				Message: fmt.Sprintf("%s has no metadata.name", d.kind), Fix: "add metadata: {name: NAME}"})
 			continue
+		case !l.checkDuplicate(d, l.named):
+			continue
 		}
+		l.checkName(d)
 		l.docs = append(l.docs, d)
 	}
 	if err := f.parseErr; err != nil {
@@ -348,6 +410,7 @@ func (l *kubeLoader) pod(d *kubeDoc, podName string, spec corev1.PodSpec, labels
 			path string
 		}{c, false, fmt.Sprintf("%s.containers.%d", specPath, i)})
 	}
+	l.checkPodSpec(d, specPath, podName, spec)
 	volumes := map[string]corev1.Volume{}
 	for _, v := range spec.Volumes {
 		volumes[v.Name] = v
@@ -365,6 +428,7 @@ func (l *kubeLoader) pod(d *kubeDoc, podName string, spec corev1.PodSpec, labels
 		if uses[c.Name] > 1 {
 			name = podName + "-" + c.Name
 		}
+		l.checkContainer(d, e.path, name, c)
 		if c.Image == "" {
 			l.problems = append(l.problems, Problem{Position: pos, Service: name,
 				Message: fmt.Sprintf("container %q in pod %q has no image", c.Name, podName), Fix: "add image: NAME"})
@@ -394,12 +458,12 @@ func (l *kubeLoader) pod(d *kubeDoc, podName string, spec corev1.PodSpec, labels
 		}
 		svc.Resources = kubeResources(c.Resources)
 		l.mounts(svc, c, volumes, pos)
-		svc.Health = probe(c.ReadinessProbe)
+		svc.Health = probe(c.ReadinessProbe, c)
 		if svc.Health == nil {
-			svc.Health = probe(c.LivenessProbe)
+			svc.Health = probe(c.LivenessProbe, c)
 		}
 		if svc.Health == nil {
-			svc.Health = probe(c.StartupProbe)
+			svc.Health = probe(c.StartupProbe, c)
 		}
 		if sc := c.SecurityContext; sc != nil {
 			if sc.RunAsUser != nil {
@@ -577,6 +641,9 @@ func (l *kubeLoader) mounts(svc *Service, c corev1.Container, volumes map[string
 		switch {
 		case v.PersistentVolumeClaim != nil:
 			claim := v.PersistentVolumeClaim.ClaimName
+			if k, ok := l.claims[claim]; ok {
+				claim = k
+			}
 			if _, ok := l.s.Volumes[claim]; !ok {
 				// podman kube play creates a volume for an unknown claim; so do we.
 				l.s.Volumes[claim] = &Volume{Key: claim, Name: l.s.Name + "_" + claim}
@@ -675,9 +742,10 @@ func kubeResources(r corev1.ResourceRequirements) Resources {
 	return out
 }
 
-// probe turns a Kubernetes probe into a healthcheck with Kubernetes'
-// defaults (period 10s, timeout 1s, failure threshold 3).
-func probe(p *corev1.Probe) *HealthCheck {
+// probe turns a Kubernetes probe of container c into a healthcheck with
+// Kubernetes' defaults (period 10s, timeout 1s, failure threshold 3); nil
+// for a probe checkProbe refuses.
+func probe(p *corev1.Probe, c corev1.Container) *HealthCheck {
 	if p == nil {
 		return nil
 	}
@@ -704,20 +772,21 @@ func probe(p *corev1.Probe) *HealthCheck {
 		if host == "" {
 			host = "localhost"
 		}
-		h.Test = []string{"CMD-SHELL", fmt.Sprintf("wget -q -O /dev/null http://%s:%s%s || exit 1", host, portString(p.HTTPGet.Port), path)}
+		port, err := probePort(p.HTTPGet.Port, c)
+		if err != nil {
+			return nil
+		}
+		h.Test = []string{"CMD-SHELL", fmt.Sprintf("wget -q -O /dev/null http://%s:%d%s || exit 1", host, port, path)}
 	case p.TCPSocket != nil:
-		h.Test = []string{"CMD-SHELL", fmt.Sprintf("nc -z localhost %s || exit 1", portString(p.TCPSocket.Port))}
+		port, err := probePort(p.TCPSocket.Port, c)
+		if err != nil {
+			return nil
+		}
+		h.Test = []string{"CMD-SHELL", fmt.Sprintf("nc -z localhost %d || exit 1", port)}
 	default:
 		return nil
 	}
 	return h
-}
-
-func portString(p intstr.IntOrString) string {
-	if p.Type == intstr.Int {
-		return strconv.Itoa(int(p.IntVal))
-	}
-	return p.StrVal
 }
 
 // kubeUnsupported names the pod and container settings podstack ignores.

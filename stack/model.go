@@ -55,7 +55,18 @@ type Stack struct {
 	// Warnings are non-fatal load findings: keys podstack ignores, obsolete
 	// attributes. Callers print them; they never stop a load.
 	Warnings []Warning `json:"-"`
+	// RunProblems stop the stack from running but not from being read (a
+	// missing secret file): commands that only tear down or inspect still
+	// work, and planner.Validate reports them before anything is created.
+	RunProblems Problems `json:"-"`
 }
+
+// PodPolicies are the ways services can be grouped into pods (see
+// planner.Policy): the values --pods and x-podstack.pods take.
+var PodPolicies = []string{"auto", "service", "project"}
+
+// PodPolicyFix is the fix a message gives for an invalid pod policy.
+const PodPolicyFix = "use auto, service or project"
 
 // Extension is the top-level `x-podstack` block. Decoded strictly: an unknown
 // key in it is a load error, since a typo here would silently change behaviour.

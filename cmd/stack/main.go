@@ -1,4 +1,3 @@
-// Command stack runs compose-style multi-pod stacks on Podman.
 package main
 
 import (
@@ -12,6 +11,9 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/podstack/podstack/stack"
 )
@@ -65,7 +67,7 @@ func run(args []string, s streams) int {
 	red := &redactingWriter{w: s.err}
 	s.err = red
 	root := newRootCommand(s, force)
-	root.SetArgs(followShorthand(args))
+	root.SetArgs(followShorthand(root, args))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
@@ -120,13 +122,23 @@ func (r *redactingWriter) hide(values []string) {
 
 // followShorthand gives `-f` after the logs and rm subcommands its docker
 // compose meaning (--follow, --force); before the subcommand, -f is the
-// stack file (`stack -f a.yaml logs -f`).
+// stack file (`stack -f a.yaml logs -f`). Which global flags take a value
+// (so that the word after them is no command) comes from root's own flag
+// set: a list kept by hand here once missed --pod.
 var shortF = map[string]string{"logs": "--follow", "rm": "--force"}
 
-func followShorthand(args []string) []string {
+func followShorthand(root *cobra.Command, args []string) []string {
+	takesValue := map[string]bool{}
+	root.PersistentFlags().VisitAll(func(f *pflag.Flag) {
+		if f.NoOptDefVal != "" {
+			return // a bool (or a flag with a default when bare) takes no separate value
+		}
+		takesValue["--"+f.Name] = true
+		if f.Shorthand != "" {
+			takesValue["-"+f.Shorthand] = true
+		}
+	})
 	out := append([]string(nil), args...)
-	takesValue := map[string]bool{"-f": true, "--file": true, "-p": true, "--project-name": true, "--env": true,
-		"--env-file": true, "--profile": true, "--url": true, "--progress": true, "--pods": true, "--lock-timeout": true}
 	for i := 0; i < len(out); i++ {
 		switch a := out[i]; {
 		case takesValue[a]:

@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/podstack/podstack/internal/display"
-	"github.com/podstack/podstack/internal/lock"
 	"github.com/podstack/podstack/planner"
 	"github.com/podstack/podstack/podmanapi"
 	"github.com/podstack/podstack/stack"
@@ -175,7 +174,7 @@ func (g *globalOptions) resolve(cmd *cobra.Command) error {
 		return err
 	}
 	if g.pods != "" {
-		if err := oneOf("pods", g.pods, string(planner.PolicyAuto), string(planner.PolicyService), string(planner.PolicyProject)); err != nil {
+		if err := oneOf("pods", g.pods, stack.PodPolicies...); err != nil {
 			return err
 		}
 	}
@@ -277,9 +276,16 @@ func (g *globalOptions) loadOptions() stack.LoadOptions {
 	}
 }
 
-// load reads the stack and prints its warnings on stderr.
-func (g *globalOptions) load(ctx context.Context) (*stack.Stack, error) {
-	s, err := stack.Load(ctx, g.loadOptions())
+// load reads the stack and prints its warnings on stderr: every command
+// loads through here, so warnings read the same everywhere and the stack's
+// credentials are hidden in all that follows. adjust changes the options
+// the flags gave (an export's environment, say).
+func (g *globalOptions) load(ctx context.Context, adjust ...func(*stack.LoadOptions)) (*stack.Stack, error) {
+	opts := g.loadOptions()
+	for _, a := range adjust {
+		a(&opts)
+	}
+	s, err := stack.Load(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -300,15 +306,11 @@ func (g *globalOptions) warn(ws []stack.Warning) {
 	}
 }
 
-// policy is the pod grouping to use: the flag, else the stack's setting.
-func (g *globalOptions) policy(s *stack.Stack) planner.Policy {
-	if g.pods != "" {
-		return planner.Policy(g.pods)
-	}
-	if s != nil && s.Options.Pods != "" {
-		return planner.Policy(s.Options.Pods)
-	}
-	return planner.PolicyAuto
+// policy is the pod grouping --pods asks for; "" leaves the default (the
+// stack's x-podstack.pods, else auto) to the planner, the one place that
+// applies it.
+func (g *globalOptions) policy(*stack.Stack) planner.Policy {
+	return planner.Policy(g.pods)
 }
 
 // connect opens the Podman service connection (or starts a temporary one).
@@ -325,20 +327,6 @@ func (g *globalOptions) connect(ctx context.Context) (*podmanapi.Client, error) 
 		}
 	})
 	return c, nil
-}
-
-// lockProject takes the lock every command that changes project on c's
-// service holds, so that two runs never interleave (they used to both fail
-// half-way). A second run waits, saying for whom, unless --no-wait-lock or
-// --lock-timeout says otherwise. The kernel drops the lock with its process.
-func (g *globalOptions) lockProject(ctx context.Context, c *podmanapi.Client, project, command string) (*lock.Lock, error) {
-	return lock.Acquire(ctx, lock.Options{
-		Service: lock.ServiceKey(c.URL()), Project: project, Command: command,
-		NoWait: g.noWaitLock, Timeout: g.lockTimeout,
-		OnWait: func(h lock.Holder) {
-			fmt.Fprintf(g.streams.err, "Waiting for %s to finish with project %q...\n", h, project)
-		},
-	})
 }
 
 // renderer opens the progress renderer --progress asks for on stderr.
