@@ -74,7 +74,9 @@ func stored(t *testing.T, obj *unstructured.Unstructured) *unstructured.Unstruct
 		APIVersion: obj.GetAPIVersion(), FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: fields}}})
 	switch obj.GetKind() {
 	case "Deployment":
-		_ = unstructured.SetNestedField(live.Object, "RollingUpdate", "spec", "strategy", "type")
+		if _, ok, _ := unstructured.NestedString(live.Object, "spec", "strategy", "type"); !ok {
+			_ = unstructured.SetNestedField(live.Object, "RollingUpdate", "spec", "strategy", "type")
+		}
 		_ = unstructured.SetNestedField(live.Object, int64(10), "spec", "revisionHistoryLimit")
 		_ = unstructured.SetNestedField(live.Object, int64(1), "status", "observedGeneration")
 	case "Service":
