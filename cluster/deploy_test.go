@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/podstack/podstack/export"
 	"github.com/podstack/podstack/planner"
 	"github.com/podstack/podstack/stack"
 )
@@ -42,7 +43,7 @@ func desiredFor(t *testing.T, s *stack.Stack, ns string) *Desired {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := FromStack(s, pods, ns)
+	d, err := FromStack(s, pods, export.KubeOptions{Namespace: ns})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -147,14 +147,16 @@ type Desired struct {
 	Warnings []string
 }
 
-// FromStack builds the objects `stack export kube --type deployment`
-// writes for the stack's pods and prepares them for the namespace.
-func FromStack(s *stack.Stack, pods []*planner.Pod, namespace string) (*Desired, error) {
-	res, err := export.Kube(s, pods, export.KubeOptions{Type: "deployment", Namespace: namespace})
+// FromStack builds the objects `stack export kube` writes for the
+// stack's pods (always as Deployments, in opts.Namespace) and prepares
+// them for that namespace.
+func FromStack(s *stack.Stack, pods []*planner.Pod, opts export.KubeOptions) (*Desired, error) {
+	opts.Type, opts.HostPorts, opts.InlineEnv = "deployment", false, false
+	res, err := export.Kube(s, pods, opts)
 	if err != nil {
 		return nil, err
 	}
-	d, err := Prepare(Target{Project: s.Name, Environment: s.Environment, Namespace: namespace}, res.Objects)
+	d, err := Prepare(Target{Project: s.Name, Environment: s.Environment, Namespace: opts.Namespace}, res.Objects)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/podstack/podstack/cluster"
+	"github.com/podstack/podstack/export"
 	"github.com/podstack/podstack/internal/lock"
 )
 
@@ -115,17 +116,22 @@ func (k *kubeFlags) connect(g *globalOptions) (*cluster.Client, error) {
 	return cluster.Connect(cluster.ConnectOptions{Kubeconfig: k.kubeconfig, Context: k.context, Namespace: k.namespace, Warnings: g.streams.err})
 }
 
-// desired loads the stack and builds what it wants in the namespace.
+// desired loads the stack and builds what it wants in the namespace: the
+// objects `export kube` writes, checked as export checks them (no host
+// port is bound, so clashes only `up` on Podman would hit do not matter).
 func (k *kubeFlags) desired(cmd *cobra.Command, g *globalOptions, namespace string) (*cluster.Desired, error) {
 	s, err := g.load(cmd.Context())
 	if err != nil {
 		return nil, err
 	}
-	pods, err := validPods(s, g.policy(s))
+	pods, _, err := definitionPods(s, g.policy(s))
 	if err != nil {
 		return nil, err
 	}
-	return cluster.FromStack(s, pods, namespace) // its warnings come with the plan
+	images := g.localImages(cmd.Context())
+	defer images.close()
+	// Its warnings come with the plan.
+	return cluster.FromStack(s, pods, export.KubeOptions{Namespace: namespace, ImagePorts: images.exposedPorts})
 }
 
 // lock keeps two stack commands on this machine from changing the same

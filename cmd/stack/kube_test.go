@@ -204,3 +204,15 @@ func TestTargetKubeAgainstAPIServer(t *testing.T) {
 		t.Errorf("up --dry-run of a rejected stack: exit %d\n%s", code, stderr)
 	}
 }
+
+// Kubernetes binds no host port, so two services publishing the same one
+// deploy there, as they export (only `up` on Podman must refuse them).
+func TestTargetKubeAllowsHostPortClashes(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("KUBECONFIG", filepath.Join(dir, "none"))
+	writeFile(t, filepath.Join(dir, "compose.yaml"), "name: twins\nservices:\n  a:\n    image: busybox\n    ports: [\"8080:80\"]\n  b:\n    image: busybox\n    ports: [\"8080:81\"]\n")
+	stdout, stderr, code := runCLI(t, dir, "plan", "--target", "kube", "--offline", "--namespace", "shop")
+	if code != exitOK || !strings.Contains(stdout, "Apply   Deployment/b") {
+		t.Errorf("exit %d\n%s%s", code, stdout, stderr)
+	}
+}
