@@ -88,8 +88,16 @@ lint: ## gofmt and go vet
 fmt: ## format the code
 	gofmt -w $$(git ls-files '*.go')
 
-bench: setup build ## benchmarks: planning a 1000-service stack, and up/down on real Podman
-	@$(WITH_SERVICE) $(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -tags "$(TAGS)" ./stack/ ./planner/ ./e2e/
+# The side-by-side comparison: rounds per tool and row (medians), passes
+# (quiet, and busy: one core kept busy by a bounded CPU burner), and rows
+# (all by default; see internal/peerbench). It rewrites docs/bench.
+BENCH_ROUNDS ?= 3
+BENCH_MODES ?= quiet,busy
+BENCH_ROWS ?=
+bench: setup build ## benchmarks: planning 1000 services; stack beside bare REST calls and kube play (writes docs/bench)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -tags "$(TAGS)" ./stack/ ./planner/
+	@$(WITH_SERVICE) $(GO) run ./internal/peerbench -stack $(BIN) -rounds $(BENCH_ROUNDS) -modes $(BENCH_MODES) \
+		$(if $(BENCH_ROWS),-rows $(BENCH_ROWS)) -out docs/bench
 
 DEMO := -f examples/demo/compose.yaml
 demo: setup build ## run the offline demo stack (examples/demo), show it, tear it down
