@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -721,7 +722,7 @@ func (c *converter) service(svc types.ServiceConfig) *Service {
 		}
 		out.Devices = append(out.Devices, dev)
 	}
-	out.Unsupported = append(out.Unsupported, unsupportedKeys(svc)...)
+	out.Unsupported = append(out.Unsupported, unsupportedKeys(&svc)...)
 	sort.Strings(out.Unsupported)
 	c.checkService(svc, out, base)
 	return out
@@ -975,22 +976,18 @@ var knownServiceKeys = func() []string {
 	return keys
 }()
 
-// unsupportedKeys lists the keys set on svc that the model does not carry.
-func unsupportedKeys(svc types.ServiceConfig) []string {
-	data, err := json.Marshal(svc)
-	if err != nil {
-		return nil
-	}
-	var m map[string]any
-	if json.Unmarshal(data, &m) != nil {
-		return nil
-	}
+// unsupportedKeys lists the keys set on svc that the model does not carry:
+// those whose JSON value (as compose-go marshals the service) is not empty.
+// It looks only at the fields of those keys, and marshals a field only
+// where reflection cannot tell (a value with its own MarshalJSON, a struct):
+// a JSON round trip of every service cost a 1000-service stack 5 MB.
+func unsupportedKeys(svc *types.ServiceConfig) []string {
 	var out []string
-	for k, v := range m {
-		if strings.HasPrefix(k, "x-") || supportedServiceKeys[k] || isEmpty(v) {
-			continue
+	v := reflect.ValueOf(svc).Elem()
+	for _, k := range unsupportedServiceFields() {
+		if !jsonEmpty(k, v.FieldByIndex(k.index)) {
+			out = append(out, k.name)
 		}
-		out = append(out, k)
 	}
 	for k := range svc.Extensions {
 		// podman-compose's own service extensions: name them rather than
@@ -999,15 +996,122 @@ func unsupportedKeys(svc types.ServiceConfig) []string {
 			out = append(out, k)
 		}
 	}
-	if d, ok := m["deploy"].(map[string]any); ok {
-		for k, v := range d {
-			if !supportedDeployKeys[k] && !isEmpty(v) {
-				out = append(out, "deploy."+k)
+	if svc.Deploy != nil {
+		d := reflect.ValueOf(svc.Deploy).Elem()
+		for _, k := range unsupportedDeployFields() {
+			if !jsonEmpty(k, d.FieldByIndex(k.index)) {
+				out = append(out, "deploy."+k.name)
 			}
 		}
 	}
 	sort.Strings(out)
 	return out
+}
+
+// The fields of the keys the model does not carry, found once.
+var (
+	unsupportedServiceFields = sync.OnceValue(func() []jsonField {
+		return jsonFields(reflect.TypeFor[types.ServiceConfig](), nil, func(name string) bool {
+			return !strings.HasPrefix(name, "x-") && !supportedServiceKeys[name]
+		})
+	})
+	unsupportedDeployFields = sync.OnceValue(func() []jsonField {
+		return jsonFields(reflect.TypeFor[types.DeployConfig](), nil, func(name string) bool { return !supportedDeployKeys[name] })
+	})
+)
+
+// jsonField is one key of a struct's JSON object, as encoding/json names it.
+type jsonField struct {
+	name                string
+	index               []int
+	omitempty, omitzero bool
+}
+
+// jsonFields lists the exported fields of struct type t whose JSON names
+// keep accepts, with untagged embedded structs flattened, as encoding/json
+// does.
+func jsonFields(t reflect.Type, index []int, keep func(string) bool) []jsonField {
+	var out []jsonField
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		tag := sf.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		at := append(append([]int(nil), index...), i)
+		name, opts, _ := strings.Cut(tag, ",")
+		if sf.Anonymous && name == "" && sf.Type.Kind() == reflect.Struct {
+			out = append(out, jsonFields(sf.Type, at, keep)...)
+			continue
+		}
+		if !sf.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = sf.Name
+		}
+		if keep(name) {
+			out = append(out, jsonField{name: name, index: at,
+				omitempty: strings.Contains(opts, "omitempty"), omitzero: strings.Contains(opts, "omitzero")})
+		}
+	}
+	return out
+}
+
+var jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+
+// jsonEmpty reports whether field f's JSON value v is absent or empty
+// (isEmpty).
+func jsonEmpty(f jsonField, v reflect.Value) bool {
+	if f.omitzero && v.IsZero() {
+		return true
+	}
+	// omitempty leaves out what encoding/json calls empty, before any
+	// MarshalJSON of the type is asked.
+	switch v.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.String:
+		if f.omitempty && v.IsZero() {
+			return true
+		}
+	case reflect.Array:
+		if f.omitempty && v.Len() == 0 {
+			return true
+		}
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice:
+		if v.IsNil() {
+			return true // null, or omitted
+		}
+	}
+	if v.Type().Implements(jsonMarshaler) || reflect.PointerTo(v.Type()).Implements(jsonMarshaler) || v.Kind() == reflect.Struct {
+		return marshalsEmpty(v)
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		return jsonEmpty(jsonField{}, v.Elem())
+	case reflect.Slice, reflect.Map, reflect.Array:
+		return v.Len() == 0 // [] or {}; anything in them is not empty
+	}
+	return v.IsZero()
+}
+
+// marshalsEmpty decides by marshalling v itself.
+func marshalsEmpty(v reflect.Value) bool {
+	var data []byte
+	var err error
+	if v.CanAddr() {
+		data, err = json.Marshal(v.Addr().Interface())
+	} else {
+		data, err = json.Marshal(v.Interface())
+	}
+	if err != nil {
+		return true
+	}
+	var x any
+	return json.Unmarshal(data, &x) != nil || isEmpty(x)
 }
 
 func isEmpty(v any) bool {
