@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/podstack/podstack/internal/cputime"
 	"github.com/podstack/podstack/internal/stackgen"
 	"github.com/podstack/podstack/internal/testcorpus"
 	"github.com/podstack/podstack/stack"
@@ -26,6 +27,7 @@ func generatedStack(tb testing.TB, n int) string {
 func BenchmarkPlan(b *testing.B) {
 	path := generatedStack(b, 1000)
 	b.ReportAllocs()
+	cpu := cputime.Used()
 	for b.Loop() {
 		s, err := stack.Load(context.Background(), stack.LoadOptions{Files: []string{path}, Environ: noEnv})
 		if err != nil {
@@ -39,6 +41,7 @@ func BenchmarkPlan(b *testing.B) {
 			b.Fatalf("%d containers", len(p.Containers))
 		}
 	}
+	cputime.Report(b, cpu)
 }
 
 // BenchmarkReconcile: group, validate and plan an already loaded
@@ -50,6 +53,7 @@ func BenchmarkReconcile(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	cpu := cputime.Used()
 	for b.Loop() {
 		p, err := Reconcile(s, &ObservedState{}, Options{})
 		if err != nil {
@@ -59,6 +63,7 @@ func BenchmarkReconcile(b *testing.B) {
 			b.Fatalf("%d containers", len(p.Containers))
 		}
 	}
+	cputime.Report(b, cpu)
 }
 
 // BenchmarkReconcileNoop: plan a 1000-service stack that is already up
@@ -74,12 +79,14 @@ func BenchmarkReconcileNoop(b *testing.B) {
 	}
 	o := applied(first)
 	b.ReportAllocs()
+	cpu := cputime.Used()
 	for b.Loop() {
 		p, err := Reconcile(s, o, Options{})
 		if err != nil || p.Mutating() != 0 {
 			b.Fatalf("%v, %d mutating", err, p.Mutating())
 		}
 	}
+	cputime.Report(b, cpu)
 }
 
 func TestGeneratedStackPlans(t *testing.T) {
@@ -97,6 +104,7 @@ func TestGeneratedStackPlans(t *testing.T) {
 func BenchmarkPlanCorpus(b *testing.B) {
 	files := testcorpus.AwesomeCompose(b)
 	b.ReportAllocs()
+	cpu := cputime.Used()
 	for b.Loop() {
 		for _, f := range files {
 			s, err := stack.Load(context.Background(), stack.LoadOptions{Files: []string{f}, Environ: noEnv})
@@ -109,4 +117,5 @@ func BenchmarkPlanCorpus(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*len(files))/1000, "ms/file")
+	cputime.Report(b, cpu)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/podstack/podstack/internal/cputime"
 	"github.com/podstack/podstack/internal/stackgen"
 )
 
@@ -26,6 +27,7 @@ func writeGenerated(b *testing.B, n int) (dir, path string) {
 func BenchmarkLoad1000(b *testing.B) {
 	_, path := writeGenerated(b, 1000)
 	b.ReportAllocs()
+	cpu := cputime.Used()
 	for b.Loop() {
 		s, err := Load(context.Background(), LoadOptions{Files: []string{path}, Environ: func() []string { return nil }})
 		if err != nil {
@@ -35,6 +37,7 @@ func BenchmarkLoad1000(b *testing.B) {
 			b.Fatalf("%d services", len(s.Services))
 		}
 	}
+	cputime.Report(b, cpu)
 }
 
 // BenchmarkComposeGoLoader1000: compose-go's loader alone, with the options
@@ -46,6 +49,7 @@ func BenchmarkComposeGoLoader1000(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	cpu := cputime.Used()
 	for b.Loop() {
 		p, err := loader.LoadWithContext(context.Background(), types.ConfigDetails{
 			WorkingDir:  dir,
@@ -59,4 +63,5 @@ func BenchmarkComposeGoLoader1000(b *testing.B) {
 			b.Fatalf("%d services", len(p.Services))
 		}
 	}
+	cputime.Report(b, cpu)
 }

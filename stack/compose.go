@@ -36,7 +36,11 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 			continue
 		}
 		idx[f.Name] = composePositions(f)
-		cfs = append(cfs, types.ConfigFile{Filename: f.Name, Content: f.Content})
+		cf := types.ConfigFile{Filename: f.Name, Content: f.Content}
+		if composeFastPaths {
+			cf.Config = preParsed(f)
+		}
+		cfs = append(cfs, cf)
 	}
 	if err := problems.Err(); err != nil {
 		return nil, err
@@ -45,6 +49,9 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 	name, explicit := opts.ProjectName, opts.ProjectName != ""
 	if !explicit && env["COMPOSE_PROJECT_NAME"] != "" {
 		name, explicit = env["COMPOSE_PROJECT_NAME"], true
+	}
+	if !explicit && composeFastPaths {
+		name, explicit = nameFromFiles(files)
 	}
 	if !explicit {
 		name = loader.NormalizeProjectName(filepath.Base(opts.WorkingDir))
@@ -97,6 +104,60 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 		return nil, err
 	}
 	return s, nil
+}
+
+// composeFastPaths hands compose-go the documents podstack has parsed, and
+// the project name they give, instead of letting it parse every file twice
+// more (once for the model, once for the name); tests turn it off to check
+// that the result is the same.
+var composeFastPaths = true
+
+// preParsed is f's document as compose-go would read it, or nil where
+// compose-go must parse the file itself: what does not parse, several
+// documents, and the !reset and !override tags its own parser handles.
+func preParsed(f sourceFile) map[string]any {
+	if f.parseErr != nil || len(f.docs) != 1 ||
+		bytes.Contains(f.Content, []byte("!reset")) || bytes.Contains(f.Content, []byte("!override")) {
+		return nil
+	}
+	var v any
+	if f.docs[0].Decode(&v) != nil {
+		return nil
+	}
+	m, _ := v.(map[string]any)
+	return m
+}
+
+// nameFromFiles is the project name compose-go takes from the files' name
+// keys (the last one set wins, normalized), when every file parsed and the
+// name needs no interpolation; explicit is false where compose-go must look
+// for itself.
+func nameFromFiles(files []sourceFile) (name string, explicit bool) {
+	for _, f := range files {
+		if f.parseErr != nil {
+			return "", false
+		}
+		for _, doc := range f.docs {
+			if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+				continue
+			}
+			top := doc.Content[0].Content
+			for i := 0; i+1 < len(top); i += 2 {
+				if top[i].Value != "name" {
+					continue
+				}
+				v := top[i+1]
+				if v.Kind != yaml.ScalarNode || v.Tag != "!!str" || strings.Contains(v.Value, "$") {
+					return "", false
+				}
+				if v.Value != "" {
+					name = v.Value
+				}
+			}
+		}
+	}
+	name = loader.NormalizeProjectName(name)
+	return name, name != ""
 }
 
 func splitComma(s string) []string {
