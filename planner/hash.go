@@ -14,6 +14,11 @@ import (
 // image reference is included; for a container in an infra-less pod the
 // pod's hash is too, since the container then carries the pod's ports and
 // aliases.
+//
+// The hash is of the JSON of {"service": ..., "image": ..., ...} (see
+// containerHashInput); it is written to the hash in two parts, so that the
+// service's JSON, most of it, is encoded once rather than encoded, then
+// checked and copied again into the enclosing object.
 func containerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
 	c := *svc
 	c.Replicas = 0
@@ -22,15 +27,37 @@ func containerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
 	c.PullPolicy = ""
 	c.Source = stack.Position{}
 	c.Unsupported = nil
-	in := struct {
-		Service  stack.Service            `json:"service"`
-		Image    string                   `json:"image"`
-		Pod      string                   `json:"pod"`
-		PodHash  string                   `json:"podHash,omitempty"`
-		Volumes  map[string]string        `json:"volumes,omitempty"`
-		Secrets  map[string]*stack.Secret `json:"secrets,omitempty"`
-		Contents map[string]string        `json:"contents,omitempty"`
-	}{Service: c, Image: ImageRef(s, svc)}
+	service, err := c.MarshalJSON()
+	if err != nil {
+		panic("planner: hash input does not marshal: " + err.Error())
+	}
+	rest, err := json.Marshal(containerHashRest(s, svc, pod))
+	if err != nil {
+		panic("planner: hash input does not marshal: " + err.Error())
+	}
+	// json.Marshal of the whole would give exactly these bytes: the
+	// service's MarshalJSON output is already compact and HTML-escaped.
+	h := sha256.New()
+	h.Write([]byte(`{"service":`))
+	h.Write(service)
+	h.Write([]byte(","))
+	h.Write(rest[1:])
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// containerHashInput is what a container's hash covers besides its
+// service: the fields after "service" in the hashed object, in order.
+type containerHashInput struct {
+	Image    string                   `json:"image"`
+	Pod      string                   `json:"pod"`
+	PodHash  string                   `json:"podHash,omitempty"`
+	Volumes  map[string]string        `json:"volumes,omitempty"`
+	Secrets  map[string]*stack.Secret `json:"secrets,omitempty"`
+	Contents map[string]string        `json:"contents,omitempty"`
+}
+
+func containerHashRest(s *stack.Stack, svc *stack.Service, pod *Pod) *containerHashInput {
+	in := &containerHashInput{Image: ImageRef(s, svc)}
 	if pod != nil {
 		in.Pod = pod.Name
 		if !pod.Infra {
@@ -69,7 +96,7 @@ func containerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
 			in.Contents["config/"+ref.Source] = cfg.Digest
 		}
 	}
-	return hashOf(in)
+	return in
 }
 
 // podHash covers what requires recreating a pod.
