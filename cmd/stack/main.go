@@ -15,6 +15,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	// Collect garbage less often: set before the dependencies initialise.
+	_ "github.com/podstack/podstack/internal/gcpercent"
 	"github.com/podstack/podstack/stack"
 )
 
