@@ -3,7 +3,7 @@ package planner
 import (
 	"fmt"
 	"maps"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,14 +22,13 @@ type builder struct {
 
 func (b *builder) add(st *Step, deps ...*Step) *Step {
 	st.ID = len(b.plan.Steps) + 1
-	seen := map[int]bool{}
 	for _, d := range deps {
-		if d != nil && !seen[d.ID] {
-			seen[d.ID] = true
+		if d != nil {
 			st.Deps = append(st.Deps, d.ID)
 		}
 	}
-	sort.Ints(st.Deps)
+	slices.Sort(st.Deps)
+	st.Deps = slices.Compact(st.Deps)
 	b.plan.Steps = append(b.plan.Steps, st)
 	return st
 }
@@ -77,7 +76,7 @@ func sortSteps(in []*Step) []*Step {
 			out = append(out, s)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	slices.SortFunc(out, func(a, b *Step) int { return a.ID - b.ID })
 	return out
 }
 

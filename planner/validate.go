@@ -325,7 +325,8 @@ var podmanName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 // names: valid DNS labels, no pod named like a container, no duplicates,
 // container_name only with one replica.
 func (v *validator) names(pods []*Pod) {
-	owner := map[string]string{}
+	type claimant struct{ what, service string }
+	owner := make(map[string]claimant, len(pods)+len(v.s.Services))
 	claim := func(name, what, service string) {
 		if what == "container_name" {
 			// Chosen by the user: Podman's rule, as docker's (underscores
@@ -334,16 +335,16 @@ func (v *validator) names(pods []*Pod) {
 				v.add(service, fmt.Sprintf("container_name %q is not a valid container name", name),
 					"start with a letter or digit; then letters, digits, '_', '.' or '-'")
 			}
-		} else if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+		} else if errs := dns1123Label(name); len(errs) > 0 {
 			v.add(service, fmt.Sprintf("%s name %q is not a valid DNS label: %s", what, name, strings.Join(errs, "; ")),
 				"use lowercase letters, digits and '-', at most 63 characters (shorten the project or service name)")
 		}
 		if prev, ok := owner[name]; ok {
-			v.add(service, fmt.Sprintf("%s name %q collides with %s: Podman keeps pods and containers in one name space", what, name, prev),
+			v.add(service, fmt.Sprintf("%s name %q collides with the %s of service %q: Podman keeps pods and containers in one name space", what, name, prev.what, prev.service),
 				"rename the service or the x-pod")
 			return
 		}
-		owner[name] = fmt.Sprintf("the %s of service %q", what, service)
+		owner[name] = claimant{what, service}
 	}
 	for _, p := range pods {
 		claim(p.Name, "pod", p.Services[0])
@@ -354,7 +355,7 @@ func (v *validator) names(pods []*Pod) {
 			v.add(name, fmt.Sprintf("sets container_name %q but has %d replicas: names must be unique", svc.ContainerName, svc.Replicas),
 				"remove container_name or use one replica")
 		}
-		if errs := validation.IsDNS1123Label(normalizeName(name)); len(errs) > 0 {
+		if errs := dns1123Label(normalizeName(name)); len(errs) > 0 {
 			v.add(name, fmt.Sprintf("service name %q is not a valid DNS label after normalization: %s", name, strings.Join(errs, "; ")), "")
 		}
 		for i := 1; i <= svc.Replicas; i++ {
@@ -365,6 +366,22 @@ func (v *validator) names(pods []*Pod) {
 			claim(ContainerName(v.s, svc, i), what, name)
 		}
 	}
+}
+
+// dns1123Label is validation.IsDNS1123Label, which matches a regular
+// expression, with the common case (a valid label) decided without one:
+// planning checks thousands of names.
+func dns1123Label(name string) []string {
+	ok := len(name) > 0 && len(name) <= 63
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+		ok = alnum || c == '-' && i > 0 && i < len(name)-1
+	}
+	if ok {
+		return nil
+	}
+	return validation.IsDNS1123Label(name)
 }
 
 func inSubnets(ip string, subnets []stack.Subnet) bool {

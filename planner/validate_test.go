@@ -1,10 +1,12 @@
 package planner
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/podstack/podstack/stack"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 func TestValidationRules(t *testing.T) {
@@ -180,5 +182,21 @@ configs:
 	}
 	if strings.Contains(err.Error(), "only_off") {
 		t.Errorf("a secret only a disabled service uses is reported:\n%v", err)
+	}
+}
+
+// dns1123Label decides valid labels itself: it must agree with Kubernetes'
+// validation.IsDNS1123Label on every name, valid or not.
+func TestDNS1123LabelMatchesKubernetes(t *testing.T) {
+	names := []string{"", "a", "0", "-", "a-", "-a", "a-b", "a--b", "web-1", "Web", "a_b", "a.b", "é",
+		"a b", strings.Repeat("a", 63), strings.Repeat("a", 64), "9abc", "abc-9", "x\x00y", "a\n"}
+	for c := 0; c < 256; c++ {
+		names = append(names, "a"+string(rune(c))+"b", string(rune(c)), string([]byte{'a', byte(c)}))
+	}
+	for _, n := range names {
+		got, want := dns1123Label(n), validation.IsDNS1123Label(n)
+		if !slices.Equal(got, want) {
+			t.Errorf("dns1123Label(%q) = %q, Kubernetes says %q", n, got, want)
+		}
 	}
 }
