@@ -22,6 +22,7 @@ func containerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
 	c.PullPolicy = ""
 	c.Source = stack.Position{}
 	c.Unsupported = nil
+	c.Develop = nil // what watch does, not what the container is
 	in := struct {
 		Service  stack.Service            `json:"service"`
 		Image    string                   `json:"image"`

@@ -721,6 +721,7 @@ func (c *converter) service(svc types.ServiceConfig) *Service {
 		}
 		out.Devices = append(out.Devices, dev)
 	}
+	c.develop(svc, out, base)
 	out.Unsupported = append(out.Unsupported, unsupportedKeys(svc)...)
 	sort.Strings(out.Unsupported)
 	c.checkService(svc, out, base)
@@ -960,6 +961,7 @@ var supportedServiceKeys = map[string]bool{
 	"profiles": true, "links": true, "extends": true, "mac_address": true,
 	"pid": true, "ipc": true, "userns_mode": true, "security_opt": true, "shm_size": true, "group_add": true,
 	"dns_search": true, "dns_opt": true, "oom_score_adj": true, "cpu_shares": true, "cpuset": true, "logging": true,
+	"develop": true,
 }
 
 // supportedDeployKeys are the deploy keys the model carries.

@@ -163,6 +163,8 @@ type Service struct {
 	// InitContainer marks a Kubernetes init container (runs to completion
 	// before the pod's other containers start).
 	InitContainer bool `json:"initContainer,omitempty"`
+	// Develop is compose's develop section, for `stack watch`.
+	Develop *Develop `json:"develop,omitempty"`
 
 	// Unsupported lists the keys set on this service that podstack does not
 	// carry out; each is warned about once by whoever runs the service.
