@@ -35,7 +35,7 @@ type syncEngine struct {
 
 type copied struct {
 	container, dir string
-	files      map[string]string // archive name -> content ("<dir>" for directories)
+	files          map[string]string // archive name -> content ("<dir>" for directories)
 }
 
 func (e *syncEngine) Observe(ctx context.Context, project string, look *planner.Lookup) (*planner.ObservedState, error) {
