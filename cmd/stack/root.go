@@ -105,6 +105,7 @@ file. Flags win over variables, which win over the file.`,
 	for _, c := range cmd.Commands() {
 		wrapArgs(c)
 	}
+	addCompletions(cmd, g)
 	return cmd
 }
 
