@@ -187,13 +187,21 @@ func (w *Watcher) handle(e fsnotify.Event) {
 					w.fail(err)
 				}
 				for _, r := range w.roots {
-					if strings.HasPrefix(r, path+string(filepath.Separator)) {
-						if _, err := os.Stat(r); err == nil {
-							if err := w.addRoot(r); err != nil {
-								w.fail(err)
-							}
-							w.emit(r)
+					if !strings.HasPrefix(r, path+string(filepath.Separator)) {
+						continue
+					}
+					info, err := os.Stat(r)
+					switch {
+					case err != nil:
+					case info.IsDir():
+						if err := w.addTree(r, w.emit); err != nil {
+							w.fail(err)
 						}
+					default:
+						if err := w.addRoot(r); err != nil {
+							w.fail(err)
+						}
+						w.emit(r)
 					}
 				}
 				return

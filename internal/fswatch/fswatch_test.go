@@ -93,8 +93,8 @@ func TestTreeIsWatchedRecursively(t *testing.T) {
 }
 
 // TestFileAndMissingRoots: a file root is watched through its directory
-// (editors replace files by renaming), and a root that does not exist yet
-// is reported once it appears.
+// (editors replace files by renaming), and the files of a root that does
+// not exist yet are reported once it appears.
 func TestFileAndMissingRoots(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "package.json")
@@ -116,8 +116,10 @@ func TestFileAndMissingRoots(t *testing.T) {
 	write(t, filepath.Join(dir, "other.json"), "{}")
 	quiet(t, w, "sibling of a file root")
 
+	// However fast the tree appears, its files are reported, and it is
+	// watched from then on.
 	write(t, filepath.Join(later, "app.ini"), "x=1")
-	collect(t, w, later)
-	write(t, filepath.Join(later, "app.ini"), "x=2")
 	collect(t, w, filepath.Join(later, "app.ini"))
+	write(t, filepath.Join(later, "more.ini"), "y=1")
+	collect(t, w, filepath.Join(later, "more.ini"))
 }
