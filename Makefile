@@ -18,11 +18,18 @@ TEST_TIMEOUT ?= 15m
 WITH_SERVICE = url=$$(scripts/podman-service.sh start) && trap 'scripts/podman-service.sh stop' EXIT && \
 	export STACK_URL=$$url STACK_TEST_URL=$$url STACK_BIN=$(CURDIR)/$(BIN) &&
 
+# WITH_KUBE runs the rest of a recipe line with a real kube-apiserver on
+# 127.0.0.1 (scripts/kube-apiserver.sh: built from the Go module proxy once
+# per machine and cached; stopped when the line ends, even on failure).
+WITH_KUBE = kubeconfig=$$(scripts/kube-apiserver.sh start) && trap 'scripts/kube-apiserver.sh stop' EXIT && \
+	export PODSTACK_TEST_KUBECONFIG=$$kubeconfig PODSTACK_KUBECTL=$$(scripts/kube-apiserver.sh bindir)/kubectl \
+	PODSTACK_REQUIRE_KUBE=1 STACK_BIN=$(CURDIR)/$(BIN) &&
+
 .DEFAULT_GOAL := help
-.PHONY: help build test unit e2e lint fmt bench demo clean setup
+.PHONY: help build test test-kube unit e2e lint fmt bench demo clean setup
 
 help: ## list the targets
-	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 build: ## build the static binary bin/stack
 	$(GO) build -trimpath -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/stack
@@ -30,9 +37,12 @@ build: ## build the static binary bin/stack
 setup: ## install Podman if missing (root), build the test image, probe that containers run
 	scripts/setup-podman.sh
 
-test: setup build ## everything CI runs: unit, integration and end-to-end tests on a private Podman service
+test: setup build test-kube ## everything CI runs: unit, integration and end-to-end tests on a private Podman service
 	@export PODSTACK_PEER_REPORT=$$(mktemp) && $(WITH_SERVICE) echo "Testing against $$url" && \
 	  { $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags "$(TAGS)" ./...; rc=$$?; scripts/peer-report.sh $$PODSTACK_PEER_REPORT; exit $$rc; }
+
+test-kube: build ## exports against a real kube-apiserver: server-side dry run of every export, one apply and delete
+	@$(WITH_KUBE) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags "$(TAGS)" -run '^TestKubeAPI' ./e2e/
 
 unit: ## hermetic unit tests only (no Podman needed)
 	$(GO) test -short -count=1 -tags "$(TAGS)" ./...
