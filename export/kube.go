@@ -564,6 +564,17 @@ func (e *exporter) mounts(svc *stack.Service, c *corev1.Container) ([]corev1.Vol
 		if sec == nil {
 			continue
 		}
+		vname := dnsName("secret-" + ref.Source)
+		if e.opts.HostPorts && sec.File != "" {
+			// convert's output runs on this host, as compose does: the file
+			// is mounted where it is, as compose binds it, and its content
+			// is not copied into a pods.yaml that may be committed.
+			file := corev1.HostPathFile
+			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: vname, MountPath: ref.Target, ReadOnly: true})
+			vols = append(vols, corev1.Volume{Name: vname, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: sec.File, Type: &file}}})
+			e.fileOwnership(svc, "secret", ref, true)
+			continue
+		}
 		data, err := secretData(sec.File, sec.Environment, sec.Content, sec.External)
 		if err != nil {
 			return nil, fmt.Errorf("secret %s: %w", ref.Source, err)
@@ -573,9 +584,9 @@ func (e *exporter) mounts(svc *stack.Service, c *corev1.Container) ([]corev1.Vol
 			e.objects = appendOnce(e.objects, &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: e.meta(name, nil),
 				Type: corev1.SecretTypeOpaque, StringData: map[string]string{"value": *data}})
 		}
-		vname := dnsName("secret-" + ref.Source)
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: vname, MountPath: ref.Target, SubPath: "value", ReadOnly: true})
-		vols = append(vols, corev1.Volume{Name: vname, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: name}}})
+		vols = append(vols, corev1.Volume{Name: vname, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: name,
+			DefaultMode: e.fileOwnership(svc, "secret", ref, false)}}})
 	}
 	for _, ref := range svc.Configs {
 		cfg := e.s.Configs[ref.Source]
@@ -593,9 +604,41 @@ func (e *exporter) mounts(svc *stack.Service, c *corev1.Container) ([]corev1.Vol
 		}
 		vname := dnsName("config-" + ref.Source)
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: vname, MountPath: ref.Target, SubPath: "value", ReadOnly: true})
-		vols = append(vols, corev1.Volume{Name: vname, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: name}}}})
+		vols = append(vols, corev1.Volume{Name: vname, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: name},
+			DefaultMode: e.fileOwnership(svc, "config", ref, false)}}})
 	}
 	return vols, nil
+}
+
+// fileOwnership maps a secret's or config's mode to the volume's
+// defaultMode, as kompose does, and warns about what has no field: the
+// owner (uid, gid: Kubernetes sets a pod-wide fsGroup at most), and any of
+// them on a host file (convert), which keeps the host's.
+func (e *exporter) fileOwnership(svc *stack.Service, kind string, ref stack.FileRef, hostFile bool) *int32 {
+	var dropped []string
+	if ref.UID != "" {
+		dropped = append(dropped, "uid")
+	}
+	if ref.GID != "" {
+		dropped = append(dropped, "gid")
+	}
+	var mode *int32
+	if ref.Mode != nil {
+		if hostFile {
+			dropped = append(dropped, "mode")
+		} else {
+			m := int32(*ref.Mode)
+			mode = &m
+		}
+	}
+	if len(dropped) > 0 {
+		why := "Kubernetes sets no owner per file"
+		if hostFile {
+			why = "the file is mounted from the host as it is"
+		}
+		e.warnf("service %s: %s %s: %s not exported (%s)", svc.Name, kind, ref.Source, strings.Join(dropped, ", "), why)
+	}
+	return mode
 }
 
 func secretData(file, env, content string, external bool) (*string, error) {
