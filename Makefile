@@ -21,7 +21,9 @@ WITH_SERVICE = url=$$(scripts/podman-service.sh start) && trap 'scripts/podman-s
 # WITH_KUBE runs the rest of a recipe line with a real kube-apiserver on
 # 127.0.0.1 (scripts/kube-apiserver.sh: built from the Go module proxy once
 # per machine and cached; stopped when the line ends, even on failure).
-WITH_KUBE = kubeconfig=$$(scripts/kube-apiserver.sh start) && trap 'scripts/kube-apiserver.sh stop' EXIT && \
+# Runs on one machine take turns (flock): they share the server's ports.
+WITH_KUBE = exec 9>"$$(scripts/kube-apiserver.sh lockfile)" && flock 9 && \
+	kubeconfig=$$(scripts/kube-apiserver.sh start) && trap 'scripts/kube-apiserver.sh stop' EXIT && \
 	export PODSTACK_TEST_KUBECONFIG=$$kubeconfig PODSTACK_KUBECTL=$$(scripts/kube-apiserver.sh bindir)/kubectl \
 	PODSTACK_REQUIRE_KUBE=1 STACK_BIN=$(CURDIR)/$(BIN) &&
 
