@@ -42,7 +42,7 @@ func TestConvertRoundTrip(t *testing.T) {
 	// kube down stops at the first missing pod: remove them one by one.
 	clean := func() {
 		for _, svc := range []string{"db", "cache", "api", "web", "migrate"} {
-			exec.Command("podman", "--url", podURL, "pod", "rm", "-f", svc+".demo").Run()
+			exec.Command("podman", "--url", podURL, "pod", "rm", "-f", "-t", "0", svc+".demo").Run()
 		}
 		exec.Command("podman", "--url", podURL, "volume", "rm", "-f", "demo-shared").Run()
 	}

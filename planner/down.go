@@ -2,6 +2,8 @@ package planner
 
 import (
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/podstack/podstack/stack"
 )
@@ -27,6 +29,10 @@ func PlanDown(project string, s *stack.Stack, observed *ObservedState, opts Down
 
 	var targets []ObservedContainer
 	for _, c := range observed.Containers {
+		if c.State == StateStorage && storageLeftover(project, s, c.Name) {
+			targets = append(targets, c)
+			continue
+		}
 		if c.Labels[LabelProject] != project {
 			continue
 		}
@@ -140,6 +146,13 @@ func PlanDown(project string, s *stack.Stack, observed *ObservedState, opts Down
 			b.add(&Step{Kind: StepRemoveNetwork, Target: n.Name, Cause: "down"}, after...)
 		}
 	}
+	// Secrets are made from the stack's files at every up: none outlives
+	// the stack (they hold what the files held).
+	for _, sec := range observed.Secrets {
+		if sec.Labels[LabelProject] == project {
+			b.add(&Step{Kind: StepRemoveSecret, Target: sec.Name, Cause: "down"}, after...)
+		}
+	}
 	if opts.Volumes {
 		for _, v := range observed.Volumes {
 			if v.Labels[LabelProject] == project {
@@ -148,6 +161,27 @@ func PlanDown(project string, s *stack.Stack, observed *ObservedState, opts Down
 		}
 	}
 	return plan, nil
+}
+
+// storageLeftover reports whether a storage-only container's name is one
+// this project's containers have: <project>-<service>-<n>, for a service of
+// the stack when there is one.
+func storageLeftover(project string, s *stack.Stack, name string) bool {
+	rest, ok := strings.CutPrefix(name, project+"-")
+	i := strings.LastIndex(rest, "-")
+	if !ok || i <= 0 {
+		return false
+	}
+	if _, err := strconv.Atoi(rest[i+1:]); err != nil {
+		return false
+	}
+	if s == nil {
+		return true
+	}
+	svc := rest[:i]
+	_, enabled := s.Services[svc]
+	_, disabled := s.Disabled[svc]
+	return enabled || disabled
 }
 
 func podHasTarget(pod string, targets []ObservedContainer) bool {

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -54,5 +55,40 @@ func TestXPodNamingAServiceJoinsItsPod(t *testing.T) {
 				t.Errorf("valid stack refused: %v", err)
 			}
 		})
+	}
+}
+
+// TestPodCarriesMembersDNSAndHosts: dns, dns_search, dns_opt and
+// extra_hosts are the pod's (Podman sets them for the network namespace),
+// so the plan holds them and a change recreates the pod.
+func TestPodCarriesMembersDNSAndHosts(t *testing.T) {
+	const file = `name: d
+services:
+  web:
+    image: x
+    x-pod: app
+    dns: [10.0.0.53]
+    dns_search: [corp.example]
+    extra_hosts: ["db.internal:10.0.0.5"]
+  side:
+    image: x
+    x-pod: app
+    dns_opt: [ndots:1]
+`
+	path := writeCompose(t, file)
+	pods, err := Group(load(t, path), PolicyAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pods[0]
+	if strings.Join(p.DNS, ",") != "10.0.0.53" || strings.Join(p.DNSSearch, ",") != "corp.example" ||
+		strings.Join(p.DNSOptions, ",") != "ndots:1" || !strings.Contains(strings.Join(p.AddHosts, ","), "db.internal:10.0.0.5") {
+		t.Errorf("pod %+v", p)
+	}
+	first := reconcile(t, load(t, path), nil, Options{})
+	os.WriteFile(path, []byte(strings.Replace(file, "10.0.0.53", "10.0.0.54", 1)), 0o644)
+	p2 := reconcile(t, load(t, path), applied(first), Options{})
+	if got := strings.Join(mutations(p2), "; "); !strings.Contains(got, "RemovePod d-app") {
+		t.Errorf("a dns change keeps the pod: %s", got)
 	}
 }

@@ -50,6 +50,8 @@ func containerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
 			}
 		}
 	}
+	// A changed secret or config content (Digest) recreates the container:
+	// Podman copies secrets in at create time.
 	for _, ref := range svc.Secrets {
 		if sec := s.Secrets[ref.Source]; sec != nil {
 			if in.Secrets == nil {
@@ -57,7 +59,15 @@ func containerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
 				in.Contents = map[string]string{}
 			}
 			in.Secrets[ref.Source] = sec
-			in.Contents[ref.Source] = digest(sec.Content)
+			in.Contents[ref.Source] = sec.Digest
+		}
+	}
+	for _, ref := range svc.Configs {
+		if cfg := s.Configs[ref.Source]; cfg != nil && cfg.File == "" {
+			if in.Contents == nil {
+				in.Contents = map[string]string{}
+			}
+			in.Contents["config/"+ref.Source] = cfg.Digest
 		}
 	}
 	return hashOf(in)
@@ -80,7 +90,10 @@ func podHash(p *Pod) string {
 		NetworkMode string              `json:"networkMode"`
 		Infra       bool                `json:"infra"`
 		Addresses   map[string]Address  `json:"addresses,omitempty"`
-	}{p.Services, published, p.Hostname, p.AddHosts, p.Networks, p.NetworkMode, p.Infra, p.Addresses})
+		DNS         []string            `json:"dns,omitempty"`
+		DNSSearch   []string            `json:"dnsSearch,omitempty"`
+		DNSOptions  []string            `json:"dnsOptions,omitempty"`
+	}{p.Services, published, p.Hostname, p.AddHosts, p.Networks, p.NetworkMode, p.Infra, p.Addresses, p.DNS, p.DNSSearch, p.DNSOptions})
 }
 
 func hashOf(v any) string {
@@ -90,12 +103,4 @@ func hashOf(v any) string {
 	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:16])
-}
-
-func digest(s string) string {
-	if s == "" {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:8])
 }

@@ -15,6 +15,9 @@ import (
 // every problem at once (a stack.Problems), or nil.
 func Validate(s *stack.Stack, pods []*Pod) error {
 	v := &validator{s: s}
+	// What only running needs (the files of secrets and configs) comes
+	// from loading, which lets the stack load for down and ps anyway.
+	v.problems = append(v.problems, s.RunProblems...)
 	v.run(pods)
 	v.problems = append(v.problems, v.host...)
 	return v.problems.Err()

@@ -3,6 +3,8 @@ package planner
 import (
 	"strings"
 	"testing"
+
+	"github.com/podstack/podstack/stack"
 )
 
 func TestValidationRules(t *testing.T) {
@@ -133,5 +135,50 @@ services:
 	}
 	if err := Validate(s, pods); err == nil || !strings.Contains(err.Error(), "3 problems") {
 		t.Errorf("Validate must still refuse all three: %v", err)
+	}
+}
+
+// TestFilesCheckedBeforeRunning: a secret or config file an enabled
+// service uses that does not exist is found before
+// anything is created; the stack still loads, so down and ps work on it.
+func TestFilesCheckedBeforeRunning(t *testing.T) {
+	path := writeCompose(t, `name: v
+services:
+  a:
+    image: x
+    secrets: [s]
+    configs: [c]
+  off:
+    image: x
+    profiles: [later]
+    secrets: [only_off]
+secrets:
+  s:
+    file: ./s.txt
+  only_off:
+    file: ./nope.txt
+configs:
+  c:
+    file: ./c.conf
+`)
+	s := load(t, path)
+	pods, err := Group(s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Validate(s, pods)
+	if err == nil || !stack.IsInvalid(err) {
+		t.Fatalf("err = %v, want problems", err)
+	}
+	for _, w := range []string{
+		`compose.yaml:13: secret "s": cannot read its file`, "s.txt: no such file (fix: create the file",
+		`compose.yaml:18: config "c": cannot read its file`,
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not contain %q:\n%v", w, err)
+		}
+	}
+	if strings.Contains(err.Error(), "only_off") {
+		t.Errorf("a secret only a disabled service uses is reported:\n%v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,13 +54,19 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 	}
 
 	warnings := &logCapture{}
-	restore := captureLogs(warnings)
-	project, err := loader.LoadWithContext(ctx, types.ConfigDetails{
-		WorkingDir:  opts.WorkingDir,
-		ConfigFiles: cfs,
-		Environment: types.Mapping(env),
-	}, composeOptions(name, explicit, profiles, opts.KeepVars))
-	restore()
+	// compose-go does not check its context while loading: await it.
+	project, err := await(ctx, func() (*types.Project, error) {
+		restore := captureLogs(warnings)
+		defer restore()
+		return loader.LoadWithContext(ctx, types.ConfigDetails{
+			WorkingDir:  opts.WorkingDir,
+			ConfigFiles: cfs,
+			Environment: types.Mapping(env),
+		}, composeOptions(name, explicit, profiles, opts.KeepVars))
+	})
+	if isCancel(err) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, composeProblems(err, files, idx, env, opts)
 	}
@@ -76,6 +83,7 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 		s.Warnings = append(s.Warnings, Warning{Position: pos, Message: w})
 	}
 	c.problems = append(c.problems, c.consistency(s)...)
+	c.runProblems(s)
 	for _, f := range files {
 		for svc, dups := range mountTargets(f) {
 			for _, d := range dups {
@@ -149,7 +157,9 @@ func captureLogs(c *logCapture) func() {
 	logMu.Unlock()
 	return func() {
 		logMu.Lock()
-		logTarget = nil
+		if logTarget == c {
+			logTarget = nil
+		}
 		logMu.Unlock()
 	}
 }
@@ -445,11 +455,9 @@ func (c *converter) extension(s *Stack) {
 		c.problem("x-podstack", "", "invalid x-podstack: "+strings.TrimPrefix(msg, "yaml: "), "")
 		return
 	}
-	switch s.Options.Pods {
-	case "", "auto", "service", "project":
-	default:
+	if s.Options.Pods != "" && !slices.Contains(PodPolicies, s.Options.Pods) {
 		c.problem("x-podstack.pods", "", fmt.Sprintf("invalid x-podstack.pods %q", s.Options.Pods),
-			"use auto, service or project")
+			PodPolicyFix)
 	}
 }
 
@@ -718,6 +726,7 @@ func (c *converter) service(svc types.ServiceConfig) *Service {
 	}
 	out.Unsupported = append(out.Unsupported, unsupportedKeys(svc)...)
 	sort.Strings(out.Unsupported)
+	c.checkService(svc, out, base)
 	return out
 }
 
@@ -779,6 +788,15 @@ func (c *converter) health(svc types.ServiceConfig, base string) *HealthCheck {
 		c.problem(base+".healthcheck.test", svc.Name, fmt.Sprintf("healthcheck test must start with CMD, CMD-SHELL or NONE, got %q", test[0]),
 			`write test: ["CMD", "argv0", ...] or test: "shell command"`)
 		return nil
+	}
+	for _, d := range []struct {
+		key string
+		v   *types.Duration
+	}{{"interval", h.Interval}, {"timeout", h.Timeout}, {"start_period", h.StartPeriod}, {"start_interval", h.StartInterval}} {
+		if d.v != nil && *d.v < 0 {
+			c.problem(base+".healthcheck."+d.key, svc.Name, fmt.Sprintf("healthcheck %s must not be negative, got %v", d.key, time.Duration(*d.v)),
+				"use a positive duration such as 5s, or leave it out for the default")
+		}
 	}
 	out := &HealthCheck{
 		Test:          test,

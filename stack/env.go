@@ -1,10 +1,14 @@
 package stack
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
@@ -14,14 +18,14 @@ import (
 // precedence first: .env in the working directory, .env.<environment>, each
 // --env-file in order, then the process environment, which wins over all.
 // It returns the mapping and the env files that were read.
-func resolveEnvironment(wd string, opts LoadOptions) (map[string]string, []string, error) {
+func resolveEnvironment(ctx context.Context, wd string, opts LoadOptions) (map[string]string, []string, error) {
 	type source struct {
 		path     string
 		required bool
 	}
 	sources := []source{{path: filepath.Join(wd, ".env")}}
 	if opts.Environment != "" {
-		sources = append(sources, source{path: filepath.Join(wd, ".env."+opts.Environment)})
+		sources = append(sources, source{path: envFileOf(wd, opts.Environment)})
 	}
 	for _, f := range opts.EnvFiles {
 		sources = append(sources, source{path: f, required: true})
@@ -33,9 +37,16 @@ func resolveEnvironment(wd string, opts LoadOptions) (map[string]string, []strin
 	for _, src := range sources {
 		st, err := os.Stat(src.path)
 		if err != nil || st.IsDir() {
-			if src.required {
+			switch {
+			case !src.required:
+			case err == nil:
+				problems = append(problems, Problem{Position: Position{File: src.path}, Message: "cannot read env file: it is a directory",
+					Fix: "name a file with NAME=VALUE lines"})
+			case errors.Is(err, os.ErrNotExist):
 				problems = append(problems, Problem{Position: Position{File: src.path}, Message: "env file not found",
 					Fix: "check the --env-file path (relative paths start at the current directory)"})
+			default:
+				problems = append(problems, envFileProblem(src.path, err))
 			}
 			continue
 		}
@@ -48,9 +59,20 @@ func resolveEnvironment(wd string, opts LoadOptions) (map[string]string, []strin
 		for k, v := range processEnv(opts) {
 			lookup[k] = v
 		}
-		vals, err := dotenv.GetEnvFromFile(lookup, []string{src.path})
+		data, err := await(ctx, func() ([]byte, error) { return readFileLimited(src.path) })
+		if isCancel(err) {
+			return nil, nil, err
+		}
 		if err != nil {
-			problems = append(problems, Problem{Position: Position{File: src.path}, Message: envFileMessage(err)})
+			problems = append(problems, envFileProblem(src.path, err))
+			continue
+		}
+		vals, err := dotenv.UnmarshalBytesWithLookup(data, func(k string) (string, bool) {
+			v, ok := lookup[k]
+			return v, ok
+		})
+		if err != nil {
+			problems = append(problems, envFileProblem(src.path, err))
 			continue
 		}
 		for k, v := range vals {
@@ -78,10 +100,94 @@ func processEnv(opts LoadOptions) map[string]string {
 	return out
 }
 
-func envFileMessage(err error) string {
+var (
+	envLineRe    = regexp.MustCompile(`^line (\d+): (.*)$`)
+	envBadNameRe = regexp.MustCompile(`^unexpected character ("[^"]*") in variable name "(.*)"$`)
+)
+
+// envFileProblem positions an env file error at its line. The parser
+// quotes the offending line, which may hold a secret's value: only the part
+// before the value is kept.
+func envFileProblem(path string, err error) Problem {
+	p := Problem{Position: Position{File: path}}
 	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return fmt.Sprintf("cannot read env file: %v", pe.Err)
+	switch {
+	case errors.Is(err, errTooLarge):
+		p.Message = fmt.Sprintf("cannot read env file: %v", err)
+		return p
+	case errors.As(err, &pe):
+		p.Message = fmt.Sprintf("cannot read env file: %v", pe.Err)
+		return p
+	case errors.Is(err, errIsDir):
+		p.Message = "cannot read env file: it is a directory"
+		return p
 	}
-	return fmt.Sprintf("invalid env file: %v", err)
+	msg := err.Error()
+	if m := envLineRe.FindStringSubmatch(msg); m != nil {
+		p.Line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	}
+	switch {
+	case strings.HasPrefix(msg, "unterminated quoted value"):
+		msg = "unterminated quoted value"
+		p.Fix = "close the quote"
+	case envBadNameRe.MatchString(msg):
+		m := envBadNameRe.FindStringSubmatch(msg)
+		name, _, _ := strings.Cut(m[2], strings.Trim(m[1], `"`))
+		msg = fmt.Sprintf("unexpected character %s in variable name %q", m[1], name)
+		p.Fix = "write NAME=VALUE, one per line"
+	}
+	p.Message = "invalid env file: " + msg
+	return p
+}
+
+// envFileOf is the env file Load reads for environment env, in the working
+// directory wd (.env.<env>).
+func envFileOf(wd, env string) string {
+	return filepath.Join(wd, ".env."+env)
+}
+
+// Environments lists the environments a stack has: each NAME of a
+// <base>.NAME.yaml (or .yml) override beside a base file and of a .env.NAME
+// file in the working directory: the files Load reads for --env NAME, found
+// by the same naming rule.
+func Environments(ctx context.Context, opts LoadOptions) ([]string, error) {
+	opts.Environment = ""
+	if opts.Environ == nil {
+		opts.Environ = os.Environ
+	}
+	files, wd, err := readStackFiles(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, f := range files {
+		if f.Name == "stdin" {
+			continue
+		}
+		ext := filepath.Ext(f.Name)
+		base := strings.TrimSuffix(f.Name, ext)
+		for _, e := range []string{".yaml", ".yml"} {
+			matches, _ := filepath.Glob(base + ".*" + e)
+			for _, m := range matches {
+				env := strings.TrimSuffix(strings.TrimPrefix(m, base+"."), e)
+				// Only names Load would find again for --env env.
+				if env != "" && env != "override" && !strings.Contains(env, ".") && overrideFile(f.Name, env) == m {
+					seen[env] = true
+				}
+			}
+		}
+	}
+	envFiles, _ := filepath.Glob(envFileOf(wd, "*"))
+	for _, e := range envFiles {
+		if env := strings.TrimPrefix(filepath.Base(e), ".env."); env != "" && envFileOf(wd, env) == e {
+			seen[env] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for e := range seen {
+		out = append(out, e)
+	}
+	sort.Strings(out)
+	return out, nil
 }

@@ -18,7 +18,6 @@ import (
 	"go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // DependsOnAnnotation orders startup between Kubernetes pods:
@@ -96,6 +95,8 @@ type kubeLoader struct {
 	// claims maps a claim's name to its volume key (VolumeAnnotation).
 	claims map[string]string
 	docs   []*kubeDoc
+	// named maps objectGroup/name to the first document with that name.
+	named map[string]*kubeDoc
 }
 
 // loadKube turns Kubernetes YAML documents into a Stack. env is the resolved
@@ -108,8 +109,12 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 		configMaps: map[string]*corev1.ConfigMap{},
 		secrets:    map[string]*corev1.Secret{},
 		pvcs:       map[string]bool{},
+		named:      map[string]*kubeDoc{},
 	}
 	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		l.readFile(f, env, opts.KeepVars)
 	}
 	name := opts.ProjectName
@@ -191,6 +196,11 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 				r := 1
 				if dep.Spec.Replicas != nil {
 					r = int(*dep.Spec.Replicas)
+				}
+				if r < 0 {
+					l.problems = append(l.problems, Problem{Position: l.at(d, "spec.replicas"), Service: dep.Name,
+						Message: fmt.Sprintf("replicas must not be negative, got %d", r), Fix: "use 0 or more"})
+					continue
 				}
 				ann := map[string]string{}
 				for k, v := range dep.Spec.Template.Annotations {
@@ -292,7 +302,10 @@ func (l *kubeLoader) readFile(f sourceFile, env map[string]string, keepVars bool
 			l.problems = append(l.problems, Problem{Position: Position{File: f.Name, Line: d.line},
 				Message: fmt.Sprintf("%s has no metadata.name", d.kind), Fix: "add metadata: {name: NAME}"})
 			continue
+		case !l.checkDuplicate(d, l.named):
+			continue
 		}
+		l.checkName(d)
 		l.docs = append(l.docs, d)
 	}
 	if err := f.parseErr; err != nil {
@@ -397,6 +410,7 @@ func (l *kubeLoader) pod(d *kubeDoc, podName string, spec corev1.PodSpec, labels
 			path string
 		}{c, false, fmt.Sprintf("%s.containers.%d", specPath, i)})
 	}
+	l.checkPodSpec(d, specPath, podName, spec)
 	volumes := map[string]corev1.Volume{}
 	for _, v := range spec.Volumes {
 		volumes[v.Name] = v
@@ -414,6 +428,7 @@ func (l *kubeLoader) pod(d *kubeDoc, podName string, spec corev1.PodSpec, labels
 		if uses[c.Name] > 1 {
 			name = podName + "-" + c.Name
 		}
+		l.checkContainer(d, e.path, name, c)
 		if c.Image == "" {
 			l.problems = append(l.problems, Problem{Position: pos, Service: name,
 				Message: fmt.Sprintf("container %q in pod %q has no image", c.Name, podName), Fix: "add image: NAME"})
@@ -443,12 +458,12 @@ func (l *kubeLoader) pod(d *kubeDoc, podName string, spec corev1.PodSpec, labels
 		}
 		svc.Resources = kubeResources(c.Resources)
 		l.mounts(svc, c, volumes, pos)
-		svc.Health = probe(c.ReadinessProbe)
+		svc.Health = probe(c.ReadinessProbe, c)
 		if svc.Health == nil {
-			svc.Health = probe(c.LivenessProbe)
+			svc.Health = probe(c.LivenessProbe, c)
 		}
 		if svc.Health == nil {
-			svc.Health = probe(c.StartupProbe)
+			svc.Health = probe(c.StartupProbe, c)
 		}
 		if sc := c.SecurityContext; sc != nil {
 			if sc.RunAsUser != nil {
@@ -727,9 +742,10 @@ func kubeResources(r corev1.ResourceRequirements) Resources {
 	return out
 }
 
-// probe turns a Kubernetes probe into a healthcheck with Kubernetes'
-// defaults (period 10s, timeout 1s, failure threshold 3).
-func probe(p *corev1.Probe) *HealthCheck {
+// probe turns a Kubernetes probe of container c into a healthcheck with
+// Kubernetes' defaults (period 10s, timeout 1s, failure threshold 3); nil
+// for a probe checkProbe refuses.
+func probe(p *corev1.Probe, c corev1.Container) *HealthCheck {
 	if p == nil {
 		return nil
 	}
@@ -756,20 +772,21 @@ func probe(p *corev1.Probe) *HealthCheck {
 		if host == "" {
 			host = "localhost"
 		}
-		h.Test = []string{"CMD-SHELL", fmt.Sprintf("wget -q -O /dev/null http://%s:%s%s || exit 1", host, portString(p.HTTPGet.Port), path)}
+		port, err := probePort(p.HTTPGet.Port, c)
+		if err != nil {
+			return nil
+		}
+		h.Test = []string{"CMD-SHELL", fmt.Sprintf("wget -q -O /dev/null http://%s:%d%s || exit 1", host, port, path)}
 	case p.TCPSocket != nil:
-		h.Test = []string{"CMD-SHELL", fmt.Sprintf("nc -z localhost %s || exit 1", portString(p.TCPSocket.Port))}
+		port, err := probePort(p.TCPSocket.Port, c)
+		if err != nil {
+			return nil
+		}
+		h.Test = []string{"CMD-SHELL", fmt.Sprintf("nc -z localhost %d || exit 1", port)}
 	default:
 		return nil
 	}
 	return h
-}
-
-func portString(p intstr.IntOrString) string {
-	if p.Type == intstr.Int {
-		return strconv.Itoa(int(p.IntVal))
-	}
-	return p.StrVal
 }
 
 // kubeUnsupported names the pod and container settings podstack ignores.

@@ -128,3 +128,27 @@ spec:
 		t.Errorf("pid %q ipc %q security_opt %v", a.PID, a.IPC, a.SecurityOpt)
 	}
 }
+
+// TestKubeNamedProbePort: a probe may name a containerPort; the
+// healthcheck probes its number (it used to probe "localhost:http").
+func TestKubeNamedProbePort(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pod.yaml")
+	os.WriteFile(path, []byte(`apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  containers:
+    - name: app
+      image: nginx
+      ports: [{name: http, containerPort: 8080}]
+      readinessProbe:
+        httpGet: {path: /ready, port: http}
+`), 0o644)
+	s, err := Load(context.Background(), LoadOptions{Files: []string{path}, Environ: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := s.Services["app"].Health; h == nil || !strings.Contains(h.Test[1], "http://localhost:8080/ready") {
+		t.Errorf("healthcheck %+v, want it to probe port 8080", h)
+	}
+}

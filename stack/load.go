@@ -19,19 +19,24 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	if opts.Environ == nil {
 		opts.Environ = os.Environ
 	}
-	files, wd, err := readStackFiles(opts)
+	// Every stage checks ctx, and what may block or take long (reading a
+	// pipe, compose-go) is awaited against it: Ctrl-C ends a load at once.
+	files, wd, err := readStackFiles(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
 	opts.WorkingDir = wd
 
-	env, envFiles, err := resolveEnvironment(wd, opts)
+	env, envFiles, err := resolveEnvironment(ctx, wd, opts)
 	if err != nil {
 		return nil, err
 	}
 
 	format, err := detectFormat(files)
 	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	var s *Stack
@@ -55,6 +60,10 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.resolveSecrets(env)
 	s.Environment = opts.Environment
 	s.EnvFiles = envFiles
 	if s.WorkingDir == "" {
@@ -70,7 +79,7 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 // readStackFiles reads the named files (discovering one when none is named),
 // then adds each base file's environment override, and returns them in merge
 // order with the working directory.
-func readStackFiles(opts LoadOptions) ([]sourceFile, string, error) {
+func readStackFiles(ctx context.Context, opts LoadOptions) ([]sourceFile, string, error) {
 	wd := opts.WorkingDir
 	if wd == "" {
 		if len(opts.Files) > 0 && opts.Files[0] != "-" {
@@ -99,38 +108,51 @@ func readStackFiles(opts LoadOptions) ([]sourceFile, string, error) {
 
 	var files []sourceFile
 	var problems Problems
+	add := func(name string, data []byte) {
+		f := newSourceFile(name, data)
+		if p := expansionProblem(f, MaxYAMLNodes); p != nil {
+			problems = append(problems, *p)
+			return
+		}
+		files = append(files, f)
+	}
 	for _, name := range names {
 		if name == "-" {
 			if opts.Stdin == nil {
 				problems = append(problems, Problem{Position: Position{File: "stdin"}, Message: "no standard input to read the stack from"})
 				continue
 			}
-			data, err := io.ReadAll(opts.Stdin)
+			data, err := await(ctx, func() ([]byte, error) { return readLimited(opts.Stdin) })
+			if isCancel(err) {
+				return nil, "", err
+			}
 			if err != nil {
-				return nil, "", fmt.Errorf("read stdin: %w", err)
+				problems = append(problems, readProblem("stdin", err))
+				continue
 			}
-			files = append(files, newSourceFile("stdin", data))
+			add("stdin", data)
 			continue
 		}
-		data, err := os.ReadFile(name)
+		data, err := await(ctx, func() ([]byte, error) { return readFileLimited(name) })
+		if isCancel(err) {
+			return nil, "", err
+		}
 		if err != nil {
-			msg := "cannot read the stack file"
-			fix := ""
-			if errors.Is(err, os.ErrNotExist) {
-				msg = "no such file"
-				fix = "check the -f path (relative paths start at the current directory)"
-			}
-			problems = append(problems, Problem{Position: Position{File: name}, Message: msg, Fix: fix})
+			problems = append(problems, readProblem(name, err))
 			continue
 		}
-		files = append(files, newSourceFile(name, data))
+		add(name, data)
 		if opts.Environment != "" {
 			if o := overrideFile(name, opts.Environment); o != "" {
-				data, err := os.ReadFile(o)
-				if err != nil {
-					return nil, "", fmt.Errorf("read environment override: %w", err)
+				data, err := await(ctx, func() ([]byte, error) { return readFileLimited(o) })
+				if isCancel(err) {
+					return nil, "", err
 				}
-				files = append(files, newSourceFile(o, data))
+				if err != nil {
+					problems = append(problems, readProblem(o, err))
+					continue
+				}
+				add(o, data)
 			}
 		}
 	}
@@ -138,6 +160,99 @@ func readStackFiles(opts LoadOptions) ([]sourceFile, string, error) {
 		return nil, "", err
 	}
 	return files, wd, nil
+}
+
+// await runs fn, which may block (reading a pipe or a FIFO with no writer,
+// a long compose-go load), and returns ctx's error as soon as ctx is done.
+// fn then finishes on its own and its result is dropped; the limits on
+// input size bound what it can still cost.
+func await[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	if err := ctx.Err(); err != nil {
+		var zero T
+		return zero, err
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := fn()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+func isCancel(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// errTooLarge is returned by the limited readers for input over MaxFileBytes.
+var errTooLarge = fmt.Errorf("larger than %d MiB", MaxFileBytes>>20)
+
+// readLimited reads r up to MaxFileBytes.
+func readLimited(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileBytes {
+		return nil, errTooLarge
+	}
+	return data, nil
+}
+
+// readFileLimited reads a stack file up to MaxFileBytes; a directory or
+// anything but a regular file (a FIFO would block) is refused.
+func readFileLimited(name string) ([]byte, error) {
+	st, err := os.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, errIsDir
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readLimited(f)
+}
+
+var errIsDir = errors.New("is a directory")
+
+// readProblem says why a stack file could not be read, keeping the reason.
+func readProblem(name string, err error) Problem {
+	p := Problem{Position: Position{File: name}}
+	var pe *os.PathError
+	reason := err
+	if errors.As(err, &pe) {
+		reason = pe.Err
+	}
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		p.Message = "no such file"
+		p.Fix = "check the -f path (relative paths start at the current directory)"
+	case errors.Is(err, errIsDir):
+		p.Message = "cannot read the stack file: it is a directory"
+		p.Fix = "name the stack file in it (-f DIR/compose.yaml), or run stack in that directory"
+	case errors.Is(err, os.ErrPermission):
+		p.Message = fmt.Sprintf("cannot read the stack file: %v", reason)
+		p.Fix = "check the file's permissions"
+	case errors.Is(err, errTooLarge):
+		p.Message = fmt.Sprintf("the stack file is %v, more than podstack reads", err)
+		p.Fix = "split the stack into several files"
+	default:
+		p.Message = fmt.Sprintf("cannot read the stack file: %v", reason)
+	}
+	return p
 }
 
 // discover finds the default stack file in dir, plus compose's override file

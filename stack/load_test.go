@@ -374,3 +374,65 @@ func TestPodmanComposeExtensionsNamed(t *testing.T) {
 		t.Errorf("unsupported %v, want [x-podman.uidmaps]", got)
 	}
 }
+
+// TestUnreadableStackFileKeepsTheReason: a directory or an unreadable file
+// given to -f says why it cannot be read, and how to fix it.
+func TestUnreadableStackFileKeepsTheReason(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Load(context.Background(), LoadOptions{Files: []string{dir}, Environ: noEnv})
+	if err == nil || !IsInvalid(err) || !strings.Contains(err.Error(), dir+": cannot read the stack file: it is a directory (fix: name the stack file in it") {
+		t.Errorf("directory: %v", err)
+	}
+	_, err = Load(context.Background(), LoadOptions{Files: []string{filepath.Join(dir, "c.yaml")}, WorkingDir: dir,
+		EnvFiles: []string{dir}, Environ: noEnv})
+	if err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("missing file: %v", err)
+	}
+	// root reads any file, so the permission case is checked on the error
+	// os.Open returns for it.
+	p := readProblem("c.yaml", &os.PathError{Op: "open", Path: "c.yaml", Err: os.ErrPermission})
+	if got := p.Error(); got != "c.yaml: cannot read the stack file: permission denied (fix: check the file's permissions)" {
+		t.Errorf("permission: %s", got)
+	}
+	writeFile := filepath.Join(dir, "c.yaml")
+	os.WriteFile(writeFile, []byte("services: {a: {image: x}}\n"), 0o644)
+	_, err = Load(context.Background(), LoadOptions{Files: []string{writeFile}, EnvFiles: []string{dir}, Environ: noEnv})
+	if err == nil || !strings.Contains(err.Error(), dir+": cannot read env file: it is a directory") {
+		t.Errorf("--env-file directory: %v", err)
+	}
+}
+
+// TestEnvironments: the environments found are exactly the names Load reads
+// overrides and env files for, by the one naming rule.
+func TestEnvironments(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"compose.yaml":          "services:\n  web: {image: x}\n",
+		"compose.prod.yaml":     "services:\n  web: {image: y}\n",
+		"compose.staging.yml":   "services:\n  web: {image: z}\n",
+		"compose.override.yaml": "services:\n  web: {image: o}\n",
+		"compose.a.b.yaml":      "services: {}\n",
+		".env.dev":              "X=1\n",
+		"other.qa.yaml":         "services: {}\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := Environments(context.Background(), LoadOptions{WorkingDir: dir, Environ: func() []string { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "dev,prod,staging" {
+		t.Errorf("environments %v, want dev,prod,staging", got)
+	}
+	for _, env := range got {
+		s, err := Load(context.Background(), LoadOptions{WorkingDir: dir, Environment: env, Environ: func() []string { return nil }})
+		if err != nil {
+			t.Fatalf("--env %s: %v", env, err)
+		}
+		if env != "dev" && len(s.Files) != 3 { // compose.yaml, its override and the environment's
+			t.Errorf("--env %s read %v", env, s.Files)
+		}
+	}
+}

@@ -55,7 +55,18 @@ type Stack struct {
 	// Warnings are non-fatal load findings: keys podstack ignores, obsolete
 	// attributes. Callers print them; they never stop a load.
 	Warnings []Warning `json:"-"`
+	// RunProblems stop the stack from running but not from being read (a
+	// missing secret file): commands that only tear down or inspect still
+	// work, and planner.Validate reports them before anything is created.
+	RunProblems Problems `json:"-"`
 }
+
+// PodPolicies are the ways services can be grouped into pods (see
+// planner.Policy): the values --pods and x-podstack.pods take.
+var PodPolicies = []string{"auto", "service", "project"}
+
+// PodPolicyFix is the fix a message gives for an invalid pod policy.
+const PodPolicyFix = "use auto, service or project"
 
 // Extension is the top-level `x-podstack` block. Decoded strictly: an unknown
 // key in it is a load error, since a typo here would silently change behaviour.
@@ -357,9 +368,13 @@ type Secret struct {
 	Name        string `json:"name"`
 	File        string `json:"file,omitempty"`
 	Environment string `json:"environment,omitempty"`
-	// Content is the inline value; never printed by `config`.
+	// Content is the inline value (or the environment variable's, resolved
+	// at load); never printed by `config`.
 	Content  string `json:"-"`
 	External bool   `json:"external,omitempty"`
+	// Digest identifies the content (empty when the file cannot be read):
+	// a changed secret replaces the Podman secret and recreates its users.
+	Digest string `json:"-"`
 }
 
 // Config is a stack config (a file or inline content mounted into services).
@@ -370,6 +385,8 @@ type Config struct {
 	Environment string `json:"environment,omitempty"`
 	Content     string `json:"content,omitempty"`
 	External    bool   `json:"external,omitempty"`
+	// Digest identifies the content, as for Secret.
+	Digest string `json:"-"`
 }
 
 // Position is a place in a stack file. Line is 0 when unknown.

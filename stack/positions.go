@@ -113,6 +113,36 @@ func serviceOf(path string) string {
 	return ""
 }
 
+// nodeAt returns the node at a dotted path below root (mapping keys and
+// sequence indexes), or nil. It does not follow aliases.
+func nodeAt(root *yaml.Node, path string) *yaml.Node {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for _, part := range strings.Split(path, ".") {
+		var next *yaml.Node
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == part {
+					next = n.Content[i+1]
+					break
+				}
+			}
+		case yaml.SequenceNode:
+			if i, err := strconv.Atoi(part); err == nil && i >= 0 && i < len(n.Content) {
+				next = n.Content[i]
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		n = next
+	}
+	return n
+}
+
 // findValue returns the path and line of the first scalar in f whose
 // value contains v, for errors that name a value but not its place.
 func findValue(f sourceFile, v string) (string, int) {

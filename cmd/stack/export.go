@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -68,20 +67,17 @@ Anything that cannot be exported is named in a warning.`,
 			defer images.close()
 			envs := []string{g.env}
 			if allEnvs {
-				found, err := environments(g)
+				found, err := stack.Environments(ctx, g.loadOptions())
 				if err != nil {
 					return err
 				}
 				envs = append([]string{""}, found...) // the default environment too
 			}
 			for _, env := range envs {
-				opts := g.loadOptions()
-				opts.Environment = env
-				s, err := stack.Load(ctx, opts)
+				s, err := g.load(ctx, func(o *stack.LoadOptions) { o.Environment = env })
 				if err != nil {
 					return err
 				}
-				g.warn(s.Warnings)
 				// Kubernetes publishes through Services: no host port is
 				// bound, so clashes that only `up` would hit do not matter.
 				pods, _, err := definitionPods(s, g.policy(s))
@@ -146,59 +142,13 @@ func writeKube(g *globalOptions, res *export.Result, s *stack.Stack, output stri
 	return nil
 }
 
-// environments lists the named environments of the stack: <base>.<env>.yaml
-// overrides and .env.<env> files beside the first stack file.
-func environments(g *globalOptions) ([]string, error) {
-	s, err := stack.Load(context.Background(), g.loadOptions()) // its warnings are printed per environment
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	dir := s.WorkingDir
-	for _, f := range s.Files {
-		base := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
-		matches, _ := filepath.Glob(filepath.Join(filepath.Dir(f), base+".*.y*ml"))
-		for _, m := range matches {
-			env := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), base+"."), filepath.Ext(m))
-			if env != "" && env != "override" && !strings.Contains(env, ".") {
-				seen[env] = true
-			}
-		}
-	}
-	envFiles, _ := filepath.Glob(filepath.Join(dir, ".env.*"))
-	for _, e := range envFiles {
-		seen[strings.TrimPrefix(filepath.Base(e), ".env.")] = true
-	}
-	var out []string
-	for e := range seen {
-		out = append(out, e)
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
 func exportRunning(ctx context.Context, g *globalOptions, cmd *cobra.Command) error {
-	_, project, err := loadForTeardown(g, cmd)
+	p, _, closeFn, err := g.open(cmd, nil)
 	if err != nil {
 		return err
 	}
-	c, err := g.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	o, err := c.Observe(ctx, project, nil)
-	if err != nil {
-		return err
-	}
-	var pods []string
-	for _, p := range o.Pods {
-		pods = append(pods, p.Name)
-	}
-	if len(pods) == 0 {
-		return fmt.Errorf("project %q has no pods running", project)
-	}
-	data, err := c.GenerateKube(ctx, pods)
+	defer closeFn()
+	data, err := p.Running(ctx)
 	if err != nil {
 		return err
 	}
@@ -269,13 +219,10 @@ func newConvertCommand(g *globalOptions) *cobra.Command {
   stack convert --keep-vars -o pods.tmpl.yaml   # keeps ${VAR} placeholders`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := g.loadOptions()
-			opts.KeepVars = keepVars
-			s, err := stack.Load(cmd.Context(), opts)
+			s, err := g.load(cmd.Context(), func(o *stack.LoadOptions) { o.KeepVars = keepVars })
 			if err != nil {
 				return err
 			}
-			g.warn(s.Warnings)
 			pods, err := planner.Group(s, g.policy(s))
 			if err != nil {
 				return err

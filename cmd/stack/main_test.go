@@ -46,6 +46,7 @@ func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "compose.yaml"), simpleCompose)
 	writeFile(t, filepath.Join(dir, "bad.yaml"), "services:\n  web:\n    image: x\n    depends_on: [nope]\n")
+	writeFile(t, filepath.Join(dir, "secret.yaml"), "services:\n  web:\n    image: x\n    secrets: [pw]\nsecrets:\n  pw:\n    file: ./pw.txt\n")
 	tests := []struct {
 		name string
 		args []string
@@ -60,6 +61,7 @@ func TestExitCodes(t *testing.T) {
 		{"too many args", []string{"version", "extra"}, exitInvalid, "unknown command"},
 		{"invalid stack", []string{"config", "-f", "bad.yaml"}, exitInvalid, "nope"},
 		{"missing file", []string{"config", "-f", "missing.yaml"}, exitInvalid, "missing.yaml"},
+		{"missing secret file", []string{"validate", "-f", "secret.yaml"}, exitInvalid, `secret.yaml:7: secret "pw": cannot read its file`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -190,9 +192,16 @@ func TestFollowShorthand(t *testing.T) {
 		"up -d -f a.yaml":           "up -d -f a.yaml",
 		"-p x logs web -f --tail 1": "-p x logs web --follow --tail 1",
 		"rm -f -s web":              "rm --force -s web",
+		// --pod takes a value: the words after it are not the command.
+		"--pod web logs -f":              "--pod web logs --follow",
+		"--lock-timeout 5s -p x logs -f": "--lock-timeout 5s -p x logs --follow",
+		"--progress=plain logs -f":       "--progress=plain logs --follow",
+		"--no-wait-lock logs -f":         "--no-wait-lock logs --follow",
+		"-f a.yaml --pod=web rm -f":      "-f a.yaml --pod=web rm --force",
 	}
+	root := newRootCommand(streams{in: strings.NewReader(""), out: &bytes.Buffer{}, err: &bytes.Buffer{}}, nil)
 	for in, want := range cases {
-		if got := strings.Join(followShorthand(strings.Fields(in)), " "); got != want {
+		if got := strings.Join(followShorthand(root, strings.Fields(in)), " "); got != want {
 			t.Errorf("%q -> %q, want %q", in, got, want)
 		}
 	}

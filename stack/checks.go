@@ -1,0 +1,171 @@
+package stack
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	units "github.com/docker/go-units"
+	"golang.org/x/sys/unix"
+)
+
+// Offline checks of values that compose-go accepts and Podman refuses only
+// when it creates the container: by then `up` has made the network and the
+// pod, so each is caught at load time, with its line and a fix.
+
+// checkService checks the settings of one converted compose service.
+func (c *converter) checkService(svc types.ServiceConfig, out *Service, base string) {
+	for i, d := range out.DNS {
+		if net.ParseIP(d) == nil {
+			c.problem(fmt.Sprintf("%s.dns.%d", base, i), svc.Name, fmt.Sprintf("dns %q is not an IP address", d),
+				"write the DNS server's address, e.g. 1.1.1.1 (names go in dns_search)")
+		}
+	}
+	for _, h := range out.ExtraHosts {
+		host, ip, _ := strings.Cut(h, ":")
+		ip = strings.TrimSuffix(strings.TrimPrefix(ip, "["), "]")
+		if ip != "host-gateway" && net.ParseIP(ip) == nil {
+			c.problemAt(c.whereValue(base+".extra_hosts", h, ip, host), svc.Name, fmt.Sprintf("extra_hosts %s: %q is not an IP address", host, ip),
+				`write "HOST:IP", e.g. "db:10.0.0.5", or "HOST:host-gateway"`)
+		}
+	}
+	if g := out.StopGracePeriod; g != nil && *g < 0 {
+		c.problem(base+".stop_grace_period", svc.Name, fmt.Sprintf("stop_grace_period must not be negative, got %v", *g), "use 0s or more, e.g. 10s")
+	}
+	if out.StopSignal != "" && !validSignal(out.StopSignal) {
+		c.problem(base+".stop_signal", svc.Name, fmt.Sprintf("stop_signal %q is not a signal", out.StopSignal), "use a name such as SIGTERM or SIGINT, or a number")
+	}
+	for _, name := range sortedKeysOf(out.Ulimits) {
+		u := out.Ulimits[name]
+		switch {
+		case u.Soft < 0 || u.Hard < 0:
+			c.problem(base+".ulimits."+name, svc.Name, fmt.Sprintf("ulimit %s must not be negative", name), "use 0 or more")
+		case u.Soft > u.Hard:
+			c.problem(base+".ulimits."+name, svc.Name, fmt.Sprintf("ulimit %s: soft limit %d is above the hard limit %d", name, u.Soft, u.Hard),
+				"make soft at most hard")
+		}
+	}
+	negative := func(key string, v float64) {
+		if v < 0 {
+			c.problem(base+"."+key, svc.Name, fmt.Sprintf("%s must not be negative", key), "use a positive value, or leave it out")
+		}
+	}
+	negative("cpus", float64(svc.CPUS))
+	negative("mem_limit", float64(svc.MemLimit))
+	negative("mem_reservation", float64(svc.MemReservation))
+	negative("shm_size", float64(svc.ShmSize))
+	if svc.Deploy != nil {
+		if l := svc.Deploy.Resources.Limits; l != nil {
+			negative("deploy.resources.limits.cpus", float64(l.NanoCPUs))
+			negative("deploy.resources.limits.memory", float64(l.MemoryBytes))
+		}
+		if r := svc.Deploy.Resources.Reservations; r != nil {
+			negative("deploy.resources.reservations.cpus", float64(r.NanoCPUs))
+			negative("deploy.resources.reservations.memory", float64(r.MemoryBytes))
+		}
+	}
+	for i, t := range svc.Tmpfs {
+		_, opts, _ := strings.Cut(t, ":")
+		for _, o := range strings.Split(opts, ",") {
+			if size, ok := strings.CutPrefix(o, "size="); ok {
+				if n, err := units.RAMInBytes(size); err != nil || n < 0 {
+					c.problem(fmt.Sprintf("%s.tmpfs.%d", base, i), svc.Name, fmt.Sprintf("tmpfs %s: invalid size %q", t, size), "write a size such as 64m")
+				}
+			}
+		}
+	}
+}
+
+// problemAt records a problem at a position found otherwise than by path.
+func (c *converter) problemAt(pos Position, service, msg, fix string) {
+	c.problems = append(c.problems, Problem{Position: pos, Service: service, Message: msg, Fix: fix})
+}
+
+// whereValue finds, below path, the first scalar that contains one of
+// values (tried in order), for entries compose-go normalizes into a form
+// that has no path of its own (extra_hosts lists become maps).
+func (c *converter) whereValue(path string, values ...string) Position {
+	for i := len(c.files) - 1; i >= 0; i-- {
+		f := c.files[i]
+		if len(f.docs) == 0 {
+			continue
+		}
+		n := nodeAt(f.docs[0], path)
+		if n == nil {
+			continue
+		}
+		for _, v := range values {
+			if v == "" {
+				continue
+			}
+			if _, line := findValueIn(n, v); line > 0 {
+				return Position{File: f.Name, Line: line}
+			}
+		}
+	}
+	return c.where(path)
+}
+
+var rtSignal = regexp.MustCompile(`^RTM(IN|AX)([+-]\d+)?$`)
+
+// validSignal accepts what Podman's signal parser does: a name with or
+// without SIG, RTMIN+n / RTMAX-n, or a number from 1 to 64.
+func validSignal(s string) bool {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n >= 1 && n <= 64
+	}
+	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
+	return unix.SignalNum("SIG"+name) != 0 || rtSignal.MatchString(name)
+}
+
+// runProblems finds what stops the stack from running but not from being
+// read: a secret or config file that an enabled service uses and that does
+// not exist. (A missing build context is not one: the image may be there
+// already, and then nothing is built.) `down` and `ps` still work
+// on such a stack; validate, plan and up report them (planner.Validate).
+func (c *converter) runProblems(s *Stack) {
+	used := map[string]bool{}
+	for _, svc := range s.Services {
+		for _, r := range svc.Secrets {
+			used["secrets."+r.Source] = true
+		}
+		for _, r := range svc.Configs {
+			used["configs."+r.Source] = true
+		}
+	}
+	missing := func(kind, key, file string) {
+		path := kind + "s." + key
+		if !used[path] || file == "" {
+			return
+		}
+		if _, err := os.Stat(file); err != nil {
+			s.RunProblems = append(s.RunProblems, Problem{Position: c.where(path + ".file"),
+				Message: fmt.Sprintf("%s %q: cannot read its file %s: %s", kind, key, file, statReason(err)),
+				Fix:     "create the file, or correct the path (relative to the stack file's directory)"})
+		}
+	}
+	for _, k := range sortedKeysOf(s.Secrets) {
+		if sec := s.Secrets[k]; !sec.External {
+			missing("secret", k, sec.File)
+		}
+	}
+	for _, k := range sortedKeysOf(s.Configs) {
+		if cf := s.Configs[k]; !cf.External {
+			missing("config", k, cf.File)
+		}
+	}
+}
+
+func statReason(err error) string {
+	if os.IsNotExist(err) {
+		return "no such file"
+	}
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
