@@ -23,8 +23,7 @@ WITH_SERVICE = url=$$(scripts/podman-service.sh start) && trap 'scripts/podman-s
 # LEGS run one after another (they share the host's ports); ISOLATED_LEGS run
 # in their own network namespace, beside them. To add a leg, write its
 # test-NAME target (with the legs, below) and name it here:
-LEGS := test-podman test-rootless
-# LEGS += test-kube    # a real kube-apiserver for the export tests (to come)
+LEGS := test-podman test-rootless test-kube
 ISOLATED_LEGS := test-podman5
 LEG_PKGS := ./podmanapi ./e2e
 TESTBIN := bin/test
@@ -35,7 +34,7 @@ BUILT = $(if $(NODEPS),,build test-binaries)
 
 .DEFAULT_GOAL := help
 .PHONY: help build test check unit e2e lint fmt bench demo clean setup test-binaries podman5 \
-	test-podman test-podman5 test-rootless
+	test-podman test-podman5 test-rootless test-kube
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -73,7 +72,8 @@ test-podman5: $(BUILT) $(if $(NODEPS),,podman5) ## leg: Podman 5 rootful, isolat
 test-rootless: $(BUILT) ## leg: the machine's Podman rootless, as a created user (root)
 	@scripts/leg.sh rootless
 
-# test-kube: $(BUILT) ## leg: ... (prints its wall time and appends a result line to $$LEG_SUMMARY, as scripts/leg.sh does)
+test-kube: $(BUILT) ## leg: every export dry-run on a real kube-apiserver, one applied and deleted (built once per machine)
+	@scripts/leg.sh kube
 
 unit: ## hermetic unit tests only (no Podman needed)
 	$(GO) test -short -count=1 -tags "$(TAGS)" ./...

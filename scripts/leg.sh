@@ -8,13 +8,16 @@
 #                             rootful; a normal user: rootless)
 #   scripts/leg.sh podman5    Podman 5 rootful, isolated (scripts/podman5.sh)
 #   scripts/leg.sh rootless   the machine's Podman as a created user (scripts/rootless.sh)
+#   scripts/leg.sh kube       a real kube-apiserver (scripts/kube-apiserver.sh) for the
+#                             export tests (e2e's TestKubeAPI*); runs on one machine
+#                             take turns on it (flock)
 #
 # Env: TESTBIN (directory of the *.test binaries `make test-binaries` builds,
 # default bin/test), STACK_BIN (the built stack), RUN (only tests matching this
 # regexp, as go test -run), TEST_TIMEOUT (per binary, default 15m), V=1
 # (verbose), LEG_SUMMARY (a file the leg's result line is appended to).
 set -uo pipefail
-leg=${1:?usage: $0 podman|podman5|rootless}
+leg=${1:?usage: $0 podman|podman5|rootless|kube}
 cd "$(dirname "$0")/.."
 top=$(pwd)
 here=$top/scripts
@@ -54,12 +57,23 @@ rootless)
   stop() { "$here/rootless.sh" stop; }
   runner() { "$here/rootless.sh" exec "$@"; }
   ;;
-*) echo "usage: $0 podman|podman5|rootless" >&2; exit 2 ;;
+kube)
+  # Its "service" is the API server; start prints its kubeconfig. Only the
+  # e2e binary has tests that use it; the others' need Podman.
+  exec 9>"$("$here/kube-apiserver.sh" lockfile)" && flock 9
+  start() { "$here/kube-apiserver.sh" start; }
+  stop() { "$here/kube-apiserver.sh" stop; }
+  runner() {
+    env PODSTACK_TEST_KUBECONFIG="$url" PODSTACK_KUBECTL="$("$here/kube-apiserver.sh" bindir)/kubectl" PODSTACK_REQUIRE_KUBE=1 "$@"
+  }
+  only=e2e RUN=${RUN:-^TestKubeAPI} service="Kubernetes API server"
+  ;;
+*) echo "usage: $0 podman|podman5|rootless|kube" >&2; exit 2 ;;
 esac
 
-say "starting its Podman service"
+say "starting its ${service:-Podman service}"
 if ! url=$(start); then
-  detail="its Podman service did not start"
+  detail="its ${service:-Podman service} did not start"
   finish 1 FAIL
 fi
 trap 'stop >/dev/null 2>&1 || true' EXIT
@@ -82,6 +96,7 @@ rc=0
 detail=
 for bin in "$TESTBIN"/*.test; do
   pkg=$(basename "$bin" .test)
+  [ -n "${only:-}" ] && [ "$pkg" != "$only" ] && continue
   [ -d "$top/$pkg" ] || { say "no package directory for $bin"; rc=1; continue; }
   t1=$SECONDS
   # A test binary runs in its package's directory, as go test runs it.
