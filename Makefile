@@ -25,7 +25,7 @@ WITH_SERVICE = url=$$(scripts/podman-service.sh start) && trap 'scripts/podman-s
 # test-NAME target (with the legs, below) and name it here:
 LEGS := test-podman test-rootless test-kube
 ISOLATED_LEGS := test-podman5
-LEG_PKGS := ./podmanapi ./e2e
+LEG_PKGS := podmanapi e2e cluster cmd/stack
 TESTBIN := bin/test
 export TESTBIN TEST_TIMEOUT
 # What a leg needs built first. `make test` builds it once and runs the legs
@@ -46,7 +46,9 @@ setup: ## install Podman if missing (root), build the test image, probe that con
 	scripts/setup-podman.sh
 
 test-binaries: ## compile the integration and e2e test binaries once, for every leg
-	$(GO) test -c -tags "$(TAGS)" -o $(TESTBIN)/ $(LEG_PKGS)
+	@mkdir -p $(TESTBIN)
+	@# one binary per package, named after its directory (cmd/stack: cmd-stack.test)
+	for p in $(LEG_PKGS); do $(GO) test -c -tags "$(TAGS)" -o $(TESTBIN)/$$(echo $$p | tr / -).test ./$$p || exit 1; done
 
 podman5: ## build Podman 5 from the Go module proxy (cached outside the clone, per version)
 	scripts/podman5.sh build

@@ -37,6 +37,10 @@ finish() {
   exit "$rc"
 }
 
+# The packages a leg runs, each as DIR or DIR:RUN (only the tests matching
+# RUN): the Podman legs run the integration and e2e tests, the kube leg the
+# tests that need an API server.
+pkgs=(podmanapi e2e)
 case $leg in
 podman)
   start() { "$here/podman-service.sh" start; }
@@ -66,7 +70,8 @@ kube)
   runner() {
     env PODSTACK_TEST_KUBECONFIG="$url" PODSTACK_KUBECTL="$("$here/kube-apiserver.sh" bindir)/kubectl" PODSTACK_REQUIRE_KUBE=1 "$@"
   }
-  only=e2e RUN=${RUN:-^TestKubeAPI} service="Kubernetes API server"
+  pkgs=("e2e:^TestKubeAPI" cluster "cmd/stack:^(TestTarget|TestPlanTargetKube)")
+  service="Kubernetes API server"
   ;;
 *) echo "usage: $0 podman|podman5|rootless|kube" >&2; exit 2 ;;
 esac
@@ -94,13 +99,15 @@ args=(-test.count=1 -test.timeout="${TEST_TIMEOUT:-15m}")
 [ "${V:-}" = 1 ] && args+=(-test.v)
 rc=0
 detail=
-for bin in "$TESTBIN"/*.test; do
-  pkg=$(basename "$bin" .test)
-  [ -n "${only:-}" ] && [ "$pkg" != "$only" ] && continue
-  [ -d "$top/$pkg" ] || { say "no package directory for $bin"; rc=1; continue; }
+for entry in "${pkgs[@]}"; do
+  pkg=${entry%%:*}
+  bin=$TESTBIN/$(echo "$pkg" | tr / -).test
+  [ -x "$bin" ] || { say "no test binary $bin: make test-binaries"; rc=1; continue; }
+  run=()
+  [ "$entry" != "$pkg" ] && run=(-test.run="${entry#*:}")
   t1=$SECONDS
   # A test binary runs in its package's directory, as go test runs it.
-  if (cd "$top/$pkg" && runner "$bin" "${args[@]}"); then what=ok; else what=FAILED; rc=1; fi
+  if (cd "$top/$pkg" && runner "$bin" "${args[@]}" "${run[@]}"); then what=ok; else what=FAILED; rc=1; fi
   detail+="$pkg $what $(elapsed "$t1"), "
   say "$pkg: $what in $(elapsed "$t1")"
 done
