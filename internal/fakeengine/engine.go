@@ -122,6 +122,7 @@ type Engine struct {
 func New() *Engine {
 	e := &Engine{
 		changed:        make(chan struct{}),
+		waitersNote:    make(chan struct{}),
 		now:            time.Now,
 		info:           ops.ServerInfo{Version: "4.3.1", APIVersion: "4.3.1", OS: "linux", Arch: "amd64", URL: "unix:///run/fakeengine/podman.sock"},
 		restartLimit:   10,

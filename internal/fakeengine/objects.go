@@ -326,13 +326,14 @@ func (e *Engine) AddSecret(s Secret) {
 	e.changedLocked()
 }
 
-// AddImages makes images present locally (a short name as localhost's,
-// as a locally built or loaded image is), so a plan needs no pull for them.
+// AddImages makes images present locally, as if pulled (a short name as
+// docker.io's; name localhost/ ones for images built here), so a plan
+// needs no pull for them.
 func (e *Engine) AddImages(refs ...string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, r := range refs {
-		e.images[qualify(r, false)] = true
+		e.images[qualify(r, true)] = true
 	}
 }
 
@@ -425,11 +426,12 @@ func (e *Engine) SetStatsInterval(d time.Duration) {
 }
 
 // SetExposedPorts sets the ports ("6379/tcp") an image exposes, for
-// ImageExposedPorts; the image is made present.
+// ImageExposedPorts; the image is made present (as AddImages does) when
+// it is not.
 func (e *Engine) SetExposedPorts(ref string, ports ...string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	n := qualify(ref, false)
+	n := qualify(ref, true)
 	if !e.hasImageLocked(ref) {
 		e.images[n] = true
 	}

@@ -460,6 +460,8 @@ func (e *Engine) RunContainer(ctx context.Context, c *planner.Container, p *plan
 		batch := slices.Clone(ct.logs[seen:])
 		seen = len(ct.logs)
 		done := len(ct.exits) > mark && !up(ct.State) || ct.removed
+		code := ct.ExitCode
+		changed := e.changed // taken under the lock: no change is missed while writing
 		e.mu.Unlock()
 		for _, l := range batch {
 			w := o.Stdout
@@ -470,18 +472,16 @@ func (e *Engine) RunContainer(ctx context.Context, c *planner.Container, p *plan
 				return -1, fmt.Errorf("attach to %s: %w", c.Name, err)
 			}
 		}
-		e.mu.Lock()
 		if done {
-			break
+			return code, nil
 		}
-		if err := e.waitLocked(ctx); err != nil {
-			e.mu.Unlock()
-			return -1, fmt.Errorf("wait for %s: %w", c.Name, err)
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return -1, fmt.Errorf("wait for %s: %w", c.Name, ctx.Err())
 		}
+		e.mu.Lock()
 	}
-	code := ct.ExitCode
-	e.mu.Unlock()
-	return code, nil
 }
 
 // GenerateKube returns Kubernetes YAML of the named pods (or containers),
