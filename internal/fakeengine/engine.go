@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -87,7 +88,6 @@ type Engine struct {
 	info          ops.ServerInfo
 	host          planner.Host
 	remote        bool
-	holdWait      bool
 	restartLimit  int
 	statsInterval time.Duration
 
@@ -266,7 +266,10 @@ func (e *Engine) SetClock(now func() time.Time) {
 }
 
 // SetServer sets what Version reports and URL returns (Podman 4.3.1 at a
-// unix socket by default).
+// unix socket by default). The version also picks the behaviours that
+// differ between Podman versions: from 5.3 waits return at every exit
+// (WaitExit, WaitEnd), from 5.0 a kill by any signal keeps the restart
+// policy from acting.
 func (e *Engine) SetServer(info ops.ServerInfo) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -290,17 +293,24 @@ func (e *Engine) SetRemote(remote bool) {
 	e.remote = remote
 }
 
-// HoldWaitThroughRestarts makes waits behave as before Podman 5.3 (this
-// machine's 4.3.1): WaitExit returns only once a container has stopped for
-// good, and WaitEnd then reports restarted when the restart count grew
-// meanwhile, even though the container has ended. By default the fake
-// behaves as Podman 5.3 and later: a wait returns at every exit, and
-// WaitEnd says whether the policy restarted the container.
-func (e *Engine) HoldWaitThroughRestarts(hold bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.holdWait = hold
+// atLeastLocked reports whether the engine plays Podman major.minor or
+// newer (SetServer's version): where Podman's behaviour changed between
+// versions, the fake follows the version it reports, as podmanapi's
+// Capabilities do.
+func (e *Engine) atLeastLocked(major, minor int) bool {
+	core, _, _ := strings.Cut(strings.TrimPrefix(e.info.Version, "v"), "-")
+	parts := strings.SplitN(core, ".", 3)
+	haveMajor, _ := strconv.Atoi(parts[0])
+	haveMinor := 0
+	if len(parts) > 1 {
+		haveMinor, _ = strconv.Atoi(parts[1])
+	}
+	return haveMajor > major || haveMajor == major && haveMinor >= minor
 }
+
+// holdWaitLocked: before Podman 5.3 a wait returns only once a container
+// has stopped for good (podmanapi's WaitHoldsThroughRestarts).
+func (e *Engine) holdWaitLocked() bool { return !e.atLeastLocked(5, 3) }
 
 // SetRestartLimit bounds how many times in a row a restart policy restarts
 // a container (10 by default). Podman never gives up on "always"; a fake

@@ -264,9 +264,10 @@ func (e *Engine) StopContainer(ctx context.Context, name string, timeout time.Du
 }
 
 // WaitExit blocks until the container exits and returns its exit code; at
-// once for one that has exited. By default it returns at each exit, as
-// Podman 5.3 and later do (a restart policy may have started it again);
-// with HoldWaitThroughRestarts only once it has stopped for good.
+// once for one that has exited. As Podman 4.x (the default version), it
+// returns only once the container has stopped for good; playing 5.3 or
+// later (SetServer), at each exit, though its restart policy may have
+// started it again.
 func (e *Engine) WaitExit(ctx context.Context, name string) (int, error) {
 	if err := e.begin(ctx, "WaitExit", name); err != nil {
 		return -1, fmt.Errorf("wait for %s: %w", name, err)
@@ -294,7 +295,7 @@ func (e *Engine) waitExitLocked(ctx context.Context, c *container) (int, error) 
 	mark := len(c.exits)
 	for {
 		switch {
-		case len(c.exits) > mark && !e.holdWait:
+		case len(c.exits) > mark && !e.holdWaitLocked():
 			return c.exits[mark].code, nil
 		case len(c.exits) > mark && (!up(c.State) || c.removed):
 			return c.ExitCode, nil
@@ -343,10 +344,10 @@ func (e *Engine) AwaitWaiters(ctx context.Context, name string, n int) error {
 }
 
 // WaitEnd blocks until the container exits and says whether its restart
-// policy brought it back. By default (Podman 5.3 and later) each exit is
-// reported; with HoldWaitThroughRestarts (before 5.3) the wait lasts until
-// the container stops for good, and restarted is then true when it had
-// restarted meanwhile, as podmanapi reports it from the restart count.
+// policy brought it back. As Podman 4.x (the default version), the wait
+// lasts until the container stops for good, and restarted is then true
+// when it restarted meanwhile, as podmanapi reads it from the restart
+// count; playing 5.3 or later (SetServer), each exit is reported.
 func (e *Engine) WaitEnd(ctx context.Context, name string) (code int, restarted bool, err error) {
 	if err := e.begin(ctx, "WaitEnd", name); err != nil {
 		return -1, false, fmt.Errorf("wait for %s: %w", name, err)
@@ -357,7 +358,7 @@ func (e *Engine) WaitEnd(ctx context.Context, name string) (code int, restarted 
 	if c == nil {
 		return -1, false, fmt.Errorf("wait for %s: %w", name, noSuchContainer(name))
 	}
-	if e.holdWait {
+	if e.holdWaitLocked() {
 		before := c.RestartCount
 		code, err := e.waitExitLocked(ctx, c)
 		if err != nil {
@@ -403,8 +404,10 @@ func signalNumber(s string) (int, bool) {
 
 // Kill sends signal ("KILL", "SIGTERM", "9") to a running or paused
 // container: SIGKILL ends it with 137, SIGTERM as a stop would (ignored
-// unless the script handles it), other fatal signals with 128+n. Podman
-// counts a kill as the user's: no restart policy brings it back.
+// unless the script handles it), other fatal signals with 128+n. A SIGKILL
+// is the user's, so no restart policy brings the container back; other
+// signals are too from Podman 5 on, while Podman 4.3 restarts a container
+// they ended.
 func (e *Engine) Kill(ctx context.Context, name, signal string) error {
 	if err := e.begin(ctx, "Kill", name); err != nil {
 		return fmt.Errorf("kill container %s: %w", name, err)
@@ -429,7 +432,10 @@ func (e *Engine) killLocked(name, signal string) error {
 	if !up(c.State) {
 		return podmanErr(ErrNotRunning, fmt.Sprintf("can only kill running containers. %s is in state %s: container state improper", c.ID, c.State))
 	}
-	c.StoppedByUser = true
+	byUser := n == 9 || e.atLeastLocked(5, 0)
+	if byUser {
+		c.StoppedByUser = true
+	}
 	e.emitContainerLocked(c, "kill", "")
 	switch {
 	case n == 9:
@@ -437,10 +443,10 @@ func (e *Engine) killLocked(name, signal string) error {
 	case c.State == "paused" || harmless[n]:
 	case n == 15:
 		if sc := e.scriptLocked(c); sc.HandlesTerm {
-			e.exitLocked(c, sc.TermExit, true)
+			e.exitLocked(c, sc.TermExit, byUser)
 		}
 	default:
-		e.exitLocked(c, 128+n, true)
+		e.exitLocked(c, 128+n, byUser)
 	}
 	e.changedLocked()
 	return nil

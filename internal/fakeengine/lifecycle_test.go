@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/podstack/podstack/internal/fakeengine"
+	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
 )
 
@@ -62,6 +63,7 @@ func expectEnd(t *testing.T, ch <-chan ended, code int, restarted bool) {
 // the container's policy brought it back (Podman 5.3 and later).
 func TestWaitEndFollowsRestartPolicies(t *testing.T) {
 	f := newFixture(t, restartStack)
+	f.e.SetServer(ops.ServerInfo{Version: "5.4.0"})
 	f.e.ScriptService("job", fakeengine.Script{Exits: []int{1}})
 	f.up("", planner.Options{})
 	e := f.e
@@ -136,13 +138,12 @@ func TestWaitEndFollowsRestartPolicies(t *testing.T) {
 	}
 }
 
-// TestWaitHeldThroughRestarts: before Podman 5.3 a wait returns only when
-// the container has stopped for good, and WaitEnd (from the restart count,
-// as podmanapi reads it) then says restarted although it has ended; the
-// next WaitEnd sees the end.
+// TestWaitHeldThroughRestarts: before Podman 5.3 (the default version) a
+// wait returns only when the container has stopped for good, and WaitEnd
+// (from the restart count, as podmanapi reads it) then says restarted
+// although it has ended; the next WaitEnd sees the end.
 func TestWaitHeldThroughRestarts(t *testing.T) {
 	f := newFixture(t, restartStack)
-	f.e.HoldWaitThroughRestarts(true)
 	f.up("", planner.Options{})
 	e := f.e
 
@@ -221,11 +222,25 @@ func TestStopAndKillSignals(t *testing.T) {
 			t.Errorf("%s ended a process that ignores it: %s", sig, c.State)
 		}
 	}
+	// Podman 4.3 restarts a container a signal other than SIGKILL ended;
+	// Podman 5 counts every kill as the user's.
+	ch := waitEnd(t, e, "rs-keep-1")
 	if err := e.Kill(ctx, "rs-keep-1", "SIGHUP"); err != nil {
 		t.Fatal(err)
 	}
-	if c := f.container("rs-keep-1"); c.ExitCode != 129 {
-		t.Errorf("SIGHUP: exit %d", c.ExitCode)
+	if c := f.container("rs-keep-1"); c.State != "running" || c.RestartCount != 1 {
+		t.Errorf("SIGHUP on 4.3: %s after %d restarts, want restarted", c.State, c.RestartCount)
+	}
+	e.Kill(ctx, "rs-keep-1", "KILL")
+	expectEnd(t, ch, 137, true)
+	if c := f.container("rs-keep-1"); c.State != "exited" || c.RestartCount != 1 {
+		t.Errorf("SIGKILL: %s after %d restarts, want no restart", c.State, c.RestartCount)
+	}
+	e.SetServer(ops.ServerInfo{Version: "5.0.0"})
+	e.StartContainer(ctx, "rs-keep-1")
+	e.Kill(ctx, "rs-keep-1", "HUP")
+	if c := f.container("rs-keep-1"); c.State != "exited" || c.ExitCode != 129 || c.RestartCount != 0 {
+		t.Errorf("SIGHUP on 5.0: %s %d after %d restarts, want exited 129", c.State, c.ExitCode, c.RestartCount)
 	}
 	if err := e.Kill(ctx, "rs-keep-1", "KILL"); !errors.Is(err, fakeengine.ErrNotRunning) {
 		t.Errorf("kill of an exited container: %v", err)

@@ -372,6 +372,7 @@ func TestConcurrentUse(t *testing.T) {
 		defer wg.Done()
 		for ctx.Err() == nil {
 			f.e.Observe(ctx, "many", nil)
+			time.Sleep(time.Millisecond)
 		}
 	}()
 	go func() {
