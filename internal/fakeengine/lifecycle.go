@@ -253,7 +253,15 @@ func (e *Engine) StopContainer(ctx context.Context, name string, timeout time.Du
 		e.exitLocked(c, code, true)
 		e.emitContainerLocked(c, "stop", "")
 	case "paused":
-		return fmt.Errorf("stop container %s: %w", name, podmanErr(ErrNotRunning, fmt.Sprintf("container %s is running or paused, refusing to clean up: container state improper", c.ID)))
+		// Podman refuses to stop a paused container; podmanapi thaws it
+		// first, as docker does, and then it stops as a running one.
+		code := 137
+		if sc := e.scriptLocked(c); sc.HandlesTerm {
+			code = sc.TermExit
+		}
+		e.emitContainerLocked(c, "unpause", "")
+		e.exitLocked(c, code, true)
+		e.emitContainerLocked(c, "stop", "")
 	case "removing", "unknown":
 		return fmt.Errorf("stop container %s: %w", name, podmanErr(ErrNotRunning, fmt.Sprintf("can only stop created or running containers. %s is in state %s: container state improper", c.ID, c.State)))
 	default:
