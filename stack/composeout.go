@@ -287,7 +287,8 @@ func composeService(svc *Service) types.ServiceConfig {
 	if svc.Replicas != 1 {
 		deploy.Replicas = ptr(svc.Replicas)
 	}
-	if deploy.Replicas != nil || deploy.Resources.Limits != nil || deploy.Resources.Reservations != nil {
+	deploy.Mode = svc.DeployMode
+	if deploy.Replicas != nil || deploy.Mode != "" || deploy.Resources.Limits != nil || deploy.Resources.Reservations != nil {
 		cs.Deploy = &deploy
 	}
 	c.CPUShares, c.CPUSet = r.CPUShares, r.CPUSet

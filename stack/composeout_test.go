@@ -24,7 +24,7 @@ func comparable(s *Stack) *Stack {
 		out := map[string]*Service{}
 		for k, svc := range m {
 			v := *svc
-			v.Source, v.Unsupported = Position{}, nil
+			v.Source, v.Unsupported, v.Keys = Position{}, nil, nil
 			out[k] = &v
 		}
 		return out
@@ -223,6 +223,7 @@ services:
     logging: {driver: k8s-file, options: {max-size: 10m}}
     profiles: [full]
     scale: 0
+    deploy: {mode: replicated}
     develop:
       watch:
         - {path: ./app/src, action: sync+exec, target: /srv, ignore: ["*.tmp"], include: ["*.py"], initial_sync: true,
