@@ -232,22 +232,27 @@ func (p *Project) handleBatch(ctx context.Context, batch []string, rules []*watc
 	return errors.Join(errs...)
 }
 
-// watchRebuild builds the services' images again and recreates them.
+// watchRebuild builds the services' images again and then recreates
+// them, as compose does: a build that fails leaves the running
+// containers alone.
 func (p *Project) watchRebuild(ctx context.Context, services []string, o WatchOptions) error {
 	p.say("Rebuilding %s after changes", strings.Join(services, ", "))
-	// Until `stack build` has its own use case, a rebuild is an up of
-	// these services alone that builds their images whether or not they
-	// exist (pull "always" builds a service that has a build section)
-	// and recreates their containers.
+	// Until `stack build` has its own use case, the engine builds each
+	// image and an up of these services alone recreates them.
+	for _, name := range services {
+		svc := p.Stack.Services[name]
+		if err := p.Engine.BuildImage(ctx, planner.ImageRef(p.Stack, svc), svc.Build); err != nil {
+			return fmt.Errorf("rebuild %s: %w", name, err)
+		}
+	}
 	up := o.Up
 	up.DryRun = false
 	up.Plan.Services = services
 	up.Plan.NoDeps = true
 	up.Plan.ForceRecreate = true
-	up.Plan.Pull = "always"
 	up.Plan.NoRecreate = false
 	if _, err := p.Up(ctx, up); err != nil {
-		return fmt.Errorf("rebuild %s: %w", strings.Join(services, ", "), err)
+		return fmt.Errorf("recreate %s after rebuilding: %w", strings.Join(services, ", "), err)
 	}
 	return nil
 }
