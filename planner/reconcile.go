@@ -453,7 +453,11 @@ func (r *reconciler) pod(p *Pod) {
 		var removed []*Step
 		for _, ex := range r.projectCs {
 			if ex.Pod == p.Name || ex.Labels[LabelPod] == p.Key {
-				rs := removeContainer(b, ex, stopTimeout(r.s.Services[ex.Labels[LabelService]], 0), "pod configuration changed")
+				var image *Step
+				if svc := r.s.Services[ex.Labels[LabelService]]; svc != nil {
+					image = r.imageStep[ImageRef(r.s, svc)]
+				}
+				rs := removeContainer(b, ex, stopTimeout(r.s.Services[ex.Labels[LabelService]], 0), "pod configuration changed", image)
 				r.removeStep[ex.Name] = rs[len(rs)-1]
 				removed = append(removed, rs...)
 			}
@@ -485,7 +489,7 @@ func (r *reconciler) container(d *decision) {
 	if d.create {
 		var deps []*Step
 		if d.existing != nil && r.removeStep[c.Name] == nil {
-			rs := removeContainer(b, *d.existing, stopTimeout(svc, 0), d.cause)
+			rs := removeContainer(b, *d.existing, stopTimeout(svc, 0), d.cause, r.imageStep[ImageRef(s, svc)])
 			r.removeStep[c.Name] = rs[len(rs)-1]
 		}
 		deps = append(deps, r.removeStep[c.Name], r.podStep[c.Pod], r.imageStep[ImageRef(s, svc)])
