@@ -47,6 +47,7 @@ func TestExitCodes(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "compose.yaml"), simpleCompose)
 	writeFile(t, filepath.Join(dir, "bad.yaml"), "services:\n  web:\n    image: x\n    depends_on: [nope]\n")
 	writeFile(t, filepath.Join(dir, "secret.yaml"), "services:\n  web:\n    image: x\n    secrets: [pw]\nsecrets:\n  pw:\n    file: ./pw.txt\n")
+	empty := t.TempDir() // not under dir: discovery looks in parent directories
 	tests := []struct {
 		name string
 		args []string
@@ -62,6 +63,9 @@ func TestExitCodes(t *testing.T) {
 		{"invalid stack", []string{"config", "-f", "bad.yaml"}, exitInvalid, "nope"},
 		{"missing file", []string{"config", "-f", "missing.yaml"}, exitInvalid, "missing.yaml"},
 		{"missing secret file", []string{"validate", "-f", "secret.yaml"}, exitInvalid, `secret.yaml:7: secret "pw": cannot read its file`},
+		// No stack file is a usage error, as docker compose's is.
+		{"no stack file", []string{"config", "--project-directory", empty}, exitInvalid, "no stack file found"},
+		{"no stack file, ps", []string{"ps", "--project-directory", empty}, exitInvalid, "no stack file found"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,6 +101,9 @@ func configEnv(t *testing.T, dir string, args ...string) (env, name string) {
 func TestSettingsPrecedence(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "compose.yaml"), simpleCompose)
+	for _, env := range []string{"staging", "prod", "dev"} {
+		writeFile(t, filepath.Join(dir, ".env."+env), "GREETING="+env+"\n")
+	}
 
 	if env, _ := configEnv(t, dir); env != "" {
 		t.Errorf("no setting: environment %q, want none", env)
@@ -224,5 +231,62 @@ func TestEveryCommandBuilds(t *testing.T) {
 		if _, _, code := runCLI(t, "", args...); code != 0 {
 			t.Errorf("%v: exit %d", args, code)
 		}
+	}
+}
+
+// TestStackFileLookup: where the stack file comes from, as docker compose
+// finds it: -f, else COMPOSE_FILE (split on COMPOSE_PATH_SEPARATOR), else
+// the first default name in the project directory or its parents.
+func TestStackFileLookup(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "compose.yaml"), "name: found\nservices:\n  web:\n    image: x\n")
+	writeFile(t, filepath.Join(dir, "a.yaml"), "name: fromenv\nservices:\n  a:\n    image: x\n")
+	writeFile(t, filepath.Join(dir, "b.yaml"), "services:\n  b:\n    image: x\n")
+	writeFile(t, filepath.Join(dir, "other", "compose.yaml"), "name: other\nservices:\n  o:\n    image: x\n")
+	sub := filepath.Join(dir, "deep", "er")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	services := func(args ...string) string {
+		t.Helper()
+		out, stderr, code := runCLI(t, "", append(args, "config", "--services")...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		return strings.Join(strings.Fields(out), ",")
+	}
+	t.Chdir(sub)
+	if got := services(); got != "web" {
+		t.Errorf("from a subdirectory: %s, want web (the parent's compose.yaml)", got)
+	}
+	if _, name := configEnv(t, ""); name != "found" {
+		t.Errorf("project name %q, want found", name)
+	}
+	if got := services("--project-directory", filepath.Join(dir, "other")); got != "o" {
+		t.Errorf("--project-directory other: %s, want o", got)
+	}
+	t.Setenv("COMPOSE_FILE", filepath.Join(dir, "a.yaml")+":"+filepath.Join(dir, "b.yaml"))
+	if got := services(); got != "a,b" {
+		t.Errorf("COMPOSE_FILE a:b: %s, want a,b", got)
+	}
+	t.Setenv("COMPOSE_PATH_SEPARATOR", ";")
+	t.Setenv("COMPOSE_FILE", filepath.Join(dir, "a.yaml")+";"+filepath.Join(dir, "b.yaml"))
+	if got := services(); got != "a,b" {
+		t.Errorf("COMPOSE_FILE with COMPOSE_PATH_SEPARATOR=';': %s, want a,b", got)
+	}
+	if got := services("-f", filepath.Join(dir, "b.yaml")); got != "b" {
+		t.Errorf("-f over COMPOSE_FILE: %s, want b", got)
+	}
+}
+
+// TestUnknownEnvironmentIsAUsageError: `--env prdo` used to run the base
+// stack labelled prdo.
+func TestUnknownEnvironmentIsAUsageError(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "compose.yaml"), simpleCompose)
+	writeFile(t, filepath.Join(dir, "compose.prod.yaml"), "services:\n  web:\n    image: y\n")
+	_, stderr, code := runCLI(t, dir, "--env", "prdo", "plan", "--offline")
+	if code != exitInvalid || !strings.Contains(stderr, `no environment "prdo"`) || !strings.Contains(stderr, "the environments here are prod") {
+		t.Errorf("exit %d, stderr %q: want 2 naming prod", code, stderr)
 	}
 }

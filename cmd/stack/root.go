@@ -32,6 +32,7 @@ const envPrefix = "STACK"
 type globalOptions struct {
 	files       []string
 	projectName string
+	projectDir  string
 	env         string
 	envFiles    []string
 	profiles    []string
@@ -79,6 +80,7 @@ file. Flags win over variables, which win over the file.`,
 	f := cmd.PersistentFlags()
 	f.StringArrayVarP(&g.files, "file", "f", nil, "stack file (Compose or Kubernetes YAML); repeat to merge; - reads stdin")
 	f.StringVarP(&g.projectName, "project-name", "p", "", "project name (default: from the file, else the directory name)")
+	f.StringVar(&g.projectDir, "project-directory", "", "project directory: where .env, .env.<env> and relative paths start, and where the stack file is looked for (default: the first stack file's directory)")
 	f.StringVar(&g.env, "env", "", "environment: merges <file>.<env>.yaml overrides and .env.<env>")
 	f.StringArrayVar(&g.envFiles, "env-file", nil, "extra environment file for interpolation; repeatable, later wins")
 	f.StringArrayVar(&g.profiles, "profile", nil, "enable a profile; repeatable (default: COMPOSE_PROFILES)")
@@ -134,9 +136,15 @@ func (g *globalOptions) resolve(cmd *cobra.Command) error {
 	if len(files) == 0 {
 		if env := g.getenv(envPrefix + "_FILE"); env != "" {
 			files = splitList(env)
+		} else {
+			files = composeFiles(g.getenv)
 		}
 	}
-	if path := configPath(files); path != "" {
+	projectDir := g.projectDir
+	if projectDir == "" {
+		projectDir = g.getenv(envName("project-directory"))
+	}
+	if path := configPath(files, projectDir); path != "" {
 		if err := readConfigFile(v, path, cmd.Root()); err != nil {
 			return err
 		}
@@ -169,6 +177,9 @@ func (g *globalOptions) resolve(cmd *cobra.Command) error {
 	})
 	if err := errors.Join(errs...); err != nil {
 		return err
+	}
+	if len(g.files) == 0 {
+		g.files = composeFiles(g.getenv)
 	}
 	if err := oneOf("progress", g.progress, "auto", "tty", "plain", "json", "quiet"); err != nil {
 		return err
@@ -218,12 +229,41 @@ func oneOf(flag, value string, valid ...string) error {
 	return usagef("invalid --%s %q: must be one of %s", flag, value, strings.Join(valid, ", "))
 }
 
-// configPath finds stack.config.yaml beside the first stack file (or in the
-// working directory when no file is named).
-func configPath(files []string) string {
-	dir := "."
+// composeFiles are the stack files COMPOSE_FILE names, split on
+// COMPOSE_PATH_SEPARATOR (default ':'), as docker compose reads them: the
+// last fallback after -f and STACK_FILE.
+func composeFiles(getenv func(string) string) []string {
+	v := getenv("COMPOSE_FILE")
+	if v == "" {
+		return nil
+	}
+	sep := getenv("COMPOSE_PATH_SEPARATOR")
+	if sep == "" {
+		sep = string(os.PathListSeparator)
+	}
+	var out []string
+	for _, f := range strings.Split(v, sep) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// configPath finds stack.config.yaml beside the first stack file: the one
+// named, else the one discovery finds from the project directory (or the
+// working directory).
+func configPath(files []string, projectDir string) string {
+	dir := projectDir
+	if dir == "" {
+		dir = "."
+	}
 	if len(files) > 0 && files[0] != "-" {
 		dir = filepath.Dir(files[0])
+	} else if len(files) == 0 {
+		if found, err := stack.Discover(dir); err == nil {
+			dir = filepath.Dir(found[0])
+		}
 	}
 	path := filepath.Join(dir, configFileName)
 	if _, err := os.Stat(path); err != nil {
@@ -268,6 +308,7 @@ func readConfigFile(v *viper.Viper, path string, root *cobra.Command) error {
 func (g *globalOptions) loadOptions() stack.LoadOptions {
 	return stack.LoadOptions{
 		Files:       g.files,
+		WorkingDir:  g.projectDir,
 		ProjectName: g.projectName,
 		Environment: g.env,
 		EnvFiles:    g.envFiles,
