@@ -73,6 +73,9 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 
 	c := converter{project: project, idx: idx, files: files}
 	s := c.convert()
+	s.warnUnsupported(func(svc *Service, key string) Position {
+		return c.where("services." + svc.Name + "." + strings.Fields(key)[0])
+	})
 	for _, w := range warnings.messages() {
 		pos := Position{File: files[0].Name}
 		for _, f := range files {
@@ -974,6 +977,20 @@ var knownServiceKeys = func() []string {
 	sort.Strings(keys)
 	return keys
 }()
+
+// warnUnsupported adds a warning for every key a service sets that
+// podstack does not carry out, at the position where gives: the loader
+// warns, so every command that loads says so, once, and before anything
+// runs.
+func (s *Stack) warnUnsupported(where func(svc *Service, key string) Position) {
+	for _, name := range s.ServiceNames() {
+		svc := s.Services[name]
+		for _, key := range svc.Unsupported {
+			s.Warnings = append(s.Warnings, Warning{Position: where(svc, key), Service: name,
+				Message: key + " is not supported by podstack and is ignored"})
+		}
+	}
+}
 
 // unsupportedKeys lists the keys set on svc that the model does not carry.
 func unsupportedKeys(svc types.ServiceConfig) []string {

@@ -241,6 +241,7 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 	if err := l.problems.Err(); err != nil {
 		return nil, err
 	}
+	l.s.warnUnsupported(func(svc *Service, _ string) Position { return svc.Source })
 	return l.s, nil
 }
 

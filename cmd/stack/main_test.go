@@ -290,3 +290,26 @@ func TestUnknownEnvironmentIsAUsageError(t *testing.T) {
 		t.Errorf("exit %d, stderr %q: want 2 naming prod", code, stderr)
 	}
 }
+
+// TestUnsupportedKeysWarnedOnLoad: a key podstack ignores is named by every
+// command that loads the stack, once; it used to appear only during up.
+func TestUnsupportedKeysWarnedOnLoad(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "compose.yaml"), `name: demo
+services:
+  web:
+    image: localhost/busybox:test
+    storage_opt:
+      size: 1G
+`)
+	for _, args := range [][]string{{"validate"}, {"config"}, {"config", "--services"}, {"plan", "--offline"}, {"graph"}} {
+		_, stderr, code := runCLI(t, dir, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		want := `WARN ` + filepath.Join(dir, "compose.yaml") + `:5: service "web": storage_opt is not supported by podstack and is ignored`
+		if n := strings.Count(stderr, "storage_opt"); n != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("%v: stderr %q: want once %q", args, stderr, want)
+		}
+	}
+}
