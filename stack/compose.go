@@ -58,11 +58,16 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 	project, err := await(ctx, func() (*types.Project, error) {
 		restore := captureLogs(warnings)
 		defer restore()
-		return loader.LoadWithContext(ctx, types.ConfigDetails{
+		p, err := loader.LoadWithContext(ctx, types.ConfigDetails{
 			WorkingDir:  opts.WorkingDir,
 			ConfigFiles: cfs,
 			Environment: types.Mapping(env),
 		}, composeOptions(name, explicit, profiles, opts.KeepVars))
+		if err != nil || len(opts.Services) == 0 {
+			return p, err
+		}
+		// Unknown names are left for the command to report.
+		return p.WithServicesEnabled(opts.Services...)
 	})
 	if isCancel(err) {
 		return nil, err

@@ -338,6 +338,20 @@ func TestProfiles(t *testing.T) {
 	if got := strings.Join(s.ServiceNames(), ","); got != "app,debug,tools" {
 		t.Errorf("profile *: %s", got)
 	}
+	// A service named on the command line has its profiles enabled, as in
+	// docker compose: `stack plan debug` plans debug (and what else its
+	// profile enables), not "no such service".
+	s, err = Load(context.Background(), LoadOptions{WorkingDir: dir, Services: []string{"debug"}, Environ: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(s.ServiceNames(), ","); got != "app,debug,tools" {
+		t.Errorf("naming debug: %s, want app,debug,tools (profile debug enabled)", got)
+	}
+	s, _ = Load(context.Background(), LoadOptions{WorkingDir: dir, Services: []string{"app", "nope"}, Environ: noEnv})
+	if got := strings.Join(s.ServiceNames(), ","); got != "app" {
+		t.Errorf("naming app and an unknown name: %s, want app", got)
+	}
 }
 
 // TestKeepVars: compose input keeps its ${VAR} expressions through loading

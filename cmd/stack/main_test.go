@@ -313,3 +313,24 @@ services:
 		}
 	}
 }
+
+// TestNamedServiceEnablesItsProfile: `stack plan debug` for a service
+// behind a profile said "no such service"; compose enables the profile.
+func TestNamedServiceEnablesItsProfile(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "compose.yaml"), `name: demo
+services:
+  web:
+    image: localhost/busybox:test
+  debug:
+    image: localhost/busybox:test
+    profiles: [debug]
+`)
+	out, stderr, code := runCLI(t, dir, "plan", "--offline", "--format", "text", "debug")
+	if code != 0 || !strings.Contains(out, "demo-debug-1") {
+		t.Errorf("plan debug: exit %d, stderr %s\n%s", code, stderr, out)
+	}
+	if _, stderr, code := runCLI(t, dir, "plan", "--offline", "nope"); code != exitInvalid || !strings.Contains(stderr, `"nope"`) {
+		t.Errorf("plan nope: exit %d: %s", code, stderr)
+	}
+}

@@ -337,6 +337,13 @@ func (g *globalOptions) load(ctx context.Context, adjust ...func(*stack.LoadOpti
 	return s, nil
 }
 
+// naming is the load adjustment for a command's service arguments: their
+// profiles are enabled, as docker compose does for services named on the
+// command line.
+func naming(services []string) func(*stack.LoadOptions) {
+	return func(o *stack.LoadOptions) { o.Services = services }
+}
+
 func (g *globalOptions) warn(ws []stack.Warning) {
 	sort.SliceStable(ws, func(i, j int) bool {
 		return ws[i].File < ws[j].File || (ws[i].File == ws[j].File && ws[i].Line < ws[j].Line)

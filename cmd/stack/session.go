@@ -36,7 +36,7 @@ func (g *globalOptions) open(cmd *cobra.Command, args []string) (*ops.Project, [
 	if g.pod != "" && len(args) > 0 {
 		return nil, nil, nil, usagef("--pod and service names cannot be combined")
 	}
-	s, name, err := loadForTeardown(g, cmd)
+	s, name, err := loadForTeardown(g, cmd, naming(args))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -116,8 +116,8 @@ func (g *globalOptions) withProgress(p *ops.Project, fn func() error) error {
 
 // loadForTeardown loads the stack when there is one; with -p and no stack
 // file the project name alone is enough to find everything by label.
-func loadForTeardown(g *globalOptions, cmd *cobra.Command) (*stack.Stack, string, error) {
-	s, err := g.load(cmd.Context())
+func loadForTeardown(g *globalOptions, cmd *cobra.Command, adjust ...func(*stack.LoadOptions)) (*stack.Stack, string, error) {
+	s, err := g.load(cmd.Context(), adjust...)
 	if err == nil {
 		return s, s.Name, nil
 	}

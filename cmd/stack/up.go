@@ -70,7 +70,7 @@ Without -d, up follows the services' logs until Ctrl-C, then stops the stack
 				}
 			}
 			ctx := cmd.Context()
-			s, err := g.load(ctx)
+			s, err := g.load(ctx, naming(args))
 			if err != nil {
 				return err
 			}
