@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -91,16 +90,10 @@ Without -d, up follows the services' logs until Ctrl-C, then stops the stack
 				}
 				return writePlan(g, plan, format)
 			}
-			var plan *planner.Plan
 			err = g.withProgress(p, func() (err error) {
-				plan, err = p.Up(ctx, up)
+				_, err = p.Up(ctx, up)
 				return err
 			})
-			if plan != nil {
-				for _, w := range plan.Warnings {
-					fmt.Fprintf(g.streams.err, "WARN %s\n", w)
-				}
-			}
 			if err != nil || detach || opts.NoStart {
 				return err
 			}

@@ -1,0 +1,86 @@
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestEnvironmentSwitch: `up --env prod` on a project running dev warns
+// before it runs and leaves every container and pod labelled prod, so
+// `stack ls` tells the truth. It used to recreate only what differed,
+// silently, leaving the rest labelled dev.
+func TestEnvironmentSwitch(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "envswitch")
+	dir := writeStack(t, map[string]string{
+		"compose.yaml": `services:
+  web:
+    image: localhost/busybox:test
+    command: sleep 3600
+    environment: {LEVEL: "${LEVEL}"}
+  db:
+    image: localhost/busybox:test
+    command: sleep 3600
+`,
+		".env.dev":  "LEVEL=debug\n",
+		".env.prod": "LEVEL=debug\n", // the same values: only the environment changes
+	})
+	mustStack(t, dir, "-p", p, "--env", "dev", "up", "-d")
+	r := mustStack(t, dir, "-p", p, "--env", "prod", "up", "-d")
+	if !strings.Contains(r.stderr, `WARN project "`+p+`" runs environment "dev"; switching it to "prod"`) {
+		t.Errorf("no warning of the switch:\n%s", r.stderr)
+	}
+	if warn, started := strings.Index(r.stderr, "WARN"), strings.Index(r.stderr, "Started"); warn < 0 || started < warn {
+		t.Errorf("the warning comes after the work:\n%s", r.stderr)
+	}
+	labels := podman(t, "ps", "-a", "--filter", "label=io.podstack.project="+p,
+		"--format", `{{.Names}}={{index .Labels "io.podstack.environment"}}`)
+	for _, line := range strings.Fields(labels) {
+		if !strings.HasSuffix(line, "=prod") {
+			t.Errorf("%s: want every container labelled prod", line)
+		}
+	}
+	pods := podman(t, "pod", "ps", "--filter", "label=io.podstack.project="+p, "--format", `{{.Name}}={{index .Labels "io.podstack.environment"}}`)
+	for _, line := range strings.Fields(pods) {
+		if !strings.HasSuffix(line, "=prod") {
+			t.Errorf("pod %s: want labelled prod", line)
+		}
+	}
+	var rows []struct{ Name, Environment string }
+	if err := json.Unmarshal([]byte(mustStack(t, dir, "ls", "--format", "json", "--filter", "name="+p).stdout), &rows); err != nil || len(rows) != 1 || rows[0].Environment != "prod" {
+		t.Errorf("ls: %+v (%v), want %s in prod", rows, err, p)
+	}
+	if r := mustStack(t, dir, "-p", p, "--env", "prod", "up", "-d"); strings.Contains(r.stderr, "WARN") {
+		t.Errorf("the same environment again warns:\n%s", r.stderr)
+	}
+}
+
+// TestNamesResolve: the names README promises resolve on the project
+// network from any container: service names and x-pod names (pod keys),
+// which are network aliases. Podman's own names are not promised: a
+// container in a pod with an infra container has no DNS name of its own.
+func TestNamesResolve(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "dns")
+	dir := writeStack(t, map[string]string{"compose.yaml": `services:
+  api:
+    image: localhost/busybox:test
+    command: sleep 3600
+    x-pod: app
+  side:
+    image: localhost/busybox:test
+    command: sleep 3600
+    x-pod: app
+  client:
+    image: localhost/busybox:test
+    command: sleep 3600
+`})
+	mustStack(t, dir, "-p", p, "up", "-d")
+	for _, name := range []string{"api", "side", "client", "app"} {
+		r := runStack(t, dir, "-p", p, "exec", "client", "nslookup", name)
+		if r.code != 0 || !strings.Contains(r.stdout, "Address") || strings.Contains(r.stdout, "NXDOMAIN") {
+			t.Errorf("%s does not resolve: %s", name, r)
+		}
+	}
+}
