@@ -1,0 +1,156 @@
+package ops_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/podstack/podstack/internal/fakeengine"
+	"github.com/podstack/podstack/ops"
+	"github.com/podstack/podstack/planner"
+)
+
+// psServices runs Ps and returns the services of its rows, in order.
+func psServices(t *testing.T, p *ops.Project, o ops.PsOptions) string {
+	t.Helper()
+	rows, err := p.Ps(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rows {
+		out = append(out, r.Service)
+	}
+	return strings.Join(out, ",")
+}
+
+// TestPsHealthOnlyWhileRunning: Podman keeps an exited container's last
+// health status; ps showed "exited (0)" and "healthy" side by side.
+func TestPsHealthOnlyWhileRunning(t *testing.T) {
+	f := newFixture(t, shop)
+	f.up(planner.Options{})
+	f.e.SetState("shop-db-1", "exited", 0)
+	f.e.SetHealth("shop-db-1", "healthy")
+	rows, err := f.p.Ps(context.Background(), ops.PsOptions{All: true, Services: []string{"db"}})
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("%v %v", rows, err)
+	}
+	if rows[0].Health != "" || rows[0].Status() != "exited (0)" {
+		t.Errorf("exited db: health %q, status %q; want no health", rows[0].Health, rows[0].Status())
+	}
+}
+
+// TestPsStatusFilter: --status shows containers in that state even
+// without -a, as docker compose's does; Podman's "stopped" is exited.
+func TestPsStatusFilter(t *testing.T) {
+	f := newFixture(t, shop)
+	f.up(planner.Options{})
+	f.e.SetState("shop-web-1", "stopped", 0)
+	for _, tc := range []struct {
+		opts ops.PsOptions
+		want string
+	}{
+		{ops.PsOptions{}, "api,db,proxy"},
+		{ops.PsOptions{All: true}, "api,db,migrate,proxy,web"},
+		{ops.PsOptions{Status: []string{"exited"}}, "migrate,web"},
+		{ops.PsOptions{Status: []string{"exited"}, Services: []string{"web"}}, "web"},
+		{ops.PsOptions{Status: []string{"paused"}}, ""},
+	} {
+		if got := psServices(t, f.p, tc.opts); got != tc.want {
+			t.Errorf("%+v: %s, want %s", tc.opts, got, tc.want)
+		}
+	}
+	if _, err := f.p.Ps(context.Background(), ops.PsOptions{Status: []string{"up"}}); err == nil || !strings.Contains(err.Error(), "running") {
+		t.Errorf("unknown status: err = %v, want the valid ones named", err)
+	}
+}
+
+// TestPsJSONIsComposes: `ps --format json` has docker compose's keys and
+// its ports as data, so scripts written for compose read it.
+func TestPsJSONIsComposes(t *testing.T) {
+	f := newFixture(t, shop)
+	f.up(planner.Options{})
+	rows, err := f.p.Ps(context.Background(), ops.PsOptions{All: true, Services: []string{"api", "migrate"}})
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("%v %v", rows, err)
+	}
+	data, _ := json.Marshal(rows)
+	var m []map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"ID", "Name", "Project", "Service", "State", "Health", "ExitCode", "Publishers"} {
+		if _, ok := m[0][key]; !ok {
+			t.Errorf("no %q in %s", key, data)
+		}
+	}
+	api, migrate := rows[0], rows[1]
+	if migrate.State != "exited" || migrate.ExitCode != 0 || migrate.Project != "shop" || len(migrate.Publishers) != 0 {
+		t.Errorf("migrate %+v", migrate)
+	}
+	if pub, _ := json.Marshal(api.Publishers); string(pub) != `[{"URL":"0.0.0.0","TargetPort":80,"PublishedPort":8080,"Protocol":"tcp"}]` {
+		t.Errorf("api Publishers %s", pub)
+	}
+	if api.Ports() != "0.0.0.0:8080->80/tcp" {
+		t.Errorf("api ports cell %q", api.Ports())
+	}
+}
+
+// TestLs: as docker compose ls, only projects with something running
+// unless All; Filter name=X keeps the names that contain X.
+func TestLs(t *testing.T) {
+	e := fakeengine.New()
+	add := func(name, project, state string) {
+		e.AddContainer(fakeengine.Container{Name: name, State: state, Labels: map[string]string{planner.LabelProject: project}})
+	}
+	add("shop-a-1", "shop", "running")
+	add("shop-b-1", "shop", "exited")
+	add("shopold-a-1", "shopold", "exited")
+	add("blog-a-1", "blog", "paused")
+	for _, tc := range []struct {
+		opts ops.LsOptions
+		want string
+	}{
+		{ops.LsOptions{}, "blog,shop"},
+		{ops.LsOptions{All: true}, "blog,shop,shopold"},
+		{ops.LsOptions{All: true, Filter: []string{"name=shop"}}, "shop,shopold"},
+		{ops.LsOptions{Filter: []string{"name=shop"}}, "shop"},
+	} {
+		got, err := ops.Ls(context.Background(), e, tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, p := range got {
+			names = append(names, p.Name)
+		}
+		if strings.Join(names, ",") != tc.want {
+			t.Errorf("%+v: %v, want %s", tc.opts, names, tc.want)
+		}
+	}
+	if _, err := ops.Ls(context.Background(), e, ops.LsOptions{Filter: []string{"label=x"}}); err == nil {
+		t.Error("an unknown filter is no error")
+	}
+}
+
+// TestJSONKeysAreComposes: ps, ls, images and stats records share one key
+// style, docker compose's.
+func TestJSONKeysAreComposes(t *testing.T) {
+	for _, v := range []any{
+		ops.Container{Name: "c"}, ops.ProjectSummary{Name: "p", Environment: "prod"},
+		ops.Image{Container: "c"}, ops.PodStat{Stat: ops.Stat{Name: "n", CPUPercent: 1}, Pod: "p"},
+	} {
+		data, _ := json.Marshal(v)
+		var m map[string]any
+		json.Unmarshal(data, &m)
+		for k := range m {
+			if k[0] < 'A' || k[0] > 'Z' {
+				t.Errorf("%T: key %q in %s, want compose's capitalized keys", v, k, data)
+			}
+		}
+	}
+	if data, _ := json.Marshal(ops.ProjectSummary{Name: "shop", Status: "running(1)"}); !strings.Contains(string(data), `"Name":"shop"`) || !strings.Contains(string(data), `"Status":"running(1)"`) {
+		t.Errorf("ls JSON %s: want compose ls's keys", data)
+	}
+}
