@@ -84,3 +84,61 @@ func TestNamesResolve(t *testing.T) {
 		}
 	}
 }
+
+// TestDryRunEveryMutatingCommand: --dry-run, before or after the command,
+// shows what each command that changes a project would do (its steps
+// marked DRY-RUN) and changes nothing on Podman.
+func TestDryRunEveryMutatingCommand(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "dryrun")
+	dir := writeStack(t, map[string]string{"compose.yaml": `services:
+  web:
+    image: localhost/busybox:test
+    command: sleep 3600
+    depends_on: [db]
+  db:
+    image: localhost/busybox:test
+    command: sleep 3600
+    volumes: [data:/data]
+volumes:
+  data: {}
+`})
+	mustStack(t, dir, "-p", p, "up", "-d")
+	snapshot := func() string {
+		names := strings.Fields(podman(t, "ps", "-a", "--filter", "label=io.podstack.project="+p, "--format", "{{.Names}}"))
+		return podman(t, append([]string{"container", "inspect", "--format", "{{.Name}} {{.Id}} {{.State.Status}} {{.State.StartedAt}}"}, names...)...)
+	}
+	before := snapshot()
+	for _, args := range [][]string{
+		{"down", "-v", "--dry-run"},
+		{"--dry-run", "stop"},
+		{"restart", "web", "--dry-run"},
+		{"kill", "--dry-run"},
+		{"pause", "--dry-run"},
+		{"rm", "-s", "-f", "--dry-run"},
+		{"up", "-d", "--force-recreate", "--dry-run"},
+		{"exec", "--dry-run", "db", "rm", "-rf", "/data"},
+	} {
+		r := mustStack(t, dir, append([]string{"-p", p}, args...)...)
+		if args[0] != "up" && !strings.Contains(r.stderr, "DRY-RUN") {
+			t.Errorf("%v says nothing marked DRY-RUN: %s", args, r)
+		}
+	}
+	after := snapshot()
+	if after != before {
+		t.Errorf("dry runs changed the project:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	if vols := podman(t, "volume", "ls", "-q", "--filter", "label=io.podstack.project="+p); !strings.Contains(vols, p+"_data") {
+		t.Errorf("down -v --dry-run removed the volume: %q", vols)
+	}
+	r := mustStack(t, dir, "-p", p, "down", "--dry-run")
+	for _, want := range []string{"DRY-RUN Container " + p + "-web-1 Stopped", "DRY-RUN Container " + p + "-db-1 Removed", "DRY-RUN Network " + p + "_default Removed"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("down --dry-run: no %q in\n%s", want, r.stderr)
+		}
+	}
+	r = mustStack(t, dir, "-p", p, "restart", "--dry-run")
+	if !strings.Contains(r.stderr, "DRY-RUN Container "+p+"-db-1 Started") {
+		t.Errorf("restart --dry-run shows no starts after its stops:\n%s", r.stderr)
+	}
+}

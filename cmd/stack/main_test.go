@@ -334,3 +334,17 @@ services:
 		t.Errorf("plan nope: exit %d: %s", code, stderr)
 	}
 }
+
+// TestDryRunRefusesWritingFiles: --dry-run changes nothing, so a command
+// asked to write files with it is a usage error rather than a surprise.
+func TestDryRunRefusesWritingFiles(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "compose.yaml"), simpleCompose)
+	_, stderr, code := runCLI(t, dir, "--dry-run", "export", "kube", "-o", "out.yaml")
+	if code != exitInvalid || !strings.Contains(stderr, "--dry-run") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out.yaml")); err == nil {
+		t.Error("export wrote its file under --dry-run")
+	}
+}

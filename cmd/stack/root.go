@@ -42,6 +42,7 @@ type globalOptions struct {
 	pod         string
 	noWaitLock  bool
 	lockTimeout time.Duration
+	dryRun      bool
 
 	streams streams
 	force   <-chan struct{}
@@ -88,6 +89,7 @@ file. Flags win over variables, which win over the file.`,
 	f.StringVar(&g.progress, "progress", "auto", "progress output: auto, tty, plain, json or quiet")
 	f.StringVar(&g.pods, "pods", "", "pod grouping: auto, service or project (default: x-podstack.pods, else auto)")
 	f.StringVar(&g.pod, "pod", "", "limit start/stop/restart/kill/pause/unpause/rm/logs/stats/top/wait to the services of this pod")
+	f.BoolVar(&g.dryRun, "dry-run", false, "show what the command would do and change nothing: steps are marked DRY-RUN, up prints its plan")
 	f.BoolVar(&g.noWaitLock, "no-wait-lock", false, "fail at once when another stack command is changing the same project, instead of waiting for it")
 	f.DurationVar(&g.lockTimeout, "lock-timeout", 0, "give up waiting for another stack command on the same project after this long (0: wait)")
 
@@ -180,6 +182,11 @@ func (g *globalOptions) resolve(cmd *cobra.Command) error {
 	}
 	if len(g.files) == 0 {
 		g.files = composeFiles(g.getenv)
+	}
+	if g.dryRun {
+		if f := cmd.Flags().Lookup("output"); f != nil && f.Changed {
+			return usagef("--dry-run changes nothing on Podman; %s -o writes files, so leave out -o to see the output", cmd.Name())
+		}
 	}
 	if err := oneOf("progress", g.progress, "auto", "tty", "plain", "json", "quiet"); err != nil {
 		return err
@@ -390,6 +397,9 @@ func (g *globalOptions) renderer() (display.Renderer, error) {
 	r, err := display.New(g.progress, g.streams.err, isTTY, g.getenv)
 	if err != nil {
 		return nil, usageError{err}
+	}
+	if g.dryRun {
+		r = display.DryRun(r)
 	}
 	return r, nil
 }

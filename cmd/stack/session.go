@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -74,8 +75,15 @@ func (g *globalOptions) project(s *stack.Stack, c *podmanapi.Client) *ops.Projec
 }
 
 // attachEngine gives p the connection, status output on stderr and the
-// project lock.
+// project lock. With --dry-run the connection is wrapped so nothing can
+// change (ops.DryRun), every status line says DRY-RUN, and no lock is
+// taken: the one mechanism behind --dry-run for every command.
 func (g *globalOptions) attachEngine(p *ops.Project, c *podmanapi.Client) {
+	if g.dryRun {
+		p.Status = &prefixWriter{w: g.streams.err, prefix: "DRY-RUN "}
+		p.Engine = ops.DryRun(c, func(s string) { fmt.Fprintln(p.Status, s) })
+		return
+	}
 	p.Engine = c
 	p.Status = g.streams.err
 	p.Lock = func(ctx context.Context, command string) (func(), error) {
@@ -125,4 +133,26 @@ func loadForTeardown(g *globalOptions, cmd *cobra.Command, adjust ...func(*stack
 		return nil, g.projectName, nil
 	}
 	return nil, "", fmt.Errorf("%w (with no stack file, name the project: stack down -p NAME)", err)
+}
+
+// prefixWriter starts every line written to it with prefix.
+type prefixWriter struct {
+	w       io.Writer
+	prefix  string
+	midLine bool
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	var out []byte
+	for _, c := range b {
+		if !p.midLine {
+			out = append(out, p.prefix...)
+		}
+		out = append(out, c)
+		p.midLine = c != '\n'
+	}
+	if _, err := p.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }

@@ -33,12 +33,12 @@ func (e *execFlags) options() planner.ExecOptions {
 
 func newUpCommand(g *globalOptions) *cobra.Command {
 	var (
-		pf             planFlags
-		ef             execFlags
-		detach, dryRun bool
-		rollback       bool
-		format         string
-		abort          ops.Abort
+		pf       planFlags
+		ef       execFlags
+		detach   bool
+		rollback bool
+		format   string
+		abort    ops.Abort
 	)
 	cmd := &cobra.Command{
 		Use:   "up [SERVICE...]",
@@ -63,6 +63,7 @@ Without -d, up follows the services' logs until Ctrl-C, then stops the stack
 			if err != nil {
 				return err
 			}
+			dryRun := g.dryRun
 			if dryRun {
 				if err := oneOf("format", format, "table", "json", "text"); err != nil {
 					return err
@@ -116,7 +117,6 @@ Without -d, up follows the services' logs until Ctrl-C, then stops the stack
 	f := cmd.Flags()
 	pf.register(f)
 	f.BoolVarP(&detach, "detach", "d", false, "run in the background: return once the stack is up")
-	f.BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing")
 	f.StringVar(&format, "format", "table", "plan format for --dry-run: table, text or json")
 	f.BoolVar(&rollback, "rollback", false, "when up fails part-way, remove what this run created")
 	f.BoolVar(&abort.OnExit, "abort-on-container-exit", false, "stop the stack when any attached container exits; exit with its code")
