@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/podstack/podstack/internal/display"
 	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
 )
@@ -29,9 +27,7 @@ var palette = []string{"36", "33", "32", "35", "34", "96", "93", "92", "95", "94
 
 func newLogPrinter(g *globalOptions, project string, names []string, noColor, noPrefix bool) *logPrinter {
 	p := &logPrinter{w: g.streams.out, prefix: !noPrefix, project: project, colors: map[string]string{}}
-	if f, ok := g.streams.out.(*os.File); ok && display.IsTerminal(f) && !noColor && g.getenv("NO_COLOR") == "" && g.getenv("TERM") != "dumb" {
-		p.color = true
-	}
+	p.color = !noColor && g.ansiOn(g.streams.out)
 	p.size(names)
 	return p
 }

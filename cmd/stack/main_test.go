@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/podstack/podstack/internal/testcorpus"
+	"github.com/podstack/podstack/ops"
+	"github.com/podstack/podstack/planner"
 )
 
 // runCLI runs the command line in dir and returns stdout, stderr and the exit code.
@@ -346,5 +348,38 @@ func TestDryRunRefusesWritingFiles(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "out.yaml")); err == nil {
 		t.Error("export wrote its file under --dry-run")
+	}
+}
+
+// TestAnsi: --ansi always draws colours and live progress even into a
+// pipe, never draws none even on a terminal; auto decides by the output.
+func TestAnsi(t *testing.T) {
+	for _, tc := range []struct {
+		ansi   string
+		escape bool
+	}{{"always", true}, {"never", false}, {"auto", false}} {
+		var errb, out bytes.Buffer
+		g := &globalOptions{ansi: tc.ansi, progress: "auto", getenv: func(string) string { return "" },
+			streams: streams{err: &errb, out: &out}}
+		r, err := g.renderer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Emit(planner.Event{Kind: planner.StepStartContainer, Resource: "demo-web-1", Status: planner.StatusDone, Text: "Started"})
+		r.Close()
+		newLogPrinter(g, "demo", []string{"demo-web-1"}, false, false).print(ops.LogLine{Container: "demo-web-1", Text: "hello"})
+		if got := strings.Contains(errb.String(), "\x1b["); got != tc.escape {
+			t.Errorf("--ansi %s: progress %q", tc.ansi, errb.String())
+		}
+		if got := strings.Contains(out.String(), "\x1b["); got != tc.escape {
+			t.Errorf("--ansi %s: logs %q", tc.ansi, out.String())
+		}
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "compose.yaml"), simpleCompose)
+	for _, args := range [][]string{{"--ansi", "sometimes", "config"}, {"--ansi", "never", "--progress", "tty", "config"}} {
+		if _, stderr, code := runCLI(t, dir, args...); code != exitInvalid {
+			t.Errorf("%v: exit %d: %s", args, code, stderr)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -43,6 +44,7 @@ type globalOptions struct {
 	noWaitLock  bool
 	lockTimeout time.Duration
 	dryRun      bool
+	ansi        string
 
 	streams streams
 	force   <-chan struct{}
@@ -87,6 +89,7 @@ file. Flags win over variables, which win over the file.`,
 	f.StringArrayVar(&g.profiles, "profile", nil, "enable a profile; repeatable (default: COMPOSE_PROFILES)")
 	f.StringVar(&g.url, "url", "", "Podman service URI: unix://, tcp:// or ssh:// (default: CONTAINER_HOST, containers.conf, then the local socket)")
 	f.StringVar(&g.progress, "progress", "auto", "progress output: auto, tty, plain, json or quiet")
+	f.StringVar(&g.ansi, "ansi", "auto", "ANSI control characters (colours, live progress): never, always or auto (on a terminal, unless NO_COLOR or TERM=dumb)")
 	f.StringVar(&g.pods, "pods", "", "pod grouping: auto, service or project (default: x-podstack.pods, else auto)")
 	f.StringVar(&g.pod, "pod", "", "limit start/stop/restart/kill/pause/unpause/rm/logs/stats/top/wait to the services of this pod")
 	f.BoolVar(&g.dryRun, "dry-run", false, "show what the command would do and change nothing: steps are marked DRY-RUN, up prints its plan")
@@ -190,6 +193,12 @@ func (g *globalOptions) resolve(cmd *cobra.Command) error {
 	}
 	if err := oneOf("progress", g.progress, "auto", "tty", "plain", "json", "quiet"); err != nil {
 		return err
+	}
+	if err := oneOf("ansi", g.ansi, "never", "always", "auto"); err != nil {
+		return err
+	}
+	if g.ansi == "never" && g.progress == "tty" {
+		return usagef("--progress tty draws with ANSI control characters, which --ansi never turns off: choose one")
 	}
 	if g.pods != "" {
 		if err := oneOf("pods", g.pods, stack.PodPolicies...); err != nil {
@@ -384,17 +393,34 @@ func (g *globalOptions) connect(ctx context.Context) (*podmanapi.Client, error) 
 	return c, nil
 }
 
-// renderer opens the progress renderer --progress asks for on stderr.
-func (g *globalOptions) renderer() (display.Renderer, error) {
-	isTTY := false
-	w := g.streams.err
+// ansiOn says whether output to w may carry ANSI control characters
+// (colours, cursor moves): --ansi always or never decides; auto means on
+// a terminal, unless NO_COLOR is set or TERM is dumb.
+func (g *globalOptions) ansiOn(w io.Writer) bool {
+	switch g.ansi {
+	case "always":
+		return true
+	case "never":
+		return false
+	}
 	if r, ok := w.(*redactingWriter); ok {
 		w = r.w
 	}
-	if f, ok := w.(*os.File); ok {
-		isTTY = display.IsTerminal(f)
+	f, ok := w.(*os.File)
+	return ok && display.IsTerminal(f) && g.getenv("NO_COLOR") == "" && g.getenv("TERM") != "dumb"
+}
+
+// renderer opens the progress renderer --progress asks for on stderr;
+// auto is the live tty renderer where --ansi allows it, else plain.
+func (g *globalOptions) renderer() (display.Renderer, error) {
+	mode := g.progress
+	if mode == "" || mode == "auto" {
+		mode = "plain"
+		if g.ansiOn(g.streams.err) {
+			mode = "tty"
+		}
 	}
-	r, err := display.New(g.progress, g.streams.err, isTTY, g.getenv)
+	r, err := display.New(mode, g.streams.err, false, g.getenv)
 	if err != nil {
 		return nil, usageError{err}
 	}
