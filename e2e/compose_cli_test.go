@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestEnvironmentSwitch: `up --env prod` on a project running dev warns
@@ -140,5 +142,39 @@ volumes:
 	r = mustStack(t, dir, "-p", p, "restart", "--dry-run")
 	if !strings.Contains(r.stderr, "DRY-RUN Container "+p+"-db-1 Started") {
 		t.Errorf("restart --dry-run shows no starts after its stops:\n%s", r.stderr)
+	}
+}
+
+// TestUpAttachFlags: up --attach shows and watches only the named service,
+// --timestamps dates its lines, -t bounds the stop that ends the up, and
+// --wait returns once the stack is up (it implies -d, as in compose).
+func TestUpAttachFlags(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "upattach")
+	dir := writeStack(t, map[string]string{"compose.yaml": `services:
+  job:
+    image: localhost/busybox:test
+    command: sh -c "sleep 2; echo from-job"
+  server:
+    image: localhost/busybox:test
+    command: sh -c "echo from-server; sleep 3600"
+`})
+	start := time.Now()
+	r := mustStack(t, dir, "-p", p, "up", "--attach", "job", "--abort-on-container-exit", "--timestamps", "--no-log-prefix", "-t", "1")
+	if !strings.Contains(r.stdout, "from-job") || strings.Contains(r.stdout, "from-server") {
+		t.Errorf("want the job's output only:\n%s", r)
+	}
+	if line := strings.TrimSpace(r.stdout); !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\S+ from-job$`).MatchString(line) {
+		t.Errorf("want one timestamped line without a prefix, got %q", line)
+	}
+	if took := time.Since(start); took > 40*time.Second {
+		t.Errorf("up took %s: -t 1 should bound the stop of the server (sleep ignores SIGTERM)", took)
+	}
+	if st := inspect(t, p+"-server-1").State.Status; st != "exited" {
+		t.Errorf("the unattached server is %s after the abort, want exited", st)
+	}
+	r = mustStack(t, dir, "-p", p, "up", "--wait", "server")
+	if st := inspect(t, p+"-server-1").State.Status; st != "running" {
+		t.Errorf("up --wait: server is %s: %s", st, r)
 	}
 }

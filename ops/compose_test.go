@@ -3,8 +3,11 @@ package ops_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/podstack/podstack/internal/fakeengine"
 	"github.com/podstack/podstack/ops"
@@ -153,4 +156,50 @@ func TestJSONKeysAreComposes(t *testing.T) {
 	if data, _ := json.Marshal(ops.ProjectSummary{Name: "shop", Status: "running(1)"}); !strings.Contains(string(data), `"Name":"shop"`) || !strings.Contains(string(data), `"Status":"running(1)"`) {
 		t.Errorf("ls JSON %s: want compose ls's keys", data)
 	}
+}
+
+// TestAttachSome: up --attach/--no-attach show and watch only some
+// services' containers; Ctrl-C and an abort still stop everything up
+// started, as docker compose does.
+func TestAttachSome(t *testing.T) {
+	const jobs = `name: at
+services:
+  tests: {image: nginx}
+  app: {image: nginx}
+`
+	t.Run("attach tests only", func(t *testing.T) {
+		f := newFixture(t, jobs)
+		f.e.ScriptService("tests", fakeengine.Script{Exits: []int{5}, RunFor: 20 * time.Millisecond, Stdout: []string{"ran 3 tests"}})
+		f.e.ScriptService("app", fakeengine.Script{Stdout: []string{"app says hi"}})
+		f.up(planner.Options{})
+		var mu sync.Mutex
+		var lines []string
+		code, err := f.p.Attach(context.Background(), ops.AttachOptions{Attach: []string{"tests"}, Abort: ops.Abort{OnExit: true},
+			Logs: func(l ops.LogLine) { mu.Lock(); lines = append(lines, l.Container+": "+l.Text); mu.Unlock() }})
+		if err != nil || code != 5 {
+			t.Fatalf("attach: %d, %v", code, err)
+		}
+		if got := strings.Join(lines, "\n"); strings.Contains(got, "app") || !strings.Contains(got, "ran 3 tests") {
+			t.Errorf("logs of the attached service only, got:\n%s", got)
+		}
+		if st := f.states(); st["at-app-1"] != "exited" {
+			t.Errorf("the abort does not stop the unattached app: %v", st)
+		}
+	})
+	t.Run("none attached waits for ctrl-c", func(t *testing.T) {
+		f := newFixture(t, jobs)
+		f.up(planner.Options{})
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			cancel()
+		}()
+		_, err := f.p.Attach(ctx, ops.AttachOptions{Attach: []string{}})
+		if !errors.Is(err, ops.ErrInterrupted) {
+			t.Fatalf("attach after Ctrl-C: %v", err)
+		}
+		if st := f.states(); st["at-app-1"] != "exited" || st["at-tests-1"] != "exited" {
+			t.Errorf("Ctrl-C does not stop the stack: %v", st)
+		}
+	})
 }

@@ -467,11 +467,11 @@ func (r *reconciler) orphanPhase() {
 		case enabled && r.selected[svcName]:
 			n, _ := strconv.Atoi(ex.Labels[LabelNumber])
 			if n > svc.Replicas {
-				r.orphanSteps = append(r.orphanSteps, removeContainer(b, ex, stopTimeout(svc, 0), "scaled down")...)
+				r.orphanSteps = append(r.orphanSteps, removeContainer(b, ex, stopTimeout(svc, r.opts.Timeout), "scaled down")...)
 			}
 		case enabled || disabled:
 		case opts.RemoveOrphans:
-			r.orphanSteps = append(r.orphanSteps, removeContainer(b, ex, DefaultStopTimeout, "orphan")...)
+			r.orphanSteps = append(r.orphanSteps, removeContainer(b, ex, stopTimeout(nil, r.opts.Timeout), "orphan")...)
 		default:
 			r.plan.Warnings = append(r.plan.Warnings, fmt.Sprintf("container %s belongs to service %q, which the stack no longer declares; remove it with --remove-orphans", ex.Name, svcName))
 		}
@@ -526,7 +526,7 @@ func (r *reconciler) pod(p *Pod) {
 				if c := r.podCause[p.Name]; c != "" {
 					cause = c
 				}
-				rs := removeContainer(b, ex, stopTimeout(r.s.Services[ex.Labels[LabelService]], 0), cause)
+				rs := removeContainer(b, ex, stopTimeout(r.s.Services[ex.Labels[LabelService]], r.opts.Timeout), cause)
 				r.removeStep[ex.Name] = rs[len(rs)-1]
 				removed = append(removed, rs...)
 			}
@@ -558,7 +558,7 @@ func (r *reconciler) container(d *decision) {
 	if d.create {
 		var deps []*Step
 		if d.existing != nil && r.removeStep[c.Name] == nil {
-			rs := removeContainer(b, *d.existing, stopTimeout(svc, 0), d.cause)
+			rs := removeContainer(b, *d.existing, stopTimeout(svc, r.opts.Timeout), d.cause)
 			r.removeStep[c.Name] = rs[len(rs)-1]
 		}
 		deps = append(deps, r.removeStep[c.Name], r.podStep[c.Pod], r.imageStep[ImageRef(s, svc)])

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/podstack/podstack/stack"
 )
@@ -477,4 +478,28 @@ func hasWarning(p *Plan, want string) bool {
 		}
 	}
 	return false
+}
+
+// TestReconcileTimeout: up -t SECONDS stops what it recreates with that
+// grace period instead of each service's stop_grace_period, as compose's.
+func TestReconcileTimeout(t *testing.T) {
+	s := load(t, writeCompose(t, reconcileStack))
+	running := applied(reconcile(t, s, nil, Options{}))
+	for _, tc := range []struct {
+		timeout, want time.Duration
+	}{{0, DefaultStopTimeout}, {2 * time.Second, 2 * time.Second}} {
+		p := reconcile(t, s, running, Options{ForceRecreate: true, Timeout: tc.timeout})
+		n := 0
+		for _, st := range p.Steps {
+			if st.Kind == StepStopContainer {
+				n++
+				if st.StopTimeout != tc.want {
+					t.Errorf("timeout %v: %s stops with %v, want %v", tc.timeout, st.Target, st.StopTimeout, tc.want)
+				}
+			}
+		}
+		if n == 0 {
+			t.Errorf("no stops in\n%s", p)
+		}
+	}
 }
