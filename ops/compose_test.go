@@ -203,3 +203,18 @@ services:
 		}
 	})
 }
+
+// TestPsOrphans: ps lists containers of services the stack no longer
+// declares unless asked not to (compose's --orphans=false).
+func TestPsOrphans(t *testing.T) {
+	f := newFixture(t, shop)
+	f.up(planner.Options{})
+	f.e.AddContainer(fakeengine.Container{Name: "shop-old-1", State: "running",
+		Labels: map[string]string{planner.LabelProject: "shop", planner.LabelService: "old"}})
+	if got := psServices(t, f.p, ops.PsOptions{}); got != "api,db,old,proxy,web" {
+		t.Errorf("ps: %s", got)
+	}
+	if got := psServices(t, f.p, ops.PsOptions{HideOrphans: true}); got != "api,db,proxy,web" {
+		t.Errorf("ps --orphans=false: %s", got)
+	}
+}

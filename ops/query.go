@@ -82,6 +82,10 @@ type PsOptions struct {
 	// Status keeps only containers in one of these states (PsStatuses),
 	// whatever All says; empty keeps all.
 	Status []string
+	// HideOrphans leaves out containers of services the stack does not
+	// declare (compose's --orphans=false); without a stack file, none is
+	// known to be one.
+	HideOrphans bool
 }
 
 // Ps lists the project's containers with pod, state, health, ports and
@@ -111,6 +115,9 @@ func (p *Project) Ps(ctx context.Context, o PsOptions) ([]Container, error) {
 				continue
 			}
 		case !o.All && c.State != "running" && c.State != "paused":
+			continue
+		}
+		if o.HideOrphans && p.Stack != nil && p.Stack.Services[c.Labels[planner.LabelService]] == nil {
 			continue
 		}
 		row := Container{

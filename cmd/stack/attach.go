@@ -85,7 +85,7 @@ func newLogsCommand(g *globalOptions) *cobra.Command {
 	// -f after `logs` is rewritten to --follow by followShorthand, since the
 	// global -f names the stack file.
 	f.BoolVar(&follow, "follow", false, "keep following the output (also across restarts); -f after logs")
-	f.IntVar(&tail, "tail", -1, "show only the last N lines of each container (-1: all)")
+	f.IntVarP(&tail, "tail", "n", -1, "show only the last N lines of each container (-1: all)")
 	f.StringVar(&since, "since", "", "show logs since a timestamp (2026-01-02T15:04:05) or a duration (10m)")
 	f.StringVar(&until, "until", "", "show logs before a timestamp or duration")
 	f.BoolVarP(&timestamps, "timestamps", "t", false, "show timestamps")

@@ -16,6 +16,7 @@ import (
 func newPsCommand(g *globalOptions) *cobra.Command {
 	var (
 		all, servicesOnly, quiet bool
+		orphans                  bool
 		format                   string
 		status, filters          []string
 	)
@@ -49,7 +50,7 @@ State, Health, ExitCode, Publishers) plus Pod and Image.`,
 					return err
 				}
 			}
-			rows, err := p.Ps(ctx, ops.PsOptions{Services: args, All: all, Status: status})
+			rows, err := p.Ps(ctx, ops.PsOptions{Services: args, All: all, Status: status, HideOrphans: !orphans})
 			if err != nil {
 				return err
 			}
@@ -81,6 +82,7 @@ State, Health, ExitCode, Publishers) plus Pod and Image.`,
 	f.BoolVar(&servicesOnly, "services", false, "print only the service names")
 	f.StringArrayVar(&status, "status", nil, "only containers in this state: "+strings.Join(ops.PsStatuses, ", ")+"; repeatable")
 	f.StringArrayVar(&filters, "filter", nil, "filter as docker compose does: status=STATUS")
+	f.BoolVar(&orphans, "orphans", true, "also list containers of services the stack no longer declares")
 	f.StringVar(&format, "format", "table", "table, json, or a Go template such as '{{.Name}} {{.State}}'")
 	return cmd
 }
