@@ -24,8 +24,8 @@ import (
 // before (restart: the starts after the stops), Observe reports what this
 // engine stopped as exited, started as running and removed as gone. Waits
 // end at once (health "healthy", exit 0), since nothing was started.
-// Exec and RunContainer, which no step reports, say what they would run
-// through say (nil: nothing).
+// Exec, RunContainer and CopyToContainer, which no step reports, say what
+// they would do through say (nil: nothing).
 //
 // DryRun implements every method itself, embedding nothing: a method
 // added to Engine must be sorted here into read or change before the
@@ -198,6 +198,10 @@ func (d *dryRun) CreateContainer(_ context.Context, c *planner.Container, _ *pla
 		delete(d.gone, c.Name)
 		d.state[c.Name] = "created"
 	}
+	return nil
+}
+func (d *dryRun) CopyToContainer(_ context.Context, name, dir string, _ io.Reader) error {
+	d.say(fmt.Sprintf("would copy files into %s:%s", name, dir))
 	return nil
 }
 func (d *dryRun) Exec(_ context.Context, name string, o ExecOptions) (int, error) {

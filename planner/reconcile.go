@@ -526,7 +526,11 @@ func (r *reconciler) pod(p *Pod) {
 				if c := r.podCause[p.Name]; c != "" {
 					cause = c
 				}
-				rs := removeContainer(b, ex, stopTimeout(r.s.Services[ex.Labels[LabelService]], r.opts.Timeout), cause)
+				var image *Step
+				if svc := r.s.Services[ex.Labels[LabelService]]; svc != nil {
+					image = r.imageStep[ImageRef(r.s, svc)]
+				}
+				rs := removeContainer(b, ex, stopTimeout(r.s.Services[ex.Labels[LabelService]], r.opts.Timeout), cause, image)
 				r.removeStep[ex.Name] = rs[len(rs)-1]
 				removed = append(removed, rs...)
 			}
@@ -558,7 +562,7 @@ func (r *reconciler) container(d *decision) {
 	if d.create {
 		var deps []*Step
 		if d.existing != nil && r.removeStep[c.Name] == nil {
-			rs := removeContainer(b, *d.existing, stopTimeout(svc, r.opts.Timeout), d.cause)
+			rs := removeContainer(b, *d.existing, stopTimeout(svc, r.opts.Timeout), d.cause, r.imageStep[ImageRef(s, svc)])
 			r.removeStep[c.Name] = rs[len(rs)-1]
 		}
 		deps = append(deps, r.removeStep[c.Name], r.podStep[c.Pod], r.imageStep[ImageRef(s, svc)])
