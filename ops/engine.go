@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/podstack/podstack/planner"
@@ -81,13 +83,27 @@ type ServerInfo struct {
 	URL        string
 }
 
-// ProjectSummary is one stack found on the service, for `stack ls`.
+// ProjectSummary is one stack found on the service, for `stack ls`. Its
+// JSON keys are docker compose ls's (Name, Status) and ps's style.
 type ProjectSummary struct {
-	Name        string `json:"name"`
-	Environment string `json:"environment,omitempty"`
-	Containers  int    `json:"containers"`
+	Name        string
+	Environment string `json:",omitempty"`
+	Containers  int
 	// Status counts containers by state: "running(3), exited(1)".
-	Status string `json:"status"`
+	Status string
+}
+
+// Count is how many of the project's containers are in state, read from
+// Status.
+func (s ProjectSummary) Count(state string) int {
+	n := 0
+	for _, part := range strings.Split(s.Status, ", ") {
+		if rest, ok := strings.CutPrefix(part, state+"("); ok {
+			k, _ := strconv.Atoi(strings.TrimSuffix(rest, ")"))
+			n += k
+		}
+	}
+	return n
 }
 
 // LogOptions select what StreamLogs reads.
@@ -118,18 +134,19 @@ type Event struct {
 	Labels  map[string]string `json:"labels,omitempty"`
 }
 
-// Stat is one container's resource use.
+// Stat is one container's resource use. Its JSON keys are these names,
+// in the key style of ps and ls (docker compose's).
 type Stat struct {
-	Name        string  `json:"name"`
-	CPUPercent  float64 `json:"cpuPercent"`
-	MemUsage    uint64  `json:"memUsage"`
-	MemLimit    uint64  `json:"memLimit"`
-	MemPercent  float64 `json:"memPercent"`
-	NetInput    uint64  `json:"netInput"`
-	NetOutput   uint64  `json:"netOutput"`
-	BlockInput  uint64  `json:"blockInput"`
-	BlockOutput uint64  `json:"blockOutput"`
-	PIDs        uint64  `json:"pids"`
+	Name        string
+	CPUPercent  float64
+	MemUsage    uint64
+	MemLimit    uint64
+	MemPercent  float64
+	NetInput    uint64
+	NetOutput   uint64
+	BlockInput  uint64
+	BlockOutput uint64
+	PIDs        uint64
 }
 
 // ExecOptions describe a command run in a running container.

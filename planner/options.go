@@ -32,6 +32,9 @@ type Options struct {
 	// Wait adds a wait step for every started service: healthy where it has
 	// a healthcheck, running otherwise (`up --wait`).
 	Wait bool
+	// Timeout is the grace period for stopping what the plan recreates or
+	// removes (`up -t`); 0 means each service's stop_grace_period.
+	Timeout time.Duration
 }
 
 // DownOptions tune PlanDown.

@@ -57,11 +57,16 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 	project, err := await(ctx, func() (*types.Project, error) {
 		restore := captureLogs(warnings)
 		defer restore()
-		return loader.LoadWithContext(ctx, types.ConfigDetails{
+		p, err := loader.LoadWithContext(ctx, types.ConfigDetails{
 			WorkingDir:  opts.WorkingDir,
 			ConfigFiles: cfs,
 			Environment: types.Mapping(env),
 		}, composeOptions(name, explicit, profiles, opts.KeepVars))
+		if err != nil || len(opts.Services) == 0 {
+			return p, err
+		}
+		// Unknown names are left for the command to report.
+		return p.WithServicesEnabled(opts.Services...)
 	})
 	if isCancel(err) {
 		return nil, err
@@ -72,6 +77,9 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 
 	c := converter{project: project, idx: idx, files: files}
 	s := c.convert()
+	s.warnUnsupported(func(svc *Service, key string) Position {
+		return c.where("services." + svc.Name + "." + strings.Fields(key)[0])
+	})
 	for _, w := range warnings.messages() {
 		pos := Position{File: files[0].Name}
 		for _, f := range files {
@@ -963,6 +971,20 @@ var knownServiceKeys = func() []string {
 	sort.Strings(keys)
 	return keys
 }()
+
+// warnUnsupported adds a warning for every key a service sets that
+// podstack does not carry out, at the position where gives: the loader
+// warns, so every command that loads says so, once, and before anything
+// runs.
+func (s *Stack) warnUnsupported(where func(svc *Service, key string) Position) {
+	for _, name := range s.ServiceNames() {
+		svc := s.Services[name]
+		for _, key := range svc.Unsupported {
+			s.Warnings = append(s.Warnings, Warning{Position: where(svc, key), Service: name,
+				Message: key + " is not supported by podstack and is ignored"})
+		}
+	}
+}
 
 // unsupported lists what svc sets that `stack up` does not carry out: keys
 // the table says Podman does not carry, and podman-compose's own x-podman

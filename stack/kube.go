@@ -246,6 +246,7 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 		// the keys of what the Pod set.
 		svc.Keys = modelKeys(svc)
 	}
+	l.s.warnUnsupported(func(svc *Service, _ string) Position { return svc.Source })
 	return l.s, nil
 }
 

@@ -175,7 +175,8 @@ type Service struct {
 	// ServiceKeys and NotCarried).
 	Keys []string `json:"-"`
 	// Unsupported lists the keys set on this service that podstack does not
-	// carry out; each is warned about once by whoever runs the service.
+	// carry out; the loader warns about each (Stack.Warnings), and the
+	// exports name those they cannot express.
 	Unsupported []string `json:"-"`
 	// Source is where the service is defined, for error messages.
 	Source Position `json:"-"`

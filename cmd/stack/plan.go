@@ -78,7 +78,7 @@ one step per line with the steps it waits for and why it is needed. With
 			if err != nil {
 				return err
 			}
-			s, err := g.load(cmd.Context())
+			s, err := g.load(cmd.Context(), naming(args))
 			if err != nil {
 				return err
 			}
