@@ -245,6 +245,15 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 		}
 		return Problems{p}
 	}
+	var docs []namedDoc
+	for _, f := range files {
+		if len(f.docs) > 0 {
+			docs = append(docs, namedDoc{f.Name, f.docs[0]})
+		}
+	}
+	if ps, ok := interpolationProblems(err, docs); ok {
+		return ps.Err()
+	}
 	if m := interpRe.FindStringSubmatch(msg); m != nil {
 		path := normalizePath(m[1])
 		file, line := findPath(path)

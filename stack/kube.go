@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -62,6 +63,8 @@ type kubeDoc struct {
 	kind  string
 	name  string
 	value map[string]any
+	// raw is value before interpolation: the source text of each scalar.
+	raw map[string]any
 }
 
 // kubeSupported lists the kinds podstack reads, with their apiVersion.
@@ -222,6 +225,7 @@ func (l *kubeLoader) readFile(f sourceFile, env map[string]string, keepVars bool
 			l.problems = append(l.problems, Problem{Position: Position{File: f.Name, Line: d.line}, Message: err.Error()})
 			continue
 		}
+		d.raw = d.value
 		if !keepVars {
 			v, err := interpolation.Interpolate(d.value, interpolation.Options{LookupValue: func(k string) (string, bool) {
 				v, ok := env[k]
@@ -273,6 +277,17 @@ var requiredVarRe = regexp.MustCompile(`required variable (\S+) is missing`)
 var interpPathRe = regexp.MustCompile(`error while interpolating (\S+): (.*)$`)
 
 func (l *kubeLoader) interpolationProblem(d *kubeDoc, err error) {
+	name := ""
+	if meta, ok := d.value["metadata"].(map[string]any); ok {
+		name, _ = meta["name"].(string)
+	}
+	if ps, ok := interpolationProblems(err, []namedDoc{{d.file, d.node}}); ok {
+		for _, p := range ps {
+			p.Service = name
+			l.problems = append(l.problems, p)
+		}
+		return
+	}
 	msg := err.Error()
 	p := Problem{Position: Position{File: d.file, Line: d.line}, Message: msg}
 	if meta, ok := d.value["metadata"].(map[string]any); ok {
@@ -299,7 +314,8 @@ var unknownFieldRe = regexp.MustCompile(`unknown field "([^"]+)"`)
 // decode strictly decodes a document into its k8s.io/api type: an unknown
 // field is a problem, not something silently dropped.
 func (l *kubeLoader) decode(d *kubeDoc, into any) bool {
-	data, err := json.Marshal(d.value)
+	v := coerce(reflect.TypeOf(into), d.raw, d.value)
+	data, err := json.Marshal(v)
 	if err == nil {
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.DisallowUnknownFields()
@@ -307,6 +323,10 @@ func (l *kubeLoader) decode(d *kubeDoc, into any) bool {
 	}
 	if err == nil {
 		return true
+	}
+	if p, ok := l.typeProblem(d, err); ok {
+		l.problems = append(l.problems, p)
+		return false
 	}
 	p := Problem{Position: Position{File: d.file, Line: d.line}, Service: d.name,
 		Message: fmt.Sprintf("invalid %s: %v", d.kind, err)}
