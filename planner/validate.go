@@ -23,6 +23,9 @@ func Validate(s *stack.Stack, pods []*Pod) error {
 	v.names(pods)
 	v.addresses(pods)
 	v.networks()
+	for i, p := range v.problems {
+		v.problems[i].Message, v.problems[i].Fix = s.Scrub(p.Message), s.Scrub(p.Fix)
+	}
 	return v.problems.Err()
 }
 

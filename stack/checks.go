@@ -68,6 +68,12 @@ func (c *converter) checkService(svc types.ServiceConfig, out *Service, base str
 			negative("deploy.resources.reservations.memory", float64(r.MemoryBytes))
 		}
 	}
+	for i, v := range svc.Volumes {
+		if !strings.HasPrefix(v.Target, "/") {
+			c.problem(fmt.Sprintf("%s.volumes.%d", base, i), svc.Name, fmt.Sprintf("mount target %q is not an absolute path", v.Target),
+				`write "SOURCE:/container/path", or "/container/path" for an anonymous volume`)
+		}
+	}
 	for i, t := range svc.Tmpfs {
 		_, opts, _ := strings.Cut(t, ":")
 		for _, o := range strings.Split(opts, ",") {

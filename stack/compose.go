@@ -286,7 +286,11 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 	// find the value in the files.
 	if m := badValueRe.FindStringSubmatch(msg); m != nil {
 		for _, f := range files {
-			if path, line := findValue(f, m[2]); line > 0 {
+			path, line := findValue(f, m[2])
+			if line == 0 {
+				path, line = findSubstituted(f, env, m[2])
+			}
+			if line > 0 {
 				return Problems{{Position: Position{File: f.Name, Line: line}, Service: serviceOf(path),
 					Message: fmt.Sprintf("%s: invalid %s %q", path, m[1], m[2]), Fix: valueFix(m[1])}}
 			}

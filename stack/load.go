@@ -39,6 +39,9 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// Messages are built from substituted values: put each credential's
+	// ${NAME} back in place of its value before any is returned.
+	scrub := newScrubber(env, nil)
 	var s *Stack
 	switch format {
 	case FormatKube:
@@ -58,10 +61,17 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, scrub.err(err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	s.scrub = newScrubber(env, s.Options.SecretEnv)
+	for i, w := range s.Warnings {
+		s.Warnings[i].Message = s.Scrub(w.Message)
+	}
+	for i, p := range s.RunProblems {
+		s.RunProblems[i].Message, s.RunProblems[i].Fix = s.Scrub(p.Message), s.Scrub(p.Fix)
 	}
 	s.Environment = opts.Environment
 	s.EnvFiles = envFiles

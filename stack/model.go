@@ -59,6 +59,8 @@ type Stack struct {
 	// missing secret file): commands that only tear down or inspect still
 	// work, and planner.Validate reports them before anything is created.
 	RunProblems Problems `json:"-"`
+	// scrub puts back the ${NAME} of credential values in messages.
+	scrub *scrubber
 }
 
 // Extension is the top-level `x-podstack` block. Decoded strictly: an unknown
