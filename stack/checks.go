@@ -116,6 +116,45 @@ func (c *converter) whereValue(path string, values ...string) Position {
 	return c.where(path)
 }
 
+// implicitReferences checks links and volumes_from, which compose-go turns
+// into depends_on entries that have no line of their own: an undefined
+// target is reported at the entry that names it.
+func (c *converter) implicitReferences(s *Stack) Problems {
+	var ps Problems
+	for _, name := range s.ServiceNames() {
+		svc, ok := c.project.Services[name]
+		if !ok {
+			continue
+		}
+		check := func(key string, i int, target string) {
+			if _, ok := s.Services[target]; ok {
+				return
+			}
+			if _, ok := s.Disabled[target]; ok {
+				return
+			}
+			p := Problem{Position: c.where(fmt.Sprintf("services.%s.%s.%d", name, key, i)), Service: name,
+				Message: fmt.Sprintf("%s refers to undefined service %q", key, target)}
+			if sug := closest(target, s.ServiceNames()); sug != "" {
+				p.Fix = fmt.Sprintf("did you mean %q?", sug)
+			}
+			ps = append(ps, p)
+		}
+		for i, l := range svc.Links {
+			target, _, _ := strings.Cut(l, ":")
+			check("links", i, target)
+		}
+		for i, v := range svc.VolumesFrom {
+			if strings.HasPrefix(v, "container:") {
+				continue
+			}
+			target, _, _ := strings.Cut(v, ":")
+			check("volumes_from", i, target)
+		}
+	}
+	return ps
+}
+
 var rtSignal = regexp.MustCompile(`^RTM(IN|AX)([+-]\d+)?$`)
 
 // validSignal accepts what Podman's signal parser does: a name with or

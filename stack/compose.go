@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -67,7 +68,13 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 		return nil, err
 	}
 	if err != nil {
-		return nil, composeProblems(err, files, idx, env, opts)
+		unset := unsetVariables(warnings.messages())
+		err := composeProblems(err, files, idx, env, opts, unset)
+		var ps Problems
+		if errors.As(err, &ps) {
+			return nil, explainUnset(ps, files, unset).Err()
+		}
+		return nil, err
 	}
 
 	c := converter{project: project, idx: idx, files: files}
@@ -82,6 +89,7 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 		s.Warnings = append(s.Warnings, Warning{Position: pos, Message: w})
 	}
 	c.problems = append(c.problems, c.consistency(s)...)
+	c.problems = append(c.problems, c.implicitReferences(s)...)
 	c.runProblems(s)
 	for _, f := range files {
 		for svc, dups := range mountTargets(f) {
@@ -165,11 +173,11 @@ func captureLogs(c *logCapture) func() {
 
 var (
 	yamlLineRe         = regexp.MustCompile(`line (\d+)`)
-	validatingRe       = regexp.MustCompile(`^validating (.+?): (\S+) (.*)$`)
-	addPropRe          = regexp.MustCompile(`additional propert(?:y|ies) '?([^' ]+)'? not allowed`)
+	validatingRe       = regexp.MustCompile(`^validating (.+?): (\S*) ?(.*)$`)
+	addPropRe          = regexp.MustCompile(`additional propert(?:y|ies) (?:'([^']+)'|(\S+)) not allowed`)
 	interpRe           = regexp.MustCompile(`error while interpolating (\S+): (.*)$`)
 	decodingRe         = regexp.MustCompile(`'([^']+)' (.*)`)
-	parseFileRe        = regexp.MustCompile(`^failed to parse (.+?): (.*)$`)
+	parseFileRe        = regexp.MustCompile(`(?s)^failed to parse (.+?): (.*)$`)
 	undefinedRe        = regexp.MustCompile(`service "([^"]+)" (.*)$`)
 	unknownFieldYAMLRe = regexp.MustCompile(`field (\S+) not found`)
 	badValueRe         = regexp.MustCompile(`invalid (containerPort|hostPort|port|hostIP|proto|protocol|IP address)s?:? "?([^"\s]+)"?`)
@@ -198,7 +206,7 @@ func lineHasTab(files []sourceFile, name string, line int) bool {
 // composeProblems turns a compose-go load error into positioned problems.
 // A schema error is re-checked against each file on its own so that every
 // schema problem is reported, not only the first.
-func composeProblems(err error, files []sourceFile, idx map[string]positions, env map[string]string, opts LoadOptions) error {
+func composeProblems(err error, files []sourceFile, idx map[string]positions, env map[string]string, opts LoadOptions, unset []string) error {
 	msg := strings.TrimSpace(err.Error())
 	byName := map[string]string{}
 	for _, f := range files {
@@ -229,6 +237,15 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 	}
 
 	if m := validatingRe.FindStringSubmatch(msg); m != nil {
+		if m[2] == "" {
+			var top Problems
+			for _, f := range files {
+				top = append(top, topLevelProblems(f, idx[f.Name])...)
+			}
+			if len(top) > 0 {
+				return top.Err()
+			}
+		}
 		if all := schemaProblems(files, idx, env, opts); len(all) > 0 {
 			return all.Err()
 		}
@@ -236,14 +253,13 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 		return Problems{schemaProblem(file, idx[file], path, rest)}
 	}
 	if m := parseFileRe.FindStringSubmatch(msg); m != nil {
-		p := Problem{Position: Position{File: display(m[1])}, Message: "invalid YAML: " + m[2]}
-		if l := yamlLineRe.FindStringSubmatch(m[2]); l != nil {
-			p.Line, _ = strconv.Atoi(l[1])
+		f := sourceFile{Name: display(m[1])}
+		for _, g := range files {
+			if g.Name == f.Name {
+				f = g
+			}
 		}
-		if strings.Contains(m[2], "tab character") || lineHasTab(files, display(m[1]), p.Line) {
-			p.Fix = "indent with spaces, not tabs"
-		}
-		return Problems{p}
+		return Problems{yamlProblem(f, strings.TrimPrefix(m[2], "yaml: "))}
 	}
 	var docs []namedDoc
 	for _, f := range files {
@@ -277,6 +293,9 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 		if len(ps) > 0 {
 			return ps.Err()
 		}
+	}
+	if p, ok := placeProblem(msg, files, idx, env, unset); ok {
+		return Problems{p}
 	}
 	if m := undefinedRe.FindStringSubmatch(msg); m != nil {
 		file, line := findPath("services." + m[1])
@@ -316,9 +335,17 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 func schemaProblem(file string, idx positions, path, rest string) Problem {
 	p := Problem{Position: Position{File: file}, Service: serviceOf(path)}
 	if m := addPropRe.FindStringSubmatch(rest); m != nil {
-		key := join(path, m[1])
+		name := m[1] + m[2]
+		key := join(path, name)
 		p.Line = idx.line(key)
-		p.Message = fmt.Sprintf("unknown key %q in %s", m[1], path)
+		p.Message = fmt.Sprintf("unknown key %q in %s", name, path)
+		if path == "services" {
+			p.Service = name
+			p.Message = fmt.Sprintf("service name %q is not valid", name)
+			p.Fix = "use letters, digits, '.', '_' and '-', starting with a letter or digit"
+			return p
+		}
+		m[1] = name
 		if p.Service != "" && path == "services."+p.Service {
 			p.Message = fmt.Sprintf("unknown service key %q", m[1])
 			if s := closest(m[1], knownServiceKeys); s != "" {
@@ -402,7 +429,8 @@ func (c *converter) convert() *Stack {
 	}
 	for key, n := range p.Networks {
 		nw := &Network{Key: key, Name: n.Name, Driver: n.Driver, Options: n.DriverOpts, Internal: n.Internal,
-			IPv6: n.EnableIPv6 != nil && *n.EnableIPv6, IPAMDriver: n.Ipam.Driver, Labels: n.Labels, External: bool(n.External)}
+			IPv6: n.EnableIPv6 != nil && *n.EnableIPv6, IPAMDriver: n.Ipam.Driver, Labels: n.Labels, External: bool(n.External),
+			Source: c.where("networks." + key)}
 		for _, pool := range n.Ipam.Config {
 			if pool != nil && pool.Subnet != "" {
 				nw.Subnets = append(nw.Subnets, Subnet{Subnet: pool.Subnet, Gateway: pool.Gateway, IPRange: pool.IPRange})

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -83,6 +84,8 @@ type kubeLoader struct {
 	docs       []*kubeDoc
 	// named maps objectGroup/name to the first document with that name.
 	named map[string]*kubeDoc
+	// unset are the variables substituted as empty because they are not set.
+	unset []string
 }
 
 // loadKube turns Kubernetes YAML documents into a Stack. env is the resolved
@@ -208,7 +211,7 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 		l.problems = append(l.problems, Problem{Position: Position{File: files[0].Name},
 			Message: "no Pod or Deployment in the Kubernetes input", Fix: "add a kind: Pod document"})
 	}
-	if err := l.problems.Err(); err != nil {
+	if err := explainUnset(l.problems, files, l.unset).Err(); err != nil {
 		return nil, err
 	}
 	return l.s, nil
@@ -217,7 +220,13 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 // readFile splits a file into documents, interpolates each and records it.
 func (l *kubeLoader) readFile(f sourceFile, env map[string]string, keepVars bool) {
 	for _, node := range f.docs {
-		if len(node.Content) == 0 || node.Content[0].Kind != yaml.MappingNode {
+		if len(node.Content) == 0 || node.Content[0].Tag == "!!null" {
+			continue // an empty document
+		}
+		if top := node.Content[0]; top.Kind != yaml.MappingNode {
+			l.problems = append(l.problems, Problem{Position: Position{File: f.Name, Line: top.Line},
+				Message: "this document is not a Kubernetes object (a mapping with apiVersion, kind and metadata)",
+				Fix:     "remove it, or separate the documents with --- lines"})
 			continue
 		}
 		d := &kubeDoc{file: f.Name, line: node.Content[0].Line, node: node, pos: indexNode(node)}
@@ -227,10 +236,26 @@ func (l *kubeLoader) readFile(f sourceFile, env map[string]string, keepVars bool
 		}
 		d.raw = d.value
 		if !keepVars {
+			logs := &logCapture{}
+			restore := captureLogs(logs)
 			v, err := interpolation.Interpolate(d.value, interpolation.Options{LookupValue: func(k string) (string, bool) {
 				v, ok := env[k]
 				return v, ok
 			}})
+			restore()
+			for _, name := range unsetVariables(logs.messages()) {
+				line := d.line
+				if _, at := findValueIn(node, "${"+name); at > 0 {
+					line = at
+				} else if _, at := findValueIn(node, "$"+name); at > 0 {
+					line = at
+				}
+				l.s.Warnings = append(l.s.Warnings, Warning{Position: Position{File: f.Name, Line: line},
+					Message: fmt.Sprintf("The %q variable is not set. Defaulting to a blank string.", name)})
+				if !slices.Contains(l.unset, name) {
+					l.unset = append(l.unset, name)
+				}
+			}
 			if err != nil {
 				l.interpolationProblem(d, err)
 				continue
@@ -244,6 +269,15 @@ func (l *kubeLoader) readFile(f sourceFile, env map[string]string, keepVars bool
 		}
 		want, ok := kubeSupported[d.kind]
 		switch {
+		case d.kind == "" && d.value["services"] != nil:
+			l.problems = append(l.problems, Problem{Position: l.at(d, "services"),
+				Message: "this document is a Compose file, not a Kubernetes object; one file is either Compose or Kubernetes YAML",
+				Fix:     "move it to a file of its own and load that separately"})
+			continue
+		case d.kind == "":
+			l.problems = append(l.problems, Problem{Position: Position{File: f.Name, Line: d.line},
+				Message: "the document has no kind", Fix: "add kind: Pod (or Deployment, ConfigMap, Secret, PersistentVolumeClaim)"})
+			continue
 		case !ok:
 			kinds := sortedKeysOf(kubeSupported)
 			l.problems = append(l.problems, Problem{Position: Position{File: f.Name, Line: d.pos.line("kind")},
@@ -325,6 +359,10 @@ func (l *kubeLoader) decode(d *kubeDoc, into any) bool {
 		return true
 	}
 	if p, ok := l.typeProblem(d, err); ok {
+		l.problems = append(l.problems, p)
+		return false
+	}
+	if p, ok := l.quantityProblem(d, err); ok {
 		l.problems = append(l.problems, p)
 		return false
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -268,4 +269,54 @@ func mentionsCredential(raw string) bool {
 		}
 	}
 	return false
+}
+
+// quantityProblem positions the decoder's "quantities must match" error
+// (which names no field) at the first resource quantity that does not
+// parse.
+func (l *kubeLoader) quantityProblem(d *kubeDoc, err error) (Problem, bool) {
+	if !strings.Contains(err.Error(), "quantities must match") {
+		return Problem{}, false
+	}
+	var found string
+	var walk func(v any, path []string)
+	walk = func(v any, path []string) {
+		if found != "" {
+			return
+		}
+		n := len(path)
+		isQuantity := n >= 3 && path[n-3] == "resources" && (path[n-2] == "limits" || path[n-2] == "requests") ||
+			n >= 1 && path[n-1] == "sizeLimit"
+		if isQuantity {
+			if _, err := resource.ParseQuantity(fmt.Sprint(v)); err != nil {
+				found = strings.Join(path, ".")
+			}
+			return
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				walk(x[k], append(path, k))
+			}
+		case []any:
+			for i, e := range x {
+				walk(e, append(path, strconv.Itoa(i)))
+			}
+		}
+	}
+	walk(d.value, nil)
+	if found == "" {
+		return Problem{}, false
+	}
+	msg := fmt.Sprintf("%s: not a quantity", found)
+	if raw, ok := valueAt(d.raw, found).(string); ok {
+		msg = fmt.Sprintf("%s: %q is not a quantity", found, raw)
+	}
+	return Problem{Position: l.at(d, found), Service: d.name, Message: msg,
+		Fix: "write a number with an optional unit: 500m or 0.5 (CPUs), 256Mi or 1Gi (bytes)"}, true
 }

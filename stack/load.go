@@ -308,16 +308,25 @@ func overrideFile(name, env string) string {
 // with top-level apiVersion and kind is Kubernetes.
 func detectFormat(files []sourceFile) (Format, error) {
 	var kube, compose []string
+	kindLine := 0
 	for _, f := range files {
 		if isKube(f) {
 			kube = append(kube, f.Name)
+			if kindLine == 0 {
+				for _, d := range f.docs {
+					if l := indexNode(d).exact("kind"); l > 0 {
+						kindLine = l
+						break
+					}
+				}
+			}
 		} else {
 			compose = append(compose, f.Name)
 		}
 	}
 	if len(kube) > 0 && len(compose) > 0 {
 		return "", Problems{{
-			Position: Position{File: kube[0]},
+			Position: Position{File: kube[0], Line: kindLine},
 			Message:  fmt.Sprintf("is Kubernetes YAML but %s is a Compose file; the two formats cannot be merged", compose[0]),
 			Fix:      "load them separately, or convert one with 'stack convert'",
 		}}

@@ -344,6 +344,9 @@ type Network struct {
 	IPAMDriver string            `json:"ipamDriver,omitempty"`
 	Labels     map[string]string `json:"labels,omitempty"`
 	External   bool              `json:"external,omitempty"`
+	// Source is where the network is defined, for messages; zero for the
+	// default network.
+	Source Position `json:"-"`
 }
 
 // Subnet is one address pool of a network.
