@@ -808,14 +808,17 @@ func (c *converter) health(svc types.ServiceConfig, base string) *HealthCheck {
 		return nil
 	}
 	test := []string(h.Test)
-	if len(test) == 0 {
-		if h.Interval == nil && h.Timeout == nil && h.Retries == nil {
-			return nil
-		}
-		c.problem(base+".healthcheck", svc.Name, "healthcheck has no test", `add test: ["CMD", "..."] or disable: true`)
-		return nil
+	if len(test) == 0 && h.Interval == nil && h.Timeout == nil && h.Retries == nil && h.StartPeriod == nil && h.StartInterval == nil {
+		return nil // nothing set: the image's own healthcheck, as without the key
 	}
-	switch test[0] {
+	// No test with timings is valid compose: the image's test, run with
+	// these timings (HealthCheck.InheritsTest).
+	first := ""
+	if len(test) > 0 {
+		first = test[0]
+	}
+	switch first {
+	case "":
 	case "NONE":
 		return nil
 	case "CMD", "CMD-SHELL":
@@ -824,7 +827,7 @@ func (c *converter) health(svc types.ServiceConfig, base string) *HealthCheck {
 			return nil
 		}
 	default:
-		c.problem(base+".healthcheck.test", svc.Name, fmt.Sprintf("healthcheck test must start with CMD, CMD-SHELL or NONE, got %q", test[0]),
+		c.problem(base+".healthcheck.test", svc.Name, fmt.Sprintf("healthcheck test must start with CMD, CMD-SHELL or NONE, got %q", first),
 			`write test: ["CMD", "argv0", ...] or test: "shell command"`)
 		return nil
 	}

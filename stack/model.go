@@ -241,12 +241,20 @@ type FileRef struct {
 // "fail every probe".
 type HealthCheck struct {
 	// Test is CMD or CMD-SHELL form: ["CMD", "argv0", ...] or ["CMD-SHELL", "script"].
+	// Empty (compose's healthcheck with timings and no test) means the
+	// image's own HEALTHCHECK test, run with these timings.
 	Test          []string      `json:"test"`
 	Interval      time.Duration `json:"interval"`
 	Timeout       time.Duration `json:"timeout"`
 	StartPeriod   time.Duration `json:"startPeriod"`
 	StartInterval time.Duration `json:"startInterval,omitempty"`
 	Retries       int           `json:"retries"`
+}
+
+// InheritsTest reports whether the healthcheck runs the image's own test
+// (the stack gives only timings).
+func (h *HealthCheck) InheritsTest() bool {
+	return h != nil && len(h.Test) == 0
 }
 
 // Docker's healthcheck defaults, applied where the file leaves a field unset.
