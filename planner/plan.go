@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,6 +46,10 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 	if observed == nil {
 		observed = &ObservedState{}
 	}
+	healthNotes, noHealth, err := imageHealth(s, observed)
+	if err != nil {
+		return nil, err
+	}
 	pods, err := Group(s, opts.Policy)
 	if err != nil {
 		return nil, err
@@ -66,7 +71,7 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 	for _, c := range containers {
 		ofService[c.Service] = append(ofService[c.Service], c)
 	}
-	plan := &Plan{Stack: s, Project: s.Name, Environment: s.Environment, Pods: pods, Containers: containers}
+	plan := &Plan{Stack: s, Project: s.Name, Environment: s.Environment, Pods: pods, Containers: containers, Warnings: healthNotes}
 	b := &builder{plan: plan}
 	byService := podOf(pods)
 
@@ -362,7 +367,7 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 					continue
 				}
 				cond := stack.ConditionStarted
-				if svc.Health != nil {
+				if svc.Health != nil && !noHealth[name] {
 					cond = stack.ConditionHealthy
 				}
 				if waits[c.Name+"/"+string(cond)] != nil {
@@ -512,6 +517,42 @@ func anySelected(p *Pod, selected map[string]bool) bool {
 }
 
 // scaled returns s with the replica counts of scale, leaving s as it was.
+// imageHealth settles healthchecks that keep the image's test (timings
+// only) where the image is present: an image without a HEALTHCHECK leaves
+// the service without one (noHealth), which the plan says, and a service
+// waiting for it to be healthy is refused now rather than failing half-way
+// through up. An image still to be pulled or built is settled when the
+// container is created.
+func imageHealth(s *stack.Stack, observed *ObservedState) (notes []string, noHealth map[string]bool, err error) {
+	var problems stack.Problems
+	noHealth = map[string]bool{}
+	for _, name := range s.ServiceNames() {
+		svc := s.Services[name]
+		ref := ImageRef(s, svc)
+		if !svc.Health.InheritsTest() || !slices.Contains(observed.Images, ref) || len(observed.ImageHealth[ref]) > 0 {
+			continue
+		}
+		waiting := false
+		for _, other := range s.ServiceNames() {
+			if d, ok := s.Services[other].DependsOn[name]; ok && d.Condition == stack.ConditionHealthy {
+				waiting = true
+				problems = append(problems, stack.Problem{Position: s.Services[other].Source, Service: other,
+					Message: fmt.Sprintf("waits for %q to be healthy, but its healthcheck keeps the image's test and image %s has none", name, ref),
+					Fix:     fmt.Sprintf("give %q's healthcheck a test, or wait for service_started", name)})
+			}
+		}
+		if waiting {
+			continue
+		}
+		notes = append(notes, fmt.Sprintf("service %s: the healthcheck keeps the image's own test, but image %s has none: it runs without a healthcheck", name, ref))
+		noHealth[name] = true
+	}
+	if err := problems.Err(); err != nil {
+		return nil, nil, err
+	}
+	return notes, noHealth, nil
+}
+
 func scaled(s *stack.Stack, scale map[string]int) (*stack.Stack, error) {
 	if len(scale) == 0 {
 		return s, nil

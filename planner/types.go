@@ -109,6 +109,9 @@ type ObservedState struct {
 	Networks   []ObservedNetwork   `json:"networks"`
 	// Images are the image references present locally (for pull decisions).
 	Images []string `json:"images,omitempty"`
+	// ImageHealth is the HEALTHCHECK test of each present image that has
+	// one, for services whose healthcheck keeps the image's test.
+	ImageHealth map[string][]string `json:"imageHealth,omitempty"`
 }
 
 // ObservedPod is a pod that exists.

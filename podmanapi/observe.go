@@ -2,6 +2,7 @@ package podmanapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/network"
 	"github.com/containers/podman/v5/pkg/bindings/pods"
 	"github.com/containers/podman/v5/pkg/bindings/volumes"
+	"github.com/containers/podman/v5/pkg/inspect"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/podstack/podstack/planner"
@@ -100,15 +102,24 @@ func (c *Client) Observe(ctx context.Context, project string, imageRefs []string
 	})
 	for _, ref := range dedupe(imageRefs) {
 		g.Go(func() error {
-			ok, err := images.Exists(c.ctx(gctx), ref, nil)
+			// One inspect tells whether the image is here and its
+			// HEALTHCHECK (for healthchecks that keep the image's test).
+			img, err := images.GetImage(c.ctx(gctx), ref, nil)
 			if err != nil {
-				return fmt.Errorf("check image %s: %w", ref, mapErr(err))
+				if err = mapErr(err); errors.Is(err, ErrNotFound) {
+					return nil
+				}
+				return fmt.Errorf("check image %s: %w", ref, err)
 			}
-			if ok {
-				mu.Lock()
-				out.Images = append(out.Images, ref)
-				mu.Unlock()
+			mu.Lock()
+			out.Images = append(out.Images, ref)
+			if test := imageHealthTest(img.ImageData); len(test) > 0 {
+				if out.ImageHealth == nil {
+					out.ImageHealth = map[string][]string{}
+				}
+				out.ImageHealth[ref] = test
 			}
+			mu.Unlock()
 			return nil
 		})
 	}
@@ -121,6 +132,14 @@ func (c *Client) Observe(ctx context.Context, project string, imageRefs []string
 	sort.Slice(out.Networks, func(i, j int) bool { return out.Networks[i].Name < out.Networks[j].Name })
 	sort.Strings(out.Images)
 	return out, nil
+}
+
+// imageHealthTest is the image's HEALTHCHECK test; nil for none.
+func imageHealthTest(img *inspect.ImageData) []string {
+	if img == nil || img.HealthCheck == nil || len(img.HealthCheck.Test) == 0 || img.HealthCheck.Test[0] == "NONE" {
+		return nil
+	}
+	return img.HealthCheck.Test
 }
 
 func dedupe(in []string) []string {
