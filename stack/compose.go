@@ -263,9 +263,11 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 	}
 	var docs []namedDoc
 	for _, f := range files {
+		d := namedDoc{name: f.Name, content: f.Content}
 		if len(f.docs) > 0 {
-			docs = append(docs, namedDoc{f.Name, f.docs[0]})
+			d.root = f.docs[0]
 		}
+		docs = append(docs, d)
 	}
 	if ps, ok := interpolationProblems(err, docs); ok {
 		return ps.Err()

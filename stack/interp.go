@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"regexp"
@@ -49,6 +50,9 @@ func interpolationProblems(err error, docs []namedDoc) (Problems, bool) {
 		}
 		p := Problem{Message: pattern + ": " + msg, Fix: fix}
 		for _, d := range docs {
+			if d.root == nil {
+				continue
+			}
 			if path, line := findPattern(d.root, pattern, needle); line > 0 {
 				p.File, p.Line, p.Message = d.name, line, path+": "+msg
 				p.Service = serviceOf(path)
@@ -56,18 +60,28 @@ func interpolationProblems(err error, docs []namedDoc) (Problems, bool) {
 			}
 		}
 		if p.File == "" && len(docs) > 0 {
+			// No parsed node holds it (the file did not parse as YAML 1.1
+			// the way compose-go read it): find the text.
 			p.File = docs[0].name
 			p.Service = serviceOf(pattern)
+			for _, d := range docs {
+				if i := bytes.Index(d.content, []byte(needle)); needle != "" && i >= 0 {
+					p.File, p.Line = d.name, bytes.Count(d.content[:i], []byte("\n"))+1
+					break
+				}
+			}
 		}
 		out = append(out, p)
 	}
 	return out, len(out) > 0
 }
 
-// namedDoc is a parsed document and the file it is from.
+// namedDoc is a parsed document and the file it is from (root is nil
+// when the file did not parse).
 type namedDoc struct {
-	name string
-	root *yaml.Node
+	name    string
+	root    *yaml.Node
+	content []byte
 }
 
 // leafErrs flattens errors.Join trees.

@@ -315,7 +315,7 @@ func (l *kubeLoader) interpolationProblem(d *kubeDoc, err error) {
 	if meta, ok := d.value["metadata"].(map[string]any); ok {
 		name, _ = meta["name"].(string)
 	}
-	if ps, ok := interpolationProblems(err, []namedDoc{{d.file, d.node}}); ok {
+	if ps, ok := interpolationProblems(err, []namedDoc{{name: d.file, root: d.node}}); ok {
 		for _, p := range ps {
 			p.Service = name
 			l.problems = append(l.problems, p)
