@@ -37,6 +37,7 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 		idx[f.Name] = composePositions(f)
 		cfs = append(cfs, types.ConfigFile{Filename: f.Name, Content: f.Content})
 	}
+	problems = append(problems, preComposeProblems(files)...)
 	if err := problems.Err(); err != nil {
 		return nil, err
 	}
@@ -55,9 +56,18 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 
 	warnings := &logCapture{}
 	// compose-go does not check its context while loading: await it.
-	project, err := await(ctx, func() (*types.Project, error) {
+	project, err := await(ctx, func() (p *types.Project, err error) {
 		restore := captureLogs(warnings)
 		defer restore()
+		defer func() {
+			// compose-go asserts types in places instead of checking them:
+			// a panic there is this file's problem, not a crash.
+			if r := recover(); r != nil {
+				p, err = nil, Problems{{Position: Position{File: files[0].Name},
+					Message: fmt.Sprintf("compose-go, which reads compose files, failed on this stack: %v", r),
+					Fix:     "check the types of the values changed last; please report this input"}}
+			}
+		}()
 		return loader.LoadWithContext(ctx, types.ConfigDetails{
 			WorkingDir:  opts.WorkingDir,
 			ConfigFiles: cfs,
@@ -65,6 +75,10 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 		}, composeOptions(name, explicit, profiles, opts.KeepVars))
 	})
 	if isCancel(err) {
+		return nil, err
+	}
+	var panicked Problems
+	if errors.As(err, &panicked) {
 		return nil, err
 	}
 	if err != nil {

@@ -356,3 +356,47 @@ func refersTo(line, v string) bool {
 	}
 	return false
 }
+
+var canonicalInt = regexp.MustCompile(`^[-+]?(0|[1-9][0-9]*)$`)
+
+// preComposeProblems finds, before compose-go reads the files, values on
+// which compose-go panics instead of returning an error: a ulimit soft or
+// hard limit that is not a plain integer (048 reads as a float, and
+// compose-go v2.16 asserts an int).
+func preComposeProblems(files []sourceFile) Problems {
+	var ps Problems
+	for _, f := range files {
+		if len(f.docs) == 0 {
+			continue
+		}
+		services := nodeAt(f.docs[0], "services")
+		if services == nil || services.Kind != yaml.MappingNode {
+			continue
+		}
+		for i := 0; i+1 < len(services.Content); i += 2 {
+			name := services.Content[i].Value
+			ulimits := nodeAt(services.Content[i+1], "ulimits")
+			if ulimits == nil || ulimits.Kind != yaml.MappingNode {
+				continue
+			}
+			for j := 0; j+1 < len(ulimits.Content); j += 2 {
+				limit, v := ulimits.Content[j].Value, ulimits.Content[j+1]
+				check := func(what string, n *yaml.Node) {
+					if n == nil || n.Kind != yaml.ScalarNode || strings.Contains(n.Value, "$") || canonicalInt.MatchString(n.Value) {
+						return
+					}
+					ps = append(ps, Problem{Position: Position{File: f.Name, Line: n.Line}, Service: name,
+						Message: fmt.Sprintf("ulimit %s: %s must be a whole number, got %q", limit, what, n.Value),
+						Fix:     "write a number without leading zeros, e.g. 65536"})
+				}
+				if v.Kind == yaml.MappingNode {
+					check("soft", nodeAt(v, "soft"))
+					check("hard", nodeAt(v, "hard"))
+				} else {
+					check("the limit", v)
+				}
+			}
+		}
+	}
+	return ps
+}
