@@ -2,6 +2,7 @@ package stack
 
 import (
 	"errors"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -11,32 +12,51 @@ import (
 // from substituted values (compose-go reports "invalid hostPort: <the
 // value>"), so before Load returns them every value of a credential
 // variable (the rule in credentials.go) is put back as the source text that
-// brought it in, ${NAME}. A quoted part of such a value (compose-go quotes
-// what it could not parse: parsing "S3cr3") is replaced too.
+// brought it in, ${NAME}. A quoted start of such a value (compose-go quotes
+// the part it parsed: parsing "S3cr3") is replaced too. Of a URL that is a
+// credential only for its password, the password is replaced as well; its
+// other parts (postgres, the host) are common words and stay.
 
 // scrubber replaces credential values with their ${NAME}.
 type scrubber struct {
-	values []string          // longest first
-	names  map[string]string // value -> ${NAME}
+	values  []string          // longest first
+	names   map[string]string // value -> ${NAME}
+	partial map[string]bool   // a quoted start of the value is replaced too
 }
+
+// plainValues are too common to replace wherever they appear; a variable
+// holding one hides nothing.
+var plainValues = map[string]bool{"true": true, "false": true, "null": true, "none": true, "yes": true, "no": true, "on": true, "off": true}
 
 // newScrubber collects the credential values of env, plus the variables
 // secretEnv names (x-podstack.secret-env).
 func newScrubber(env map[string]string, secretEnv []string) *scrubber {
-	s := &scrubber{names: map[string]string{}}
+	s := &scrubber{names: map[string]string{}, partial: map[string]bool{}}
 	extra := map[string]bool{}
 	for _, n := range secretEnv {
 		extra[n] = true
 	}
-	keys := sortedKeysOf(env)
-	for _, k := range keys {
-		v := env[k]
-		if len(v) < 4 || !(extra[k] || IsCredentialName(k) || HasURLPassword(v)) {
-			continue
+	add := func(v, name string, partial bool) {
+		if len(v) < 4 || plainValues[strings.ToLower(v)] {
+			return
 		}
 		if _, dup := s.names[v]; !dup {
-			s.names[v] = "${" + k + "}"
+			s.names[v] = name
 			s.values = append(s.values, v)
+		}
+		s.partial[v] = s.partial[v] || partial
+	}
+	for _, k := range sortedKeysOf(env) {
+		v := env[k]
+		switch {
+		case extra[k] || IsCredentialName(k):
+			add(v, "${"+k+"}", true)
+		case HasURLPassword(v):
+			add(v, "${"+k+"}", false)
+			if u, err := url.Parse(strings.TrimSpace(v)); err == nil {
+				pw, _ := u.User.Password()
+				add(pw, "<the password in ${"+k+"}>", true)
+			}
 		}
 	}
 	sort.SliceStable(s.values, func(i, j int) bool { return len(s.values[i]) > len(s.values[j]) })
@@ -59,7 +79,7 @@ func (s *scrubber) text(msg string) string {
 			return q
 		}
 		for _, v := range s.values {
-			if strings.Contains(v, inner) {
+			if s.partial[v] && strings.HasPrefix(v, inner) {
 				return q[:1] + s.names[v] + q[len(q)-1:]
 			}
 		}

@@ -91,3 +91,22 @@ func TestScrubMarksSecretEnv(t *testing.T) {
 		t.Errorf("Scrub: %s", got)
 	}
 }
+
+// TestScrubKeepsCommonWords: scrubbing hides values, not the words a
+// message is made of: the parts of a URL credential other than its
+// password, and values such as "true", stay.
+func TestScrubKeepsCommonWords(t *testing.T) {
+	s := newScrubber(map[string]string{"DATABASE_URL": "postgres://app:pa55w0rdpa55@db/app", "FEATURE_TOKEN": "true",
+		"DB_PASS": "S3cr3tValue-xyz"}, nil)
+	for in, want := range map[string]string{
+		`image "postgres" is not present`:                   `image "postgres" is not present`,
+		`ports must be numbers, got "true"`:                 `ports must be numbers, got "true"`,
+		`parsing "pa55w0r": invalid`:                        `parsing "<the password in ${DATABASE_URL}>": invalid`,
+		`"postgres://app:pa55w0rdpa55@db/app" is no policy`: `"${DATABASE_URL}" is no policy`,
+		`parsing "S3cr3": invalid syntax`:                   `parsing "${DB_PASS}": invalid syntax`,
+	} {
+		if got := s.text(in); got != want {
+			t.Errorf("scrub(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
