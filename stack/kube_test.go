@@ -213,3 +213,14 @@ spec:
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestKubeTypeErrorInEmbeddedStruct: a type error below an embedded struct
+// (a probe's exec, in ProbeHandler) is found at its line like any other.
+func TestKubeTypeErrorInEmbeddedStruct(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pod.yaml")
+	os.WriteFile(path, []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: c\n      image: x\n      readinessProbe:\n        exec:\n          command: [true]\n"), 0o644)
+	_, err := Load(context.Background(), LoadOptions{Files: []string{path}, Environ: noEnv})
+	if err == nil || !strings.Contains(err.Error(), `pod.yaml:10: service "p": spec.containers.0.readinessProbe.exec.command.0: must be a string, got bool`) {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -150,7 +151,15 @@ func (l *kubeLoader) typeProblem(d *kubeDoc, err error) (Problem, bool) {
 	if !errors.As(err, &te) || te.Field == "" {
 		return Problem{}, false
 	}
-	path, ok := findTyped(d.value, "", te.Field, te.Value)
+	// The field path names embedded structs by their Go type
+	// (readinessProbe.ProbeHandler.exec): JSON keys are lower case.
+	var keys []string
+	for _, part := range strings.Split(te.Field, ".") {
+		if part != "" && !unicode.IsUpper(rune(part[0])) {
+			keys = append(keys, part)
+		}
+	}
+	path, ok := findTyped(d.value, "", strings.Join(keys, "."), te.Value)
 	if !ok {
 		return Problem{}, false
 	}
