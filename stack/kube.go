@@ -109,13 +109,16 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 	}
 	l.s.Networks["default"] = &Network{Key: "default", Name: name + "_default"}
 	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		l.readFile(f, env, opts.KeepVars)
+		l.readFile(ctx, f, env, opts.KeepVars)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	// ConfigMaps, Secrets and claims first: pods refer to them.
 	for _, d := range l.docs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		switch d.kind {
 		case "ConfigMap":
 			var cm corev1.ConfigMap
@@ -161,6 +164,9 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 	}
 	var pods []podDoc
 	for _, d := range l.docs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		switch d.kind {
 		case "Pod":
 			var p corev1.Pod
@@ -218,8 +224,11 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 }
 
 // readFile splits a file into documents, interpolates each and records it.
-func (l *kubeLoader) readFile(f sourceFile, env map[string]string, keepVars bool) {
+func (l *kubeLoader) readFile(ctx context.Context, f sourceFile, env map[string]string, keepVars bool) {
 	for _, node := range f.docs {
+		if ctx.Err() != nil {
+			return // loadKube returns the context's error
+		}
 		if len(node.Content) == 0 || node.Content[0].Tag == "!!null" {
 			continue // an empty document
 		}
