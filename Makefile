@@ -18,11 +18,26 @@ TEST_TIMEOUT ?= 15m
 WITH_SERVICE = url=$$(scripts/podman-service.sh start) && trap 'scripts/podman-service.sh stop' EXIT && \
 	export STACK_URL=$$url STACK_TEST_URL=$$url STACK_BIN=$(CURDIR)/$(BIN) &&
 
+# The test matrix. A leg runs the integration and end-to-end tests (the test
+# binaries of LEG_PKGS) against its own Podman service; see scripts/leg.sh.
+# LEGS run one after another (they share the host's ports); ISOLATED_LEGS run
+# in their own network namespace, beside them. To add a leg, write its
+# test-NAME target (with the legs, below) and name it here:
+LEGS := test-podman test-rootless test-kube
+ISOLATED_LEGS := test-podman5
+LEG_PKGS := podmanapi e2e cluster cmd/stack
+TESTBIN := bin/test
+export TESTBIN TEST_TIMEOUT
+# What a leg needs built first. `make test` builds it once and runs the legs
+# with NODEPS=1, so no leg rebuilds a binary another leg is running.
+BUILT = $(if $(NODEPS),,build test-binaries)
+
 .DEFAULT_GOAL := help
-.PHONY: help build test unit e2e lint fmt bench demo clean setup fuzz fuzz-short
+.PHONY: help build test check unit e2e lint fmt bench demo clean setup test-binaries podman5 \
+	test-podman test-podman5 test-rootless test-kube fuzz fuzz-short
 
 help: ## list the targets
-	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 build: ## build the static binary bin/stack
 	$(GO) build -trimpath -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/stack
@@ -30,9 +45,37 @@ build: ## build the static binary bin/stack
 setup: ## install Podman if missing (root), build the test image, probe that containers run
 	scripts/setup-podman.sh
 
-test: setup build ## everything CI runs: unit, integration and end-to-end tests on a private Podman service
-	@export PODSTACK_PEER_REPORT=$$(mktemp) && $(WITH_SERVICE) echo "Testing against $$url" && \
-	  { $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags "$(TAGS)" ./...; rc=$$?; scripts/peer-report.sh $$PODSTACK_PEER_REPORT; exit $$rc; }
+test-binaries: ## compile the integration and e2e test binaries once, for every leg
+	@mkdir -p $(TESTBIN)
+	@# one binary per package, named after its directory (cmd/stack: cmd-stack.test)
+	for p in $(LEG_PKGS); do $(GO) test -c -tags "$(TAGS)" -o $(TESTBIN)/$$(echo $$p | tr / -).test ./$$p || exit 1; done
+
+podman5: ## build Podman 5 from the Go module proxy (cached outside the clone, per version)
+	scripts/podman5.sh build
+
+test: setup build test-binaries podman5 ## everything CI runs: lint, unit tests, then every leg of the matrix
+	@export LEG_SUMMARY=$$(mktemp) iso=$$(mktemp) && t0=$$SECONDS && \
+	$(MAKE) --no-print-directory lint unit || exit 1; \
+	{ $(MAKE) --no-print-directory -k NODEPS=1 $(ISOLATED_LEGS) >$$iso 2>&1; } & bg=$$!; \
+	$(MAKE) --no-print-directory -k NODEPS=1 $(LEGS); rc=$$?; \
+	wait $$bg || rc=1; \
+	echo "=== output of $(ISOLATED_LEGS) (ran beside the others):"; cat $$iso; rm -f $$iso; \
+	echo; echo "=== matrix: $$((SECONDS - t0))s in all"; cat $$LEG_SUMMARY; rm -f $$LEG_SUMMARY; \
+	[ $$rc = 0 ] && echo "=== all legs passed" || echo "=== FAILED"; exit $$rc
+
+check: lint unit test-podman ## the quick everyday run: lint, unit tests, and the machine's own Podman
+
+test-podman: $(if $(NODEPS),,setup) $(BUILT) ## leg: the machine's Podman (rootful as root, rootless as a user)
+	@scripts/leg.sh podman
+
+test-podman5: $(BUILT) $(if $(NODEPS),,podman5) ## leg: Podman 5 rootful, isolated beside the machine's Podman (root)
+	@scripts/leg.sh podman5
+
+test-rootless: $(BUILT) ## leg: the machine's Podman rootless, as a created user (root)
+	@scripts/leg.sh rootless
+
+test-kube: $(BUILT) ## leg: every export dry-run on a real kube-apiserver, one applied and deleted (built once per machine)
+	@scripts/leg.sh kube
 
 unit: ## hermetic unit tests only (no Podman needed)
 	$(GO) test -short -count=1 -tags "$(TAGS)" ./...

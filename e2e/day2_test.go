@@ -78,6 +78,19 @@ func TestDay2(t *testing.T) {
 	})
 
 	t.Run("pause and unpause", func(t *testing.T) {
+		if k := serverCaps(t); k.Freezer() != nil {
+			// Rootless Podman on cgroup v1 cannot pause: the user is told
+			// why, as a limit of the host, with the fix; nothing changes.
+			r := runStack(t, dir, "-p", p, "pause", "--pod", "web")
+			if r.code != 1 || !strings.Contains(r.stderr, "rootless Podman") || !strings.Contains(r.stderr, "cgroup v2") ||
+				strings.Count(r.stderr, "cgroup v1") != 1 {
+				t.Errorf("pause on %s: want one explanation naming the limit and the fix: %s", k.Mode(), r)
+			}
+			if st := inspect(t, p+"-web-1").State.Status; st != "running" {
+				t.Errorf("web is %s after a refused pause", st)
+			}
+			return
+		}
 		mustStack(t, dir, "-p", p, "pause", "--pod", "web")
 		if inspect(t, p+"-web-1").State.Status != "paused" {
 			t.Error("podman does not see web paused")
@@ -179,6 +192,13 @@ func TestDay2(t *testing.T) {
 	})
 
 	t.Run("stats", func(t *testing.T) {
+		if k := serverCaps(t); k.Freezer() != nil {
+			r := runStack(t, dir, "-p", p, "stats", "--no-stream", "--format", "json")
+			if r.code != 1 || !strings.Contains(r.stderr, "rootless Podman") || !strings.Contains(r.stderr, "no resource statistics") {
+				t.Errorf("stats on %s: want the limit explained: %s", k.Mode(), r)
+			}
+			return
+		}
 		r := mustStack(t, dir, "-p", p, "stats", "--no-stream", "--format", "json")
 		var rows []struct {
 			Name       string

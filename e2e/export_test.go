@@ -16,7 +16,8 @@ type podInfo struct {
 
 // TestConvertRoundTrip: the demo stack converted to Pod YAML and played by
 // Podman's kube play brings up the same pods and containers, with the same
-// published ports and healthchecks as stack up, and answers on its port.
+// published ports and healthchecks as stack up, answers on its port, and
+// its services reach each other by service name.
 func TestConvertRoundTrip(t *testing.T) {
 	requirePodman(t)
 	demo, _ := filepath.Abs("../examples/demo")
@@ -41,9 +42,9 @@ func TestConvertRoundTrip(t *testing.T) {
 	// kube down stops at the first missing pod: remove them one by one.
 	clean := func() {
 		for _, svc := range []string{"db", "cache", "api", "web", "migrate"} {
-			exec.Command("podman", "--url", podURL, "pod", "rm", "-f", "demo-"+svc).Run()
+			exec.Command("podman", "--url", podURL, "pod", "rm", "-f", "-t", "0", svc+".demo").Run()
 		}
-		exec.Command("podman", "--url", podURL, "volume", "rm", "-f", "shared").Run()
+		exec.Command("podman", "--url", podURL, "volume", "rm", "-f", "demo-shared").Run()
 	}
 	clean()
 	t.Cleanup(clean)
@@ -57,22 +58,27 @@ func TestConvertRoundTrip(t *testing.T) {
 	for _, pod := range played {
 		got[pod.Name] = true
 	}
-	// The same pod names as stack up gives them (project demo).
-	for _, name := range []string{"demo-db", "demo-cache", "demo-api", "demo-web", "demo-migrate"} {
+	// Pods are <service>.<project>: kube play resolves a pod by its name.
+	for _, name := range []string{"db.demo", "cache.demo", "api.demo", "web.demo", "migrate.demo"} {
 		if !got[name] {
 			t.Errorf("kube play did not create pod %s (got %v)", name, got)
 		}
 	}
 	for svc, test := range want {
-		if h := healthTest(t, "demo-"+svc+"-"+svc); h != test {
+		if h := healthTest(t, svc+".demo-"+svc); h != test {
 			t.Errorf("%s healthcheck: kube play %q, stack up %q", svc, h, test)
 		}
 	}
-	if ports := podman(t, "port", "demo-web-web"); !strings.Contains(ports, "8088") {
+	if ports := podman(t, "port", "web.demo-web"); !strings.Contains(ports, "8088") {
 		t.Errorf("web does not publish 8088: %q", ports)
 	}
 	if body := httpGet(t, "http://127.0.0.1:8088/"); !strings.Contains(body, "Hello from podstack") {
 		t.Errorf("page: %q", body)
+	}
+	// Compose's contract holds under kube play: web reaches api by its
+	// service name (and reads what the one-shot migration wrote).
+	if out := execEventually(t, "web.demo-web", getByName("api", 9000, "/migrated")...); !strings.Contains(out, "schema v3 applied") {
+		t.Errorf("web reached api by name but got %q", out)
 	}
 }
 
@@ -115,5 +121,29 @@ func TestExportEnvironments(t *testing.T) {
 	r := runStack(t, out, "export", "kube", "--check", bad)
 	if r.code != 2 || !strings.Contains(r.stderr, "bogus") {
 		t.Errorf("check of an invalid file: %s", r)
+	}
+}
+
+// TestExportServiceFromLocalImage: a service others depend on that declares
+// no port gets its Service from the ports its local image exposes, which
+// export kube asks the running Podman service about.
+func TestExportServiceFromLocalImage(t *testing.T) {
+	requirePodman(t)
+	image := "localhost/" + project(t, "expose") + ":1"
+	build := writeStack(t, map[string]string{"Containerfile": "FROM localhost/busybox:test\nEXPOSE 6379\n"})
+	podman(t, "build", "-q", "-t", image, build)
+	t.Cleanup(func() { exec.Command("podman", "--url", podURL, "rmi", image).Run() })
+	dir := writeStack(t, map[string]string{"compose.yaml": `name: exposed
+services:
+  web: {image: localhost/busybox:test, depends_on: [cache, other]}
+  cache: {image: ` + image + `}
+  other: {image: localhost/busybox:test}
+`})
+	r := mustStack(t, dir, "export", "kube")
+	if !strings.Contains(r.stdout, "kind: Service") || !strings.Contains(r.stdout, "name: tcp-6379") {
+		t.Errorf("no Service for cache from its image's EXPOSE:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "service other: web depends on it, but no port is known") {
+		t.Errorf("no warning for other, whose image exposes nothing:\n%s", r.stderr)
 	}
 }

@@ -11,10 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/podstack/podstack/internal/testcorpus"
+	"github.com/podstack/podstack/podmanapi"
 )
 
 var (
@@ -63,6 +65,38 @@ func requirePodman(t *testing.T) {
 	}
 }
 
+var (
+	capsOnce sync.Once
+	caps     podmanapi.Capabilities
+	capsErr  error
+)
+
+// serverCaps is the test service's capability set, as `stack version`
+// reports it: tests gate what differs between Podman versions and modes on
+// it, as podstack itself does.
+func serverCaps(t *testing.T) podmanapi.Capabilities {
+	t.Helper()
+	capsOnce.Do(func() {
+		out, err := exec.Command(stackBin, "--url", podURL, "version", "--format", "json").Output()
+		if err != nil {
+			capsErr = fmt.Errorf("stack version: %w", err)
+			return
+		}
+		var v struct {
+			Server *struct{ Capabilities *podmanapi.Capabilities }
+		}
+		if err := json.Unmarshal(out, &v); err != nil || v.Server == nil || v.Server.Capabilities == nil {
+			capsErr = fmt.Errorf("stack version reports no capabilities (%v):\n%s", err, out)
+			return
+		}
+		caps = *v.Server.Capabilities
+	})
+	if capsErr != nil {
+		t.Fatal(capsErr)
+	}
+	return caps
+}
+
 type result struct {
 	stdout, stderr string
 	code           int
@@ -75,9 +109,27 @@ func (r result) String() string {
 // runStack runs the binary in dir with the test service's URL.
 func runStack(t *testing.T, dir string, args ...string) result {
 	t.Helper()
+	return runStackAt(t, dir, podURL, args...)
+}
+
+// runStackAt runs the binary in dir against the service at url.
+func runStackAt(t *testing.T, dir, url string, args ...string) result {
+	t.Helper()
+	return runStackEnv(t, dir, stackEnv(url), args...)
+}
+
+// stackEnv is the environment the tests run the binary with: the
+// service's URL and plain progress, nothing of the machine's settings.
+func stackEnv(url string) []string {
+	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "STACK_URL=" + url, "STACK_PROGRESS=plain"}
+}
+
+// runStackEnv runs the binary in dir with exactly the environment env.
+func runStackEnv(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(stackBin, args...)
 	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "STACK_URL=" + podURL, "STACK_PROGRESS=plain"}
+	cmd.Env = env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -130,8 +182,22 @@ func cleanupProject(p string) {
 	if ids := pc("ps", "-aq", "--filter", label); len(ids) > 0 {
 		pc(append([]string{"rm", "-f", "-t", "0"}, ids...)...)
 	}
+	// A service that died mid-create leaves containers only in storage,
+	// without labels: the project's carry its name as their prefix.
+	var external []struct {
+		Names []string `json:"Names"`
+		State string   `json:"State"`
+	}
+	if out, err := exec.Command("podman", "--url", podURL, "ps", "-a", "--external", "--format", "json").Output(); err == nil &&
+		json.Unmarshal(out, &external) == nil {
+		for _, c := range external {
+			if c.State == "storage" && len(c.Names) > 0 && strings.HasPrefix(c.Names[0], p+"-") {
+				pc("rm", "-f", c.Names[0])
+			}
+		}
+	}
 	if ids := pc("pod", "ps", "-q", "--filter", label); len(ids) > 0 {
-		pc(append([]string{"pod", "rm", "-f"}, ids...)...)
+		pc(append([]string{"pod", "rm", "-f", "-t", "0"}, ids...)...)
 	}
 	if names := pc("volume", "ls", "-q", "--filter", label); len(names) > 0 {
 		pc(append([]string{"volume", "rm", "-f"}, names...)...)
@@ -139,6 +205,26 @@ func cleanupProject(p string) {
 	if names := pc("network", "ls", "-q", "--filter", label); len(names) > 0 {
 		pc(append([]string{"network", "rm", "-f"}, names...)...)
 	}
+	// Podman 4.3 cannot filter secrets by label: the project's carry its
+	// name as their prefix.
+	for _, name := range pc("secret", "ls", "--format", "{{.Name}}") {
+		if strings.HasPrefix(name, p+"_") {
+			pc("secret", "rm", name)
+		}
+	}
+}
+
+// projectSecrets lists the Podman secrets whose name starts with the
+// project's prefix.
+func projectSecrets(t *testing.T, p string) []string {
+	t.Helper()
+	var out []string
+	for _, name := range strings.Fields(podman(t, "secret", "ls", "--format", "{{.Name}}")) {
+		if strings.HasPrefix(name, p+"_") {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // writeStack writes files into a new temp dir and returns it.

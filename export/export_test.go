@@ -116,10 +116,11 @@ func objects[T any](r *Result) []T {
 
 func TestProbes(t *testing.T) {
 	s, pods := load(t, "../examples/demo/compose.yaml", "")
-	r, err := Kube(s, pods, KubeOptions{})
+	r, err := Kube(s, pods, KubeOptions{Type: "pod"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	checked := 0
 	for _, p := range objects[*corev1.Pod](r) {
 		for _, c := range p.Spec.Containers {
 			switch c.Name {
@@ -135,8 +136,14 @@ func TestProbes(t *testing.T) {
 				if c.ReadinessProbe == nil || c.LivenessProbe.TimeoutSeconds != 2 || c.LivenessProbe.PeriodSeconds != 1 {
 					t.Errorf("probe timing %+v", c.LivenessProbe)
 				}
+			default:
+				continue
 			}
+			checked++
 		}
+	}
+	if checked != 2 {
+		t.Errorf("checked the probes of %d containers, want db and api", checked)
 	}
 }
 
@@ -232,8 +239,8 @@ func TestQuadlet(t *testing.T) {
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			all.WriteString("### " + n + "\n" + string(files[n]))
-			for _, m := range unitRef.FindAllStringSubmatch(string(files[n]), -1) {
+			all.WriteString("### " + n + "\n" + string(files[n].Data))
+			for _, m := range unitRef.FindAllStringSubmatch(string(files[n].Data), -1) {
 				ref := m[2]
 				if strings.HasSuffix(ref, ".service") {
 					ref = strings.TrimSuffix(ref, ".service") + ".container"
@@ -244,7 +251,7 @@ func TestQuadlet(t *testing.T) {
 			}
 		}
 		golden(t, "quadlet-"+name, all.String())
-		if !strings.Contains(string(files["webstack-db.container"]), "Notify=healthy") && name == "webstack" {
+		if !strings.Contains(string(files["webstack-db.container"].Data), "Notify=healthy") && name == "webstack" {
 			t.Error("db has healthy dependents but no Notify=healthy")
 		}
 	}
@@ -274,7 +281,7 @@ networks:
 	if err != nil {
 		t.Fatal(err)
 	}
-	unit := string(files["q-net-back.network"])
+	unit := string(files["q-net-back.network"].Data)
 	for _, want := range []string{"NetworkName=q_back\n", "Internal=true\n", "IPv6=true\n", "Subnet=172.28.0.0/16\n",
 		"Gateway=172.28.0.1\n", "IPRange=172.28.5.0/24\n", "Options=mtu=1400\n"} {
 		if !strings.Contains(unit, want) {
@@ -345,10 +352,10 @@ services:
 		t.Errorf("helper's warning: %s", all)
 	}
 	want := `PodmanArgs=--user 101 --cap-add NET_ADMIN --pid host --security-opt "label=type:my t" --shm-size 67108864` + "\n"
-	if unit := string(files["q-web.container"]); !strings.Contains(unit, want) {
+	if unit := string(files["q-web.container"].Data); !strings.Contains(unit, want) {
 		t.Errorf("web's unit lacks %q:\n%s", want, unit)
 	}
-	if unit := string(files["q-plain.container"]); strings.Contains(unit, "PodmanArgs") {
+	if unit := string(files["q-plain.container"].Data); strings.Contains(unit, "PodmanArgs") {
 		t.Errorf("plain needs no PodmanArgs:\n%s", unit)
 	}
 }
@@ -373,5 +380,54 @@ func TestHealthcheckKeepingTheImageTest(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(warnings, "\n"), "service db: the healthcheck keeps the image's own test") {
 		t.Errorf("quadlet warnings %q", warnings)
+	}
+}
+
+// TestNamesFromAnyProject: every generated name is a valid Kubernetes name,
+// whatever the project and service names (underscores, dots, capitals,
+// length), and the same input always gives the same names.
+func TestNamesFromAnyProject(t *testing.T) {
+	long := strings.Repeat("very_long_name", 6)
+	for _, project := range []string{"my_app", "app.v2", "_x_", "9lives", long} {
+		t.Run(project, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), project)
+			os.MkdirAll(dir, 0o755)
+			path := filepath.Join(dir, "compose.yaml")
+			os.WriteFile(path, []byte(`services:
+  Web_Server.v2:
+    image: nginx
+    environment: {A_B: c, DB_PASSWORD: hunter2hunter2}
+    ports: ["8080:80"]
+    volumes: [data_dir:/data]
+    secrets: [api_key.txt]
+    configs: [site_conf]
+  `+long+`:
+    image: nginx
+    expose: ["81"]
+    environment: {X: y}
+volumes:
+  data_dir: {}
+secrets:
+  api_key.txt: {environment: HOME}
+configs:
+  site_conf: {content: "x"}
+`), 0o644)
+			s, pods := load(t, path, "")
+			for _, typ := range []string{"pod", "deployment"} {
+				a, err := Kube(s, pods, KubeOptions{Type: typ})
+				if err != nil {
+					t.Fatalf("%s: %v", typ, err)
+				}
+				b, _ := Kube(s, pods, KubeOptions{Type: typ})
+				if yamlOf(t, a) != yamlOf(t, b) {
+					t.Errorf("%s: two exports of one stack differ", typ)
+				}
+			}
+			c, err := Convert(s, pods)
+			if err != nil {
+				t.Fatal(err)
+			}
+			yamlOf(t, c)
+		})
 	}
 }

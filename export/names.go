@@ -1,6 +1,8 @@
 package export
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"sort"
@@ -12,12 +14,16 @@ import (
 var invalidDNS = regexp.MustCompile(`[^a-z0-9-]+`)
 
 // dnsName normalizes s to a DNS-1123 label: lowercase, other characters
-// become '-', trimmed, at most 63 characters.
+// become '-', trimmed, at most 63 characters. A longer name is cut and ends
+// in a hash of the whole, so two long names that share a beginning stay
+// apart, and the same name always gives the same label.
 func dnsName(s string) string {
+	orig := s
 	s = invalidDNS.ReplaceAllString(strings.ToLower(s), "-")
 	s = strings.Trim(s, "-")
 	if len(s) > 63 {
-		s = strings.TrimRight(s[:63], "-")
+		sum := sha256.Sum256([]byte(orig))
+		s = strings.TrimRight(s[:54], "-") + "-" + hex.EncodeToString(sum[:4])
 	}
 	if s == "" {
 		s = "x"
@@ -30,7 +36,7 @@ var invalidLabelValue = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 func dnsLabelValue(s string) string {
 	s = strings.Trim(invalidLabelValue.ReplaceAllString(s, "-"), "-_.")
 	if len(s) > 63 {
-		s = s[:63]
+		s = strings.TrimRight(s[:63], "-_.")
 	}
 	return s
 }

@@ -3,6 +3,7 @@ package export
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,24 +13,36 @@ import (
 	"github.com/podstack/podstack/templates"
 )
 
+// File is one file of an export and the mode to write it with: files that
+// hold credentials are private (0600), units are not.
+type File struct {
+	Data []byte
+	Mode os.FileMode
+}
+
 // Quadlet renders systemd Quadlet units for a single host: a .pod per
 // planner pod (published ports on the pod), a .container per service with
 // Requires=/After= on its dependencies, health settings, and Notify=healthy
 // where a dependent waits for it to be healthy; a .volume per named volume
-// and a .network per network. It returns file name -> content, and warnings.
-func Quadlet(s *stack.Stack, pods []*planner.Pod) (map[string][]byte, []string, error) {
+// and a .network per network. Credential-like variables (stack.IsCredential)
+// never become Environment= lines: they go to a private <unit>.env file the
+// unit reads with EnvironmentFile=, or, when a value spans lines (which an
+// environment file cannot hold), to a Podman secret the unit names with
+// Secret= and whose value is written to a private <secret>.secret file.
+// It returns file name -> file, and warnings.
+func Quadlet(s *stack.Stack, pods []*planner.Pod) (map[string]File, []string, error) {
 	tmpl, err := templates.Quadlet()
 	if err != nil {
 		return nil, nil, err
 	}
-	files := map[string][]byte{}
+	files := map[string]File{}
 	var warnings []string
 	render := func(file, name string, data any) error {
 		var b bytes.Buffer
 		if err := tmpl.ExecuteTemplate(&b, name, data); err != nil {
 			return fmt.Errorf("%s: %w", file, err)
 		}
-		files[file] = b.Bytes()
+		files[file] = File{Data: b.Bytes(), Mode: 0o644}
 		return nil
 	}
 	unit := func(name string) string { return dnsName(s.Name + "-" + name) }
@@ -111,10 +124,29 @@ func Quadlet(s *stack.Stack, pods []*planner.Pod) (map[string][]byte, []string, 
 		if len(svc.Command) > 0 {
 			data["Exec"] = shellJoin(svc.Command)
 		}
-		var env, vols, labels, requires []string
+		var env, vols, labels, requires, secrets []string
+		var private bytes.Buffer // the credentials' environment file
 		for _, k := range sortedKeys(svc.Environment) {
-			env = append(env, shellJoin([]string{k + "=" + svc.Environment[k]}))
+			v := svc.Environment[k]
+			switch {
+			case !s.IsCredential(k, v):
+				env = append(env, shellJoin([]string{k + "=" + v}))
+			case strings.ContainsAny(v, "\r\n"):
+				secret := dnsName(unit(name) + "-" + k)
+				files[secret+".secret"] = File{Data: []byte(v), Mode: 0o600}
+				secrets = append(secrets, secret+",type=env,target="+k)
+				warnings = append(warnings, fmt.Sprintf("service %s: %s spans several lines, which an environment file cannot hold: "+
+					"its unit reads the Podman secret %s; create it first: podman secret create %s %s.secret", name, k, secret, secret, secret))
+			default:
+				fmt.Fprintf(&private, "%s=%s\n", k, v)
+			}
 		}
+		if private.Len() > 0 {
+			envFile := unit(name) + ".env"
+			files[envFile] = File{Data: private.Bytes(), Mode: 0o600}
+			data["EnvironmentFile"] = envFile
+		}
+		data["Secrets"] = secrets
 		for _, m := range svc.Mounts {
 			switch m.Type {
 			case stack.MountVolume:
@@ -310,19 +342,7 @@ func quadletArgs(svc *stack.Service) (args, dropped []string) {
 			add("--log-opt", k+"="+l.Options[k])
 		}
 	}
-	for _, x := range []struct {
-		key string
-		set bool
-	}{
-		{"hostname", svc.Hostname != ""},
-		{"secrets", len(svc.Secrets) > 0},
-		{"configs", len(svc.Configs) > 0},
-		{"extra_hosts", len(svc.ExtraHosts) > 0},
-		{"dns", len(svc.DNS)+len(svc.DNSSearch)+len(svc.DNSOptions) > 0},
-	} {
-		if x.set {
-			dropped = append(dropped, x.key)
-		}
-	}
-	return args, append(dropped, svc.Unsupported...)
+	// What a Quadlet unit cannot carry comes from the one table of service
+	// keys.
+	return args, append(dropped, svc.NotCarried(stack.QuadletKeys)...)
 }

@@ -2,6 +2,8 @@ package planner
 
 import (
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/podstack/podstack/stack"
 )
@@ -27,6 +29,10 @@ func PlanDown(project string, s *stack.Stack, observed *ObservedState, opts Down
 
 	var targets []ObservedContainer
 	for _, c := range observed.Containers {
+		if c.State == StateStorage && storageLeftover(project, s, c.Name) {
+			targets = append(targets, c)
+			continue
+		}
 		if c.Labels[LabelProject] != project {
 			continue
 		}
@@ -63,16 +69,18 @@ func PlanDown(project string, s *stack.Stack, observed *ObservedState, opts Down
 	stopped := map[string][]*Step{} // service -> its stop (or remove) steps
 	var visit func(svc string, seen map[string]bool)
 	var removeSteps []*Step
+	removedOf := map[string][]*Step{} // service -> its remove steps
 	visited := map[string]bool{}
 	visit = func(svc string, path map[string]bool) {
 		if visited[svc] || path[svc] {
 			return
 		}
 		path[svc] = true
-		var deps []*Step
+		var deps, dependentsGone []*Step
 		for _, d := range sortedStrings(dependents[svc]) {
 			visit(d, path)
 			deps = append(deps, stopped[d]...)
+			dependentsGone = append(dependentsGone, removedOf[d]...)
 		}
 		delete(path, svc)
 		visited[svc] = true
@@ -94,10 +102,15 @@ func PlanDown(project string, s *stack.Stack, observed *ObservedState, opts Down
 			if opts.StopOnly {
 				continue
 			}
-			rm := b.add(&Step{Kind: StepRemoveContainer, Target: c.Name, Service: svc, Pod: c.Pod, Cause: "down", RemoveVolumes: opts.Volumes}, stop)
+			// A container goes after those that depend on it: Podman
+			// refuses to remove one whose pid or ipc namespace another
+			// still joins.
+			rm := b.add(&Step{Kind: StepRemoveContainer, Target: c.Name, Service: svc, Pod: c.Pod, Cause: "down", RemoveVolumes: opts.Volumes},
+				sortSteps(append([]*Step{stop}, dependentsGone...))...)
 			if stop == nil {
 				stopped[svc] = append(stopped[svc], rm)
 			}
+			removedOf[svc] = append(removedOf[svc], rm)
 			removeSteps = append(removeSteps, rm)
 		}
 	}
@@ -140,6 +153,13 @@ func PlanDown(project string, s *stack.Stack, observed *ObservedState, opts Down
 			b.add(&Step{Kind: StepRemoveNetwork, Target: n.Name, Cause: "down"}, after...)
 		}
 	}
+	// Secrets are made from the stack's files at every up: none outlives
+	// the stack (they hold what the files held).
+	for _, sec := range observed.Secrets {
+		if sec.Labels[LabelProject] == project {
+			b.add(&Step{Kind: StepRemoveSecret, Target: sec.Name, Cause: "down"}, after...)
+		}
+	}
 	if opts.Volumes {
 		for _, v := range observed.Volumes {
 			if v.Labels[LabelProject] == project {
@@ -148,6 +168,27 @@ func PlanDown(project string, s *stack.Stack, observed *ObservedState, opts Down
 		}
 	}
 	return plan, nil
+}
+
+// storageLeftover reports whether a storage-only container's name is one
+// this project's containers have: <project>-<service>-<n>, for a service of
+// the stack when there is one.
+func storageLeftover(project string, s *stack.Stack, name string) bool {
+	rest, ok := strings.CutPrefix(name, project+"-")
+	i := strings.LastIndex(rest, "-")
+	if !ok || i <= 0 {
+		return false
+	}
+	if _, err := strconv.Atoi(rest[i+1:]); err != nil {
+		return false
+	}
+	if s == nil {
+		return true
+	}
+	svc := rest[:i]
+	_, enabled := s.Services[svc]
+	_, disabled := s.Disabled[svc]
+	return enabled || disabled
 }
 
 func podHasTarget(pod string, targets []ObservedContainer) bool {

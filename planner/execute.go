@@ -139,6 +139,9 @@ var verbs = map[StepKind][2]string{
 	StepBuildImage:      {"Building", "Built"},
 	StepCreateNetwork:   {"Creating", "Created"},
 	StepCreateVolume:    {"Creating", "Created"},
+	StepCreateSecret:    {"Creating", "Created"},
+	StepCreateDirectory: {"Creating", "Created"},
+	StepUseVolume:       {"Using", "Using existing volume"},
 	StepCreatePod:       {"Creating", "Created"},
 	StepCreateContainer: {"Creating", "Created"},
 	StepStartContainer:  {"Starting", "Started"},
@@ -148,6 +151,7 @@ var verbs = map[StepKind][2]string{
 	StepRemovePod:       {"Removing", "Removed"},
 	StepRemoveVolume:    {"Removing", "Removed"},
 	StepRemoveNetwork:   {"Removing", "Removed"},
+	StepRemoveSecret:    {"Removing", "Removed"},
 }
 
 func (e *executor) emit(st *Step, status Status, text, detail string, elapsed time.Duration) {
@@ -166,6 +170,8 @@ func (e *executor) run(ctx context.Context, st *Step) error {
 	done, err := e.do(ctx, st)
 	elapsed := e.opts.Now().Sub(start)
 	switch {
+	case err == nil && st.Kind == StepUseVolume:
+		e.emit(st, StatusWarning, "Using a volume stack did not create", st.Cause, elapsed)
 	case err != nil && st.Optional && ctx.Err() == nil:
 		e.emit(st, StatusWarning, "Skipped optional dependency", err.Error(), elapsed)
 	case err != nil:
@@ -191,11 +197,7 @@ func conditionWord(c stack.Condition) string {
 
 // objectLabels are the labels of networks and volumes the plan creates.
 func (e *executor) objectLabels(kindLabel, key string) map[string]string {
-	l := map[string]string{LabelProject: e.plan.Project, LabelComposeProject: e.plan.Project, kindLabel: key}
-	if e.plan.Environment != "" {
-		l[LabelEnvironment] = e.plan.Environment
-	}
-	return l
+	return Labels(e.plan.Project, e.plan.Environment, kindLabel, key)
 }
 
 // do runs one step through the runtime and returns the "done" word when it
@@ -211,6 +213,14 @@ func (e *executor) do(ctx context.Context, st *Step) (string, error) {
 		return "", rt.CreateNetwork(ctx, st.Network, e.objectLabels(LabelNetwork, st.Network.Key))
 	case StepCreateVolume:
 		return "", rt.CreateVolume(ctx, st.Volume, e.objectLabels(LabelVolume, st.Volume.Key))
+	case StepCreateSecret:
+		labels := e.objectLabels(LabelSecret, st.Secret.Kind+"/"+st.Secret.Key)
+		labels[LabelConfigHash] = st.Secret.Digest
+		return "", rt.CreateSecret(ctx, st.Secret, e.plan.Stack, labels)
+	case StepUseVolume:
+		return "", nil
+	case StepCreateDirectory:
+		return "", rt.CreateDirectory(ctx, st.Target)
 	case StepCreatePod:
 		return "", rt.CreatePod(ctx, st.PodSpec, e.plan.Stack)
 	case StepCreateContainer:
@@ -229,6 +239,8 @@ func (e *executor) do(ctx context.Context, st *Step) (string, error) {
 		return "", rt.RemoveVolume(ctx, st.Target)
 	case StepRemoveNetwork:
 		return "", rt.RemoveNetwork(ctx, st.Target)
+	case StepRemoveSecret:
+		return "", rt.RemoveSecret(ctx, st.Target)
 	}
 	return "", fmt.Errorf("unknown step kind %q", st.Kind)
 }

@@ -74,6 +74,15 @@ func (f *fakeRuntime) CreateNetwork(ctx context.Context, n *stack.Network, l map
 func (f *fakeRuntime) CreateVolume(ctx context.Context, v *stack.Volume, l map[string]string) error {
 	return f.do(ctx, "create-volume", v.Name)
 }
+func (f *fakeRuntime) CreateSecret(ctx context.Context, sec *SecretSpec, s *stack.Stack, l map[string]string) error {
+	return f.do(ctx, "create-secret", sec.Name)
+}
+func (f *fakeRuntime) RemoveSecret(ctx context.Context, name string) error {
+	return f.do(ctx, "rm-secret", name)
+}
+func (f *fakeRuntime) CreateDirectory(ctx context.Context, path string) error {
+	return f.do(ctx, "mkdir", path)
+}
 func (f *fakeRuntime) CreatePod(ctx context.Context, p *Pod, s *stack.Stack) error {
 	return f.do(ctx, "create-pod", p.Name)
 }

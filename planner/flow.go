@@ -13,9 +13,10 @@ import (
 // Client is one. Up and Down need both halves.
 type Backend interface {
 	Runtime
-	// Observe snapshots every object labelled with project, and reports which
-	// of images exist locally.
-	Observe(ctx context.Context, project string, images []string) (*ObservedState, error)
+	// Observe snapshots every object labelled with project, and what look
+	// names (nil: nothing more): which images exist locally, and volumes,
+	// networks and secrets of those names, labelled or not.
+	Observe(ctx context.Context, project string, look *Lookup) (*ObservedState, error)
 }
 
 // ImageRef is the image a service runs: its image, or for a build-only
@@ -42,6 +43,38 @@ func Images(s *stack.Stack) []string {
 	return out
 }
 
+// LookupFor names what observing for s needs beyond the project's labelled
+// objects: its images, and the volumes, networks and secrets it would
+// create, so that ones of the same name it did not create are seen.
+func LookupFor(s *stack.Stack) *Lookup {
+	l := &Lookup{Images: Images(s)}
+	for _, key := range sortedKeys(s.Volumes) {
+		l.Volumes = append(l.Volumes, s.Volumes[key].Name)
+	}
+	for _, key := range sortedKeys(s.Networks) {
+		l.Networks = append(l.Networks, s.Networks[key].Name)
+	}
+	for _, key := range sortedKeys(s.Secrets) {
+		l.Secrets = append(l.Secrets, SecretName(s, "secret", key))
+	}
+	for _, key := range sortedKeys(s.Configs) {
+		if s.Configs[key].File == "" {
+			l.Secrets = append(l.Secrets, SecretName(s, "config", key))
+		}
+	}
+	seen := map[string]bool{}
+	for _, name := range s.ServiceNames() {
+		for _, m := range s.Services[name].Mounts {
+			if m.Type == stack.MountBind && m.Source != "" && !seen[m.Source] {
+				seen[m.Source] = true
+				l.Directories = append(l.Directories, m.Source)
+			}
+		}
+	}
+	sort.Strings(l.Directories)
+	return l
+}
+
 // UpOptions are Up's options beyond planning and execution.
 type UpOptions struct {
 	// Rollback removes what this run created when it fails part-way.
@@ -56,9 +89,12 @@ type UpOptions struct {
 // created object is labelled and a later up or down reconciles it); with
 // Rollback the objects this run created are removed.
 func Up(ctx context.Context, b Backend, s *stack.Stack, opts Options, up UpOptions, exec ExecOptions, events Events) (*Plan, error) {
-	before, err := b.Observe(ctx, s.Name, Images(s))
+	before, err := b.Observe(ctx, s.Name, LookupFor(s))
 	if err != nil {
 		return nil, fmt.Errorf("observe project %s: %w", s.Name, err)
+	}
+	if err := observeHost(ctx, b, s, before); err != nil {
+		return nil, err
 	}
 	plan, err := Reconcile(s, before, opts)
 	if err != nil {
@@ -109,6 +145,9 @@ func newObjects(before, after *ObservedState) *ObservedState {
 	for _, n := range before.Networks {
 		had["network/"+n.Name] = true
 	}
+	for _, sec := range before.Secrets {
+		had["secret/"+sec.Name] = true
+	}
 	out := &ObservedState{}
 	for _, p := range after.Pods {
 		if !had["pod/"+p.Name] {
@@ -128,6 +167,11 @@ func newObjects(before, after *ObservedState) *ObservedState {
 	for _, n := range after.Networks {
 		if !had["network/"+n.Name] {
 			out.Networks = append(out.Networks, n)
+		}
+	}
+	for _, sec := range after.Secrets {
+		if !had["secret/"+sec.Name] {
+			out.Secrets = append(out.Secrets, sec)
 		}
 	}
 	return out

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,11 +21,10 @@ func resolvePolicy(s *stack.Stack, p Policy) (Policy, error) {
 	if p == "" {
 		p = PolicyAuto
 	}
-	switch p {
-	case PolicyAuto, PolicyService, PolicyProject:
+	if slices.Contains(stack.PodPolicies, string(p)) {
 		return p, nil
 	}
-	return "", stack.Problems{{Message: fmt.Sprintf("invalid pod policy %q", p), Fix: "use auto, service or project"}}
+	return "", stack.Problems{{Message: fmt.Sprintf("invalid pod policy %q", p), Fix: stack.PodPolicyFix}}
 }
 
 // Name joins the project and an object key into a Podman name, normalized
@@ -111,6 +111,10 @@ func Group(s *stack.Stack, policy Policy) ([]*Pod, error) {
 			} else {
 				byPod[pod] = n
 			}
+			// x-pod naming a service means "share that service's pod".
+			if joinsService(s, pod) {
+				union(n, pod)
+			}
 		}
 	}
 	if policy == PolicyProject {
@@ -139,9 +143,21 @@ func podKey(s *stack.Stack, policy Policy, members []string) string {
 	if policy == PolicyProject {
 		return projectPodKey
 	}
-	for _, m := range members {
-		if p := s.Services[m].Pod; p != "" && (policy == PolicyAuto || s.Format == stack.FormatKube) {
-			return p
+	if policy == PolicyAuto || s.Format == stack.FormatKube {
+		// A pod name wins over a service that others joined by naming it.
+		joined := ""
+		for _, m := range members {
+			p := s.Services[m].Pod
+			switch {
+			case p == "":
+			case !joinsService(s, p):
+				return p
+			case joined == "" || p < joined:
+				joined = p
+			}
+		}
+		if joined != "" {
+			return joined
 		}
 	}
 	for _, m := range members {
@@ -150,6 +166,14 @@ func podKey(s *stack.Stack, policy Policy, members []string) string {
 		}
 	}
 	return members[0]
+}
+
+// joinsService reports whether x-pod value pod names a service of the
+// (compose) stack: the user asks to share that service's pod, whose name is
+// the service's. In Kubernetes input the pod is always the Pod document.
+func joinsService(s *stack.Stack, pod string) bool {
+	_, ok := s.Services[pod]
+	return ok && s.Format != stack.FormatKube
 }
 
 func buildPod(s *stack.Stack, key string, members []string) *Pod {
@@ -180,6 +204,13 @@ func buildPod(s *stack.Stack, key string, members []string) *Pod {
 		for _, m := range members {
 			p.AddHosts = append(p.AddHosts, m+":127.0.0.1")
 		}
+	}
+	for _, m := range members {
+		svc := s.Services[m]
+		p.AddHosts = append(p.AddHosts, svc.ExtraHosts...)
+		p.DNS = append(p.DNS, svc.DNS...)
+		p.DNSSearch = append(p.DNSSearch, svc.DNSSearch...)
+		p.DNSOptions = append(p.DNSOptions, svc.DNSOptions...)
 	}
 	if p.NetworkMode == "" {
 		// Every member is reachable at the pod's address, so every member
@@ -221,15 +252,7 @@ func buildPod(s *stack.Stack, key string, members []string) *Pod {
 		}
 	}
 	p.Hash = podHash(p)
-	p.Labels = map[string]string{
-		LabelProject:        s.Name,
-		LabelPod:            key,
-		LabelComposeProject: s.Name,
-		LabelConfigHash:     p.Hash,
-	}
-	if s.Environment != "" {
-		p.Labels[LabelEnvironment] = s.Environment
-	}
+	p.Labels = Labels(s.Name, s.Environment, LabelPod, key, LabelConfigHash, p.Hash)
 	return p
 }
 
@@ -284,20 +307,12 @@ func Containers(s *stack.Stack, pods []*Pod) []*Container {
 				c.Pod = pod.Name
 			}
 			c.Hash = hash
-			c.Labels = map[string]string{
-				LabelProject:        s.Name,
-				LabelService:        name,
-				LabelNumber:         strconv.Itoa(i),
-				LabelConfigHash:     c.Hash,
-				LabelComposeProject: s.Name,
-				LabelComposeService: name,
-			}
+			podKey := ""
 			if pod != nil {
-				c.Labels[LabelPod] = pod.Key
+				podKey = pod.Key
 			}
-			if s.Environment != "" {
-				c.Labels[LabelEnvironment] = s.Environment
-			}
+			c.Labels = Labels(s.Name, s.Environment, LabelService, name, LabelComposeService, name,
+				LabelNumber, strconv.Itoa(i), LabelConfigHash, c.Hash, LabelPod, podKey)
 			out = append(out, c)
 		}
 	}

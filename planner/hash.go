@@ -9,7 +9,7 @@ import (
 )
 
 // containerHash covers everything that requires recreating a container.
-// Replicas, profiles, depends_on and the pull policy are cleared first: they
+// Replicas, deploy mode, profiles, depends_on and the pull policy are cleared first: they
 // change how many containers run, or when, not what a container is. The
 // image reference is included; for a container in an infra-less pod the
 // pod's hash is too, since the container then carries the pod's ports and
@@ -17,11 +17,13 @@ import (
 func containerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
 	c := *svc
 	c.Replicas = 0
+	c.DeployMode = ""
 	c.Profiles = nil
 	c.DependsOn = nil
 	c.PullPolicy = ""
 	c.Source = stack.Position{}
 	c.Unsupported = nil
+	c.Keys = nil
 	in := struct {
 		Service  stack.Service            `json:"service"`
 		Image    string                   `json:"image"`
@@ -49,6 +51,8 @@ func containerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
 			}
 		}
 	}
+	// A changed secret or config content (Digest) recreates the container:
+	// Podman copies secrets in at create time.
 	for _, ref := range svc.Secrets {
 		if sec := s.Secrets[ref.Source]; sec != nil {
 			if in.Secrets == nil {
@@ -56,7 +60,15 @@ func containerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
 				in.Contents = map[string]string{}
 			}
 			in.Secrets[ref.Source] = sec
-			in.Contents[ref.Source] = digest(sec.Content)
+			in.Contents[ref.Source] = sec.Digest
+		}
+	}
+	for _, ref := range svc.Configs {
+		if cfg := s.Configs[ref.Source]; cfg != nil && cfg.File == "" {
+			if in.Contents == nil {
+				in.Contents = map[string]string{}
+			}
+			in.Contents["config/"+ref.Source] = cfg.Digest
 		}
 	}
 	return hashOf(in)
@@ -79,7 +91,10 @@ func podHash(p *Pod) string {
 		NetworkMode string              `json:"networkMode"`
 		Infra       bool                `json:"infra"`
 		Addresses   map[string]Address  `json:"addresses,omitempty"`
-	}{p.Services, published, p.Hostname, p.AddHosts, p.Networks, p.NetworkMode, p.Infra, p.Addresses})
+		DNS         []string            `json:"dns,omitempty"`
+		DNSSearch   []string            `json:"dnsSearch,omitempty"`
+		DNSOptions  []string            `json:"dnsOptions,omitempty"`
+	}{p.Services, published, p.Hostname, p.AddHosts, p.Networks, p.NetworkMode, p.Infra, p.Addresses, p.DNS, p.DNSSearch, p.DNSOptions})
 }
 
 func hashOf(v any) string {
@@ -89,12 +104,4 @@ func hashOf(v any) string {
 	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:16])
-}
-
-func digest(s string) string {
-	if s == "" {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:8])
 }

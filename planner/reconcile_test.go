@@ -27,6 +27,16 @@ func applied(p *Plan) *ObservedState {
 	for _, n := range p.Stack.Networks {
 		o.Networks = append(o.Networks, ObservedNetwork{Name: n.Name, Labels: map[string]string{LabelProject: p.Project}})
 	}
+	seen := map[string]bool{}
+	for _, name := range p.Stack.ServiceNames() {
+		for _, w := range secretSpecs(p.Stack, p.Stack.Services[name]) {
+			if !w.external && !seen[w.Name] {
+				seen[w.Name] = true
+				o.Secrets = append(o.Secrets, ObservedSecret{ID: "id-" + w.Name, Name: w.Name,
+					Labels: map[string]string{LabelProject: p.Project, LabelConfigHash: w.Digest}})
+			}
+		}
+	}
 	o.Images = Images(p.Stack)
 	return o
 }

@@ -36,6 +36,7 @@ const (
 	LabelNumber      = "io.podstack.container-number"
 	LabelVolume      = "io.podstack.volume"
 	LabelNetwork     = "io.podstack.network"
+	LabelSecret      = "io.podstack.secret"
 
 	// The compose labels let Podman Desktop and other tools group our objects.
 	LabelComposeProject = "com.docker.compose.project"
@@ -55,8 +56,13 @@ type Pod struct {
 	Ports    []stack.Port `json:"ports,omitempty"`
 	Hostname string       `json:"hostname,omitempty"`
 	// AddHosts are "name:ip" entries: co-located service names resolve to
-	// 127.0.0.1 inside the pod.
+	// 127.0.0.1 inside the pod, then the members' extra_hosts.
 	AddHosts []string `json:"addHosts,omitempty"`
+	// DNS, DNSSearch and DNSOptions are the members' dns, dns_search and
+	// dns_opt: Podman sets them for the whole network namespace.
+	DNS        []string `json:"dns,omitempty"`
+	DNSSearch  []string `json:"dnsSearch,omitempty"`
+	DNSOptions []string `json:"dnsOptions,omitempty"`
 	// Networks maps a Podman network name to this pod's DNS aliases on it
 	// (the pod's service names), so `db:5432` works across pods.
 	Networks map[string][]string `json:"networks,omitempty"`
@@ -105,13 +111,24 @@ type Container struct {
 type ObservedState struct {
 	Pods       []ObservedPod       `json:"pods"`
 	Containers []ObservedContainer `json:"containers"`
-	Volumes    []ObservedVolume    `json:"volumes"`
-	Networks   []ObservedNetwork   `json:"networks"`
+	// Volumes, Networks and Secrets are the project's, and any others that
+	// carry a name the stack uses (Lookup): those are foreign, made by hand
+	// or by another tool, and never adopted silently.
+	Volumes  []ObservedVolume  `json:"volumes"`
+	Networks []ObservedNetwork `json:"networks"`
+	Secrets  []ObservedSecret  `json:"secrets,omitempty"`
 	// Images are the image references present locally (for pull decisions).
 	Images []string `json:"images,omitempty"`
 	// ImageHealth is the HEALTHCHECK test of each present image that has
 	// one, for services whose healthcheck keeps the image's test.
 	ImageHealth map[string][]string `json:"imageHealth,omitempty"`
+	// MissingDirectories are bind-mount sources (Lookup.Directories) that
+	// do not exist on the service's host; a plan creates them, as docker
+	// compose does. Empty where the runtime cannot tell (a remote service).
+	MissingDirectories []string `json:"missingDirectories,omitempty"`
+	// Host is what the runtime's host refuses (Up fills it in when the
+	// stack needs it; see HostInspector).
+	Host Host `json:"host,omitzero"`
 }
 
 // ObservedPod is a pod that exists.
@@ -121,6 +138,12 @@ type ObservedPod struct {
 	State  string            `json:"state"`
 	Labels map[string]string `json:"labels"`
 }
+
+// StateStorage is the state of a container that exists only in storage,
+// without Podman's record of it: a service that died mid-create leaves
+// one, holding the name. It has no labels; the planner removes one only
+// where its name is exactly a container the stack wants.
+const StateStorage = "storage"
 
 // ObservedContainer is a container that exists.
 type ObservedContainer struct {
@@ -150,14 +173,53 @@ type ObservedNetwork struct {
 	Labels map[string]string `json:"labels"`
 }
 
+// ObservedSecret is a Podman secret that exists.
+type ObservedSecret struct {
+	ID     string            `json:"id"`
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels"`
+}
+
+// Lookup names what Observe reports beyond the project's labelled objects:
+// which images exist, and the volumes, networks and secrets that already
+// carry a name the stack would create, labelled or not.
+type Lookup struct {
+	Images   []string
+	Volumes  []string
+	Networks []string
+	Secrets  []string
+	// Directories are bind-mount sources on the host: which of them are
+	// missing (where the runtime can tell: a service on this machine).
+	Directories []string
+}
+
+// SecretSpec is a Podman secret a plan creates, from a stack secret or an
+// inline or environment config. Its content is read when the step runs;
+// Digest, in its labels, tells a changed secret.
+type SecretSpec struct {
+	// Name is the Podman secret's name.
+	Name string `json:"name"`
+	// Kind is "secret" or "config"; Key its key in the stack file.
+	Kind   string `json:"kind"`
+	Key    string `json:"key"`
+	Digest string `json:"digest,omitempty"`
+}
+
 // StepKind is what a plan step does.
 type StepKind string
 
 const (
-	StepPullImage       StepKind = "PullImage"
-	StepBuildImage      StepKind = "BuildImage"
-	StepCreateNetwork   StepKind = "CreateNetwork"
-	StepCreateVolume    StepKind = "CreateVolume"
+	StepPullImage     StepKind = "PullImage"
+	StepBuildImage    StepKind = "BuildImage"
+	StepCreateNetwork StepKind = "CreateNetwork"
+	StepCreateVolume  StepKind = "CreateVolume"
+	StepCreateSecret  StepKind = "CreateSecret"
+	// StepCreateDirectory creates a missing bind-mount source directory.
+	StepCreateDirectory StepKind = "CreateDirectory"
+	// StepUseVolume marks a volume that exists without this project's
+	// labels and will be mounted as it is: it changes nothing, it is there
+	// so plans and progress show it.
+	StepUseVolume       StepKind = "UseVolume"
 	StepCreatePod       StepKind = "CreatePod"
 	StepCreateContainer StepKind = "CreateContainer"
 	StepStartContainer  StepKind = "StartContainer"
@@ -168,11 +230,12 @@ const (
 	StepRemovePod       StepKind = "RemovePod"
 	StepRemoveVolume    StepKind = "RemoveVolume"
 	StepRemoveNetwork   StepKind = "RemoveNetwork"
+	StepRemoveSecret    StepKind = "RemoveSecret"
 )
 
 // Mutating reports whether a step of this kind changes the Podman service.
 func (k StepKind) Mutating() bool {
-	return k != StepWait
+	return k != StepWait && k != StepUseVolume
 }
 
 // Step is one node of the plan DAG.
@@ -200,6 +263,7 @@ type Step struct {
 	Container *Container     `json:"-"`
 	Volume    *stack.Volume  `json:"-"`
 	Network   *stack.Network `json:"-"`
+	Secret    *SecretSpec    `json:"-"`
 	// Image is the reference for pull and build steps.
 	Image string `json:"image,omitempty"`
 	// Policy is the pull policy of a pull step (missing or always).
@@ -243,6 +307,9 @@ type Runtime interface {
 	CreateNetwork(ctx context.Context, n *stack.Network, labels map[string]string) error
 	// CreateVolume creates a named volume with the stack's labels.
 	CreateVolume(ctx context.Context, v *stack.Volume, labels map[string]string) error
+	// CreateSecret creates a Podman secret with the stack's labels, its
+	// content read from the stack's secret or config sec names.
+	CreateSecret(ctx context.Context, sec *SecretSpec, s *stack.Stack, labels map[string]string) error
 	// CreatePod creates (but does not start) a pod. With p.Infra false the
 	// runtime may create nothing and let the single container carry the
 	// pod's ports and aliases.
@@ -269,6 +336,11 @@ type Runtime interface {
 	RemoveVolume(ctx context.Context, name string) error
 	// RemoveNetwork removes a network.
 	RemoveNetwork(ctx context.Context, name string) error
+	// RemoveSecret removes a Podman secret; a missing one is fine.
+	RemoveSecret(ctx context.Context, name string) error
+	// CreateDirectory creates a bind-mount source directory (and its
+	// parents) on the service's host; an existing one is fine.
+	CreateDirectory(ctx context.Context, path string) error
 	// Logs writes the last tail lines of a container's output to w; used to
 	// explain a failed wait.
 	Logs(ctx context.Context, name string, tail int, w io.Writer) error
@@ -299,8 +371,11 @@ type Event struct {
 	Kind   StepKind  `json:"kind,omitempty"`
 	// Resource is the object's name (container, pod, volume, ...).
 	Resource string `json:"resource"`
-	Service  string `json:"service,omitempty"`
-	Status   Status `json:"status"`
+	// Object is the kind of Resource when the step kind does not imply it,
+	// as for the Kubernetes objects of a cluster deployment ("Deployment").
+	Object  string `json:"object,omitempty"`
+	Service string `json:"service,omitempty"`
+	Status  Status `json:"status"`
 	// Text is a short human phrase: "Creating", "Started", "Healthy".
 	Text string `json:"text"`
 	// Detail carries extra information (an error, a log excerpt).

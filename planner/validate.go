@@ -15,7 +15,26 @@ import (
 // every problem at once (a stack.Problems), or nil.
 func Validate(s *stack.Stack, pods []*Pod) error {
 	v := &validator{s: s}
+	// What only running needs (the files of secrets and configs) comes
+	// from loading, which lets the stack load for down and ps anyway.
 	v.problems = append(v.problems, s.RunProblems...)
+	v.run(pods)
+	v.problems = append(v.problems, v.host...)
+	return v.problems.Err()
+}
+
+// ValidateDefinition runs Validate's checks except those about binding host
+// ports here (a host port published twice, replicas with a fixed host
+// port): `config` and the exports bind nothing, and Kubernetes publishes
+// through Services. Those findings come back apart, as host, for callers
+// whose output will bind host ports where it runs (convert, Quadlet) to warn.
+func ValidateDefinition(s *stack.Stack, pods []*Pod) (host stack.Problems, err error) {
+	v := &validator{s: s}
+	v.run(pods)
+	return v.host, v.problems.Err()
+}
+
+func (v *validator) run(pods []*Pod) {
 	v.dependencies()
 	v.cycles()
 	v.ports(pods)
@@ -23,10 +42,12 @@ func Validate(s *stack.Stack, pods []*Pod) error {
 	v.names(pods)
 	v.addresses(pods)
 	v.networks()
-	for i, p := range v.problems {
-		v.problems[i].Message, v.problems[i].Fix = s.Scrub(p.Message), s.Scrub(p.Fix)
+	// Messages quote the stack's values: no credential's value is shown.
+	for _, ps := range []stack.Problems{v.problems, v.host} {
+		for i, p := range ps {
+			ps[i].Message, ps[i].Fix = v.s.Scrub(p.Message), v.s.Scrub(p.Fix)
+		}
 	}
-	return v.problems.Err()
 }
 
 // addresses: a static address (ipv4_address, mac_address, ...) belongs to
@@ -73,6 +94,8 @@ func (v *validator) addresses(pods []*Pod) {
 type validator struct {
 	s        *stack.Stack
 	problems stack.Problems
+	// host are the problems of binding host ports (see ValidateDefinition).
+	host stack.Problems
 }
 
 func (v *validator) add(service, msg, fix string) {
@@ -81,6 +104,13 @@ func (v *validator) add(service, msg, fix string) {
 		pos = svc.Source
 	}
 	v.problems = append(v.problems, stack.Problem{Position: pos, Service: service, Message: msg, Fix: fix})
+}
+
+func (v *validator) addHost(service, msg, fix string) {
+	v.add(service, msg, fix)
+	n := len(v.problems) - 1
+	v.host = append(v.host, v.problems[n])
+	v.problems = v.problems[:n]
 }
 
 // dependencies: targets exist and are enabled; service_healthy needs a
@@ -226,13 +256,13 @@ func (v *validator) ports(pods []*Pod) {
 			for _, other := range published[k] {
 				oname, oip, _ := strings.Cut(other, "@")
 				if oip == ip || oip == "0.0.0.0" || ip == "0.0.0.0" {
-					v.add(name, fmt.Sprintf("publishes host port %d/%s, which %q publishes too", pt.Published, pt.Protocol, oname),
+					v.addHost(name, fmt.Sprintf("publishes host port %d/%s, which %q publishes too", pt.Published, pt.Protocol, oname),
 						"publish a different host port")
 				}
 			}
 			published[k] = append(published[k], name+"@"+ip)
 			if svc.Replicas > 1 {
-				v.add(name, fmt.Sprintf("has %d replicas but publishes fixed host port %d: only one can bind it", svc.Replicas, pt.Published),
+				v.addHost(name, fmt.Sprintf("has %d replicas but publishes fixed host port %d: only one can bind it", svc.Replicas, pt.Published),
 					"publish only the container port, or use one replica")
 			}
 		}

@@ -112,6 +112,33 @@ services:
 	}
 }
 
+// TestValidateDefinitionLeavesHostPortsApart: one host port published twice
+// and replicas with a fixed host port only matter where ports are bound:
+// ValidateDefinition returns them apart, Validate still refuses them.
+func TestValidateDefinitionLeavesHostPortsApart(t *testing.T) {
+	s := load(t, writeCompose(t, `name: v
+services:
+  a: {image: x, ports: ["8080:80"]}
+  b: {image: x, ports: ["8080:81"], deploy: {replicas: 2}}
+  c: {image: x, depends_on: [nope]}
+`))
+	pods, err := Group(s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := ValidateDefinition(s, pods)
+	if err == nil || !strings.Contains(err.Error(), `undefined service "nope"`) || strings.Contains(err.Error(), "8080") {
+		t.Errorf("definition problems: %v", err)
+	}
+	if len(host) != 2 || !strings.Contains(host.Error(), `publishes host port 8080/tcp, which "a" publishes too`) ||
+		!strings.Contains(host.Error(), "has 2 replicas but publishes fixed host port 8080") {
+		t.Errorf("host problems: %v", host)
+	}
+	if err := Validate(s, pods); err == nil || !strings.Contains(err.Error(), "3 problems") {
+		t.Errorf("Validate must still refuse all three: %v", err)
+	}
+}
+
 // TestFilesCheckedBeforeRunning: a secret or config file an enabled
 // service uses that does not exist is found before
 // anything is created; the stack still loads, so down and ps work on it.

@@ -16,6 +16,8 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/bindings/system"
+
+	"github.com/podstack/podstack/ops"
 )
 
 // MinAPIVersion is the oldest Podman API podstack talks to: the v5 bindings
@@ -47,6 +49,10 @@ type Client struct {
 	conn    context.Context
 	url     string
 	version string
+
+	capsMu     sync.Mutex
+	caps       Capabilities // the version from connecting; the rest once loaded
+	capsLoaded bool
 
 	embedded *exec.Cmd
 	tmpDir   string
@@ -231,6 +237,7 @@ func dial(ctx context.Context, uri, identity string, timeout time.Duration) (*Cl
 		c := &Client{conn: r.conn, url: uri, warnSeen: map[string]bool{}}
 		if v != nil {
 			c.version = v.String()
+			c.caps.Version = Version{int(v.Major), int(v.Minor), int(v.Patch)}
 			if v.Major < 4 {
 				return nil, versionError{fmt.Sprintf("the Podman service at %s has API %s; podstack needs %s or newer", uri, c.version, MinAPIVersion)}
 			}
@@ -313,22 +320,13 @@ func (c *Client) URL() string { return c.url }
 // ServerVersion is the service's API version as it announced it.
 func (c *Client) ServerVersion() string { return c.version }
 
-// ServerInfo describes the service for `stack version`.
-type ServerInfo struct {
-	Version    string
-	APIVersion string
-	OS         string
-	Arch       string
-	URL        string
-}
-
 // Version asks the service for its version.
-func (c *Client) Version(ctx context.Context) (ServerInfo, error) {
+func (c *Client) Version(ctx context.Context) (ops.ServerInfo, error) {
 	rep, err := system.Version(c.ctx(ctx), nil)
 	if err != nil {
-		return ServerInfo{}, fmt.Errorf("version of %s: %w", c.url, err)
+		return ops.ServerInfo{}, fmt.Errorf("version of %s: %w", c.url, err)
 	}
-	info := ServerInfo{URL: c.url, APIVersion: c.version}
+	info := ops.ServerInfo{URL: c.url, APIVersion: c.version}
 	if rep.Server != nil {
 		info.Version = rep.Server.Version
 		info.APIVersion = rep.Server.APIVersion

@@ -1,2 +1,2 @@
-// Package podmanapi connects to Podman's REST API and carries out plans through it; it is the only package that imports the Podman bindings.
+// Package podmanapi is the Engine (see ops) over Podman's REST API: it observes projects, carries out plans and runs containers; it is the only package that imports the Podman bindings.
 package podmanapi

@@ -139,7 +139,7 @@ func TestRuntimeAgainstPodman(t *testing.T) {
 	if out, err := exec.Command("podman", "--url", c.URL(), "run", "-d", "--name", web+"-lookalike", "localhost/busybox:test", "sleep", "60").CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	o, err := c.Observe(ctx, project, []string{"localhost/busybox:test", "localhost/not-there:1"})
+	o, err := c.Observe(ctx, project, &planner.Lookup{Images: []string{"localhost/busybox:test", "localhost/not-there:1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,5 +208,24 @@ func TestEmbeddedService(t *testing.T) {
 	}
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Errorf("socket %s still there after Close", sock)
+	}
+}
+
+// TestRefusedPodLeavesNothing: when Podman refuses a pod (here, a network
+// that does not exist), no half-made pod is left under its name (Podman
+// 4.3 leaves one behind its 500), so a later up starts clean.
+func TestRefusedPodLeavesNothing(t *testing.T) {
+	c := testClient(t)
+	ctx := context.Background()
+	name := fmt.Sprintf("it%d-refused", time.Now().UnixNano()%1000000)
+	p := &planner.Pod{Key: "refused", Name: name, Infra: true, Services: []string{"web"},
+		Networks: map[string][]string{name + "-no-such-network": {"web"}}}
+	s := &stack.Stack{Name: name, Services: map[string]*stack.Service{"web": {Name: "web", Image: "localhost/busybox:test", Replicas: 1}}}
+	t.Cleanup(func() { c.RemovePod(context.Background(), name) })
+	if err := c.CreatePod(ctx, p, s); err == nil {
+		t.Fatal("Podman created a pod on a network that does not exist")
+	}
+	if _, err := c.InspectPod(ctx, name); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a refused pod was left behind: inspect says %v", err)
 	}
 }

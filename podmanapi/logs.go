@@ -9,31 +9,17 @@ import (
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
+
+	"github.com/podstack/podstack/ops"
 )
-
-// LogOptions select what StreamLogs reads.
-type LogOptions struct {
-	Follow     bool
-	Tail       int // < 0: all
-	Since      string
-	Until      string
-	Timestamps bool
-}
-
-// LogLine is one line of a container's output.
-type LogLine struct {
-	Container string
-	Text      string // without the trailing newline
-	Stderr    bool
-}
 
 // StreamLogs reads the logs of the named containers concurrently and calls
 // emit for each line (emit is called from one goroutine at a time). With
 // Follow it keeps following a container whose stream ends while it is
 // restarting, until ctx is cancelled.
-func (c *Client) StreamLogs(ctx context.Context, names []string, opts LogOptions, emit func(LogLine)) error {
+func (c *Client) StreamLogs(ctx context.Context, names []string, opts ops.LogOptions, emit func(ops.LogLine)) error {
 	var mu sync.Mutex
-	safeEmit := func(l LogLine) {
+	safeEmit := func(l ops.LogLine) {
 		mu.Lock()
 		defer mu.Unlock()
 		emit(l)
@@ -58,7 +44,7 @@ func (c *Client) StreamLogs(ctx context.Context, names []string, opts LogOptions
 	return errors.Join(all...)
 }
 
-func (c *Client) follow(ctx context.Context, name string, opts LogOptions, emit func(LogLine)) error {
+func (c *Client) follow(ctx context.Context, name string, opts ops.LogOptions, emit func(ops.LogLine)) error {
 	since := opts.Since
 	tail := opts.Tail
 	for {
@@ -91,7 +77,7 @@ func (c *Client) follow(ctx context.Context, name string, opts LogOptions, emit 
 	}
 }
 
-func (c *Client) readLogs(ctx context.Context, name string, opts LogOptions, since string, tail int, emit func(LogLine)) error {
+func (c *Client) readLogs(ctx context.Context, name string, opts ops.LogOptions, since string, tail int, emit func(ops.LogLine)) error {
 	yes := true
 	lo := &containers.LogOptions{Stdout: &yes, Stderr: &yes, Follow: &opts.Follow, Timestamps: &opts.Timestamps}
 	if tail >= 0 {
@@ -117,7 +103,7 @@ func (c *Client) readLogs(ctx context.Context, name string, opts LogOptions, sin
 		lines := strings.Split(s, "\n")
 		partial[i] = lines[len(lines)-1]
 		for _, l := range lines[:len(lines)-1] {
-			emit(LogLine{Container: name, Text: l, Stderr: stderr})
+			emit(ops.LogLine{Container: name, Text: l, Stderr: stderr})
 		}
 	}
 	for {
@@ -139,7 +125,7 @@ func (c *Client) readLogs(ctx context.Context, name string, opts LogOptions, sin
 			}
 			for i, p := range partial {
 				if p != "" {
-					emit(LogLine{Container: name, Text: p, Stderr: i == 1})
+					emit(ops.LogLine{Container: name, Text: p, Stderr: i == 1})
 				}
 			}
 			if err != nil && ctx.Err() == nil {

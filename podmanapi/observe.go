@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -13,25 +15,36 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/bindings/network"
 	"github.com/containers/podman/v5/pkg/bindings/pods"
+	"github.com/containers/podman/v5/pkg/bindings/secrets"
 	"github.com/containers/podman/v5/pkg/bindings/volumes"
 	"github.com/containers/podman/v5/pkg/inspect"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
 	"github.com/podstack/podstack/stack"
 )
 
-// Observe snapshots everything labelled with the project, and which of
-// images exist locally. Four list calls and one existence check per image,
+// Observe snapshots everything labelled with the project, and what look
+// names: which images exist locally, and volumes, networks and secrets of
+// those names whoever made them (the planner tells ours from foreign ones by
+// their labels). A handful of list calls and one existence check per image,
 // all concurrent: a no-op `up` costs little more than this.
-func (c *Client) Observe(ctx context.Context, project string, imageRefs []string) (*planner.ObservedState, error) {
+func (c *Client) Observe(ctx context.Context, project string, look *planner.Lookup) (*planner.ObservedState, error) {
+	if look == nil {
+		look = &planner.Lookup{}
+	}
 	filter := map[string][]string{"label": {planner.LabelProject + "=" + project}}
 	out := &planner.ObservedState{}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		all := true
-		list, err := containers.List(c.ctx(gctx), &containers.ListOptions{All: &all, Filters: filter})
+		// External: also containers that exist only in storage, which a
+		// Podman service that died mid-create leaves behind, holding the
+		// name. Podman applies no filter to those: keep the ones named like
+		// the project's containers; the planner matches exact names.
+		all, external := true, true
+		list, err := containers.List(c.ctx(gctx), &containers.ListOptions{All: &all, External: &external, Filters: filter})
 		if err != nil {
 			return fmt.Errorf("list containers: %w", mapErr(err))
 		}
@@ -44,6 +57,9 @@ func (c *Client) Observe(ctx context.Context, project string, imageRefs []string
 			name := ""
 			if len(ct.Names) > 0 {
 				name = ct.Names[0]
+			}
+			if ct.State == planner.StateStorage && !strings.HasPrefix(name, project+"-") {
+				continue
 			}
 			health := ""
 			switch ct.Status {
@@ -76,31 +92,59 @@ func (c *Client) Observe(ctx context.Context, project string, imageRefs []string
 		}
 		return nil
 	})
+	volumeFilters := []map[string][]string{filter}
+	if len(look.Volumes) > 0 {
+		volumeFilters = append(volumeFilters, map[string][]string{"name": look.Volumes})
+	}
+	for _, f := range volumeFilters {
+		g.Go(func() error {
+			list, err := volumes.List(c.ctx(gctx), &volumes.ListOptions{Filters: f})
+			if err != nil {
+				return fmt.Errorf("list volumes: %w", mapErr(err))
+			}
+			for _, v := range list {
+				if f["name"] != nil && !slices.Contains(look.Volumes, v.Name) {
+					continue // the name filter may match more than the exact name
+				}
+				mu.Lock()
+				out.Volumes = append(out.Volumes, planner.ObservedVolume{Name: v.Name, Labels: v.Labels})
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	networkFilters := []map[string][]string{filter}
+	if len(look.Networks) > 0 {
+		networkFilters = append(networkFilters, map[string][]string{"name": look.Networks})
+	}
+	for _, f := range networkFilters {
+		g.Go(func() error {
+			list, err := network.List(c.ctx(gctx), &network.ListOptions{Filters: f})
+			if err != nil {
+				return fmt.Errorf("list networks: %w", mapErr(err))
+			}
+			for _, n := range list {
+				if f["name"] != nil && !slices.Contains(look.Networks, n.Name) {
+					continue // Podman's network name filter is a pattern
+				}
+				mu.Lock()
+				out.Networks = append(out.Networks, planner.ObservedNetwork{Name: n.Name, Labels: n.Labels})
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
-		list, err := volumes.List(c.ctx(gctx), &volumes.ListOptions{Filters: filter})
+		found, err := c.observeSecrets(gctx, project, look.Secrets)
 		if err != nil {
-			return fmt.Errorf("list volumes: %w", mapErr(err))
+			return err
 		}
-		for _, v := range list {
-			mu.Lock()
-			out.Volumes = append(out.Volumes, planner.ObservedVolume{Name: v.Name, Labels: v.Labels})
-			mu.Unlock()
-		}
+		mu.Lock()
+		out.Secrets = found
+		mu.Unlock()
 		return nil
 	})
-	g.Go(func() error {
-		list, err := network.List(c.ctx(gctx), &network.ListOptions{Filters: filter})
-		if err != nil {
-			return fmt.Errorf("list networks: %w", mapErr(err))
-		}
-		for _, n := range list {
-			mu.Lock()
-			out.Networks = append(out.Networks, planner.ObservedNetwork{Name: n.Name, Labels: n.Labels})
-			mu.Unlock()
-		}
-		return nil
-	})
-	for _, ref := range dedupe(imageRefs) {
+	for _, ref := range dedupe(look.Images) {
 		g.Go(func() error {
 			// One inspect tells whether the image is here and its
 			// HEALTHCHECK (for healthchecks that keep the image's test).
@@ -126,10 +170,20 @@ func (c *Client) Observe(ctx context.Context, project string, imageRefs []string
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	if c.local() {
+		for _, d := range look.Directories {
+			if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
+				out.MissingDirectories = append(out.MissingDirectories, d)
+			}
+		}
+	}
+	out.Volumes = dedupeBy(out.Volumes, func(v planner.ObservedVolume) string { return v.Name })
+	out.Networks = dedupeBy(out.Networks, func(n planner.ObservedNetwork) string { return n.Name })
 	sort.Slice(out.Containers, func(i, j int) bool { return out.Containers[i].Name < out.Containers[j].Name })
 	sort.Slice(out.Pods, func(i, j int) bool { return out.Pods[i].Name < out.Pods[j].Name })
 	sort.Slice(out.Volumes, func(i, j int) bool { return out.Volumes[i].Name < out.Volumes[j].Name })
 	sort.Slice(out.Networks, func(i, j int) bool { return out.Networks[i].Name < out.Networks[j].Name })
+	sort.Slice(out.Secrets, func(i, j int) bool { return out.Secrets[i].Name < out.Secrets[j].Name })
 	sort.Strings(out.Images)
 	return out, nil
 }
@@ -140,6 +194,53 @@ func imageHealthTest(img *inspect.ImageData) []string {
 		return nil
 	}
 	return img.HealthCheck.Test
+}
+
+// observeSecrets returns the project's secrets and those named in wanted.
+// Podman 4.3 can neither filter secrets by label nor list their labels, so
+// the labels of the candidates (a wanted name, or the project's default
+// <project>_ prefix) are read one inspect each.
+func (c *Client) observeSecrets(ctx context.Context, project string, wanted []string) ([]planner.ObservedSecret, error) {
+	list, err := secrets.List(c.ctx(ctx), nil)
+	if err != nil {
+		return nil, fmt.Errorf("list secrets: %w", mapErr(err))
+	}
+	var out []planner.ObservedSecret
+	for _, r := range list {
+		if r == nil {
+			continue
+		}
+		name := r.Spec.Name
+		candidate := slices.Contains(wanted, name) || strings.HasPrefix(name, project+"_")
+		labels := r.Spec.Labels
+		if labels == nil && candidate {
+			info, err := secrets.Inspect(c.ctx(ctx), name, nil)
+			if err != nil {
+				if errors.Is(mapErr(err), ErrNotFound) {
+					continue // removed since the list
+				}
+				return nil, fmt.Errorf("inspect secret %s: %w", name, mapErr(err))
+			}
+			labels = info.Spec.Labels
+		}
+		if candidate || labels[planner.LabelProject] == project {
+			out = append(out, planner.ObservedSecret{ID: r.ID, Name: name, Labels: labels})
+		}
+	}
+	return out, nil
+}
+
+// dedupeBy keeps the first of each key, in order.
+func dedupeBy[T any](in []T, key func(T) string) []T {
+	seen := map[string]bool{}
+	var out []T
+	for _, v := range in {
+		if k := key(v); !seen[k] {
+			seen[k] = true
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func dedupe(in []string) []string {
@@ -154,17 +255,8 @@ func dedupe(in []string) []string {
 	return out
 }
 
-// ProjectSummary is one stack found on the service, for `stack ls`.
-type ProjectSummary struct {
-	Name        string `json:"name"`
-	Environment string `json:"environment,omitempty"`
-	Containers  int    `json:"containers"`
-	// Status counts containers by state: "running(3), exited(1)".
-	Status string `json:"status"`
-}
-
 // Projects lists every project that has containers on the service.
-func (c *Client) Projects(ctx context.Context) ([]ProjectSummary, error) {
+func (c *Client) Projects(ctx context.Context) ([]ops.ProjectSummary, error) {
 	all := true
 	list, err := containers.List(c.ctx(ctx), &containers.ListOptions{All: &all,
 		Filters: map[string][]string{"label": {planner.LabelProject}}})
@@ -193,14 +285,14 @@ func (c *Client) Projects(ctx context.Context) ([]ProjectSummary, error) {
 		a.n++
 		a.states[ct.State]++
 	}
-	var out []ProjectSummary
+	var out []ops.ProjectSummary
 	for _, name := range sortedKeys(byName) {
 		a := byName[name]
 		var parts []string
 		for _, st := range sortedKeys(a.states) {
 			parts = append(parts, fmt.Sprintf("%s(%d)", st, a.states[st]))
 		}
-		out = append(out, ProjectSummary{Name: name, Environment: a.env, Containers: a.n, Status: strings.Join(parts, ", ")})
+		out = append(out, ops.ProjectSummary{Name: name, Environment: a.env, Containers: a.n, Status: strings.Join(parts, ", ")})
 	}
 	return out, nil
 }

@@ -19,6 +19,7 @@ import (
 	dockerContainer "github.com/docker/docker/api/types/container"
 	"golang.org/x/term"
 
+	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
 	"github.com/podstack/podstack/stack"
 )
@@ -31,8 +32,24 @@ func (c *Client) Kill(ctx context.Context, name, signal string) error {
 	return nil
 }
 
+// freezer fails with the reason when this service cannot freeze containers
+// or read their usage (see Capabilities.Freezer).
+func (c *Client) freezer(ctx context.Context, what string) error {
+	k, err := c.Capabilities(ctx)
+	if err != nil {
+		return err
+	}
+	if err := k.Freezer(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
 // Pause freezes a container.
 func (c *Client) Pause(ctx context.Context, name string) error {
+	if err := c.freezer(ctx, "pause container "+name); err != nil {
+		return err
+	}
 	if err := containers.Pause(c.ctx(ctx), name, nil); err != nil {
 		return fmt.Errorf("pause container %s: %w", name, mapErr(err))
 	}
@@ -41,6 +58,9 @@ func (c *Client) Pause(ctx context.Context, name string) error {
 
 // Unpause thaws a container.
 func (c *Client) Unpause(ctx context.Context, name string) error {
+	if err := c.freezer(ctx, "unpause container "+name); err != nil {
+		return err
+	}
 	if err := containers.Unpause(c.ctx(ctx), name, nil); err != nil {
 		return fmt.Errorf("unpause container %s: %w", name, mapErr(err))
 	}
@@ -74,23 +94,12 @@ func (c *Client) InspectPod(ctx context.Context, name string) (json.RawMessage, 
 	return json.Marshal(data)
 }
 
-// Stat is one container's resource use.
-type Stat struct {
-	Name        string  `json:"name"`
-	CPUPercent  float64 `json:"cpuPercent"`
-	MemUsage    uint64  `json:"memUsage"`
-	MemLimit    uint64  `json:"memLimit"`
-	MemPercent  float64 `json:"memPercent"`
-	NetInput    uint64  `json:"netInput"`
-	NetOutput   uint64  `json:"netOutput"`
-	BlockInput  uint64  `json:"blockInput"`
-	BlockOutput uint64  `json:"blockOutput"`
-	PIDs        uint64  `json:"pids"`
-}
-
 // Stats samples the containers' resource use once (or, with stream, every
 // interval until ctx ends, calling each).
-func (c *Client) Stats(ctx context.Context, names []string, stream bool, each func([]Stat)) error {
+func (c *Client) Stats(ctx context.Context, names []string, stream bool, each func([]ops.Stat)) error {
+	if err := c.freezer(ctx, "stats"); err != nil {
+		return err
+	}
 	opts := new(containers.StatsOptions).WithStream(stream)
 	if stream {
 		opts = opts.WithInterval(2)
@@ -106,9 +115,9 @@ func (c *Client) Stats(ctx context.Context, names []string, stream bool, each fu
 			}
 			return fmt.Errorf("stats: %w", mapErr(rep.Error))
 		}
-		var out []Stat
+		var out []ops.Stat
 		for _, s := range rep.Stats {
-			st := Stat{Name: s.Name, CPUPercent: s.CPU, MemUsage: s.MemUsage, MemLimit: s.MemLimit, MemPercent: s.MemPerc,
+			st := ops.Stat{Name: s.Name, CPUPercent: s.CPU, MemUsage: s.MemUsage, MemLimit: s.MemLimit, MemPercent: s.MemPerc,
 				BlockInput: s.BlockInput, BlockOutput: s.BlockOutput, PIDs: s.PIDs}
 			for _, n := range s.Network {
 				st.NetInput += n.RxBytes
@@ -124,22 +133,9 @@ func (c *Client) Stats(ctx context.Context, names []string, stream bool, each fu
 	return nil
 }
 
-// ExecOptions describe a command run in a running container.
-type ExecOptions struct {
-	Cmd         []string
-	Env         []string
-	User        string
-	WorkDir     string
-	TTY         bool
-	Interactive bool
-	Stdin       io.Reader
-	Stdout      io.Writer
-	Stderr      io.Writer
-}
-
 // Exec runs a command in a container and returns its exit code. With TTY and
 // a terminal on stdin, the terminal is put in raw mode and resized to fit.
-func (c *Client) Exec(ctx context.Context, name string, o ExecOptions) (int, error) {
+func (c *Client) Exec(ctx context.Context, name string, o ops.ExecOptions) (int, error) {
 	cfg := &handlers.ExecCreateConfig{ExecOptions: dockerContainer.ExecOptions{
 		Cmd: o.Cmd, Env: o.Env, User: o.User, WorkingDir: o.WorkDir, Tty: o.TTY,
 		AttachStdout: true, AttachStderr: !o.TTY, AttachStdin: o.Interactive,
@@ -176,22 +172,10 @@ func (c *Client) Exec(ctx context.Context, name string, o ExecOptions) (int, err
 	return info.ExitCode, nil
 }
 
-// Event is one Podman event of a project object.
-type Event struct {
-	Time    time.Time         `json:"time"`
-	Type    string            `json:"type"`
-	Action  string            `json:"action"`
-	Name    string            `json:"name"`
-	ID      string            `json:"id"`
-	Service string            `json:"service,omitempty"`
-	Health  string            `json:"health,omitempty"`
-	Labels  map[string]string `json:"labels,omitempty"`
-}
-
 // Events streams the events of the project's containers and pods until ctx
 // ends. Podman filters by label on the server, so unrelated objects never
 // reach us.
-func (c *Client) Events(ctx context.Context, project string, each func(Event)) error {
+func (c *Client) Events(ctx context.Context, project string, each func(ops.Event)) error {
 	ch := make(chan entitiesTypes.Event, 64)
 	cancel := make(chan bool)
 	yes := true
@@ -217,7 +201,7 @@ func (c *Client) Events(ctx context.Context, project string, each func(Event)) e
 				return nil
 			}
 			attrs := e.Actor.Attributes
-			ev := Event{Time: time.Unix(0, e.TimeNano), Type: string(e.Type), Action: string(e.Action), ID: e.Actor.ID,
+			ev := ops.Event{Time: time.Unix(0, e.TimeNano), Type: string(e.Type), Action: string(e.Action), ID: e.Actor.ID,
 				Name: attrs["name"], Service: attrs[planner.LabelService], Health: e.HealthStatus}
 			if ev.Time.IsZero() || e.TimeNano == 0 {
 				ev.Time = time.Unix(e.Time, 0)
@@ -234,59 +218,22 @@ func (c *Client) Events(ctx context.Context, project string, each func(Event)) e
 	}
 }
 
-// OneOff describes a one-off container of a service.
-type OneOff struct {
-	Service, Name string
-	// Pod is the service's pod in the plan that prepared the run: the
-	// one-off joins its networks (in a namespace of its own).
-	Pod    *planner.Pod
-	Cmd    []string          // replaces the service's command when set
-	Env    map[string]string // added to the service's environment
-	Remove bool              // remove the container when it exits
-	// The container's output goes to Stdout and Stderr (one stream with a
-	// TTY); Interactive also connects Stdin. With TTY and a terminal on
-	// Stdin, the terminal is put in raw mode and the container's follows
-	// its size.
-	TTY, Interactive bool
-	Stdin            io.Reader
-	Stdout, Stderr   io.Writer
-}
-
-// RunOneOff runs a one-off container of a service: its definition with the
-// overrides of o, no published ports, on the project networks, labelled as
-// one-off so reconcile and down keep apart from it. It returns the exit code.
-func (c *Client) RunOneOff(ctx context.Context, s *stack.Stack, o OneOff) (int, error) {
-	svc := *s.Services[o.Service]
-	if len(o.Cmd) > 0 {
-		svc.Command = o.Cmd
-	}
-	svc.Ports = nil
-	svc.ContainerName = ""
-	svc.Environment = mergeLabels(svc.Environment, o.Env)
-	svc.Tty = o.TTY
-	svc.StdinOpen = o.Interactive
-	labels := map[string]string{planner.LabelProject: s.Name, planner.LabelService: o.Service, planner.LabelOneOff: "true",
-		planner.LabelComposeProject: s.Name, planner.LabelComposeService: o.Service}
-	ct := &planner.Container{Name: o.Name, Service: o.Service, Spec: &svc, Labels: labels}
-	// Its own namespace on the pod's networks: answering to no alias of the service.
-	solo := &planner.Pod{Networks: map[string][]string{}}
-	if o.Pod != nil {
-		for n := range o.Pod.Networks {
-			solo.Networks[n] = nil
-		}
-	}
-	if err := c.CreateContainer(ctx, ct, solo, s); err != nil {
+// RunContainer creates the container (a one-off: see planner.Plan.OneOff),
+// attaches to it, starts it once attached (so no output is lost) and
+// returns its exit code.
+func (c *Client) RunContainer(ctx context.Context, ct *planner.Container, p *planner.Pod, s *stack.Stack, o ops.RunIO) (int, error) {
+	if err := c.CreateContainer(ctx, ct, p, s); err != nil {
 		return -1, err
 	}
 	if o.Remove {
-		defer c.RemoveContainer(context.WithoutCancel(ctx), o.Name, true)
+		defer c.RemoveContainer(context.WithoutCancel(ctx), ct.Name, true)
 	}
-	return c.runAttached(ctx, o)
+	return c.runAttached(ctx, ct.Name, o)
 }
 
 // runAttached attaches to the created container, starts it once attached
 // (so no output is lost) and returns its exit code.
-func (c *Client) runAttached(ctx context.Context, o OneOff) (int, error) {
+func (c *Client) runAttached(ctx context.Context, name string, o ops.RunIO) (int, error) {
 	var stdin io.Reader
 	if o.Interactive {
 		stdin = o.Stdin
@@ -296,20 +243,20 @@ func (c *Client) runAttached(ctx context.Context, o OneOff) (int, error) {
 	go func() {
 		// No detach keys: a detached one-off would leave us waiting.
 		opts := new(containers.AttachOptions).WithStream(true).WithDetachKeys("")
-		attached <- containers.Attach(c.ctx(ctx), o.Name, stdin, o.Stdout, o.Stderr, ready, opts)
+		attached <- containers.Attach(c.ctx(ctx), name, stdin, o.Stdout, o.Stderr, ready, opts)
 	}()
 	select {
 	case <-ready:
 	case err := <-attached:
-		return -1, fmt.Errorf("attach to %s: %w", o.Name, mapErr(err))
+		return -1, fmt.Errorf("attach to %s: %w", name, mapErr(err))
 	}
-	if err := c.StartContainer(ctx, o.Name); err != nil {
+	if err := c.StartContainer(ctx, name); err != nil {
 		return -1, err
 	}
 	if err := <-attached; err != nil && ctx.Err() == nil {
-		return -1, fmt.Errorf("attach to %s: %w", o.Name, mapErr(err))
+		return -1, fmt.Errorf("attach to %s: %w", name, mapErr(err))
 	}
-	return c.WaitExit(ctx, o.Name)
+	return c.WaitExit(ctx, name)
 }
 
 // GenerateKube asks Podman for the Kubernetes YAML of what actually runs in

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
@@ -17,10 +16,12 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/pods"
 	"github.com/containers/podman/v5/pkg/bindings/secrets"
 	"github.com/containers/podman/v5/pkg/bindings/volumes"
+	"github.com/containers/podman/v5/pkg/domain/entities/reports"
 	entitiesTypes "github.com/containers/podman/v5/pkg/domain/entities/types"
 	"github.com/containers/podman/v5/pkg/errorhandling"
 	"go.podman.io/image/v5/manifest"
 
+	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
 	"github.com/podstack/podstack/stack"
 )
@@ -32,6 +33,9 @@ var (
 	ErrConflict   = errors.New("conflict")
 	ErrExists     = errors.New("already exists")
 	ErrNotRunning = planner.ErrNotRunning
+	// ErrUnsupported is an operation this Podman service cannot carry out
+	// (see Capabilities): a limit of its version or mode, not a failure.
+	ErrUnsupported = errors.New("not supported by this Podman service")
 )
 
 // mapErr keys on the server's Because text first (Podman returns 500 for
@@ -65,7 +69,10 @@ func mapErr(err error) error {
 	return err
 }
 
-var _ planner.Backend = (*Client)(nil)
+var (
+	_ planner.Backend = (*Client)(nil)
+	_ ops.Engine      = (*Client)(nil)
+)
 
 // PullImage pulls ref with Podman's pull policy.
 func (c *Client) PullImage(ctx context.Context, ref, policy string) error {
@@ -164,23 +171,23 @@ func (c *Client) CreateVolume(ctx context.Context, v *stack.Volume, labels map[s
 func (c *Client) CreatePod(ctx context.Context, p *planner.Pod, s *stack.Stack) error {
 	psg := podSpec(p, s)
 	if _, err := pods.CreatePodFromSpec(c.ctx(ctx), &entitiesTypes.PodSpec{PodSpecGen: *psg}); err != nil {
-		return fmt.Errorf("create pod %s: %w", p.Name, mapErr(err))
+		err = mapErr(err)
+		if !errors.Is(err, ErrExists) {
+			// Podman 4.3 can leave the pod behind when it refuses its infra
+			// container; the plan creates a pod only where none was, so
+			// whatever has this name now is that half-made pod.
+			_ = c.RemovePod(context.WithoutCancel(ctx), p.Name)
+		}
+		return fmt.Errorf("create pod %s: %w", p.Name, err)
 	}
 	return nil
 }
 
-// CreateContainer creates the container, first creating the Podman secrets
-// its secrets and inline configs need.
+// CreateContainer creates the container; the plan has created the Podman
+// secrets it uses.
 func (c *Client) CreateContainer(ctx context.Context, ct *planner.Container, p *planner.Pod, s *stack.Stack) error {
-	names, err := c.ensureSecrets(ctx, ct.Spec, s)
-	if err != nil {
-		return fmt.Errorf("create container %s: %w", ct.Name, err)
-	}
-	if err := c.createBindSources(ct.Spec); err != nil {
-		return fmt.Errorf("create container %s: %w", ct.Name, err)
-	}
 	ref := planner.ImageRef(s, ct.Spec)
-	g, err := containerSpec(ct, p, s, ref, names, func(msg string) { c.warnOnce(ct.Service, msg) })
+	g, err := containerSpec(ct, p, s, ref, planner.ServiceSecrets(s, ct.Spec), func(msg string) { c.warnOnce(ct.Service, msg) })
 	if err != nil {
 		return fmt.Errorf("create container %s: %w", ct.Name, err)
 	}
@@ -204,88 +211,66 @@ func (c *Client) CreateContainer(ctx context.Context, ct *planner.Container, p *
 	return nil
 }
 
-// createBindSources creates missing bind-mount source directories, as
-// docker compose does, when the service runs on this machine (a unix
-// socket); on a remote service the paths are the remote host's business.
-func (c *Client) createBindSources(svc *stack.Service) error {
-	if !strings.HasPrefix(c.url, "unix://") {
+// local reports whether the service runs on this machine (a unix socket):
+// bind-mount sources are then paths here; on a remote service they are the
+// remote host's business.
+func (c *Client) local() bool {
+	return strings.HasPrefix(c.url, "unix://")
+}
+
+// CreateDirectory creates a missing bind-mount source, as docker compose
+// does, when the service runs on this machine.
+func (c *Client) CreateDirectory(ctx context.Context, path string) error {
+	if !c.local() {
 		return nil
 	}
-	for _, m := range svc.Mounts {
-		if m.Type != stack.MountBind || m.Source == "" {
-			continue
-		}
-		if _, err := os.Stat(m.Source); os.IsNotExist(err) {
-			if err := os.MkdirAll(m.Source, 0o755); err != nil {
-				return fmt.Errorf("create bind mount source %s: %w", m.Source, err)
-			}
-		}
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		return fmt.Errorf("create bind mount source %s: %w", path, err)
 	}
 	return nil
 }
 
-var secretMu sync.Mutex
+// CreateSecret creates a Podman secret from the stack secret or config sec
+// names, reading its content now (a file's, or the value the stack was
+// loaded with). A secret of that name is an error: the plan removes a
+// changed one first and refuses one it did not create.
+func (c *Client) CreateSecret(ctx context.Context, sec *planner.SecretSpec, s *stack.Stack, labels map[string]string) error {
+	var data []byte
+	var err error
+	switch sec.Kind {
+	case "secret":
+		d := s.Secrets[sec.Key]
+		if d == nil {
+			return fmt.Errorf("create secret %s: the stack has no secret %q", sec.Name, sec.Key)
+		}
+		data, err = d.Data()
+	case "config":
+		d := s.Configs[sec.Key]
+		if d == nil {
+			return fmt.Errorf("create secret %s: the stack has no config %q", sec.Name, sec.Key)
+		}
+		data, err = d.Data()
+	default:
+		return fmt.Errorf("create secret %s: unknown kind %q", sec.Name, sec.Kind)
+	}
+	if err != nil {
+		return fmt.Errorf("create secret %s: %w", sec.Name, err)
+	}
+	if _, err := secrets.Create(c.ctx(ctx), bytes.NewReader(data), new(secrets.CreateOptions).WithName(sec.Name).WithLabels(labels)); err != nil {
+		return fmt.Errorf("create secret %s: %w", sec.Name, mapErr(err))
+	}
+	return nil
+}
 
-// ensureSecrets creates the Podman secrets a service uses (named
-// <project>_<key>) from files, environment variables or inline content.
-func (c *Client) ensureSecrets(ctx context.Context, svc *stack.Service, s *stack.Stack) (map[string]string, error) {
-	secretMu.Lock()
-	defer secretMu.Unlock()
-	names := map[string]string{}
-	create := func(kind, key, name, file, env, content string, external bool) error {
-		id := kind + "/" + key
-		if name == "" {
-			name = s.Name + "_" + key
-		}
-		names[id] = name
-		if external {
+// RemoveSecret removes a Podman secret; a missing one is fine.
+func (c *Client) RemoveSecret(ctx context.Context, name string) error {
+	if err := secrets.Remove(c.ctx(ctx), name); err != nil {
+		if err = mapErr(err); errors.Is(err, ErrNotFound) {
 			return nil
 		}
-		var data []byte
-		switch {
-		case file != "":
-			b, err := os.ReadFile(file)
-			if err != nil {
-				return fmt.Errorf("%s %s: %w", kind, key, err)
-			}
-			data = b
-		case env != "":
-			data = []byte(os.Getenv(env))
-		case content != "":
-			data = []byte(content)
-		default:
-			delete(names, id)
-			return nil
-		}
-		if ok, _ := secrets.Exists(c.ctx(ctx), name); ok {
-			_ = secrets.Remove(c.ctx(ctx), name)
-		}
-		_, err := secrets.Create(c.ctx(ctx), bytes.NewReader(data), new(secrets.CreateOptions).WithName(name).
-			WithLabels(map[string]string{planner.LabelProject: s.Name}))
-		if err != nil {
-			return fmt.Errorf("create secret %s: %w", name, mapErr(err))
-		}
-		return nil
+		return fmt.Errorf("remove secret %s: %w", name, err)
 	}
-	for _, ref := range svc.Secrets {
-		sec := s.Secrets[ref.Source]
-		if sec == nil {
-			return nil, fmt.Errorf("undefined secret %q", ref.Source)
-		}
-		if err := create("secret", sec.Key, sec.Name, sec.File, sec.Environment, sec.Content, sec.External); err != nil {
-			return nil, err
-		}
-	}
-	for _, ref := range svc.Configs {
-		cfg := s.Configs[ref.Source]
-		if cfg == nil || cfg.File != "" {
-			continue
-		}
-		if err := create("config", cfg.Key, cfg.Name, "", cfg.Environment, cfg.Content, cfg.External); err != nil {
-			return nil, err
-		}
-	}
-	return names, nil
+	return nil
 }
 
 // StartContainer starts a container. When the first start in a pod fails,
@@ -317,7 +302,12 @@ func (c *Client) RunHealthCheck(ctx context.Context, name string) (string, error
 				return "", fmt.Errorf("healthcheck %s: %w (state %s, exit code %d)", name, ErrNotRunning, data.State.Status, data.State.ExitCode)
 			}
 		}
-		return "", fmt.Errorf("healthcheck %s: %w", name, err)
+		// Podman 4.x answers a probe that outlives its timeout with HTTP
+		// 500, having counted it as one failed try: the aggregated status
+		// below says whether retries are used up.
+		if !probeTimedOut(err) {
+			return "", fmt.Errorf("healthcheck %s: %w", name, err)
+		}
 	}
 	data, err := containers.Inspect(c.ctx(ctx), name, nil)
 	if err != nil {
@@ -327,6 +317,12 @@ func (c *Client) RunHealthCheck(ctx context.Context, name string) (string, error
 		return "", fmt.Errorf("healthcheck %s: no health state", name)
 	}
 	return data.State.Health.Status, nil
+}
+
+// probeTimedOut reports whether err is Podman's answer to a probe that ran
+// past its timeout ("healthcheck command exceeded timeout of 1s").
+func probeTimedOut(err error) bool {
+	return strings.Contains(err.Error(), "exceeded timeout")
 }
 
 // FreshHealth returns a running container's health, first running its
@@ -358,16 +354,6 @@ func (c *Client) FreshHealth(ctx context.Context, name string, now time.Time) (s
 	return c.RunHealthCheck(ctx, name)
 }
 
-// Running reports whether the container is running (or being restarted by
-// its restart policy).
-func (c *Client) Running(ctx context.Context, name string) (bool, error) {
-	data, err := containers.Inspect(c.ctx(ctx), name, nil)
-	if err != nil {
-		return false, fmt.Errorf("inspect %s: %w", name, mapErr(err))
-	}
-	return data.State != nil && (data.State.Running || data.State.Restarting), nil
-}
-
 // WaitExit blocks until the container exits and returns its exit code.
 func (c *Client) WaitExit(ctx context.Context, name string) (int, error) {
 	code, err := containers.Wait(c.ctx(ctx), name, nil)
@@ -377,29 +363,66 @@ func (c *Client) WaitExit(ctx context.Context, name string) (int, error) {
 	return int(code), nil
 }
 
+// paused reports whether the container is paused.
+func (c *Client) paused(ctx context.Context, name string) bool {
+	data, err := containers.Inspect(c.ctx(ctx), name, nil)
+	return err == nil && data.State != nil && data.State.Paused
+}
+
 // StopContainer stops one container (per-container stop honours the timeout;
 // pods.Stop does not on Podman 4.x and 5.x).
 func (c *Client) StopContainer(ctx context.Context, name string, timeout time.Duration) error {
 	t := uint(timeout.Seconds())
-	if err := containers.Stop(c.ctx(ctx), name, &containers.StopOptions{Timeout: &t}); err != nil {
-		if err = mapErr(err); errors.Is(err, ErrNotFound) {
+	for deadline := time.Now().Add(restartGrace); ; {
+		asked := time.Now()
+		if err := containers.Stop(c.ctx(ctx), name, &containers.StopOptions{Timeout: &t}); err != nil {
+			if err = mapErr(err); errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			// Podman refuses to stop a paused container ("running or
+			// paused, refusing to clean up"); docker stops it. Thaw it,
+			// then stop it as any other.
+			if errors.Is(err, ErrNotRunning) && c.paused(ctx, name) {
+				if uerr := c.Unpause(ctx, name); uerr == nil {
+					continue
+				}
+			}
+			return fmt.Errorf("stop container %s: %w", name, err)
+		}
+		// A container caught between two runs of its restart policy was
+		// not running, so the stop did not count: its policy starts it
+		// again moments later. Then it is stopped once it is back.
+		if time.Now().After(deadline) || !c.restartsAfterStop(ctx, name, asked) {
 			return nil
 		}
-		return fmt.Errorf("stop container %s: %w", name, err)
 	}
-	return nil
 }
 
 // RemoveContainer removes a container, running or not (and with volumes its
 // anonymous volumes); a missing one is fine.
 func (c *Client) RemoveContainer(ctx context.Context, name string, volumes bool) error {
 	force := true
-	reports, err := containers.Remove(c.ctx(ctx), name, &containers.RemoveOptions{Force: &force, Volumes: &volumes})
-	if err == nil {
-		for _, r := range reports {
-			if r.Err != nil {
-				err = r.Err
+	var err error
+	// A container an interrupted run left half-started can hold its shm
+	// mount busy for a moment after its process goes: Podman then answers
+	// "device or resource busy", and a little later removes it.
+	for try := 0; ; try++ {
+		var rep []*reports.RmReport
+		rep, err = containers.Remove(c.ctx(ctx), name, &containers.RemoveOptions{Force: &force, Volumes: &volumes})
+		if err == nil {
+			for _, r := range rep {
+				if r.Err != nil {
+					err = r.Err
+				}
 			}
+		}
+		if err == nil || try >= busyRetries || !strings.Contains(err.Error(), "device or resource busy") {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("remove container %s: %w", name, ctx.Err())
+		case <-time.After(busyWait):
 		}
 	}
 	if err != nil {
@@ -410,6 +433,13 @@ func (c *Client) RemoveContainer(ctx context.Context, name string, volumes bool)
 	}
 	return nil
 }
+
+// busyRetries and busyWait bound RemoveContainer's patience with a busy
+// mount: about five seconds.
+const (
+	busyRetries = 10
+	busyWait    = 500 * time.Millisecond
+)
 
 // RemovePod removes a pod and what is left in it; a missing one is fine.
 func (c *Client) RemovePod(ctx context.Context, name string) error {
@@ -448,7 +478,7 @@ func (c *Client) RemoveNetwork(ctx context.Context, name string) error {
 
 // Logs writes the last tail lines of the container's output to w.
 func (c *Client) Logs(ctx context.Context, name string, tail int, w io.Writer) error {
-	return c.readLogs(ctx, name, LogOptions{}, "", tail, func(l LogLine) {
+	return c.readLogs(ctx, name, ops.LogOptions{}, "", tail, func(l ops.LogLine) {
 		io.WriteString(w, l.Text+"\n")
 	})
 }

@@ -33,19 +33,23 @@ func podSpec(p *planner.Pod, s *stack.Stack) *specgen.PodSpecGenerator {
 	}
 	psg.Hostname = p.Hostname
 	psg.PortMappings = portMappings(p.Ports)
-	psg.HostAdd = append(append([]string(nil), p.AddHosts...), extraHosts(p, s)...)
+	psg.HostAdd = p.AddHosts
 	switch p.NetworkMode {
 	case "host":
 		psg.NetNS = specgen.Namespace{NSMode: specgen.Host}
 	case "none":
 		psg.NetNS = specgen.Namespace{NSMode: specgen.NoNetwork}
 	default:
-		psg.Networks = networks(p)
+		// Networks need bridge mode, and rootless Podman defaults to
+		// slirp4netns (4.x) or pasta (5.x), where it refuses them: say so.
+		if psg.Networks = networks(p); psg.Networks != nil {
+			psg.NetNS = specgen.Namespace{NSMode: specgen.Bridge}
+		}
 	}
-	if dns := dnsServers(p, s); len(dns) > 0 {
+	if dns := ips(p.DNS); len(dns) > 0 {
 		psg.DNSServer = dns
 	}
-	psg.DNSSearch, psg.DNSOption = dnsSettings(p, s)
+	psg.DNSSearch, psg.DNSOption = p.DNSSearch, p.DNSOptions
 	return psg
 }
 
@@ -120,38 +124,12 @@ func portMappings(ports []stack.Port) []nettypes.PortMapping {
 	return out
 }
 
-// extraHosts are the members' extra_hosts entries (pod-level in Podman).
-func extraHosts(p *planner.Pod, s *stack.Stack) []string {
-	var out []string
-	for _, name := range p.Services {
-		if svc := s.Services[name]; svc != nil {
-			out = append(out, svc.ExtraHosts...)
-		}
-	}
-	return out
-}
-
-// dnsSettings are the members' dns_search and dns_opt entries (pod-level
-// in Podman, like the servers).
-func dnsSettings(p *planner.Pod, s *stack.Stack) (search, options []string) {
-	for _, name := range p.Services {
-		if svc := s.Services[name]; svc != nil {
-			search = append(search, svc.DNSSearch...)
-			options = append(options, svc.DNSOptions...)
-		}
-	}
-	return search, options
-}
-
-func dnsServers(p *planner.Pod, s *stack.Stack) []net.IP {
+// ips parses the addresses the planner validated.
+func ips(in []string) []net.IP {
 	var out []net.IP
-	for _, name := range p.Services {
-		if svc := s.Services[name]; svc != nil {
-			for _, d := range svc.DNS {
-				if ip := net.ParseIP(d); ip != nil {
-					out = append(out, ip)
-				}
-			}
+	for _, d := range in {
+		if ip := net.ParseIP(d); ip != nil {
+			out = append(out, ip)
 		}
 	}
 	return out
@@ -203,7 +181,7 @@ func containerSpec(c *planner.Container, p *planner.Pod, s *stack.Stack, image s
 			g.Hostname = p.Hostname
 		}
 		g.PortMappings = portMappings(p.Ports)
-		g.HostAdd = append(append([]string(nil), p.AddHosts...), svc.ExtraHosts...)
+		g.HostAdd = p.AddHosts
 		switch p.NetworkMode {
 		case "host":
 			g.NetNS = specgen.Namespace{NSMode: specgen.Host}
@@ -215,8 +193,8 @@ func containerSpec(c *planner.Container, p *planner.Pod, s *stack.Stack, image s
 				g.NetNS = specgen.Namespace{NSMode: specgen.Bridge}
 			}
 		}
-		g.DNSServers = dnsServers(p, s)
-		g.DNSSearch, g.DNSOptions = dnsSettings(p, s)
+		g.DNSServers = ips(p.DNS)
+		g.DNSSearch, g.DNSOptions = p.DNSSearch, p.DNSOptions
 	}
 
 	for _, m := range svc.Mounts {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/containers/podman/v5/libpod/define"
 	"github.com/containers/podman/v5/pkg/errorhandling"
+	"github.com/containers/podman/v5/pkg/specgen"
 
 	"github.com/podstack/podstack/planner"
 	"github.com/podstack/podstack/stack"
@@ -135,5 +136,23 @@ func TestPortMappings(t *testing.T) {
 	}
 	if got[1].HostPort != 0 || got[1].ContainerPort != 81 || got[1].Protocol != "udp" || got[1].HostIP != "127.0.0.1" {
 		t.Errorf("ephemeral: %+v", got[1])
+	}
+}
+
+// TestPodSpecBridgeMode: a pod with an infra container on networks asks for
+// bridge mode, which rootless Podman does not default to (it refuses the
+// networks otherwise: "networks and static ip/mac address can only be used
+// with Bridge mode networking"); host and none keep their own modes.
+func TestPodSpecBridgeMode(t *testing.T) {
+	s, _, shared := testStack()
+	if g := podSpec(shared, s); g.NetNS.NSMode != specgen.Bridge || len(g.Networks) != 1 {
+		t.Errorf("pod on networks: netns %q, networks %v; want bridge", g.NetNS.NSMode, g.Networks)
+	}
+	for mode, want := range map[string]specgen.NamespaceMode{"host": specgen.Host, "none": specgen.NoNetwork} {
+		p := *shared
+		p.NetworkMode = mode
+		if g := podSpec(&p, s); g.NetNS.NSMode != want || g.Networks != nil {
+			t.Errorf("network_mode %s: netns %q, networks %v", mode, g.NetNS.NSMode, g.Networks)
+		}
 	}
 }

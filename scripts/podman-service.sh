@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
 # Starts, stops or prints the URL of a private Podman API service for tests:
 #   scripts/podman-service.sh start|stop|url
+# Its socket, pid and log live in $PODSTACK_TEST_RUN: by default
+# /run/podstack-test for root, and $XDG_RUNTIME_DIR/podstack-test for a
+# normal user (a rootless service, the user's own containers).
 set -euo pipefail
-dir=${PODSTACK_TEST_RUN:-/run/podstack-test}
+log() { echo "podman-service: $*" >&2; }
+if [ -n "${PODSTACK_TEST_RUN:-}" ]; then
+  dir=$PODSTACK_TEST_RUN
+elif [ "$(id -u)" = 0 ]; then
+  dir=/run/podstack-test
+elif [ -n "${XDG_RUNTIME_DIR:-}" ]; then
+  dir=$XDG_RUNTIME_DIR/podstack-test
+else
+  log "XDG_RUNTIME_DIR is not set (no login session?): set it, or PODSTACK_TEST_RUN to a directory of yours"
+  exit 1
+fi
 sock=$dir/podman.sock
 url=unix://$sock
-log() { echo "podman-service: $*" >&2; }
 
 case ${1:-} in
 start)
-  mkdir -p "$dir"
+  mkdir -p -m 700 "$dir"
   if [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
     log "already running (pid $(cat "$dir/pid")) at $url"
   else

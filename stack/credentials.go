@@ -90,9 +90,10 @@ func (s *Stack) IsCredential(name, value string) bool {
 }
 
 // CredentialValues returns every value in the stack that must never be
-// printed: the values of credential variables of all services, and inline
-// secret contents. Longest first, so a redactor replaces whole values before
-// their parts.
+// printed: the values of credential variables of all services, and the
+// contents of its secrets (inline, from the environment, or read from their
+// files). Longest first, so a redactor replaces whole values before their
+// parts.
 func (s *Stack) CredentialValues() []string {
 	seen := map[string]bool{}
 	add := func(v string) {
@@ -110,7 +111,13 @@ func (s *Stack) CredentialValues() []string {
 		}
 	}
 	for _, sec := range s.Secrets {
-		add(sec.Content)
+		if sec.External {
+			continue
+		}
+		if data, err := sec.Data(); err == nil {
+			add(strings.TrimSpace(string(data)))
+			add(string(data))
+		}
 	}
 	out := make([]string, 0, len(seen))
 	for v := range seen {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -24,7 +25,7 @@ func resolveEnvironment(ctx context.Context, wd string, opts LoadOptions) (map[s
 	}
 	sources := []source{{path: filepath.Join(wd, ".env")}}
 	if opts.Environment != "" {
-		sources = append(sources, source{path: filepath.Join(wd, ".env."+opts.Environment)})
+		sources = append(sources, source{path: envFileOf(wd, opts.Environment)})
 	}
 	for _, f := range opts.EnvFiles {
 		sources = append(sources, source{path: f, required: true})
@@ -138,4 +139,55 @@ func envFileProblem(path string, err error) Problem {
 	}
 	p.Message = "invalid env file: " + msg
 	return p
+}
+
+// envFileOf is the env file Load reads for environment env, in the working
+// directory wd (.env.<env>).
+func envFileOf(wd, env string) string {
+	return filepath.Join(wd, ".env."+env)
+}
+
+// Environments lists the environments a stack has: each NAME of a
+// <base>.NAME.yaml (or .yml) override beside a base file and of a .env.NAME
+// file in the working directory: the files Load reads for --env NAME, found
+// by the same naming rule.
+func Environments(ctx context.Context, opts LoadOptions) ([]string, error) {
+	opts.Environment = ""
+	if opts.Environ == nil {
+		opts.Environ = os.Environ
+	}
+	files, wd, err := readStackFiles(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, f := range files {
+		if f.Name == "stdin" {
+			continue
+		}
+		ext := filepath.Ext(f.Name)
+		base := strings.TrimSuffix(f.Name, ext)
+		for _, e := range []string{".yaml", ".yml"} {
+			matches, _ := filepath.Glob(base + ".*" + e)
+			for _, m := range matches {
+				env := strings.TrimSuffix(strings.TrimPrefix(m, base+"."), e)
+				// Only names Load would find again for --env env.
+				if env != "" && env != "override" && !strings.Contains(env, ".") && overrideFile(f.Name, env) == m {
+					seen[env] = true
+				}
+			}
+		}
+	}
+	envFiles, _ := filepath.Glob(envFileOf(wd, "*"))
+	for _, e := range envFiles {
+		if env := strings.TrimPrefix(filepath.Base(e), ".env."); env != "" && envFileOf(wd, env) == e {
+			seen[env] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for e := range seen {
+		out = append(out, e)
+	}
+	sort.Strings(out)
+	return out, nil
 }

@@ -27,6 +27,21 @@ import (
 // the containers of pod db to be healthy and those of cache to be started.
 const DependsOnAnnotation = "podstack.io/depends-on"
 
+// Annotations that stack convert and export kube write so that loading
+// their output gives back the stack they came from, although the objects'
+// names had to change for their target (podman kube play resolves a pod
+// only by its name, so a converted pod is <service>.<project>):
+//   - ProjectAnnotation on a Pod or Deployment: the project name, used
+//     unless -p or COMPOSE_PROJECT_NAME give one;
+//   - PodAnnotation on a Pod or Deployment: the pod's key (what the
+//     project prefixes with <project>- in Podman);
+//   - VolumeAnnotation on a PersistentVolumeClaim: the volume's key.
+const (
+	ProjectAnnotation = "podstack.io/project"
+	PodAnnotation     = "podstack.io/pod"
+	VolumeAnnotation  = "podstack.io/volume"
+)
+
 // sourceFile is one stack file's name and raw content.
 type sourceFile struct {
 	Name    string
@@ -81,7 +96,9 @@ type kubeLoader struct {
 	configMaps map[string]*corev1.ConfigMap
 	secrets    map[string]*corev1.Secret
 	pvcs       map[string]bool
-	docs       []*kubeDoc
+	// claims maps a claim's name to its volume key (VolumeAnnotation).
+	claims map[string]string
+	docs   []*kubeDoc
 	// named maps objectGroup/name to the first document with that name.
 	named map[string]*kubeDoc
 	// unset are the variables substituted as empty because they are not set.
@@ -91,15 +108,8 @@ type kubeLoader struct {
 // loadKube turns Kubernetes YAML documents into a Stack. env is the resolved
 // interpolation environment (process env, env files) for ${VAR} substitution.
 func loadKube(ctx context.Context, files []sourceFile, env map[string]string, opts LoadOptions) (*Stack, error) {
-	name := opts.ProjectName
-	if name == "" {
-		name = env["COMPOSE_PROJECT_NAME"]
-	}
-	if name == "" {
-		name = loader.NormalizeProjectName(filepath.Base(opts.WorkingDir))
-	}
 	l := &kubeLoader{
-		s: &Stack{Name: name, Format: FormatKube, WorkingDir: opts.WorkingDir,
+		s: &Stack{Format: FormatKube, WorkingDir: opts.WorkingDir,
 			Services: map[string]*Service{}, Volumes: map[string]*Volume{}, Networks: map[string]*Network{},
 			Secrets: map[string]*Secret{}, Configs: map[string]*Config{}},
 		configMaps: map[string]*corev1.ConfigMap{},
@@ -107,13 +117,24 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 		pvcs:       map[string]bool{},
 		named:      map[string]*kubeDoc{},
 	}
-	l.s.Networks["default"] = &Network{Key: "default", Name: name + "_default"}
 	for _, f := range files {
 		l.readFile(ctx, f, env, opts.KeepVars)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	name := opts.ProjectName
+	if name == "" {
+		name = env["COMPOSE_PROJECT_NAME"]
+	}
+	if name == "" {
+		name = l.annotatedProject()
+	}
+	if name == "" {
+		name = loader.NormalizeProjectName(filepath.Base(opts.WorkingDir))
+	}
+	l.s.Name = name
+	l.s.Networks["default"] = &Network{Key: "default", Name: name + "_default"}
 	// ConfigMaps, Secrets and claims first: pods refer to them.
 	for _, d := range l.docs {
 		if err := ctx.Err(); err != nil {
@@ -140,11 +161,19 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 			var pvc corev1.PersistentVolumeClaim
 			if l.decode(d, &pvc) {
 				l.pvcs[pvc.Name] = true
-				v := &Volume{Key: pvc.Name, Name: name + "_" + pvc.Name, Labels: pvc.Labels}
+				key := pvc.Name
+				if k := pvc.Annotations[VolumeAnnotation]; k != "" {
+					key = k
+					if l.claims == nil {
+						l.claims = map[string]string{}
+					}
+					l.claims[pvc.Name] = k
+				}
+				v := &Volume{Key: key, Name: name + "_" + key, Labels: pvc.Labels}
 				if q, ok := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; ok {
 					v.Size = q.String()
 				}
-				l.s.Volumes[pvc.Name] = v
+				l.s.Volumes[key] = v
 			}
 		case "Service":
 			var svc corev1.Service
@@ -208,7 +237,11 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 	podNames := []string{}
 	for _, p := range pods {
 		podNames = append(podNames, p.name)
-		podServices[p.name] = l.pod(p.doc, p.name, p.spec, p.labels, p.replicas, uses)
+		key := p.name
+		if k := p.meta[PodAnnotation]; k != "" {
+			key = k
+		}
+		podServices[p.name] = l.pod(p.doc, key, p.spec, p.labels, p.replicas, uses)
 	}
 	for _, p := range pods {
 		l.podDependencies(p.doc, p.name, p.meta[DependsOnAnnotation], podServices, podNames)
@@ -220,7 +253,28 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 	if err := explainUnset(l.problems, files, l.unset).Err(); err != nil {
 		return nil, err
 	}
+	for _, svc := range l.s.Services {
+		// What each target carries is decided by compose key: these are
+		// the keys of what the Pod set.
+		svc.Keys = modelKeys(svc)
+	}
 	return l.s, nil
+}
+
+// annotatedProject is the project named by the ProjectAnnotation of the
+// file's Pods and Deployments (the first one found), or "".
+func (l *kubeLoader) annotatedProject() string {
+	for _, d := range l.docs {
+		if d.kind != "Pod" && d.kind != "Deployment" {
+			continue
+		}
+		meta, _ := d.value["metadata"].(map[string]any)
+		annotations, _ := meta["annotations"].(map[string]any)
+		if p, ok := annotations[ProjectAnnotation].(string); ok && p != "" {
+			return p
+		}
+	}
+	return ""
 }
 
 // readFile splits a file into documents, interpolates each and records it.
@@ -659,6 +713,9 @@ func (l *kubeLoader) mounts(svc *Service, c corev1.Container, volumes map[string
 		switch {
 		case v.PersistentVolumeClaim != nil:
 			claim := v.PersistentVolumeClaim.ClaimName
+			if k, ok := l.claims[claim]; ok {
+				claim = k
+			}
 			if _, ok := l.s.Volumes[claim]; !ok {
 				// podman kube play creates a volume for an unknown claim; so do we.
 				l.s.Volumes[claim] = &Volume{Key: claim, Name: l.s.Name + "_" + claim}

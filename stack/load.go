@@ -66,6 +66,7 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	s.resolveSecrets(env)
 	s.scrub = newScrubber(env, s.Options.SecretEnv)
 	for i, w := range s.Warnings {
 		s.Warnings[i].Message = s.Scrub(w.Message)

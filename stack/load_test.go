@@ -419,3 +419,38 @@ func TestHealthcheckWithoutTest(t *testing.T) {
 		t.Errorf("an empty healthcheck: %+v, want none of podstack's (the image's own applies)", s.Services["plain"].Health)
 	}
 }
+
+// TestEnvironments: the environments found are exactly the names Load reads
+// overrides and env files for, by the one naming rule.
+func TestEnvironments(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"compose.yaml":          "services:\n  web: {image: x}\n",
+		"compose.prod.yaml":     "services:\n  web: {image: y}\n",
+		"compose.staging.yml":   "services:\n  web: {image: z}\n",
+		"compose.override.yaml": "services:\n  web: {image: o}\n",
+		"compose.a.b.yaml":      "services: {}\n",
+		".env.dev":              "X=1\n",
+		"other.qa.yaml":         "services: {}\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := Environments(context.Background(), LoadOptions{WorkingDir: dir, Environ: func() []string { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "dev,prod,staging" {
+		t.Errorf("environments %v, want dev,prod,staging", got)
+	}
+	for _, env := range got {
+		s, err := Load(context.Background(), LoadOptions{WorkingDir: dir, Environment: env, Environ: func() []string { return nil }})
+		if err != nil {
+			t.Fatalf("--env %s: %v", env, err)
+		}
+		if env != "dev" && len(s.Files) != 3 { // compose.yaml, its override and the environment's
+			t.Errorf("--env %s read %v", env, s.Files)
+		}
+	}
+}

@@ -63,6 +63,13 @@ type Stack struct {
 	scrub *scrubber
 }
 
+// PodPolicies are the ways services can be grouped into pods (see
+// planner.Policy): the values --pods and x-podstack.pods take.
+var PodPolicies = []string{"auto", "service", "project"}
+
+// PodPolicyFix is the fix a message gives for an invalid pod policy.
+const PodPolicyFix = "use auto, service or project"
+
 // Extension is the top-level `x-podstack` block. Decoded strictly: an unknown
 // key in it is a load error, since a typo here would silently change behaviour.
 type Extension struct {
@@ -123,6 +130,9 @@ type Service struct {
 	StopGracePeriod *time.Duration `json:"stopGracePeriod,omitempty"`
 	Resources       Resources      `json:"resources,omitempty"`
 	Replicas        int            `json:"replicas"`
+	// DeployMode is compose's deploy.mode: "" or "replicated", or "global"
+	// (one per node: one here; exports name what they cannot express).
+	DeployMode string `json:"deployMode,omitempty"`
 
 	Init       bool     `json:"init,omitempty"`
 	Tty        bool     `json:"tty,omitempty"`
@@ -159,6 +169,11 @@ type Service struct {
 	// before the pod's other containers start).
 	InitContainer bool `json:"initContainer,omitempty"`
 
+	// Keys are the compose keys set on this service (deploy's as
+	// "deploy.KEY"); nil for Kubernetes input. What each target does not
+	// carry of them comes from the one table of service keys (see
+	// ServiceKeys and NotCarried).
+	Keys []string `json:"-"`
 	// Unsupported lists the keys set on this service that podstack does not
 	// carry out; each is warned about once by whoever runs the service.
 	Unsupported []string `json:"-"`
@@ -371,9 +386,13 @@ type Secret struct {
 	Name        string `json:"name"`
 	File        string `json:"file,omitempty"`
 	Environment string `json:"environment,omitempty"`
-	// Content is the inline value; never printed by `config`.
+	// Content is the inline value (or the environment variable's, resolved
+	// at load); never printed by `config`.
 	Content  string `json:"-"`
 	External bool   `json:"external,omitempty"`
+	// Digest identifies the content (empty when the file cannot be read):
+	// a changed secret replaces the Podman secret and recreates its users.
+	Digest string `json:"-"`
 }
 
 // Config is a stack config (a file or inline content mounted into services).
@@ -384,6 +403,8 @@ type Config struct {
 	Environment string `json:"environment,omitempty"`
 	Content     string `json:"content,omitempty"`
 	External    bool   `json:"external,omitempty"`
+	// Digest identifies the content, as for Secret.
+	Digest string `json:"-"`
 }
 
 // Position is a place in a stack file. Line is 0 when unknown.

@@ -36,7 +36,9 @@ With --quiet it only validates, like 'stack validate'.`,
 			if err != nil {
 				return err
 			}
-			if _, err := validPods(s, g.policy(s)); err != nil {
+			// config prints the model: it binds no host port, so a port
+			// clash that only `up` would hit is no reason to refuse it.
+			if _, _, err := definitionPods(s, g.policy(s)); err != nil {
 				return err
 			}
 			out := g.streams.out
@@ -117,6 +119,21 @@ func validPods(s *stack.Stack, policy planner.Policy) ([]*planner.Pod, error) {
 		return nil, err
 	}
 	return pods, nil
+}
+
+// definitionPods is validPods for commands that bind no host port here
+// (config, the exports): the host-port findings up would refuse come back
+// apart, for the commands whose output binds them elsewhere to warn about.
+func definitionPods(s *stack.Stack, policy planner.Policy) ([]*planner.Pod, stack.Problems, error) {
+	pods, err := planner.Group(s, policy)
+	if err != nil {
+		return nil, nil, err
+	}
+	host, err := planner.ValidateDefinition(s, pods)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pods, host, nil
 }
 
 func describe(s *stack.Stack) string {

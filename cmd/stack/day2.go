@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -13,9 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
-	"github.com/podstack/podstack/podmanapi"
-	"github.com/podstack/podstack/stack"
 )
 
 func addDay2Commands(root *cobra.Command, g *globalOptions) {
@@ -36,42 +32,12 @@ func newStartCommand(g *globalOptions) *cobra.Command {
 		Short: "Start the services' existing containers, in dependency order, health-gated",
 		Example: `  stack start
   stack start api --wait-timeout 1m`,
-		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
-			if ss.s == nil {
-				return errors.New("start needs the stack file (to start in dependency order)")
-			}
-			return startStack(ctx, g, ss.c, ss.s, args, ef.options())
+		RunE: g.withProject(func(ctx context.Context, p *ops.Project, args []string) error {
+			return g.withProgress(p, func() error { return p.Start(ctx, args, ef.options()) })
 		}),
 	}
 	cmd.Flags().DurationVar(&ef.waitTimeout, "wait-timeout", 0, "give up waiting for a dependency after this long")
 	return cmd
-}
-
-// startStack starts existing containers: a reconcile that may not create.
-func startStack(ctx context.Context, g *globalOptions, c *podmanapi.Client, s *stack.Stack, services []string, exec planner.ExecOptions) error {
-	observed, err := c.Observe(ctx, s.Name, planner.Images(s))
-	if err != nil {
-		return err
-	}
-	plan, err := planner.Reconcile(s, observed, planner.Options{Policy: g.policy(s), Services: services, NoRecreate: true})
-	if err != nil {
-		return err
-	}
-	var missing []string
-	for _, st := range plan.Steps {
-		if st.Kind == planner.StepCreateContainer {
-			missing = append(missing, st.Target)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("no container %s yet: run 'stack up' to create it", strings.Join(missing, ", "))
-	}
-	r, err := g.renderer()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	return planner.Execute(ctx, plan, c, r, exec)
 }
 
 func newStopCommand(g *globalOptions) *cobra.Command {
@@ -81,23 +47,14 @@ func newStopCommand(g *globalOptions) *cobra.Command {
 		Short: "Stop the services' containers in reverse dependency order",
 		Example: `  stack stop
   stack stop -t 2 web`,
-		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
-			return stopStack(ctx, g, ss, args, timeout)
+		RunE: g.withProject(func(ctx context.Context, p *ops.Project, args []string) error {
+			return g.withProgress(p, func() error {
+				return p.Stop(ctx, planner.DownOptions{Services: args, Timeout: stopTimeout(timeout)})
+			})
 		}),
 	}
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", -1, "seconds to wait before killing (default: each service's stop_grace_period)")
 	return cmd
-}
-
-func stopStack(ctx context.Context, g *globalOptions, ss *session, services []string, timeout int) error {
-	opts := planner.DownOptions{Services: services, StopOnly: true, Timeout: stopTimeout(timeout)}
-	r, err := g.renderer()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	_, err = planner.Down(ctx, ss.c, ss.project, ss.s, opts, planner.ExecOptions{}, r)
-	return err
 }
 
 func newRestartCommand(g *globalOptions) *cobra.Command {
@@ -106,14 +63,10 @@ func newRestartCommand(g *globalOptions) *cobra.Command {
 		Use:     "restart [SERVICE...]",
 		Short:   "Stop then start the services, in dependency order",
 		Example: `  stack restart api`,
-		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
-			if ss.s == nil {
-				return errors.New("restart needs the stack file (to start in dependency order)")
-			}
-			if err := stopStack(ctx, g, ss, args, timeout); err != nil {
-				return err
-			}
-			return startStack(ctx, g, ss.c, ss.s, args, planner.ExecOptions{})
+		RunE: g.withProject(func(ctx context.Context, p *ops.Project, args []string) error {
+			return g.withProgress(p, func() error {
+				return p.Restart(ctx, planner.DownOptions{Services: args, Timeout: stopTimeout(timeout)}, planner.ExecOptions{})
+			})
 		}),
 	}
 	cmd.Flags().IntVarP(&timeout, "timeout", "t", -1, "seconds to wait before killing")
@@ -128,30 +81,8 @@ func newEachCommand(g *globalOptions, verb, short string) *cobra.Command {
 		Use:     verb + " [SERVICE...]",
 		Short:   short,
 		Example: fmt.Sprintf("  stack %s\n  stack %s db", verb, verb),
-		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
-			names, err := ss.containers(ctx, args, map[string][]string{
-				"kill": {"running", "paused"}, "pause": {"running"}, "unpause": {"paused"}}[verb]...)
-			if err != nil {
-				return err
-			}
-			var errs []error
-			for _, n := range names {
-				var err error
-				switch verb {
-				case "kill":
-					err = ss.c.Kill(ctx, n, signal)
-				case "pause":
-					err = ss.c.Pause(ctx, n)
-				case "unpause":
-					err = ss.c.Unpause(ctx, n)
-				}
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Fprintf(g.streams.err, "%s %s\n", n, map[string]string{"kill": "killed", "pause": "paused", "unpause": "unpaused"}[verb])
-			}
-			return errors.Join(errs...)
+		RunE: g.withProject(func(ctx context.Context, p *ops.Project, args []string) error {
+			return p.Each(ctx, verb, args, signal)
 		}),
 	}
 	if verb == "kill" {
@@ -167,40 +98,17 @@ func newRmCommand(g *globalOptions) *cobra.Command {
 		Short: "Remove the services' stopped containers (and pods left empty)",
 		Example: `  stack rm
   stack rm -s -v worker`,
-		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
-			observed, err := ss.c.Observe(ctx, ss.project, nil)
-			if err != nil {
-				return err
-			}
-			if !stop {
-				// Without -s, running containers are left alone.
-				kept := observed.Containers[:0]
-				for _, c := range observed.Containers {
-					if c.State != "running" && c.State != "paused" {
-						kept = append(kept, c)
-					}
-				}
-				observed.Containers = kept
-			}
-			services := args
-			if len(services) == 0 && ss.s != nil {
-				services = ss.s.ServiceNames()
-			}
-			plan, err := planner.PlanDown(ss.project, ss.s, observed, planner.DownOptions{Services: services, Volumes: volumes})
-			if err != nil {
-				return err
-			}
-			if len(plan.Steps) == 0 {
-				fmt.Fprintln(g.streams.err, "No stopped containers")
-				return nil
-			}
+		RunE: g.withProject(func(ctx context.Context, p *ops.Project, args []string) error {
 			_ = force // stack never prompts; --force (-f after rm) is accepted as docker compose users type it
-			r, err := g.renderer()
-			if err != nil {
+			var n int
+			err := g.withProgress(p, func() (err error) {
+				n, err = p.Rm(ctx, ops.RmOptions{Services: args, Stop: stop, Volumes: volumes})
 				return err
+			})
+			if err == nil && n == 0 {
+				fmt.Fprintln(g.streams.err, "No stopped containers")
 			}
-			defer r.Close()
-			return planner.Execute(ctx, plan, ss.c, r, planner.ExecOptions{})
+			return err
 		}),
 	}
 	cmd.Flags().BoolVarP(&stop, "stop", "s", false, "stop running containers first")
@@ -217,22 +125,13 @@ func newStatsCommand(g *globalOptions) *cobra.Command {
 		Short: "Show CPU, memory, network and block I/O and PIDs per container, with pod totals",
 		Example: `  stack stats --no-stream
   stack stats --no-stream --format json`,
-		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
-			running, err := ss.observed(ctx, args, "running")
-			if err != nil {
-				return err
-			}
-			podOf := map[string]string{}
-			for _, c := range running {
-				podOf[c.Name] = c.Labels[planner.LabelPod]
-			}
-			names := namesOf(running)
+		RunE: g.withProject(func(ctx context.Context, p *ops.Project, args []string) error {
 			stream := !noStream && format == "table"
-			return ss.c.Stats(ctx, names, stream, func(stats []podmanapi.Stat) {
+			return p.Stats(ctx, args, stream, func(stats []ops.PodStat) {
 				if stream {
 					fmt.Fprint(g.streams.out, "\x1b[H\x1b[2J")
 				}
-				writeStats(g, format, stats, podOf)
+				writeStats(g, format, stats)
 			})
 		}),
 	}
@@ -241,20 +140,13 @@ func newStatsCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-type statRow struct {
-	podmanapi.Stat
-	Pod string `json:"pod"`
-}
-
-func writeStats(g *globalOptions, format string, stats []podmanapi.Stat, podOf map[string]string) {
-	var rows []statRow
-	totals := map[string]*podmanapi.Stat{}
-	for _, s := range stats {
-		rows = append(rows, statRow{s, podOf[s.Name]})
-		t := totals[podOf[s.Name]]
+func writeStats(g *globalOptions, format string, rows []ops.PodStat) {
+	totals := map[string]*ops.Stat{}
+	for _, s := range rows {
+		t := totals[s.Pod]
 		if t == nil {
-			t = &podmanapi.Stat{Name: "pod " + podOf[s.Name]}
-			totals[podOf[s.Name]] = t
+			t = &ops.Stat{Name: "pod " + s.Pod}
+			totals[s.Pod] = t
 		}
 		t.CPUPercent += s.CPUPercent
 		t.MemUsage += s.MemUsage
@@ -270,17 +162,17 @@ func writeStats(g *globalOptions, format string, stats []podmanapi.Stat, podOf m
 	}
 	for _, pod := range sortedKeys(totals) {
 		if n := countPod(rows, pod); n > 1 {
-			rows = append(rows, statRow{*totals[pod], pod})
+			rows = append(rows, ops.PodStat{Stat: *totals[pod], Pod: pod})
 		}
 	}
 	_ = writeRows(g, "table", rows, []string{"NAME", "POD", "CPU %", "MEM USAGE / LIMIT", "NET I/O", "BLOCK I/O", "PIDS"},
-		func(r statRow) []string {
+		func(r ops.PodStat) []string {
 			return []string{r.Name, r.Pod, fmt.Sprintf("%.2f%%", r.CPUPercent), bytesPair(r.MemUsage, r.MemLimit),
 				bytesPair(r.NetInput, r.NetOutput), bytesPair(r.BlockInput, r.BlockOutput), strconv.FormatUint(r.PIDs, 10)}
 		})
 }
 
-func countPod(rows []statRow, pod string) int {
+func countPod(rows []ops.PodStat, pod string) int {
 	n := 0
 	for _, r := range rows {
 		if r.Pod == pod {
@@ -312,21 +204,12 @@ func newTopCommand(g *globalOptions) *cobra.Command {
 		Example: `  stack top web
   stack -p shop top db`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
-			names, err := ss.containers(ctx, args, "running")
-			if err != nil {
-				return err
+		RunE: g.withProject(func(ctx context.Context, p *ops.Project, args []string) error {
+			procs, err := p.Top(ctx, args)
+			for _, pr := range procs {
+				fmt.Fprintf(g.streams.out, "%s\n%s\n\n", pr.Container, strings.Join(pr.Lines, "\n"))
 			}
-			var errs []error
-			for _, n := range names {
-				lines, err := ss.c.Top(ctx, n)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Fprintf(g.streams.out, "%s\n%s\n\n", n, strings.Join(lines, "\n"))
-			}
-			return errors.Join(errs...)
+			return err
 		}),
 	}
 }
@@ -340,36 +223,21 @@ func newPortCommand(g *globalOptions) *cobra.Command {
 		Example: `  stack port web 80`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
 			private, err := strconv.Atoi(args[1])
 			if err != nil {
 				return usagef("invalid port %q", args[1])
 			}
-			ss, _, err := g.session(cmd, args[:1])
+			p, _, closeFn, err := g.open(cmd, args[:1])
 			if err != nil {
 				return err
 			}
-			defer ss.c.Close()
-			o, err := ss.c.Observe(ctx, ss.project, nil)
+			defer closeFn()
+			addr, err := p.Port(cmd.Context(), args[0], private, protocol, index)
 			if err != nil {
 				return err
 			}
-			for _, c := range o.Containers {
-				if c.Labels[planner.LabelService] != args[0] || c.Labels[planner.LabelNumber] != strconv.Itoa(index) {
-					continue
-				}
-				for _, p := range c.Ports {
-					if int(p.Target) == private && p.Protocol == protocol && p.Published != 0 {
-						ip := p.HostIP
-						if ip == "" {
-							ip = "0.0.0.0"
-						}
-						fmt.Fprintf(g.streams.out, "%s:%d\n", ip, p.Published)
-						return nil
-					}
-				}
-			}
-			return fmt.Errorf("port %d/%s of service %q is not published", private, protocol, args[0])
+			fmt.Fprintln(g.streams.out, addr)
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&protocol, "protocol", "tcp", "tcp or udp")
@@ -384,24 +252,13 @@ func newImagesCommand(g *globalOptions) *cobra.Command {
 		Short: "List the images the services' containers use",
 		Example: `  stack images
   stack images --format json`,
-		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
-			o, err := ss.c.Observe(ctx, ss.project, nil)
+		RunE: g.withProject(func(ctx context.Context, p *ops.Project, args []string) error {
+			rows, err := p.Images(ctx, args)
 			if err != nil {
 				return err
 			}
-			type row struct{ Container, Service, Image string }
-			var rows []row
-			want := map[string]bool{}
-			for _, a := range args {
-				want[a] = true
-			}
-			for _, c := range o.Containers {
-				if len(want) == 0 || want[c.Labels[planner.LabelService]] {
-					rows = append(rows, row{c.Name, c.Labels[planner.LabelService], c.Image})
-				}
-			}
 			return writeRows(g, format, rows, []string{"CONTAINER", "SERVICE", "IMAGE"},
-				func(r row) []string { return []string{r.Container, r.Service, r.Image} })
+				func(r ops.Image) []string { return []string{r.Container, r.Service, r.Image} })
 		}),
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "table, json, or a Go template")
@@ -423,27 +280,14 @@ func newExecCommand(g *globalOptions) *cobra.Command {
   stack exec -e DEBUG=1 -u nobody api env`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			ss, _, err := g.session(cmd, args[:1])
+			p, _, closeFn, err := g.open(cmd, args[:1])
 			if err != nil {
 				return err
 			}
-			defer ss.c.Close()
-			names, err := ss.containers(ctx, args[:1], "running")
-			if err != nil {
-				return err
-			}
-			target := ""
-			for _, n := range names {
-				if strings.HasSuffix(n, "-"+strconv.Itoa(index)) || len(names) == 1 {
-					target = n
-				}
-			}
-			if target == "" {
-				return fmt.Errorf("service %q has no running replica %d", args[0], index)
-			}
-			code, err := ss.c.Exec(ctx, target, podmanapi.ExecOptions{Cmd: args[1:], Env: env, User: user, WorkDir: workdir,
-				TTY: tty && !noTTY, Interactive: interactive, Stdin: g.streams.in, Stdout: g.streams.out, Stderr: g.streams.err})
+			defer closeFn()
+			code, err := p.Exec(cmd.Context(), ops.ExecRequest{Service: args[0], Index: index, ExecOptions: ops.ExecOptions{
+				Cmd: args[1:], Env: env, User: user, WorkDir: workdir, TTY: tty && !noTTY, Interactive: interactive,
+				Stdin: g.streams.in, Stdout: g.streams.out, Stderr: g.streams.err}})
 			if err != nil {
 				return err
 			}
@@ -485,37 +329,25 @@ starts the service's dependencies, health-gated (skip that with --no-deps).`,
 			if err != nil {
 				return err
 			}
-			if _, err := selected(s, args[:1]); err != nil {
-				return err
-			}
 			c, err := g.connect(ctx)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			// What the one-off needs first, as docker compose run does: its
-			// image, networks and volumes, and its dependencies started.
-			r, err := g.renderer()
-			if err != nil {
-				return err
-			}
-			plan, err := planner.Up(ctx, c, s, planner.Options{Policy: g.policy(s), OneOff: args[0], NoDeps: noDeps},
-				planner.UpOptions{}, planner.ExecOptions{WaitTimeout: waitTimeout}, r)
-			r.Close()
-			if err != nil {
-				return err
-			}
-			b := make([]byte, 3)
-			rand.Read(b)
-			name := planner.Name(s.Name, args[0]+"-run-"+hex.EncodeToString(b))
+			p := g.project(s, c)
 			extra := map[string]string{}
 			for _, kv := range env {
 				k, v, _ := strings.Cut(kv, "=")
 				extra[k] = v
 			}
-			code, err := c.RunOneOff(ctx, s, podmanapi.OneOff{Service: args[0], Name: name, Pod: plan.PodOf(args[0]), Cmd: args[1:], Env: extra,
-				Remove: rm, TTY: tty && !noTTY, Interactive: interactive,
-				Stdin: g.streams.in, Stdout: g.streams.out, Stderr: g.streams.err})
+			var code int
+			err = g.withProgress(p, func() (err error) {
+				code, err = p.Run(ctx, ops.RunRequest{Service: args[0], Cmd: args[1:], Env: extra, NoDeps: noDeps,
+					Exec: planner.ExecOptions{WaitTimeout: waitTimeout},
+					RunIO: ops.RunIO{Remove: rm, TTY: tty && !noTTY, Interactive: interactive,
+						Stdin: g.streams.in, Stdout: g.streams.out, Stderr: g.streams.err}})
+				return err
+			})
 			if err != nil {
 				return err
 			}
@@ -543,13 +375,13 @@ func newEventsCommand(g *globalOptions) *cobra.Command {
   stack events --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ss, _, err := g.session(cmd, nil)
+			p, _, closeFn, err := g.open(cmd, nil)
 			if err != nil {
 				return err
 			}
-			defer ss.c.Close()
+			defer closeFn()
 			enc := json.NewEncoder(g.streams.out)
-			err = ss.c.Events(cmd.Context(), ss.project, func(e podmanapi.Event) {
+			return p.Events(cmd.Context(), func(e ops.Event) {
 				if asJSON {
 					_ = enc.Encode(e)
 					return
@@ -560,10 +392,6 @@ func newEventsCommand(g *globalOptions) *cobra.Command {
 				}
 				fmt.Fprintln(g.streams.out, line)
 			})
-			if cmd.Context().Err() != nil {
-				return nil
-			}
-			return err
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per event")
@@ -578,50 +406,17 @@ func newInspectCommand(g *globalOptions) *cobra.Command {
   stack inspect db | jq '.[0].State.Health'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			ss, _, err := g.session(cmd, nil)
+			p, _, closeFn, err := g.open(cmd, nil)
 			if err != nil {
 				return err
 			}
-			defer ss.c.Close()
-			c, project := ss.c, ss.project
-			o, err := c.Observe(ctx, project, nil)
-			if err != nil {
-				return err
-			}
-			var out []json.RawMessage
-			var errs []error
-			for _, a := range args {
-				found := false
-				for _, ct := range o.Containers {
-					if ct.Labels[planner.LabelService] == a {
-						data, err := c.InspectContainer(ctx, ct.Name)
-						if err != nil {
-							errs = append(errs, err)
-							continue
-						}
-						out, found = append(out, data), true
-					}
-				}
-				for _, p := range o.Pods {
-					if p.Name == a || p.Labels[planner.LabelPod] == a {
-						data, err := c.InspectPod(ctx, p.Name)
-						if err != nil {
-							errs = append(errs, err)
-							continue
-						}
-						out, found = append(out, data), true
-					}
-				}
-				if !found {
-					errs = append(errs, fmt.Errorf("no container or pod %q in project %q", a, project))
-				}
-			}
+			defer closeFn()
+			out, err := p.Inspect(cmd.Context(), args)
 			if len(out) > 0 {
 				data, _ := json.MarshalIndent(out, "", "  ")
 				fmt.Fprintf(g.streams.out, "%s\n", data)
 			}
-			return errors.Join(errs...)
+			return err
 		},
 	}
 }

@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
-	"github.com/podstack/podstack/stack"
 )
 
 func newDownCommand(g *globalOptions) *cobra.Command {
@@ -29,16 +27,12 @@ objects labelled with this project are ever touched. Works with just
   stack down -v
   stack down -p myproject
   stack down web -t 2`,
-		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
+		RunE: g.withProject(func(ctx context.Context, p *ops.Project, args []string) error {
 			opts := planner.DownOptions{Services: args, Volumes: volumes, RemoveOrphans: removeOrphans, Timeout: stopTimeout(timeout)}
-			s, project, c := ss.s, ss.project, ss.c
-			r, err := g.renderer()
-			if err != nil {
+			return g.withProgress(p, func() error {
+				_, err := p.Down(ctx, opts, ef.options())
 				return err
-			}
-			_, err = planner.Down(ctx, c, project, s, opts, ef.options(), r)
-			r.Close()
-			return err
+			})
 		}),
 	}
 	f := cmd.Flags()
@@ -57,17 +51,4 @@ func stopTimeout(seconds int) time.Duration {
 		return 0
 	}
 	return time.Duration(seconds)*time.Second + time.Nanosecond
-}
-
-// loadForTeardown loads the stack when there is one; with -p and no stack
-// file the project name alone is enough to find everything by label.
-func loadForTeardown(g *globalOptions, cmd *cobra.Command) (*stack.Stack, string, error) {
-	s, err := g.load(cmd.Context())
-	if err == nil {
-		return s, s.Name, nil
-	}
-	if g.projectName != "" && len(g.files) == 0 && errors.Is(err, stack.ErrNoStackFile) {
-		return nil, g.projectName, nil
-	}
-	return nil, "", fmt.Errorf("%w (with no stack file, name the project: stack down -p NAME)", err)
 }

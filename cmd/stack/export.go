@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/podstack/podstack/export"
 	"github.com/podstack/podstack/planner"
+	"github.com/podstack/podstack/podmanapi"
 	"github.com/podstack/podstack/stack"
 )
 
@@ -33,12 +34,13 @@ func newExportKubeCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "kube",
 		Short: "Export the stack (per environment) to Kubernetes YAML",
-		Long: `Export the stack to Kubernetes objects: a Pod or Deployment and a ClusterIP
-Service per pod (grouped as 'stack up' groups them), a PersistentVolumeClaim per
-named volume, a ConfigMap for plain environment values and configs, and Secrets
-for secrets and secret-looking values. Every document is checked strictly
-against the Kubernetes API types before it is written. Anything that cannot be
-exported is named in a warning.`,
+		Long: `Export the stack to Kubernetes objects: a Deployment (or, with --type pod, a
+Pod) per pod, grouped as 'stack up' groups them; a ClusterIP Service for every
+pod that publishes or exposes ports or that others depend on; a
+PersistentVolumeClaim per named volume; a ConfigMap for plain environment values
+and configs; and Secrets for secrets and credential-like values. Every document
+is checked strictly against the Kubernetes API types before it is written.
+Anything that cannot be exported is named in a warning.`,
 		Example: `  stack export kube --env prod -o k8s/
   stack export kube --type deployment --namespace shop > shop.yaml
   stack export kube --all-envs -o k8s/
@@ -61,26 +63,28 @@ exported is named in a warning.`,
 			if fromRunning {
 				return exportRunning(ctx, g, cmd)
 			}
+			images := g.localImages(ctx)
+			defer images.close()
 			envs := []string{g.env}
 			if allEnvs {
-				found, err := environments(g)
+				found, err := stack.Environments(ctx, g.loadOptions())
 				if err != nil {
 					return err
 				}
-				envs = found
+				envs = append([]string{""}, found...) // the default environment too
 			}
 			for _, env := range envs {
-				opts := g.loadOptions()
-				opts.Environment = env
-				s, err := stack.Load(ctx, opts)
+				s, err := g.load(ctx, func(o *stack.LoadOptions) { o.Environment = env })
 				if err != nil {
 					return err
 				}
-				pods, err := validPods(s, g.policy(s))
+				// Kubernetes publishes through Services: no host port is
+				// bound, so clashes that only `up` would hit do not matter.
+				pods, _, err := definitionPods(s, g.policy(s))
 				if err != nil {
 					return err
 				}
-				res, err := export.Kube(s, pods, export.KubeOptions{Type: typ, Namespace: namespace})
+				res, err := export.Kube(s, pods, export.KubeOptions{Type: typ, Namespace: namespace, ImagePorts: images.exposedPorts})
 				if err != nil {
 					return err
 				}
@@ -93,9 +97,9 @@ exported is named in a warning.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&output, "output", "o", "", "file or directory to write (default: standard output; with --all-envs: .)")
-	f.StringVar(&typ, "type", "pod", "pod or deployment")
+	f.StringVar(&typ, "type", "deployment", "deployment (replicas, rolling updates) or pod")
 	f.StringVar(&namespace, "namespace", "", "namespace for every object")
-	f.BoolVar(&allEnvs, "all-envs", false, "write one file per environment found (override files and .env.<env>)")
+	f.BoolVar(&allEnvs, "all-envs", false, "write stack.yaml for the default environment and stack-<env>.yaml for each one found (override files and .env.<env>)")
 	f.StringVar(&check, "check", "", "only validate this Kubernetes YAML file strictly")
 	f.BoolVar(&fromRunning, "from-running", false, "ask Podman for the YAML of what actually runs (podman kube generate)")
 	return cmd
@@ -138,62 +142,13 @@ func writeKube(g *globalOptions, res *export.Result, s *stack.Stack, output stri
 	return nil
 }
 
-// environments lists the environments of the stack: <base>.<env>.yaml
-// overrides and .env.<env> files beside the first stack file.
-func environments(g *globalOptions) ([]string, error) {
-	s, err := g.load(context.Background())
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	dir := s.WorkingDir
-	for _, f := range s.Files {
-		base := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
-		matches, _ := filepath.Glob(filepath.Join(filepath.Dir(f), base+".*.y*ml"))
-		for _, m := range matches {
-			env := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), base+"."), filepath.Ext(m))
-			if env != "" && env != "override" && !strings.Contains(env, ".") {
-				seen[env] = true
-			}
-		}
-	}
-	envFiles, _ := filepath.Glob(filepath.Join(dir, ".env.*"))
-	for _, e := range envFiles {
-		seen[strings.TrimPrefix(filepath.Base(e), ".env.")] = true
-	}
-	var out []string
-	for e := range seen {
-		out = append(out, e)
-	}
-	sort.Strings(out)
-	if len(out) == 0 {
-		return nil, fmt.Errorf("no environments found beside %s (looked for <file>.<env>.yaml and .env.<env>)", strings.Join(s.Files, ", "))
-	}
-	return out, nil
-}
-
 func exportRunning(ctx context.Context, g *globalOptions, cmd *cobra.Command) error {
-	_, project, err := loadForTeardown(g, cmd)
+	p, _, closeFn, err := g.open(cmd, nil)
 	if err != nil {
 		return err
 	}
-	c, err := g.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	o, err := c.Observe(ctx, project, nil)
-	if err != nil {
-		return err
-	}
-	var pods []string
-	for _, p := range o.Pods {
-		pods = append(pods, p.Name)
-	}
-	if len(pods) == 0 {
-		return fmt.Errorf("project %q has no pods running", project)
-	}
-	data, err := c.GenerateKube(ctx, pods)
+	defer closeFn()
+	data, err := p.Running(ctx)
 	if err != nil {
 		return err
 	}
@@ -217,7 +172,7 @@ func newExportQuadletCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pods, err := validPods(s, g.policy(s))
+			pods, host, err := definitionPods(s, g.policy(s))
 			if err != nil {
 				return err
 			}
@@ -225,6 +180,7 @@ func newExportQuadletCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			warnHostPorts(g, host, "the units")
 			for _, w := range warnings {
 				fmt.Fprintf(g.streams.err, "WARN %s\n", w)
 			}
@@ -232,7 +188,14 @@ func newExportQuadletCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			for _, name := range sortedKeys(files) {
-				if err := os.WriteFile(filepath.Join(output, name), files[name], 0o644); err != nil {
+				f := files[name]
+				path := filepath.Join(output, name)
+				if err := os.WriteFile(path, f.Data, f.Mode); err != nil {
+					return err
+				}
+				// WriteFile keeps the mode of a file that exists: a
+				// credentials file must not stay readable from an older run.
+				if err := os.Chmod(path, f.Mode); err != nil {
 					return err
 				}
 			}
@@ -256,21 +219,20 @@ func newConvertCommand(g *globalOptions) *cobra.Command {
   stack convert --keep-vars -o pods.tmpl.yaml   # keeps ${VAR} placeholders`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := g.loadOptions()
-			opts.KeepVars = keepVars
-			s, err := stack.Load(cmd.Context(), opts)
+			s, err := g.load(cmd.Context(), func(o *stack.LoadOptions) { o.KeepVars = keepVars })
 			if err != nil {
 				return err
 			}
-			g.warn(s.Warnings)
 			pods, err := planner.Group(s, g.policy(s))
 			if err != nil {
 				return err
 			}
 			if !keepVars {
-				if err := planner.Validate(s, pods); err != nil {
+				host, err := planner.ValidateDefinition(s, pods)
+				if err != nil {
 					return err
 				}
+				warnHostPorts(g, host, "the pods")
 			}
 			res, err := export.Convert(s, pods)
 			if err != nil {
@@ -298,4 +260,60 @@ func newConvertCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVarP(&output, "output", "o", "", "file to write (default: standard output)")
 	cmd.Flags().BoolVar(&keepVars, "keep-vars", false, "keep ${VAR} placeholders, so the output stays a per-environment template")
 	return cmd
+}
+
+// warnHostPorts prints the host-port clashes of an export whose output binds
+// host ports where it runs: writing it is fine, running it there will fail.
+func warnHostPorts(g *globalOptions, host stack.Problems, what string) {
+	for _, p := range host {
+		p.Message += " (writing " + what + " is fine; running them on one host will fail)"
+		fmt.Fprintf(g.streams.err, "WARN %s\n", p.Error())
+	}
+}
+
+// localImages answers which ports a local image exposes, asking the Podman
+// service only when an export needs it (a service others reach declares no
+// port) and only if one already answers: an export never starts one.
+type localImages struct {
+	ctx    context.Context
+	g      *globalOptions
+	client *podmanapi.Client
+	tried  bool
+	cache  map[string][]string
+}
+
+func (g *globalOptions) localImages(ctx context.Context) *localImages {
+	return &localImages{ctx: ctx, g: g, cache: map[string][]string{}}
+}
+
+func (l *localImages) exposedPorts(image string) ([]string, bool) {
+	if ports, ok := l.cache[image]; ok {
+		return ports, ports != nil
+	}
+	if !l.tried {
+		l.tried = true
+		c, err := podmanapi.Connect(l.ctx, podmanapi.ConnectOptions{URL: l.g.url, Getenv: l.g.getenv, NoEmbedded: true, Timeout: 2 * time.Second})
+		if err == nil {
+			l.client = c
+		}
+	}
+	if l.client == nil {
+		return nil, false
+	}
+	ports, found, err := l.client.ImageExposedPorts(l.ctx, image)
+	if err != nil || !found {
+		l.cache[image] = nil
+		return nil, false
+	}
+	if ports == nil {
+		ports = []string{}
+	}
+	l.cache[image] = ports
+	return ports, true
+}
+
+func (l *localImages) close() {
+	if l.client != nil {
+		l.client.Close()
+	}
 }

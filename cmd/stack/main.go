@@ -1,4 +1,3 @@
-// Command stack runs compose-style multi-pod stacks on Podman.
 package main
 
 import (
@@ -8,8 +7,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
+	"sync"
 	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/podstack/podstack/stack"
 )
@@ -60,8 +64,10 @@ func run(args []string, s streams) int {
 		}
 	}()
 
+	red := &redactingWriter{w: s.err}
+	s.err = red
 	root := newRootCommand(s, force)
-	root.SetArgs(followShorthand(args))
+	root.SetArgs(followShorthand(root, args))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
@@ -84,15 +90,55 @@ func run(args []string, s streams) int {
 	}
 }
 
+// redactingWriter hides the stack's credential values (see
+// stack.CredentialValues) in all that is written to it. Progress, warnings
+// and errors reach stderr through it, so an error that quotes an
+// environment value or a container's last log lines cannot show a password.
+type redactingWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	values []string
+}
+
+func (r *redactingWriter) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.values) == 0 {
+		return r.w.Write(p)
+	}
+	if _, err := io.WriteString(r.w, stack.Redact(string(p), r.values)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// hide adds values to what is redacted.
+func (r *redactingWriter) hide(values []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.values = append(r.values, values...)
+	sort.Slice(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
+}
+
 // followShorthand gives `-f` after the logs and rm subcommands its docker
 // compose meaning (--follow, --force); before the subcommand, -f is the
-// stack file (`stack -f a.yaml logs -f`).
+// stack file (`stack -f a.yaml logs -f`). Which global flags take a value
+// (so that the word after them is no command) comes from root's own flag
+// set: a list kept by hand here once missed --pod.
 var shortF = map[string]string{"logs": "--follow", "rm": "--force"}
 
-func followShorthand(args []string) []string {
+func followShorthand(root *cobra.Command, args []string) []string {
+	takesValue := map[string]bool{}
+	root.PersistentFlags().VisitAll(func(f *pflag.Flag) {
+		if f.NoOptDefVal != "" {
+			return // a bool (or a flag with a default when bare) takes no separate value
+		}
+		takesValue["--"+f.Name] = true
+		if f.Shorthand != "" {
+			takesValue["-"+f.Shorthand] = true
+		}
+	})
 	out := append([]string(nil), args...)
-	takesValue := map[string]bool{"-f": true, "--file": true, "-p": true, "--project-name": true, "--env": true,
-		"--env-file": true, "--profile": true, "--url": true, "--progress": true, "--pods": true}
 	for i := 0; i < len(out); i++ {
 		switch a := out[i]; {
 		case takesValue[a]:

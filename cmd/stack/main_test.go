@@ -192,9 +192,16 @@ func TestFollowShorthand(t *testing.T) {
 		"up -d -f a.yaml":           "up -d -f a.yaml",
 		"-p x logs web -f --tail 1": "-p x logs web --follow --tail 1",
 		"rm -f -s web":              "rm --force -s web",
+		// --pod takes a value: the words after it are not the command.
+		"--pod web logs -f":              "--pod web logs --follow",
+		"--lock-timeout 5s -p x logs -f": "--lock-timeout 5s -p x logs --follow",
+		"--progress=plain logs -f":       "--progress=plain logs --follow",
+		"--no-wait-lock logs -f":         "--no-wait-lock logs --follow",
+		"-f a.yaml --pod=web rm -f":      "-f a.yaml --pod=web rm --force",
 	}
+	root := newRootCommand(streams{in: strings.NewReader(""), out: &bytes.Buffer{}, err: &bytes.Buffer{}}, nil)
 	for in, want := range cases {
-		if got := strings.Join(followShorthand(strings.Fields(in)), " "); got != want {
+		if got := strings.Join(followShorthand(root, strings.Fields(in)), " "); got != want {
 			t.Errorf("%q -> %q, want %q", in, got, want)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
 )
 
@@ -81,19 +82,16 @@ one step per line with the steps it waits for and why it is needed. With
 			if err != nil {
 				return err
 			}
-			opts.Policy = g.policy(s)
-			observed := &planner.ObservedState{}
+			p := &ops.Project{Name: s.Name, Stack: s, Policy: g.policy(s)}
 			if !offline {
 				c, err := g.connect(cmd.Context())
 				if err != nil {
 					return fmt.Errorf("%w (use --offline to plan without Podman)", err)
 				}
 				defer c.Close()
-				if observed, err = c.Observe(cmd.Context(), s.Name, planner.Images(s)); err != nil {
-					return err
-				}
+				p = g.project(s, c)
 			}
-			plan, err := planner.Reconcile(s, observed, opts)
+			plan, err := p.Plan(cmd.Context(), opts, offline)
 			if err != nil {
 				return err
 			}

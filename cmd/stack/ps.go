@@ -4,35 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"text/template"
-	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
-	"github.com/podstack/podstack/planner"
-	"github.com/podstack/podstack/podmanapi"
-	"github.com/podstack/podstack/stack"
+	"github.com/podstack/podstack/ops"
 )
-
-// projectSummary is one row of `stack ls`.
-type projectSummary = podmanapi.ProjectSummary
-
-// psRow is one container in `stack ps`; its JSON form is the --format json
-// record and its fields are what a --format template sees.
-type psRow struct {
-	Name    string `json:"name"`
-	Service string `json:"service"`
-	Pod     string `json:"pod"`
-	State   string `json:"state"`
-	Health  string `json:"health,omitempty"`
-	Ports   string `json:"ports,omitempty"`
-	Image   string `json:"image"`
-	ID      string `json:"id"`
-}
 
 func newPsCommand(g *globalOptions) *cobra.Command {
 	var (
@@ -50,13 +29,11 @@ ps runs the check once before reporting.`,
 		Example: `  stack ps
   stack ps -a --format json
   stack ps --format '{{.Service}} {{.Health}}'`,
-		RunE: g.withSession(func(ctx context.Context, ss *session, args []string) error {
-			observed, err := ss.c.Observe(ctx, ss.project, nil)
+		RunE: g.withProject(func(ctx context.Context, p *ops.Project, args []string) error {
+			rows, err := p.Ps(ctx, ops.PsOptions{Services: args, All: all})
 			if err != nil {
 				return err
 			}
-			refreshHealth(ctx, ss.c, observed)
-			rows := psRows(observed, args, all)
 			if servicesOnly {
 				seen := map[string]bool{}
 				for _, r := range rows {
@@ -68,7 +45,9 @@ ps runs the check once before reporting.`,
 				return nil
 			}
 			return writeRows(g, format, rows, []string{"NAME", "SERVICE", "POD", "STATE", "HEALTH", "PORTS", "IMAGE"},
-				func(r psRow) []string { return []string{r.Name, r.Service, r.Pod, r.State, r.Health, r.Ports, r.Image} })
+				func(r ops.Container) []string {
+					return []string{r.Name, r.Service, r.Pod, r.State, r.Health, r.Ports, r.Image}
+				})
 		}),
 	}
 	f := cmd.Flags()
@@ -76,77 +55,6 @@ ps runs the check once before reporting.`,
 	f.BoolVar(&servicesOnly, "services", false, "print only the service names")
 	f.StringVar(&format, "format", "table", "table, json, or a Go template such as '{{.Name}} {{.State}}'")
 	return cmd
-}
-
-// refreshHealth brings stale health states up to date, four checks at a
-// time. A check that cannot run leaves the observed state as it was.
-func refreshHealth(ctx context.Context, c *podmanapi.Client, o *planner.ObservedState) {
-	var g errgroup.Group
-	g.SetLimit(4)
-	now := time.Now()
-	for i := range o.Containers {
-		ct := &o.Containers[i]
-		if ct.State != "running" || ct.Health == "" {
-			continue
-		}
-		g.Go(func() error {
-			if h, err := c.FreshHealth(ctx, ct.Name, now); err == nil && h != "" {
-				ct.Health = h
-			}
-			return nil
-		})
-	}
-	_ = g.Wait()
-}
-
-func psRows(o *planner.ObservedState, services []string, all bool) []psRow {
-	want := map[string]bool{}
-	for _, s := range services {
-		want[s] = true
-	}
-	var rows []psRow
-	for _, c := range o.Containers {
-		svc := c.Labels[planner.LabelService]
-		if len(want) > 0 && !want[svc] {
-			continue
-		}
-		if !all && c.State != "running" && c.State != "paused" {
-			continue
-		}
-		state := c.State
-		if c.State == "exited" {
-			state = fmt.Sprintf("exited (%d)", c.ExitCode)
-		}
-		rows = append(rows, psRow{
-			Name: c.Name, Service: svc, Pod: c.Labels[planner.LabelPod], State: state,
-			Health: c.Health, Ports: formatPorts(c.Ports), Image: c.Image, ID: shortID(c.ID),
-		})
-	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
-	return rows
-}
-
-func formatPorts(ports []stack.Port) string {
-	var out []string
-	for _, p := range ports {
-		if p.Published == 0 {
-			out = append(out, fmt.Sprintf("%d/%s", p.Target, p.Protocol))
-			continue
-		}
-		ip := p.HostIP
-		if ip == "" {
-			ip = "0.0.0.0"
-		}
-		out = append(out, fmt.Sprintf("%s:%d->%d/%s", ip, p.Published, p.Target, p.Protocol))
-	}
-	return strings.Join(out, ", ")
-}
-
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }
 
 // writeRows prints rows as a table, JSON (one array), or through a Go template.
@@ -196,12 +104,12 @@ func newLsCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			projects, err := c.Projects(cmd.Context())
+			projects, err := ops.Ls(cmd.Context(), c)
 			if err != nil {
 				return err
 			}
 			return writeRows(g, format, projects, []string{"NAME", "ENVIRONMENT", "CONTAINERS", "STATUS"},
-				func(p projectSummary) []string {
+				func(p ops.ProjectSummary) []string {
 					return []string{p.Name, p.Environment, fmt.Sprint(p.Containers), p.Status}
 				})
 		},

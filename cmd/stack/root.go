@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -38,6 +39,8 @@ type globalOptions struct {
 	progress    string
 	pods        string
 	pod         string
+	noWaitLock  bool
+	lockTimeout time.Duration
 
 	streams streams
 	force   <-chan struct{}
@@ -83,6 +86,8 @@ file. Flags win over variables, which win over the file.`,
 	f.StringVar(&g.progress, "progress", "auto", "progress output: auto, tty, plain, json or quiet")
 	f.StringVar(&g.pods, "pods", "", "pod grouping: auto, service or project (default: x-podstack.pods, else auto)")
 	f.StringVar(&g.pod, "pod", "", "limit start/stop/restart/kill/pause/unpause/rm/logs/stats/top/wait to the services of this pod")
+	f.BoolVar(&g.noWaitLock, "no-wait-lock", false, "fail at once when another stack command is changing the same project, instead of waiting for it")
+	f.DurationVar(&g.lockTimeout, "lock-timeout", 0, "give up waiting for another stack command on the same project after this long (0: wait)")
 
 	cmd.AddCommand(
 		newVersionCommand(g),
@@ -95,6 +100,7 @@ file. Flags win over variables, which win over the file.`,
 	addRuntimeCommands(cmd, g)
 	addDay2Commands(cmd, g)
 	cmd.AddCommand(newExportCommand(g), newConvertCommand(g))
+	addKubeTarget(cmd, g)
 	for _, c := range cmd.Commands() {
 		wrapArgs(c)
 	}
@@ -168,7 +174,7 @@ func (g *globalOptions) resolve(cmd *cobra.Command) error {
 		return err
 	}
 	if g.pods != "" {
-		if err := oneOf("pods", g.pods, string(planner.PolicyAuto), string(planner.PolicyService), string(planner.PolicyProject)); err != nil {
+		if err := oneOf("pods", g.pods, stack.PodPolicies...); err != nil {
 			return err
 		}
 	}
@@ -270,11 +276,21 @@ func (g *globalOptions) loadOptions() stack.LoadOptions {
 	}
 }
 
-// load reads the stack and prints its warnings on stderr.
-func (g *globalOptions) load(ctx context.Context) (*stack.Stack, error) {
-	s, err := stack.Load(ctx, g.loadOptions())
+// load reads the stack and prints its warnings on stderr: every command
+// loads through here, so warnings read the same everywhere and the stack's
+// credentials are hidden in all that follows. adjust changes the options
+// the flags gave (an export's environment, say).
+func (g *globalOptions) load(ctx context.Context, adjust ...func(*stack.LoadOptions)) (*stack.Stack, error) {
+	opts := g.loadOptions()
+	for _, a := range adjust {
+		a(&opts)
+	}
+	s, err := stack.Load(ctx, opts)
 	if err != nil {
 		return nil, err
+	}
+	if r, ok := g.streams.err.(*redactingWriter); ok {
+		r.hide(s.CredentialValues())
 	}
 	g.warn(s.Warnings)
 	return s, nil
@@ -290,15 +306,11 @@ func (g *globalOptions) warn(ws []stack.Warning) {
 	}
 }
 
-// policy is the pod grouping to use: the flag, else the stack's setting.
-func (g *globalOptions) policy(s *stack.Stack) planner.Policy {
-	if g.pods != "" {
-		return planner.Policy(g.pods)
-	}
-	if s != nil && s.Options.Pods != "" {
-		return planner.Policy(s.Options.Pods)
-	}
-	return planner.PolicyAuto
+// policy is the pod grouping --pods asks for; "" leaves the default (the
+// stack's x-podstack.pods, else auto) to the planner, the one place that
+// applies it.
+func (g *globalOptions) policy(*stack.Stack) planner.Policy {
+	return planner.Policy(g.pods)
 }
 
 // connect opens the Podman service connection (or starts a temporary one).
@@ -320,7 +332,11 @@ func (g *globalOptions) connect(ctx context.Context) (*podmanapi.Client, error) 
 // renderer opens the progress renderer --progress asks for on stderr.
 func (g *globalOptions) renderer() (display.Renderer, error) {
 	isTTY := false
-	if f, ok := g.streams.err.(*os.File); ok {
+	w := g.streams.err
+	if r, ok := w.(*redactingWriter); ok {
+		w = r.w
+	}
+	if f, ok := w.(*os.File); ok {
 		isTTY = display.IsTerminal(f)
 	}
 	r, err := display.New(g.progress, g.streams.err, isTTY, g.getenv)

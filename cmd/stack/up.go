@@ -1,15 +1,14 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
-	"github.com/podstack/podstack/stack"
 )
 
 func addRuntimeCommands(root *cobra.Command, g *globalOptions) {
@@ -40,7 +39,7 @@ func newUpCommand(g *globalOptions) *cobra.Command {
 		detach, dryRun bool
 		rollback       bool
 		format         string
-		abort          abortFlags
+		abort          ops.Abort
 	)
 	cmd := &cobra.Command{
 		Use:   "up [SERVICE...]",
@@ -75,8 +74,7 @@ Without -d, up follows the services' logs until Ctrl-C, then stops the stack
 			if err != nil {
 				return err
 			}
-			opts.Policy = g.policy(s)
-			if err := abort.check(s, opts, detach || dryRun || opts.NoStart); err != nil {
+			if err := abort.Check(s, opts.Services, detach || dryRun || opts.NoStart); err != nil {
 				return err
 			}
 			c, err := g.connect(ctx)
@@ -84,34 +82,42 @@ Without -d, up follows the services' logs until Ctrl-C, then stops the stack
 				return err
 			}
 			defer c.Close()
+			p := g.project(s, c)
+			up := ops.UpOptions{Plan: opts, Exec: ef.options(), Rollback: rollback, DryRun: dryRun}
 			if dryRun {
-				plan, err := planner.Up(ctx, c, s, opts, planner.UpOptions{DryRun: true}, ef.options(), planner.NoEvents)
+				plan, err := p.Up(ctx, up)
 				if err != nil {
 					return err
 				}
 				return writePlan(g, plan, format)
 			}
-			r, err := g.renderer()
-			if err != nil {
+			var plan *planner.Plan
+			err = g.withProgress(p, func() (err error) {
+				plan, err = p.Up(ctx, up)
 				return err
-			}
-			plan, err := planner.Up(ctx, c, s, opts, planner.UpOptions{Rollback: rollback}, ef.options(), r)
-			r.Close()
+			})
 			if plan != nil {
 				for _, w := range plan.Warnings {
 					fmt.Fprintf(g.streams.err, "WARN %s\n", w)
 				}
 			}
-			if err != nil {
-				if !rollback && plan != nil && !errors.Is(err, context.Canceled) {
-					err = fmt.Errorf("%w\nWhat was created is still there and labelled with project %q: run 'stack up' again after fixing the cause, or 'stack down' to remove it (or use --rollback)", err, s.Name)
-				}
+			if err != nil || detach || opts.NoStart {
 				return err
 			}
-			if detach || opts.NoStart {
-				return nil
+			printer := newLogPrinter(g, s.Name, nil, false, false)
+			var code int
+			err = g.withProgress(p, func() (err error) {
+				code, err = p.Attach(ctx, ops.AttachOptions{Services: opts.Services, Abort: abort,
+					Attached: printer.size, Logs: printer.print, Force: g.force})
+				return err
+			})
+			if errors.Is(err, ops.ErrInterrupted) {
+				return silentExit{exitInterrupted}
 			}
-			return attach(ctx, g, c, s, opts, abort)
+			if err != nil {
+				return err
+			}
+			return exitCode(code)
 		},
 	}
 	f := cmd.Flags()
@@ -120,29 +126,10 @@ Without -d, up follows the services' logs until Ctrl-C, then stops the stack
 	f.BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing")
 	f.StringVar(&format, "format", "table", "plan format for --dry-run: table, text or json")
 	f.BoolVar(&rollback, "rollback", false, "when up fails part-way, remove what this run created")
-	f.BoolVar(&abort.onExit, "abort-on-container-exit", false, "stop the stack when any attached container exits; exit with its code")
-	f.BoolVar(&abort.onFailure, "abort-on-container-failure", false, "stop the stack when any attached container exits non-zero; exit with its code")
-	f.StringVar(&abort.exitCodeFrom, "exit-code-from", "", "exit with this service's exit code (implies --abort-on-container-exit)")
+	f.BoolVar(&abort.OnExit, "abort-on-container-exit", false, "stop the stack when any attached container exits; exit with its code")
+	f.BoolVar(&abort.OnFailure, "abort-on-container-failure", false, "stop the stack when any attached container exits non-zero; exit with its code")
+	f.StringVar(&abort.ExitCodeFrom, "exit-code-from", "", "exit with this service's exit code (implies --abort-on-container-exit)")
 	f.IntVar(&ef.parallel, "parallel", 0, "how many steps may run at once (0: no limit)")
 	f.DurationVar(&ef.waitTimeout, "wait-timeout", 0, "give up waiting for a dependency or --wait after this long (0: no limit)")
 	return cmd
-}
-
-// selected returns the service names args name, or all services; unknown
-// names are an error that touches nothing.
-func selected(s *stack.Stack, args []string) ([]string, error) {
-	if len(args) == 0 {
-		return s.ServiceNames(), nil
-	}
-	var problems stack.Problems
-	for _, a := range args {
-		if _, ok := s.Services[a]; !ok {
-			problems = append(problems, stack.Problem{Message: fmt.Sprintf("no such service %q in stack %q", a, s.Name),
-				Fix: "stack config --services lists them"})
-		}
-	}
-	if err := problems.Err(); err != nil {
-		return nil, err
-	}
-	return args, nil
 }

@@ -30,6 +30,8 @@ type serverVersion struct {
 	OS         string `json:"os,omitempty"`
 	Arch       string `json:"arch,omitempty"`
 	URL        string `json:"url"`
+	// Capabilities are what stack adapts to: version, rootless, cgroups.
+	Capabilities *podmanapi.Capabilities `json:"capabilities,omitempty"`
 }
 
 func newVersionCommand(g *globalOptions) *cobra.Command {
@@ -37,9 +39,12 @@ func newVersionCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Show the client version and the Podman service's version",
-		Long: `Show stack's version and, when a Podman service answers, the service's
-version, API version and URL. It exits 1 (after printing the client part) when no
-service answers; it never starts a temporary one.`,
+		Long: `Show stack's version and the Podman service's: its version, API version, URL
+and mode (rootful or rootless, cgroup version, network backend), which is
+what stack adapts to. The service is found as every command finds it: when
+none answers and Podman is installed, a temporary one is started for the
+command (and stack says so). It exits 1, after printing the client part, when
+no service can be reached.`,
 		Example: `  stack version
   stack version --format json --url unix:///run/podman/podman.sock`,
 		Args: cobra.NoArgs,
@@ -52,7 +57,7 @@ service answers; it never starts a temporary one.`,
 				GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
 			}}
 			var connErr error
-			c, err := podmanapi.Connect(cmd.Context(), podmanapi.ConnectOptions{URL: g.url, Stderr: g.streams.err, Getenv: g.getenv, NoEmbedded: true})
+			c, err := g.connect(cmd.Context())
 			if err != nil {
 				connErr = err
 			} else {
@@ -62,6 +67,11 @@ service answers; it never starts a temporary one.`,
 					connErr = err
 				} else {
 					rep.Server = &serverVersion{Version: info.Version, APIVersion: info.APIVersion, OS: info.OS, Arch: info.Arch, URL: info.URL}
+					if k, err := c.Capabilities(cmd.Context()); err == nil {
+						rep.Server.Capabilities = &k
+					} else {
+						connErr = err
+					}
 				}
 			}
 			if format == "json" {
@@ -81,6 +91,13 @@ service answers; it never starts a temporary one.`,
 					fmt.Fprintf(w, "Server: Podman\n Version:     %s\n API version: %s\n", s.Version, s.APIVersion)
 					if s.OS != "" {
 						fmt.Fprintf(w, " OS/Arch:     %s/%s\n", s.OS, s.Arch)
+					}
+					if k := s.Capabilities; k != nil {
+						mode := "rootful"
+						if k.Rootless {
+							mode = "rootless"
+						}
+						fmt.Fprintf(w, " Mode:        %s, cgroup v%d, %s\n", mode, k.CgroupVersion, k.NetworkBackend)
 					}
 					fmt.Fprintf(w, " URL:         %s\n", s.URL)
 				}

@@ -52,6 +52,9 @@ func New(mode string, w io.Writer, isTerminal bool, getenv func(string) string) 
 func IsTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 func kindOf(e planner.Event) string {
+	if e.Object != "" {
+		return e.Object
+	}
 	switch e.Kind {
 	case planner.StepCreatePod, planner.StepRemovePod:
 		return "Pod"

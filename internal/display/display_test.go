@@ -82,6 +82,18 @@ func TestPlain(t *testing.T) {
 	}
 }
 
+// An event for an object the step kind does not name (a Kubernetes
+// Deployment) is shown with the kind it carries, not as a container.
+func TestPlainNamesTheEventsObjectKind(t *testing.T) {
+	var b bytes.Buffer
+	r, _ := New("plain", &b, false, nil)
+	r.Emit(planner.Event{Time: t0, StepID: 1, Kind: "Apply", Object: "Deployment", Resource: "web", Status: planner.StatusDone, Text: "Created"})
+	r.Close()
+	if got, want := b.String(), "Deployment web Created\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
 func TestJSON(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(render("json")), "\n")
 	if len(lines) != 3 {

@@ -1,4 +1,3 @@
-// Package stackgen generates large compose files for benchmarks and tests.
 package stackgen
 
 import (

@@ -1,7 +1,3 @@
-// Package testcorpus finds the real-world stack files podstack's tests run
-// over: docker/awesome-compose's files, which the repository carries (CC0),
-// and podman-compose's integration fixtures, a peer's suite (GPL-2.0) that is
-// read from where it lies and never copied into the repository.
 package testcorpus
 
 import (
@@ -144,8 +140,12 @@ func Report() {
 				f.Close()
 			}
 		}
+		where := os.Getenv(PeerEnv)
+		if where == "" {
+			where = filepath.Join(Root(), defaultPeerDir)
+		}
 		fmt.Fprintf(os.Stderr, "\n*** %d peer tests NOT RUN: podman-compose's fixtures were not found at %s.\n"+
 			"*** Set %s to their directory (podman-compose's tests/integration) to run them.\n\n",
-			n, filepath.Join(Root(), defaultPeerDir), PeerEnv)
+			n, where, PeerEnv)
 	})
 }

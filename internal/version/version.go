@@ -1,4 +1,3 @@
-// Package version holds the build's version, stamped by the Makefile with -ldflags -X.
 package version
 
 // Version and Commit are set at build time; "dev" marks a plain go build.

@@ -1,0 +1,2 @@
+// Command stack runs compose-style multi-pod stacks on Podman.
+package main

@@ -1,0 +1,2 @@
+// Package stackgen generates large compose files for benchmarks and tests.
+package stackgen

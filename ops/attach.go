@@ -1,0 +1,252 @@
+package ops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/podstack/podstack/planner"
+	"github.com/podstack/podstack/stack"
+)
+
+// ErrInterrupted is what Attach returns after Ctrl-C stopped the stack.
+var ErrInterrupted = errors.New("interrupted")
+
+// Abort are docker compose's ways to end an attached up.
+type Abort struct {
+	// OnExit stops the stack when any attached container exits.
+	OnExit bool
+	// OnFailure stops it when one exits non-zero.
+	OnFailure bool
+	// ExitCodeFrom ends with this service's exit code (and implies OnExit).
+	ExitCodeFrom string
+}
+
+// Set reports whether any abort rule is asked for.
+func (a Abort) Set() bool { return a.OnExit || a.OnFailure || a.ExitCodeFrom != "" }
+
+// Check refuses abort rules that cannot apply: without attaching (-d,
+// --dry-run, --no-start) nothing watches the containers, and ExitCodeFrom
+// must name an attached service.
+func (a Abort) Check(s *stack.Stack, services []string, detached bool) error {
+	if !a.Set() {
+		return nil
+	}
+	if detached {
+		return fmt.Errorf("%w: --abort-on-container-exit, --abort-on-container-failure and --exit-code-from need an attached up: drop -d, --dry-run or --no-start", stack.ErrInvalid)
+	}
+	if a.ExitCodeFrom == "" {
+		return nil
+	}
+	if _, ok := s.Services[a.ExitCodeFrom]; !ok {
+		return fmt.Errorf("%w: --exit-code-from %s: no such service in stack %q (stack config --services lists them)", stack.ErrInvalid, a.ExitCodeFrom, s.Name)
+	}
+	if len(services) > 0 && !contains(services, a.ExitCodeFrom) {
+		return fmt.Errorf("%w: --exit-code-from %s: the service is not among those named (%s)", stack.ErrInvalid, a.ExitCodeFrom, strings.Join(services, ", "))
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// AttachOptions tune Attach.
+type AttachOptions struct {
+	// Services are the attached services; empty means all.
+	Services []string
+	Abort    Abort
+	// Attached is told the attached containers' names before their first
+	// line, so a printer can size its prefixes.
+	Attached func(names []string)
+	// Logs receives every log line of the attached containers.
+	Logs func(LogLine)
+	// Force is closed by a second Ctrl-C: the graceful stop becomes a kill.
+	Force <-chan struct{}
+}
+
+// containerExit is one attached container's end.
+type containerExit struct {
+	name, service string
+	code          int
+	restarted     bool // its restart policy brought it back
+}
+
+// Attach follows the services' logs until ctx ends (Ctrl-C), then stops
+// them in reverse dependency order (a close of Force kills them instead)
+// and returns ErrInterrupted. It returns earlier once every attached
+// container has exited; with abort rules, a container's exit (or failure)
+// stops the stack too. The exit code is docker compose's: that container's,
+// or the ExitCodeFrom service's.
+func (p *Project) Attach(ctx context.Context, o AttachOptions) (int, error) {
+	if err := p.needStack("attach"); err != nil {
+		return 0, err
+	}
+	s, e := p.Stack, p.Engine
+	observed, err := e.Observe(ctx, p.Name, nil)
+	if err != nil {
+		return 0, err
+	}
+	attached := match(observed, o.Services, nil)
+	names := Names(attached)
+	p.say("Attaching to %s (Ctrl+C stops the stack)", strings.Join(names, ", "))
+	if o.Attached != nil {
+		o.Attached(names)
+	}
+	logs := o.Logs
+	if logs == nil {
+		logs = func(LogLine) {}
+	}
+	logCtx, stopLogs := context.WithCancel(ctx)
+	defer stopLogs()
+	logDone := make(chan error, 1)
+	go func() { logDone <- e.StreamLogs(logCtx, names, LogOptions{Follow: true, Tail: -1}, logs) }()
+
+	// Every attached container is watched: Attach returns once all have
+	// exited. One-shot jobs that others await (service_completed_successfully)
+	// are expected to exit and never trigger an abort.
+	exits := make(chan containerExit, len(attached))
+	jobs := completionAwaited(s)
+	for _, ct := range attached {
+		svc := ct.Labels[planner.LabelService]
+		go func() {
+			for {
+				// A container its restart policy brings back has not ended,
+				// and is watched again.
+				code, restarted, err := e.WaitEnd(logCtx, ct.Name)
+				if err != nil {
+					exits <- containerExit{ct.Name, svc, -1, false}
+					return
+				}
+				exits <- containerExit{ct.Name, svc, code, restarted}
+				if !restarted {
+					return
+				}
+			}
+		}()
+	}
+
+	a := o.Abort
+	code, running := 0, len(attached)
+	for running > 0 {
+		select {
+		case err := <-logDone:
+			if ctx.Err() != nil {
+				return 0, p.stopAttached(o, names, "")
+			}
+			if err != nil {
+				return 0, err
+			}
+			logDone = nil
+		case ex := <-exits:
+			if ctx.Err() != nil { // Ctrl-C ended the watch
+				return 0, p.stopAttached(o, names, "")
+			}
+			if ex.restarted {
+				p.say("%s exited with code %d and was restarted (restart policy)", p.Short(ex.name), ex.code)
+				continue
+			}
+			running--
+			p.say("%s exited with code %d", p.Short(ex.name), ex.code)
+			if ex.service == a.ExitCodeFrom {
+				code = ex.code
+			}
+			if jobs[ex.service] && ex.service != a.ExitCodeFrom {
+				continue
+			}
+			if a.OnExit || a.ExitCodeFrom != "" || (a.OnFailure && ex.code != 0) {
+				if a.ExitCodeFrom == "" {
+					code = ex.code
+				}
+				if err := p.stopAttached(o, names, "Aborting on container exit..."); err != nil {
+					return 0, err
+				}
+				stopLogs()
+				return p.finalCode(ctx, a, code), nil
+			}
+		}
+	}
+	// All exited: let the last lines through, then stop following.
+	if logDone != nil {
+		select {
+		case <-logDone:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	return p.finalCode(ctx, a, code), nil
+}
+
+// finalCode is up's exit code once the attached containers are down: the
+// ExitCodeFrom service's container's own, else code.
+func (p *Project) finalCode(ctx context.Context, a Abort, code int) int {
+	if a.ExitCodeFrom == "" {
+		return code
+	}
+	found, err := p.Containers(ctx, []string{a.ExitCodeFrom})
+	if err != nil {
+		return code
+	}
+	if c, err := p.Engine.WaitExit(ctx, found[0].Name); err == nil {
+		return c
+	}
+	return code
+}
+
+// completionAwaited lists the services another awaits with
+// service_completed_successfully.
+func completionAwaited(s *stack.Stack) map[string]bool {
+	out := map[string]bool{}
+	for _, svc := range s.Services {
+		for dep, d := range svc.DependsOn {
+			if d.Condition == stack.ConditionCompleted {
+				out[dep] = true
+			}
+		}
+	}
+	return out
+}
+
+// stopAttached stops the attached services in reverse dependency order;
+// a close of Force during the stop kills them instead. Without a reason it
+// is the Ctrl-C path, which ends in ErrInterrupted.
+func (p *Project) stopAttached(o AttachOptions, names []string, reason string) error {
+	if reason == "" {
+		p.say("Gracefully stopping... (press Ctrl+C again to force)")
+	} else {
+		p.say("%s", reason)
+	}
+	stopCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-o.Force:
+			cancel()
+		case <-stopCtx.Done():
+		}
+	}()
+	// A forced stop cancels the wait for the lock too: it kills without it.
+	if release, err := p.lock(stopCtx, "up"); err == nil {
+		defer release()
+	}
+	err := p.stop(stopCtx, planner.DownOptions{Services: o.Services})
+	if stopCtx.Err() != nil {
+		// Forced: kill the containers already known, at once. Nothing is
+		// listed first: Podman 5 holds a pod listing while a member is in a
+		// long stop, which is exactly when a user forces.
+		err = p.Engine.KillAll(context.Background(), names)
+	}
+	if err != nil {
+		return err
+	}
+	if reason == "" {
+		return ErrInterrupted
+	}
+	return nil
+}

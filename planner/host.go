@@ -1,0 +1,80 @@
+package planner
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/podstack/podstack/stack"
+)
+
+// Host is what the planner knows about the runtime's host: limits a stack
+// can run into that Podman would only report half-way through an up, after
+// other objects were made. The zero value has no limits.
+type Host struct {
+	// Mode names the runtime in messages, e.g. "rootless Podman 4.3.1".
+	Mode string `json:"mode,omitempty"`
+	// UnprivilegedPortStart is the lowest host port that can be published
+	// (a rootless runtime's net.ipv4.ip_unprivileged_port_start); 0 means
+	// any port can.
+	UnprivilegedPortStart int `json:"unprivilegedPortStart,omitempty"`
+}
+
+// HostInspector is a Backend that can describe its host. Up asks it only
+// when the stack asks for something a host may refuse (a published port
+// below 1024), so other runs cost nothing.
+type HostInspector interface {
+	// Host describes the runtime's host (see Host).
+	Host(ctx context.Context) (Host, error)
+}
+
+// privilegedPorts reports whether any service publishes a host port below
+// 1024, the lowest ip_unprivileged_port_start default.
+func privilegedPorts(s *stack.Stack) bool {
+	for _, svc := range s.Services {
+		for _, pt := range svc.Ports {
+			if pt.Published != 0 && pt.Published < 1024 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// observeHost fills observed.Host when the backend can describe its host
+// and the stack needs it.
+func observeHost(ctx context.Context, b Backend, s *stack.Stack, observed *ObservedState) error {
+	hi, ok := b.(HostInspector)
+	if !ok || !privilegedPorts(s) {
+		return nil
+	}
+	h, err := hi.Host(ctx)
+	if err != nil {
+		return err
+	}
+	observed.Host = h
+	return nil
+}
+
+// checkHost reports what the selected services ask of the host that it
+// refuses, all at once, before anything is created.
+func checkHost(s *stack.Stack, selected map[string]bool, h Host) error {
+	if h.UnprivilegedPortStart == 0 {
+		return nil
+	}
+	v := &validator{s: s}
+	for _, name := range s.ServiceNames() {
+		if !selected[name] {
+			continue
+		}
+		for _, pt := range s.Services[name].Ports {
+			if pt.Published == 0 || int(pt.Published) >= h.UnprivilegedPortStart {
+				continue
+			}
+			v.add(name, fmt.Sprintf("publishes host port %d, which %s cannot bind: ports below %d are privileged",
+				pt.Published, h.Mode, h.UnprivilegedPortStart),
+				fmt.Sprintf("publish a port of %d or above (\"%d:%d\"), or let users bind lower ports: sysctl net.ipv4.ip_unprivileged_port_start=%d",
+					h.UnprivilegedPortStart, 8000+int(pt.Published), pt.Target, pt.Published))
+		}
+	}
+	return v.problems.Err()
+}

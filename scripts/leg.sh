@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Runs one leg of podstack's test matrix: starts the leg's own Podman service
+# (a leg that cannot start its Podman FAILS, it is never skipped), runs the
+# compiled integration and end-to-end test binaries against it, stops the
+# service, and prints the leg's wall time.
+#
+#   scripts/leg.sh podman     the machine's Podman, as whoever runs it (root:
+#                             rootful; a normal user: rootless)
+#   scripts/leg.sh podman5    Podman 5 rootful, isolated (scripts/podman5.sh)
+#   scripts/leg.sh rootless   the machine's Podman as a created user (scripts/rootless.sh)
+#   scripts/leg.sh kube       a real kube-apiserver (scripts/kube-apiserver.sh) for the
+#                             export tests (e2e's TestKubeAPI*); runs on one machine
+#                             take turns on it (flock)
+#
+# Env: TESTBIN (directory of the *.test binaries `make test-binaries` builds,
+# default bin/test), STACK_BIN (the built stack), RUN (only tests matching this
+# regexp, as go test -run), TEST_TIMEOUT (per binary, default 15m), V=1
+# (verbose), LEG_SUMMARY (a file the leg's result line is appended to).
+set -uo pipefail
+leg=${1:?usage: $0 podman|podman5|rootless|kube}
+cd "$(dirname "$0")/.."
+top=$(pwd)
+here=$top/scripts
+TESTBIN=$(cd "${TESTBIN:-bin/test}" 2>/dev/null && pwd) || { echo "leg $leg: no test binaries: make test-binaries" >&2; exit 1; }
+export STACK_BIN=${STACK_BIN:-$top/bin/stack}
+[ -x "$STACK_BIN" ] || { echo "leg $leg: no stack binary at $STACK_BIN: make build" >&2; exit 1; }
+t0=$SECONDS
+
+say() { echo "=== leg $leg: $*" >&2; }
+elapsed() { local s=$((SECONDS - $1)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+finish() {
+  local rc=$1 what=$2
+  local line
+  line=$(printf '%-10s %-6s %8s  %s' "$leg" "$what" "$(elapsed "$t0")" "${detail:-}")
+  say "$what in $(elapsed "$t0") ${detail:+($detail)}"
+  [ -n "${LEG_SUMMARY:-}" ] && echo "$line" >>"$LEG_SUMMARY"
+  exit "$rc"
+}
+
+# The packages a leg runs, each as DIR or DIR:RUN (only the tests matching
+# RUN): the Podman legs run the integration and e2e tests, the kube leg the
+# tests that need an API server.
+pkgs=(podmanapi e2e)
+case $leg in
+podman)
+  start() { "$here/podman-service.sh" start; }
+  stop() { "$here/podman-service.sh" stop; }
+  runner() { env STACK_URL="$url" STACK_TEST_URL="$url" "$@"; }
+  ;;
+podman5)
+  start() { "$here/podman5.sh" start; }
+  stop() { "$here/podman5.sh" stop; }
+  runner() { "$here/podman5.sh" exec "$@"; }
+  ;;
+rootless)
+  if [ "$(id -u)" != 0 ]; then
+    say "needs root to create and prepare its user; as a normal user, 'make test-podman' is the rootless leg"
+    finish 1 FAIL
+  fi
+  start() { "$here/rootless.sh" start; }
+  stop() { "$here/rootless.sh" stop; }
+  runner() { "$here/rootless.sh" exec "$@"; }
+  ;;
+kube)
+  # Its "service" is the API server; start prints its kubeconfig. Only the
+  # e2e binary has tests that use it; the others' need Podman.
+  exec 9>"$("$here/kube-apiserver.sh" lockfile)" && flock 9
+  start() { "$here/kube-apiserver.sh" start; }
+  stop() { "$here/kube-apiserver.sh" stop; }
+  runner() {
+    env PODSTACK_TEST_KUBECONFIG="$url" PODSTACK_KUBECTL="$("$here/kube-apiserver.sh" bindir)/kubectl" PODSTACK_REQUIRE_KUBE=1 "$@"
+  }
+  pkgs=("e2e:^TestKubeAPI" cluster "cmd/stack:^(TestTarget|TestPlanTargetKube)")
+  service="Kubernetes API server"
+  ;;
+*) echo "usage: $0 podman|podman5|rootless|kube" >&2; exit 2 ;;
+esac
+
+say "starting its ${service:-Podman service}"
+if ! url=$(start); then
+  detail="its ${service:-Podman service} did not start"
+  finish 1 FAIL
+fi
+trap 'stop >/dev/null 2>&1 || true' EXIT
+say "service at $url ($(elapsed "$t0"))"
+if ! runner test -r "$top/go.mod" -a -x "$TESTBIN"; then
+  detail="the clone ($top) or $TESTBIN is not readable by the leg's user: give others read access (chmod o+rX)"
+  finish 1 FAIL
+fi
+
+# The peer suite's count of tests not run (see scripts/peer-report.sh); the
+# file must be writable by a rootless leg's user.
+export PODSTACK_PEER_REPORT
+PODSTACK_PEER_REPORT=$(mktemp)
+chmod 666 "$PODSTACK_PEER_REPORT"
+
+args=(-test.count=1 -test.timeout="${TEST_TIMEOUT:-15m}")
+[ -n "${RUN:-}" ] && args+=(-test.run="$RUN")
+[ "${V:-}" = 1 ] && args+=(-test.v)
+rc=0
+detail=
+for entry in "${pkgs[@]}"; do
+  pkg=${entry%%:*}
+  bin=$TESTBIN/$(echo "$pkg" | tr / -).test
+  [ -x "$bin" ] || { say "no test binary $bin: make test-binaries"; rc=1; continue; }
+  run=()
+  [ "$entry" != "$pkg" ] && run=(-test.run="${entry#*:}")
+  t1=$SECONDS
+  # A test binary runs in its package's directory, as go test runs it.
+  if (cd "$top/$pkg" && runner "$bin" "${args[@]}" "${run[@]}"); then what=ok; else what=FAILED; rc=1; fi
+  detail+="$pkg $what $(elapsed "$t1"), "
+  say "$pkg: $what in $(elapsed "$t1")"
+done
+"$here/peer-report.sh" "$PODSTACK_PEER_REPORT"
+detail=${detail%, }
+if [ $rc = 0 ]; then finish 0 PASS; else finish 1 FAIL; fi
