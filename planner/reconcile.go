@@ -59,6 +59,7 @@ type reconciler struct {
 	volumes   map[string]ObservedVolume  // every observed volume, by name
 	networks  map[string]ObservedNetwork // every observed network, by name
 	images    map[string]bool
+	noHealth  map[string]bool // services whose image has no test to keep (imageHealth)
 
 	decisions   map[string]*decision // container name -> what happens to it
 	podRecreate map[string]bool
@@ -110,6 +111,10 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 	if err := checkHost(s, selected, observed.Host); err != nil {
 		return nil, err
 	}
+	healthNotes, noHealth, err := imageHealth(s, observed)
+	if err != nil {
+		return nil, err
+	}
 	containers := Containers(s, pods)
 	r := &reconciler{s: s, observed: observed, opts: opts, pods: pods, byService: podOf(pods), selected: selected,
 		order: topoOrder(s, selected), ofService: map[string][]*Container{},
@@ -120,7 +125,8 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 		imageStep: map[string]*Step{}, netStep: map[string]*Step{}, volStep: map[string]*Step{}, secretStep: map[string]*Step{}, dirStep: map[string]*Step{},
 		podStep: map[string]*Step{}, createStep: map[string]*Step{}, startStep: map[string]*Step{}, removeStep: map[string]*Step{},
 		waits: map[string]*Step{}}
-	r.plan = &Plan{Stack: s, Project: s.Name, Environment: s.Environment, Pods: pods, Containers: containers}
+	r.noHealth = noHealth
+	r.plan = &Plan{Stack: s, Project: s.Name, Environment: s.Environment, Pods: pods, Containers: containers, Warnings: healthNotes}
 	r.b = &builder{plan: r.plan}
 	for _, c := range containers {
 		r.ofService[c.Service] = append(r.ofService[c.Service], c)
@@ -627,7 +633,7 @@ func (r *reconciler) waitPhase() {
 				continue
 			}
 			cond := stack.ConditionStarted
-			if svc.Health != nil {
+			if svc.Health != nil && !r.noHealth[name] {
 				cond = stack.ConditionHealthy
 			}
 			if r.waits[c.Name+"/"+string(cond)] != nil {

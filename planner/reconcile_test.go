@@ -503,3 +503,39 @@ func TestReconcileTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthcheckKeepingTheImageTest: a healthcheck with timings only runs
+// the image's test. Where the image is here and has none, the plan says the
+// service runs without a healthcheck (and --wait waits for it to start); a
+// service waiting for it to be healthy is refused before anything runs.
+func TestHealthcheckKeepingTheImageTest(t *testing.T) {
+	s := load(t, writeCompose(t, "name: ih\nservices:\n  db:\n    image: pg\n    healthcheck: {interval: 1s}\n"))
+	waitOn := func(p *Plan) string {
+		for _, st := range p.Steps {
+			if st.Kind == StepWait {
+				return string(st.Condition)
+			}
+		}
+		return ""
+	}
+
+	p, err := Reconcile(s, &ObservedState{Images: []string{"pg"}, ImageHealth: map[string][]string{"pg": {"CMD", "pg_isready"}}}, Options{Wait: true})
+	if err != nil || len(p.Warnings) != 0 || waitOn(p) != string(stack.ConditionHealthy) {
+		t.Errorf("image with a test: err %v, warnings %q, wait %q", err, p.Warnings, waitOn(p))
+	}
+	p, err = Reconcile(s, &ObservedState{}, Options{Wait: true})
+	if err != nil || len(p.Warnings) != 0 || waitOn(p) != string(stack.ConditionHealthy) {
+		t.Errorf("image not here yet: err %v, warnings %q, wait %q", err, p.Warnings, waitOn(p))
+	}
+	p, err = Reconcile(s, &ObservedState{Images: []string{"pg"}}, Options{Wait: true})
+	if err != nil || len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "image pg has none: it runs without a healthcheck") ||
+		waitOn(p) != string(stack.ConditionStarted) {
+		t.Errorf("image without a test: err %v, warnings %q, wait %q", err, p.Warnings, waitOn(p))
+	}
+
+	s = load(t, writeCompose(t, "name: ih\nservices:\n  db:\n    image: pg\n    healthcheck: {interval: 1s}\n  api:\n    image: x\n    depends_on: {db: {condition: service_healthy}}\n"))
+	_, err = Reconcile(s, &ObservedState{Images: []string{"pg", "x"}}, Options{})
+	if err == nil || !stack.IsInvalid(err) || !strings.Contains(err.Error(), `service "api": waits for "db" to be healthy, but its healthcheck keeps the image's test and image pg has none`) {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -39,6 +39,9 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// Messages are built from substituted values: put each credential's
+	// ${NAME} back in place of its value before any is returned.
+	scrub := newScrubber(env, nil)
 	var s *Stack
 	switch format {
 	case FormatKube:
@@ -58,12 +61,19 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, scrub.err(err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.resolveSecrets(env)
+	s.scrub = newScrubber(env, s.Options.SecretEnv)
+	for i, w := range s.Warnings {
+		s.Warnings[i].Message = s.Scrub(w.Message)
+	}
+	for i, p := range s.RunProblems {
+		s.RunProblems[i].Message, s.RunProblems[i].Fix = s.Scrub(p.Message), s.Scrub(p.Fix)
+	}
 	s.Environment = opts.Environment
 	s.EnvFiles = envFiles
 	if s.WorkingDir == "" {
@@ -353,16 +363,25 @@ func overrideFile(name, env string) string {
 // with top-level apiVersion and kind is Kubernetes.
 func detectFormat(files []sourceFile) (Format, error) {
 	var kube, compose []string
+	kindLine := 0
 	for _, f := range files {
 		if isKube(f) {
 			kube = append(kube, f.Name)
+			if kindLine == 0 {
+				for _, d := range f.docs {
+					if l := indexNode(d).exact("kind"); l > 0 {
+						kindLine = l
+						break
+					}
+				}
+			}
 		} else {
 			compose = append(compose, f.Name)
 		}
 	}
 	if len(kube) > 0 && len(compose) > 0 {
 		return "", Problems{{
-			Position: Position{File: kube[0]},
+			Position: Position{File: kube[0], Line: kindLine},
 			Message:  fmt.Sprintf("is Kubernetes YAML but %s is a Compose file; the two formats cannot be merged", compose[0]),
 			Fix:      "load them separately, or convert one with 'stack convert'",
 		}}

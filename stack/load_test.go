@@ -416,6 +416,24 @@ func TestUnreadableStackFileKeepsTheReason(t *testing.T) {
 	}
 }
 
+// TestHealthcheckWithoutTest: a healthcheck with timings and no test is
+// valid compose: the image's own test, run with these timings.
+func TestHealthcheckWithoutTest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "compose.yaml")
+	os.WriteFile(path, []byte("services:\n  db:\n    image: postgres\n    healthcheck:\n      interval: 2s\n      retries: 5\n  plain:\n    image: x\n    healthcheck: {}\n"), 0o644)
+	s, err := Load(context.Background(), LoadOptions{Files: []string{path}, Environ: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.Services["db"].Health
+	if !h.InheritsTest() || h.Interval != 2*time.Second || h.Retries != 5 || h.Timeout != DefaultHealthTimeout {
+		t.Errorf("healthcheck %+v, want the image's test with interval 2s, retries 5, the default timeout", h)
+	}
+	if s.Services["plain"].Health != nil {
+		t.Errorf("an empty healthcheck: %+v, want none of podstack's (the image's own applies)", s.Services["plain"].Health)
+	}
+}
+
 // TestEnvironments: the environments found are exactly the names Load reads
 // overrides and env files for, by the one naming rule.
 func TestEnvironments(t *testing.T) {
