@@ -55,7 +55,7 @@ podman5: ## build Podman 5 from the Go module proxy (cached outside the clone, p
 
 test: setup build test-binaries podman5 ## everything CI runs: lint, unit tests, then every leg of the matrix
 	@export LEG_SUMMARY=$$(mktemp) iso=$$(mktemp) && t0=$$SECONDS && \
-	$(MAKE) --no-print-directory lint unit || exit 1; \
+	$(MAKE) --no-print-directory lint unit fuzz-short || exit 1; \
 	{ $(MAKE) --no-print-directory -k NODEPS=1 $(ISOLATED_LEGS) >$$iso 2>&1; } & bg=$$!; \
 	$(MAKE) --no-print-directory -k NODEPS=1 $(LEGS); rc=$$?; \
 	wait $$bg || rc=1; \
