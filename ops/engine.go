@@ -131,15 +131,20 @@ type Stat struct {
 
 // ExecOptions describe a command run in a running container.
 type ExecOptions struct {
-	Cmd         []string
-	Env         []string
-	User        string
-	WorkDir     string
-	TTY         bool
+	Cmd     []string
+	Env     []string
+	User    string
+	WorkDir string
+	TTY     bool
+	// Interactive forwards Stdin to the command (until Stdin ends).
 	Interactive bool
-	Stdin       io.Reader
-	Stdout      io.Writer
-	Stderr      io.Writer
+	// Detach starts the command and returns at once, with code 0.
+	Detach bool
+	// Privileged gives the command extended privileges.
+	Privileged bool
+	Stdin      io.Reader
+	Stdout     io.Writer
+	Stderr     io.Writer
 }
 
 // RunIO connects a container RunContainer runs: its output goes to Stdout

@@ -29,20 +29,28 @@ func (p *Project) Exec(ctx context.Context, r ExecRequest) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	index := r.Index
+	target, err := replica(running, r.Service, r.Index)
+	if err != nil {
+		return -1, err
+	}
+	return p.Engine.Exec(ctx, target, r.ExecOptions)
+}
+
+// replica picks a service's replica by its number (0 means 1) among
+// containers, by the number label stack gives every replica.
+func replica(containers []planner.ObservedContainer, service string, index int) (string, error) {
 	if index == 0 {
 		index = 1
 	}
-	target := ""
-	for _, c := range running {
-		if c.Labels[planner.LabelNumber] == strconv.Itoa(index) || strings.HasSuffix(c.Name, "-"+strconv.Itoa(index)) || len(running) == 1 {
-			target = c.Name
+	var numbers []string
+	for _, c := range containers {
+		n := c.Labels[planner.LabelNumber]
+		if n == strconv.Itoa(index) {
+			return c.Name, nil
 		}
+		numbers = append(numbers, n)
 	}
-	if target == "" {
-		return -1, fmt.Errorf("service %q has no running replica %d", r.Service, index)
-	}
-	return p.Engine.Exec(ctx, target, r.ExecOptions)
+	return "", fmt.Errorf("service %q has no running replica %d (running: %s; --index picks one)", service, index, strings.Join(numbers, ", "))
 }
 
 // RunRequest is a one-off container of a service (`stack run`).

@@ -133,16 +133,23 @@ func (c *Client) Stats(ctx context.Context, names []string, stream bool, each fu
 	return nil
 }
 
-// Exec runs a command in a container and returns its exit code. With TTY and
-// a terminal on stdin, the terminal is put in raw mode and resized to fit.
+// Exec runs a command in a container and returns its exit code (0 at once
+// with Detach). With TTY and a terminal on stdin, the terminal is put in raw
+// mode and resized to fit.
 func (c *Client) Exec(ctx context.Context, name string, o ops.ExecOptions) (int, error) {
 	cfg := &handlers.ExecCreateConfig{ExecOptions: dockerContainer.ExecOptions{
-		Cmd: o.Cmd, Env: o.Env, User: o.User, WorkingDir: o.WorkDir, Tty: o.TTY,
-		AttachStdout: true, AttachStderr: !o.TTY, AttachStdin: o.Interactive,
+		Cmd: o.Cmd, Env: o.Env, User: o.User, WorkingDir: o.WorkDir, Tty: o.TTY, Privileged: o.Privileged,
+		AttachStdout: !o.Detach, AttachStderr: !o.TTY && !o.Detach, AttachStdin: o.Interactive && !o.Detach,
 	}}
 	id, err := containers.ExecCreate(c.ctx(ctx), name, cfg)
 	if err != nil {
 		return -1, fmt.Errorf("exec in %s: %w", name, mapErr(err))
+	}
+	if o.Detach {
+		if err := containers.ExecStart(c.ctx(ctx), id, nil); err != nil {
+			return -1, fmt.Errorf("exec in %s: %w", name, mapErr(err))
+		}
+		return 0, nil
 	}
 	opts := new(containers.ExecStartAndAttachOptions).WithOutputStream(o.Stdout).WithAttachOutput(true)
 	if !o.TTY {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
@@ -267,17 +268,23 @@ func newImagesCommand(g *globalOptions) *cobra.Command {
 
 func newExecCommand(g *globalOptions) *cobra.Command {
 	var (
-		interactive, tty, noTTY bool
-		env                     []string
-		user, workdir           string
-		index                   int
+		tf                 ttyFlags
+		detach, privileged bool
+		env                []string
+		user, workdir      string
+		index              int
 	)
 	cmd := &cobra.Command{
 		Use:   "exec [flags] SERVICE COMMAND [ARG...]",
 		Short: "Run a command in a service's running container; its exit code is ours",
+		Long: `Run a command in a service's running container, as docker compose exec does:
+stdin is forwarded to it, and it gets a terminal when stdin and stdout are
+one (-T: none, for scripts and pipes). Its exit code is stack's.`,
 		Example: `  stack exec db psql -U postgres
-  stack exec -it web sh
-  stack exec -e DEBUG=1 -u nobody api env`,
+  stack exec web sh
+  stack exec -T db psql -U postgres < dump.sql
+  stack exec -d worker /app/reindex
+  stack exec --index 2 -e DEBUG=1 -u nobody api env`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, _, closeFn, err := g.open(cmd, args[:1])
@@ -285,8 +292,10 @@ func newExecCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			defer closeFn()
+			tty, interactive := tf.resolve(g)
 			code, err := p.Exec(cmd.Context(), ops.ExecRequest{Service: args[0], Index: index, ExecOptions: ops.ExecOptions{
-				Cmd: args[1:], Env: env, User: user, WorkDir: workdir, TTY: tty && !noTTY, Interactive: interactive,
+				Cmd: args[1:], Env: env, User: user, WorkDir: workdir, TTY: tty && !detach, Interactive: interactive && !detach,
+				Detach: detach, Privileged: privileged,
 				Stdin: g.streams.in, Stdout: g.streams.out, Stderr: g.streams.err}})
 			if err != nil {
 				return err
@@ -296,14 +305,40 @@ func newExecCommand(g *globalOptions) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false)
-	f.BoolVarP(&interactive, "interactive", "i", false, "keep stdin open")
-	f.BoolVarP(&tty, "tty", "t", false, "allocate a terminal")
-	f.BoolVarP(&noTTY, "no-TTY", "T", false, "no terminal (the default; accepted as docker compose scripts pass it)")
+	tf.register(f)
+	f.BoolVarP(&detach, "detach", "d", false, "run the command in the background")
+	f.BoolVar(&privileged, "privileged", false, "give the command extended privileges")
 	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable (KEY=VALUE)")
 	f.StringVarP(&user, "user", "u", "", "run as this user")
 	f.StringVarP(&workdir, "workdir", "w", "", "working directory")
 	f.IntVar(&index, "index", 1, "which replica")
 	return cmd
+}
+
+// ttyFlags are docker compose's stdin and terminal flags of exec and run:
+// stdin is forwarded unless -i=false, and a terminal is allocated when
+// stdin and stdout are one, unless -T (-t asks for one anyway).
+type ttyFlags struct {
+	interactive, tty, noTTY bool
+}
+
+func (t *ttyFlags) register(f *pflag.FlagSet) {
+	f.BoolVarP(&t.interactive, "interactive", "i", true, "forward stdin (the default; -i=false closes it)")
+	f.BoolVarP(&t.tty, "tty", "t", false, "allocate a terminal (the default when stdin and stdout are one)")
+	f.BoolVarP(&t.noTTY, "no-TTY", "T", false, "allocate no terminal (for scripts and pipes)")
+}
+
+// resolve says whether to allocate a terminal and forward stdin.
+func (t *ttyFlags) resolve(g *globalOptions) (tty, interactive bool) {
+	switch {
+	case t.noTTY:
+		tty = false
+	case t.tty:
+		tty = true
+	default:
+		tty = g.terminal()
+	}
+	return tty, t.interactive
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
