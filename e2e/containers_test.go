@@ -62,3 +62,33 @@ func TestExecStdin(t *testing.T) {
 		t.Errorf("exec db sh in a terminal: want an interactive shell with a terminal, exit 3:\n%s", out)
 	}
 }
+
+// TestRunOnceWithRestartPolicy: a one-off of a service with a restart
+// policy runs once, as in docker compose (a migration must not run over
+// and over): `stack run web echo` on a service with restart:
+// unless-stopped used to run echo again and again and never return.
+func TestRunOnceWithRestartPolicy(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "runonce")
+	dir := writeStack(t, map[string]string{"compose.yaml": `services:
+  web:
+    image: localhost/busybox:test
+    restart: unless-stopped
+    command: ` + sleeper + `
+    volumes: [data:/data]
+volumes:
+  data: {}
+`})
+	r := runStackIn(t, dir, "", 2*time.Minute, "-p", p, "run", "--rm", "web", "sh", "-c", "echo ran >> /data/runs; echo migrated")
+	if r.code != 0 || strings.Count(r.stdout, "migrated") != 1 {
+		t.Fatalf("run --rm web: want one run, exit 0: %s", r)
+	}
+	time.Sleep(2 * time.Second) // a restart policy would have run it again by now
+	r = runStackIn(t, dir, "", time.Minute, "-p", p, "run", "--rm", "-T", "web", "cat", "/data/runs")
+	if r.code != 0 || r.stdout != "ran\n" {
+		t.Errorf("the one-off ran %d times, want once: %s", strings.Count(r.stdout, "ran"), r)
+	}
+	if names := podman(t, "ps", "-a", "--filter", "label=io.podstack.project="+p, "--format", "{{.Names}}"); strings.Contains(names, "-run-") {
+		t.Errorf("run --rm left a one-off container: %s", names)
+	}
+}
