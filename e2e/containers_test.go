@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -90,5 +91,77 @@ volumes:
 	}
 	if names := podman(t, "ps", "-a", "--filter", "label=io.podstack.project="+p, "--format", "{{.Names}}"); strings.Contains(names, "-run-") {
 		t.Errorf("run --rm left a one-off container: %s", names)
+	}
+}
+
+// TestRunFlags: run's flags as docker compose spells them: -d prints the
+// name, --rm with -d removes the container when it exits, -p publishes
+// (`run -p` used to be read as the global project name), --service-ports
+// publishes the service's ports, -v mounts (a relative path from the stack
+// file's directory), -u, -w, -e, -l, --entrypoint, --name, --use-aliases,
+// and stdin is forwarded by default.
+func TestRunFlags(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "runflags")
+	servicePort, publishPort := freePort(t), freePort(t)
+	dir := writeStack(t, map[string]string{
+		"site/index.html": "hello-site\n",
+		"compose.yaml": fmt.Sprintf(`services:
+  db:
+    image: localhost/busybox:test
+    command: %s
+  web:
+    image: localhost/busybox:test
+    command: %s
+    restart: always
+    ports: ["%d:80"]
+    networks:
+      default: {aliases: [www]}
+    depends_on: [db]
+`, sleeper, sleeper, servicePort)})
+	httpd := []string{"-v", "./site:/www:ro", "web", "/bin/httpd", "-f", "-p", "80", "-h", "/www"}
+	r := runStackIn(t, dir, "", 2*time.Minute, append([]string{"-p", p, "run", "-d", "--rm", "--name", p + "-published", "-p", fmt.Sprintf("127.0.0.1:%d:80", publishPort)}, httpd...)...)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != p+"-published" {
+		t.Fatalf("run -d --name: want the name on stdout: %s", r)
+	}
+	if got := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/index.html", publishPort)); got != "hello-site\n" {
+		t.Errorf("run -p %d:80 -v ./site:/www: got %q", publishPort, got)
+	}
+	podman(t, "kill", p+"-published")
+	gone := false
+	for deadline := time.Now().Add(15 * time.Second); !gone && time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		gone = !strings.Contains(podman(t, "ps", "-a", "--format", "{{.Names}}"), p+"-published")
+	}
+	if !gone {
+		t.Errorf("run -d --rm: %s-published was not removed when it exited", p)
+	}
+
+	r = runStackIn(t, dir, "", time.Minute, append([]string{"-p", p, "run", "-d", "--rm", "--service-ports"}, httpd...)...)
+	if r.code != 0 || !strings.HasPrefix(strings.TrimSpace(r.stdout), p+"-web-run-") {
+		t.Fatalf("run -d --service-ports: %s", r)
+	}
+	if got := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/index.html", servicePort)); got != "hello-site\n" {
+		t.Errorf("run --service-ports: got %q on the service's port %d", got, servicePort)
+	}
+	podman(t, "kill", strings.TrimSpace(r.stdout))
+
+	r = runStackIn(t, dir, "from-stdin\n", time.Minute, "-p", p, "run", "-T", "--name", p+"-overrides", "-u", "1234", "-w", "/tmp",
+		"-e", "X=1", "-l", "team=db", "--entrypoint", "/bin/sh -c", "web", "echo $(id -u) $(pwd) $X; cat")
+	if r.code != 0 || r.stdout != "1234 /tmp 1\nfrom-stdin\n" {
+		t.Errorf("run -u -w -e --entrypoint, stdin: %s", r)
+	}
+	if labels := podman(t, "inspect", "--format", "{{index .Config.Labels \"team\"}}", p+"-overrides"); strings.TrimSpace(labels) != "db" {
+		t.Errorf("run -l team=db: label %q", labels)
+	}
+
+	lookup := func() int {
+		return runStackIn(t, dir, "", time.Minute, "-p", p, "run", "--rm", "-T", "--no-deps", "db", "nslookup", "www").code
+	}
+	if code := lookup(); code == 0 {
+		t.Fatal("www resolves before any container answers to it: the test cannot tell --use-aliases apart")
+	}
+	mustStack(t, dir, "-p", p, "run", "-d", "--use-aliases", "web")
+	if code := lookup(); code != 0 {
+		t.Error("run --use-aliases: the one-off does not answer to the service's alias www")
 	}
 }

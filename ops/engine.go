@@ -59,7 +59,7 @@ type Engine interface {
 	// Exec runs a command in a running container and returns its exit code.
 	Exec(ctx context.Context, name string, o ExecOptions) (int, error)
 	// RunContainer creates a container (a one-off), attaches to it, starts
-	// it and returns its exit code.
+	// it and returns its exit code; with Detach it only starts it.
 	RunContainer(ctx context.Context, c *planner.Container, p *planner.Pod, s *stack.Stack, o RunIO) (int, error)
 	// GenerateKube returns the engine's own Kubernetes YAML of what runs in
 	// the named pods.
@@ -151,9 +151,11 @@ type ExecOptions struct {
 // and Stderr (one stream with a TTY); Interactive also connects Stdin. With
 // TTY and a terminal on Stdin, the terminal is put in raw mode and the
 // container's follows its size. Remove removes the container when it exits.
+// Detach starts it and returns at once, connecting nothing.
 type RunIO struct {
 	TTY, Interactive bool
 	Remove           bool
+	Detach           bool
 	Stdin            io.Reader
 	Stdout, Stderr   io.Writer
 }

@@ -229,6 +229,22 @@ func (c *Client) Events(ctx context.Context, project string, each func(ops.Event
 // attaches to it, starts it once attached (so no output is lost) and
 // returns its exit code.
 func (c *Client) RunContainer(ctx context.Context, ct *planner.Container, p *planner.Pod, s *stack.Stack, o ops.RunIO) (int, error) {
+	if o.Detach {
+		// Podman removes a detached --rm one-off when it exits.
+		g, err := containerSpec(ct, p, s, planner.ImageRef(s, ct.Spec), planner.ServiceSecrets(s, ct.Spec), func(msg string) { c.warnOnce(ct.Service, msg) })
+		if err != nil {
+			return -1, fmt.Errorf("create container %s: %w", ct.Name, err)
+		}
+		g.Remove = &o.Remove
+		if _, err := containers.CreateWithSpec(c.ctx(ctx), g, nil); err != nil {
+			return -1, fmt.Errorf("create container %s: %w", ct.Name, mapErr(err))
+		}
+		if err := c.StartContainer(ctx, ct.Name); err != nil {
+			_ = c.RemoveContainer(context.WithoutCancel(ctx), ct.Name, true)
+			return -1, err
+		}
+		return 0, nil
+	}
 	if err := c.CreateContainer(ctx, ct, p, s); err != nil {
 		return -1, err
 	}
