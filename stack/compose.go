@@ -687,6 +687,9 @@ func (c *converter) service(svc types.ServiceConfig) *Service {
 			out.DependsOn[dep] = Dependency{Condition: ConditionStarted, Required: true}
 		}
 	}
+	if svc.Deploy != nil {
+		out.DeployMode = svc.Deploy.Mode
+	}
 	if svc.Deploy != nil && svc.Deploy.Replicas != nil {
 		out.Replicas = *svc.Deploy.Replicas
 	} else if svc.Scale != nil {

@@ -128,6 +128,9 @@ type Service struct {
 	StopGracePeriod *time.Duration `json:"stopGracePeriod,omitempty"`
 	Resources       Resources      `json:"resources,omitempty"`
 	Replicas        int            `json:"replicas"`
+	// DeployMode is compose's deploy.mode: "" or "replicated", or "global"
+	// (one per node: one here; exports name what they cannot express).
+	DeployMode string `json:"deployMode,omitempty"`
 
 	Init       bool     `json:"init,omitempty"`
 	Tty        bool     `json:"tty,omitempty"`
