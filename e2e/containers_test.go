@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -20,7 +19,7 @@ func runStackIn(t *testing.T, dir, stdin string, limit time.Duration, args ...st
 	defer cancel()
 	cmd := exec.CommandContext(ctx, stackBin, args...)
 	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "STACK_URL=" + podURL, "STACK_PROGRESS=plain"}
+	cmd.Env = stackEnv(podURL)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
