@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"time"
 
 	"github.com/podstack/podstack/planner"
@@ -61,6 +62,20 @@ type Engine interface {
 	// RunContainer creates a container (a one-off), attaches to it, starts
 	// it and returns its exit code; with Detach it only starts it.
 	RunContainer(ctx context.Context, c *planner.Container, p *planner.Pod, s *stack.Stack, o RunIO) (int, error)
+	// StatPath describes a path in a container, running or not; found is
+	// false when nothing is there.
+	StatPath(ctx context.Context, name, path string) (info PathInfo, found bool, err error)
+	// CopyFrom writes a tar archive of path in the container (its top
+	// entry named as path's base) to w.
+	CopyFrom(ctx context.Context, name, path string, w io.Writer) error
+	// CopyTo unpacks the tar archive r into the container's existing
+	// directory dir; chown gives the files to the container's user, else
+	// they keep the archive's owners.
+	CopyTo(ctx context.Context, name, dir string, r io.Reader, chown bool) error
+	// AttachContainer connects o's streams to a running container's until
+	// it exits, the detach keys are typed (detached is then true) or ctx
+	// ends.
+	AttachContainer(ctx context.Context, name string, o AttachIO) (detached bool, err error)
 	// GenerateKube returns the engine's own Kubernetes YAML of what runs in
 	// the named pods.
 	GenerateKube(ctx context.Context, pods []string) ([]byte, error)
@@ -158,4 +173,24 @@ type RunIO struct {
 	Detach           bool
 	Stdin            io.Reader
 	Stdout, Stderr   io.Writer
+}
+
+// PathInfo describes a path in a container.
+type PathInfo struct {
+	Name  string
+	IsDir bool
+	Mode  os.FileMode
+	Size  int64
+	// LinkTarget is the path with symlinks resolved.
+	LinkTarget string
+}
+
+// AttachIO connects AttachContainer: Stdin is forwarded when not nil;
+// with a terminal container the output is one stream, on Stdout.
+// DetachKeys ("ctrl-p,ctrl-q") end the attach and leave the container
+// running; "" disables them.
+type AttachIO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	DetachKeys     string
 }

@@ -24,6 +24,7 @@ func addDay2Commands(root *cobra.Command, g *globalOptions) {
 		newEachCommand(g, "unpause", "Unpause the services' containers"),
 		newRmCommand(g), newStatsCommand(g), newTopCommand(g), newPortCommand(g), newImagesCommand(g),
 		newExecCommand(g), newRunCommand(g), newEventsCommand(g), newInspectCommand(g),
+		newCreateCommand(g), newScaleCommand(g), newCpCommand(g), newAttachCommand(g),
 	)
 }
 
@@ -201,11 +202,11 @@ func humanBytes(n uint64) string {
 
 func newTopCommand(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "top SERVICE...",
-		Short: "Show the processes running in the services' containers",
-		Example: `  stack top web
+		Use:   "top [SERVICE...]",
+		Short: "Show the processes running in the services' containers (all when none is named)",
+		Example: `  stack top
+  stack top web
   stack -p shop top db`,
-		Args: cobra.MinimumNArgs(1),
 		RunE: g.withProject(func(ctx context.Context, p *ops.Project, args []string) error {
 			procs, err := p.Top(ctx, args)
 			for _, pr := range procs {
