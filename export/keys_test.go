@@ -10,6 +10,8 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/schema"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/podstack/podstack/stack"
 )
 
 // outcome is what export kube does with a compose service key.
@@ -355,5 +357,39 @@ volumes:
 				t.Errorf("%s: warnings lack %q:\n%s", typ, w, warnings)
 			}
 		}
+	}
+}
+
+// TestNewKeyNamedEverywhere: a compose key podstack has never heard of
+// (compose-go decodes a new one, say) is named by every target's warnings
+// without touching any list but the table of service keys, stack.ServiceKeys.
+func TestNewKeyNamedEverywhere(t *testing.T) {
+	s, pods := load(t, "../examples/webstack/compose.yaml", "")
+	web := s.Services["web"]
+	web.Keys = append(web.Keys, "fake_key")
+	web.Unsupported = append(web.Unsupported, "fake_key") // what the loader derives from the table
+	if got := strings.Join(web.NotCarried(stack.PodmanKeys), ","); !strings.Contains(got, "fake_key") {
+		t.Errorf("stack up's unsupported keys %q lack fake_key", got)
+	}
+	r, err := Kube(s, pods, KubeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(r.Warnings, "\n"), "service web: fake_key is not exported") {
+		t.Errorf("export kube does not name fake_key:\n%s", strings.Join(r.Warnings, "\n"))
+	}
+	c, err := Convert(s, pods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(c.Warnings, "\n"), "fake_key") {
+		t.Errorf("convert does not name fake_key:\n%s", strings.Join(c.Warnings, "\n"))
+	}
+	_, qw, err := Quadlet(s, pods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(qw, "\n"), "fake_key") {
+		t.Errorf("export quadlet does not name fake_key:\n%s", strings.Join(qw, "\n"))
 	}
 }

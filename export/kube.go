@@ -655,14 +655,11 @@ func (e *exporter) container(svc *stack.Service) (corev1.Container, []corev1.Vol
 		c.SecurityContext = sc
 	}
 	vols, err := e.mounts(svc, &c)
-	for _, k := range svc.Unsupported {
+	// What the service sets that Kubernetes has no field for comes from
+	// the one table of service keys; below, what it has no field for only
+	// with some values.
+	for _, k := range svc.NotCarried(stack.KubeKeys) {
 		e.warnf("service %s: %s is not exported", svc.Name, k)
-	}
-	if len(svc.Ulimits) > 0 {
-		e.warnf("service %s: ulimits are not exported (Kubernetes has no per-container rlimits)", svc.Name)
-	}
-	if len(svc.Devices) > 0 {
-		e.warnf("service %s: devices are not exported", svc.Name)
 	}
 	for _, x := range []struct {
 		key string
@@ -670,16 +667,6 @@ func (e *exporter) container(svc *stack.Service) (corev1.Container, []corev1.Vol
 	}{
 		{"pid " + svc.PID, svc.PID != "" && svc.PID != "host" && !strings.HasPrefix(svc.PID, "service:")},
 		{"ipc " + svc.IPC, svc.IPC != "" && svc.IPC != "host" && !strings.HasPrefix(svc.IPC, "service:")},
-		{"userns_mode", svc.UsernsMode != ""},
-		{"shm_size", svc.ShmSize > 0},
-		{"oom_score_adj", svc.OomScoreAdj != 0},
-		{"logging", svc.Logging != nil},
-		{"container_name " + svc.ContainerName + " (Kubernetes names containers <pod>-<hash>)", svc.ContainerName != ""},
-		{"init (Kubernetes runs no init process per container)", svc.Init},
-		{"stop_signal " + svc.StopSignal + " (lifecycle.stopSignal is alpha, off by default: SIGTERM is sent)", svc.StopSignal != ""},
-		{"pids_limit (Kubernetes limits PIDs per node, not per container)", svc.Resources.Pids > 0},
-		{"cpu_shares (set deploy.resources.reservations.cpus for a request)", svc.Resources.CPUShares > 0},
-		{"cpuset (CPU pinning is the node's CPU manager's)", svc.Resources.CPUSet != ""},
 		{"deploy.mode " + svc.DeployMode + " (one replica is exported; a DaemonSet would run one per node)", svc.DeployMode == "global"},
 	} {
 		if x.set {

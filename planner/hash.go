@@ -23,6 +23,7 @@ func containerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
 	c.PullPolicy = ""
 	c.Source = stack.Position{}
 	c.Unsupported = nil
+	c.Keys = nil
 	in := struct {
 		Service  stack.Service            `json:"service"`
 		Image    string                   `json:"image"`
