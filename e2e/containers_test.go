@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -162,5 +165,170 @@ func TestRunFlags(t *testing.T) {
 	mustStack(t, dir, "-p", p, "run", "-d", "--use-aliases", "web")
 	if code := lookup(); code != 0 {
 		t.Error("run --use-aliases: the one-off does not answer to the service's alias www")
+	}
+}
+
+// TestComposeUsersDayContainers is the containers part of a docker compose
+// user's day (issue 14's acceptance): cp a file in and out, exec with
+// piped stdin, run --rm a one-off on a service with a restart policy
+// (it runs once), scale up and down.
+func TestComposeUsersDayContainers(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "dayc")
+	dir := writeStack(t, map[string]string{
+		"seed.sql": "INSERT INTO t VALUES (1);\n",
+		"compose.yaml": `services:
+  db:
+    image: localhost/busybox:test
+    command: ` + sleeper + `
+    volumes: [data:/data]
+  worker:
+    image: localhost/busybox:test
+    restart: unless-stopped
+    command: ` + sleeper + `
+    depends_on: [db]
+    volumes: [data:/data]
+volumes:
+  data: {}
+`})
+	mustStack(t, dir, "-p", p, "up", "-d")
+
+	// cp in, into every replica, then out again.
+	mustStack(t, dir, "-p", p, "cp", "seed.sql", "db:/data/")
+	mustStack(t, dir, "-p", p, "cp", "db:/data/seed.sql", "copied.sql")
+	if got, err := os.ReadFile(filepath.Join(dir, "copied.sql")); err != nil || string(got) != "INSERT INTO t VALUES (1);\n" {
+		t.Errorf("cp in then out: %q, %v", got, err)
+	}
+
+	// exec with piped stdin, as `stack exec -T db sh -c 'cat > ...' < dump`.
+	dump := "line one\nline two\n"
+	if r := runStackIn(t, dir, dump, time.Minute, "-p", p, "exec", "-T", "db", "sh", "-c", "cat > /data/dump.sql"); r.code != 0 {
+		t.Fatalf("exec -T with stdin: %s", r)
+	}
+	if r := mustStack(t, dir, "-p", p, "exec", "-T", "db", "cat", "/data/dump.sql"); r.stdout != dump {
+		t.Errorf("the piped dump did not arrive: %q", r.stdout)
+	}
+
+	// A one-off of the restart: unless-stopped worker runs once.
+	r := runStackIn(t, dir, "", 2*time.Minute, "-p", p, "run", "--rm", "worker", "sh", "-c", "echo migrated >> /data/migrations")
+	if r.code != 0 {
+		t.Fatalf("run --rm worker: %s", r)
+	}
+	time.Sleep(2 * time.Second)
+	if got := mustStack(t, dir, "-p", p, "exec", "-T", "db", "cat", "/data/migrations").stdout; got != "migrated\n" {
+		t.Errorf("the one-off ran %d times, want once", strings.Count(got, "migrated"))
+	}
+
+	// scale up, cp into every replica, scale down.
+	running := func() string {
+		return podman(t, "ps", "--filter", "label=io.podstack.project="+p, "--format", "{{.Names}}")
+	}
+	mustStack(t, dir, "-p", p, "scale", "worker=3")
+	if got := running(); strings.Count(got, p+"-worker-") != 3 || !strings.Contains(got, p+"-db-1") {
+		t.Errorf("scale worker=3: running\n%s", got)
+	}
+	mustStack(t, dir, "-p", p, "cp", "seed.sql", "worker:/tmp/")
+	for i := 1; i <= 3; i++ {
+		if r := runStack(t, dir, "-p", p, "exec", "-T", "--index", fmt.Sprint(i), "worker", "cat", "/tmp/seed.sql"); r.code != 0 {
+			t.Errorf("cp into every replica: worker-%d has no seed.sql: %s", i, r)
+		}
+	}
+	mustStack(t, dir, "-p", p, "scale", "worker=1")
+	if names := podman(t, "ps", "-a", "--filter", "label=io.podstack.project="+p, "--format", "{{.Names}}"); strings.Contains(names, p+"-worker-2") || !strings.Contains(names, p+"-worker-1") {
+		t.Errorf("scale worker=1 left:\n%s", names)
+	}
+}
+
+// TestAttachCreateTop: create makes containers without starting them;
+// attach follows a running service's container until it exits, with
+// stdin forwarded, and exits with its code; top without a service lists
+// every running container.
+func TestAttachCreateTop(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "attach")
+	dir := writeStack(t, map[string]string{"compose.yaml": `services:
+  reader:
+    image: localhost/busybox:test
+    stdin_open: true
+    command: ["/bin/sh", "-c", "read line; echo got-$$line; exit 3"]
+  ticker:
+    image: localhost/busybox:test
+    command: ["/bin/sh", "-c", "sleep 2; for i in 1 2 3; do echo tick$$i; sleep 1; done; exit 7"]
+`})
+	mustStack(t, dir, "-p", p, "create")
+	if st := states(t, p); st["reader"] != "created" || st["ticker"] != "created" {
+		t.Fatalf("create: want both created, not started: %v", st)
+	}
+	mustStack(t, dir, "-p", p, "start")
+	top := mustStack(t, dir, "-p", p, "top").stdout
+	if !strings.Contains(top, p+"-reader-1") || !strings.Contains(top, p+"-ticker-1") || !strings.Contains(top, "PID") {
+		t.Errorf("top with no service: want both containers' processes:\n%s", top)
+	}
+	r := runStackIn(t, dir, "", time.Minute, "-p", p, "attach", "--no-stdin", "ticker")
+	if r.code != 7 || !strings.Contains(r.stdout, "tick3") {
+		t.Errorf("attach ticker: want its output and exit 7: %s", r)
+	}
+	r = runStackIn(t, dir, "hello\n", time.Minute, "-p", p, "attach", "reader")
+	if r.code != 3 || !strings.Contains(r.stdout, "got-hello") {
+		t.Errorf("attach reader with stdin: want got-hello and exit 3: %s", r)
+	}
+}
+
+// TestCpDirections: docker cp's naming rules against Podman's archive API,
+// both ways: a directory into an existing one, as a new one, its contents
+// (DIR/.), a tar archive on stdout and stdin, a stopped container, and
+// errors that change nothing.
+func TestCpDirections(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "cp")
+	dir := writeStack(t, map[string]string{
+		"site/index.html": "hi\n",
+		"site/css/a.css":  "a\n",
+		"compose.yaml":    "services:\n  web:\n    image: localhost/busybox:test\n    command: " + sleeper + "\n",
+	})
+	mustStack(t, dir, "-p", p, "up", "-d")
+	find := func(path string) string {
+		return mustStack(t, dir, "-p", p, "exec", "-T", "web", "find", path).stdout
+	}
+	mustStack(t, dir, "-p", p, "exec", "-T", "web", "mkdir", "-p", "/into", "/contents")
+	mustStack(t, dir, "-p", p, "cp", "site", "web:/into")
+	mustStack(t, dir, "-p", p, "cp", "site", "web:/fresh")
+	mustStack(t, dir, "-p", p, "cp", "./site/.", "web:/contents")
+	for path, want := range map[string]string{
+		"/into":     "/into\n/into/site\n/into/site/css\n/into/site/css/a.css\n/into/site/index.html\n",
+		"/fresh":    "/fresh\n/fresh/css\n/fresh/css/a.css\n/fresh/index.html\n",
+		"/contents": "/contents\n/contents/css\n/contents/css/a.css\n/contents/index.html\n",
+	} {
+		lines := strings.Split(strings.TrimSpace(find(path)), "\n")
+		sort.Strings(lines)
+		if got := strings.Join(lines, "\n") + "\n"; got != want {
+			t.Errorf("find %s:\n%s\nwant\n%s", path, got, want)
+		}
+	}
+
+	mustStack(t, dir, "-p", p, "stop", "-t", "1")
+	out := t.TempDir()
+	mustStack(t, dir, "-p", p, "cp", "web:/fresh", filepath.Join(out, "copy"))
+	mustStack(t, dir, "-p", p, "cp", "web:/fresh/.", out)
+	for _, f := range []string{"copy/css/a.css", "css/a.css", "index.html"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("cp out of a stopped container: %v", err)
+		}
+	}
+	tarball := mustStack(t, dir, "-p", p, "cp", "web:/fresh/index.html", "-").stdout
+	if !strings.Contains(tarball, "index.html") || !strings.Contains(tarball, "hi\n") {
+		t.Errorf("cp to -: not a tar archive of index.html: %q", tarball)
+	}
+	if r := runStackIn(t, dir, tarball, time.Minute, "-p", p, "cp", "-", "web:/contents/css"); r.code != 0 {
+		t.Fatalf("cp - web:DIR: %s", r)
+	}
+	mustStack(t, dir, "-p", p, "start")
+	if got := find("/contents/css"); !strings.Contains(got, "/contents/css/index.html") {
+		t.Errorf("cp - web:/contents/css: %s", got)
+	}
+	for _, args := range [][]string{{"web:/nope", out}, {"site", "web:/no/such/dir"}, {"site", "web:/fresh/index.html"}} {
+		if r := runStack(t, dir, append([]string{"-p", p, "cp"}, args...)...); r.code == 0 || !strings.Contains(r.stderr, "Error:") {
+			t.Errorf("cp %v: want an error: %s", args, r)
+		}
 	}
 }
