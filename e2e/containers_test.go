@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -163,7 +164,11 @@ func TestRunFlags(t *testing.T) {
 		t.Fatal("www resolves before any container answers to it: the test cannot tell --use-aliases apart")
 	}
 	mustStack(t, dir, "-p", p, "run", "-d", "--use-aliases", "web")
-	if code := lookup(); code != 0 {
+	resolved := false
+	for deadline := time.Now().Add(20 * time.Second); !resolved && time.Now().Before(deadline); time.Sleep(time.Second) {
+		resolved = lookup() == 0 // aardvark-dns may take a moment to learn the name
+	}
+	if !resolved {
 		t.Error("run --use-aliases: the one-off does not answer to the service's alias www")
 	}
 }
@@ -254,6 +259,9 @@ func TestAttachCreateTop(t *testing.T) {
   ticker:
     image: localhost/busybox:test
     command: ["/bin/sh", "-c", "sleep 2; for i in 1 2 3; do echo tick$$i; sleep 1; done; exit 7"]
+  trapper:
+    image: localhost/busybox:test
+    command: ["/bin/sh", "-c", "trap 'exit 9' INT; while true; do sleep 1; done"]
 `})
 	mustStack(t, dir, "-p", p, "create")
 	if st := states(t, p); st["reader"] != "created" || st["ticker"] != "created" {
@@ -271,6 +279,28 @@ func TestAttachCreateTop(t *testing.T) {
 	r = runStackIn(t, dir, "hello\n", time.Minute, "-p", p, "attach", "reader")
 	if r.code != 3 || !strings.Contains(r.stdout, "got-hello") {
 		t.Errorf("attach reader with stdin: want got-hello and exit 3: %s", r)
+	}
+
+	// Ctrl-C in an attach is passed on to the container (--sig-proxy).
+	cmd := exec.Command(stackBin, "-p", p, "attach", "--no-stdin", "trapper")
+	cmd.Dir, cmd.Env = dir, stackEnv(podURL)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Errorf("attach interrupted: want exit 130, got %v", err)
+	}
+	var c inspectData
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		if c = inspect(t, p+"-trapper-1"); !c.State.Running {
+			break
+		}
+	}
+	if c.State.Running || c.State.ExitCode != 9 {
+		t.Errorf("the container did not get the interrupt: running %v, exit code %d", c.State.Running, c.State.ExitCode)
 	}
 }
 
@@ -330,5 +360,50 @@ func TestCpDirections(t *testing.T) {
 		if r := runStack(t, dir, append([]string{"-p", p, "cp"}, args...)...); r.code == 0 || !strings.Contains(r.stderr, "Error:") {
 			t.Errorf("cp %v: want an error: %s", args, r)
 		}
+	}
+}
+
+// TestRunInterrupt: Ctrl-C during an attached run is passed on to the
+// one-off as SIGINT, as docker compose run does, and run returns (exit
+// 130). It used to leave the one-off running (without --rm) or have
+// --rm's removal stop it with SIGTERM after its grace period.
+func TestRunInterrupt(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "runint")
+	dir := writeStack(t, map[string]string{"compose.yaml": "services:\n  web:\n    image: localhost/busybox:test\n    command: " + sleeper + "\n"})
+	name := p + "-interrupted"
+	cmd := exec.Command(stackBin, "-p", p, "run", "--name", name, "-T", "web", "/bin/sh", "-c", "trap 'exit 9' INT; echo ready; while true; do sleep 1; done")
+	cmd.Dir, cmd.Env = dir, stackEnv(podURL)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	if n, _ := io.ReadAtLeast(out, buf, len("ready")); !strings.Contains(string(buf[:n]), "ready") {
+		t.Fatalf("the one-off did not start: %q", buf[:n])
+	}
+	cmd.Process.Signal(os.Interrupt)
+	ended := make(chan error, 1)
+	go func() { io.Copy(io.Discard, out); ended <- cmd.Wait() }()
+	select {
+	case err := <-ended:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+			t.Errorf("run interrupted: want exit 130, got %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("run went on after Ctrl-C")
+	}
+	var c inspectData
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		if c = inspect(t, name); !c.State.Running {
+			break
+		}
+	}
+	if c.State.Running || c.State.ExitCode != 9 {
+		t.Errorf("the one-off did not get the interrupt: running %v, exit code %d", c.State.Running, c.State.ExitCode)
 	}
 }

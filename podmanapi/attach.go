@@ -17,12 +17,21 @@ import (
 // size.
 func (c *Client) AttachContainer(ctx context.Context, name string, o ops.AttachIO) (bool, error) {
 	opts := new(containers.AttachOptions).WithStream(true).WithDetachKeys(o.DetachKeys)
-	err := containers.Attach(c.ctx(ctx), name, o.Stdin, o.Stdout, o.Stderr, nil, opts)
-	switch {
-	case errors.Is(err, define.ErrDetach):
-		return true, nil
-	case err != nil && ctx.Err() == nil:
-		return false, fmt.Errorf("attach to %s: %w", name, mapErr(err))
+	done := make(chan error, 1)
+	go func() { done <- containers.Attach(c.ctx(ctx), name, o.Stdin, o.Stdout, o.Stderr, nil, opts) }()
+	// The bindings read the hijacked connection until the container
+	// writes or ends; a cancelled context does not stop that read, so an
+	// interrupt returns here and leaves it to the process's end.
+	select {
+	case err := <-done:
+		switch {
+		case errors.Is(err, define.ErrDetach):
+			return true, nil
+		case err != nil && ctx.Err() == nil:
+			return false, fmt.Errorf("attach to %s: %w", name, mapErr(err))
+		}
+		return false, nil
+	case <-ctx.Done():
+		return false, nil
 	}
-	return false, nil
 }

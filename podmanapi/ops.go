@@ -273,13 +273,35 @@ func (c *Client) runAttached(ctx context.Context, name string, o ops.RunIO) (int
 	case err := <-attached:
 		return -1, fmt.Errorf("attach to %s: %w", name, mapErr(err))
 	}
+	// An interrupt (Ctrl-C) is passed on to the one-off as SIGINT, as
+	// docker compose run does, and returns: also one that comes while the
+	// start is answered (the container may run already), and whatever the
+	// attach does (the bindings may go on reading the hijacked connection).
+	interrupted := func() (int, error) {
+		_ = c.Kill(context.WithoutCancel(ctx), name, "SIGINT")
+		return -1, fmt.Errorf("run %s: %w", name, ctx.Err())
+	}
 	if err := c.StartContainer(ctx, name); err != nil {
+		if ctx.Err() != nil {
+			return interrupted()
+		}
 		return -1, err
 	}
-	if err := <-attached; err != nil && ctx.Err() == nil {
-		return -1, fmt.Errorf("attach to %s: %w", name, mapErr(err))
+	select {
+	case err := <-attached:
+		if err != nil && ctx.Err() == nil {
+			return -1, fmt.Errorf("attach to %s: %w", name, mapErr(err))
+		}
+	case <-ctx.Done():
 	}
-	return c.WaitExit(ctx, name)
+	if ctx.Err() != nil {
+		return interrupted()
+	}
+	code, err := c.WaitExit(ctx, name)
+	if ctx.Err() != nil {
+		return interrupted()
+	}
+	return code, err
 }
 
 // GenerateKube asks Podman for the Kubernetes YAML of what actually runs in
