@@ -24,7 +24,7 @@ import (
 // before (restart: the starts after the stops), Observe reports what this
 // engine stopped as exited, started as running and removed as gone. Waits
 // end at once (health "healthy", exit 0), since nothing was started.
-// Exec, RunContainer and CopyToContainer, which no step reports, say what
+// Exec, RunContainer, CopyTo and AttachContainer, which no step reports, say what
 // they would do through say (nil: nothing).
 //
 // DryRun implements every method itself, embedding nothing: a method
@@ -200,9 +200,19 @@ func (d *dryRun) CreateContainer(_ context.Context, c *planner.Container, _ *pla
 	}
 	return nil
 }
-func (d *dryRun) CopyToContainer(_ context.Context, name, dir string, _ io.Reader) error {
+func (d *dryRun) CopyTo(_ context.Context, name, dir string, _ io.Reader, _ bool) error {
 	d.say(fmt.Sprintf("would copy files into %s:%s", name, dir))
 	return nil
+}
+func (d *dryRun) StatPath(ctx context.Context, name, path string) (PathInfo, bool, error) {
+	return d.e.StatPath(ctx, name, path)
+}
+func (d *dryRun) CopyFrom(ctx context.Context, name, path string, w io.Writer) error {
+	return d.e.CopyFrom(ctx, name, path, w)
+}
+func (d *dryRun) AttachContainer(_ context.Context, name string, _ AttachIO) (bool, error) {
+	d.say(fmt.Sprintf("would attach to %s", name))
+	return false, nil
 }
 func (d *dryRun) Exec(_ context.Context, name string, o ExecOptions) (int, error) {
 	d.say(fmt.Sprintf("would run in %s: %s", name, strings.Join(o.Cmd, " ")))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -60,12 +61,23 @@ type Engine interface {
 	InspectPod(ctx context.Context, name string) (json.RawMessage, error)
 	// Exec runs a command in a running container and returns its exit code.
 	Exec(ctx context.Context, name string, o ExecOptions) (int, error)
-	// CopyToContainer extracts a tar archive into a container under dir,
-	// which must exist; the files become the container's main user's.
-	CopyToContainer(ctx context.Context, name, dir string, archive io.Reader) error
 	// RunContainer creates a container (a one-off), attaches to it, starts
-	// it and returns its exit code.
+	// it and returns its exit code; with Detach it only starts it.
 	RunContainer(ctx context.Context, c *planner.Container, p *planner.Pod, s *stack.Stack, o RunIO) (int, error)
+	// StatPath describes a path in a container, running or not; found is
+	// false when nothing is there.
+	StatPath(ctx context.Context, name, path string) (info PathInfo, found bool, err error)
+	// CopyFrom writes a tar archive of path in the container (its top
+	// entry named as path's base) to w.
+	CopyFrom(ctx context.Context, name, path string, w io.Writer) error
+	// CopyTo unpacks the tar archive r into the container's existing
+	// directory dir; chown gives the files to the container's user, else
+	// they keep the archive's owners.
+	CopyTo(ctx context.Context, name, dir string, r io.Reader, chown bool) error
+	// AttachContainer connects o's streams to a running container's until
+	// it exits, the detach keys are typed (detached is then true) or ctx
+	// ends.
+	AttachContainer(ctx context.Context, name string, o AttachIO) (detached bool, err error)
 	// GenerateKube returns the engine's own Kubernetes YAML of what runs in
 	// the named pods.
 	GenerateKube(ctx context.Context, pods []string) ([]byte, error)
@@ -151,24 +163,51 @@ type Stat struct {
 
 // ExecOptions describe a command run in a running container.
 type ExecOptions struct {
-	Cmd         []string
-	Env         []string
-	User        string
-	WorkDir     string
-	TTY         bool
+	Cmd     []string
+	Env     []string
+	User    string
+	WorkDir string
+	TTY     bool
+	// Interactive forwards Stdin to the command (until Stdin ends).
 	Interactive bool
-	Stdin       io.Reader
-	Stdout      io.Writer
-	Stderr      io.Writer
+	// Detach starts the command and returns at once, with code 0.
+	Detach bool
+	// Privileged gives the command extended privileges.
+	Privileged bool
+	Stdin      io.Reader
+	Stdout     io.Writer
+	Stderr     io.Writer
 }
 
 // RunIO connects a container RunContainer runs: its output goes to Stdout
 // and Stderr (one stream with a TTY); Interactive also connects Stdin. With
 // TTY and a terminal on Stdin, the terminal is put in raw mode and the
 // container's follows its size. Remove removes the container when it exits.
+// Detach starts it and returns at once, connecting nothing.
 type RunIO struct {
 	TTY, Interactive bool
 	Remove           bool
+	Detach           bool
 	Stdin            io.Reader
 	Stdout, Stderr   io.Writer
+}
+
+// PathInfo describes a path in a container.
+type PathInfo struct {
+	Name  string
+	IsDir bool
+	Mode  os.FileMode
+	Size  int64
+	// LinkTarget is the path with symlinks resolved.
+	LinkTarget string
+}
+
+// AttachIO connects AttachContainer: Stdin is forwarded when not nil;
+// with a terminal container the output is one stream, on Stdout.
+// DetachKeys ("ctrl-p,ctrl-q") end the attach and leave the container
+// running; "" disables them.
+type AttachIO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	DetachKeys     string
 }

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -205,8 +206,8 @@ func (r *reconciler) decide() {
 			if cause := r.podCause[c.Pod]; cause != "" {
 				d.cause = cause
 			}
-		case opts.ForceRecreate:
-			d.existing, d.create, d.cause = &ex, true, "--force-recreate"
+		case r.forced(c.Service):
+			d.existing, d.create, d.cause = &ex, true, r.forceCause(c.Service)
 		case r.environmentChange(ex.Labels) != "" && !opts.NoRecreate:
 			d.existing, d.create, d.cause = &ex, true, r.environmentChange(ex.Labels)
 		case ex.Labels[LabelConfigHash] != c.Hash && !opts.NoRecreate:
@@ -310,6 +311,31 @@ func (r *reconciler) environmentWarnings() {
 		r.plan.Warnings = append(r.plan.Warnings, fmt.Sprintf("%s stay in environment %s: run up with no service names and without --no-recreate to switch them to %s",
 			strings.Join(names, ", "), environmentName(old), environmentName(r.s.Environment)))
 	}
+}
+
+// forced says whether svc is recreated whatever its hash: a named service
+// (every one when none is named) with --force-recreate, a dependency with
+// --always-recreate-deps, as docker compose decides.
+func (r *reconciler) forced(svc string) bool {
+	if r.opts.NoRecreate {
+		return false
+	}
+	if r.named(svc) {
+		return r.opts.ForceRecreate
+	}
+	return r.opts.AlwaysRecreateDeps
+}
+
+func (r *reconciler) forceCause(svc string) string {
+	if r.named(svc) {
+		return "--force-recreate"
+	}
+	return "--always-recreate-deps"
+}
+
+// named says whether svc was named on the command line, or none was.
+func (r *reconciler) named(svc string) bool {
+	return len(r.opts.Services) == 0 || slices.Contains(r.opts.Services, svc)
 }
 
 // repairPods recreates a pod that does not run when every one of its

@@ -539,3 +539,46 @@ func TestHealthcheckKeepingTheImageTest(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestReconcileForceRecreateOnlyNamed: as in docker compose, `up
+// --force-recreate api` recreates api alone; its dependency db, which is
+// up to date, is kept (it used to be recreated too, restarting a database
+// for a change to its client). --always-recreate-deps recreates the
+// dependencies as well, and with no service named every service counts as
+// named.
+func TestReconcileForceRecreateOnlyNamed(t *testing.T) {
+	s := load(t, writeCompose(t, reconcileStack))
+	o := applied(reconcile(t, s, nil, Options{}))
+	recreated := func(p *Plan) []string {
+		var out []string
+		for _, st := range p.Steps {
+			if st.Kind == StepCreateContainer {
+				out = append(out, st.Target)
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	for _, c := range []struct {
+		opts Options
+		want string
+	}{
+		{Options{ForceRecreate: true, Services: []string{"api"}}, "rec-api-1"},
+		{Options{ForceRecreate: true, AlwaysRecreateDeps: true, Services: []string{"api"}}, "rec-api-1 rec-db-1"},
+		{Options{AlwaysRecreateDeps: true, Services: []string{"api"}}, "rec-db-1"},
+		{Options{ForceRecreate: true}, "rec-api-1 rec-db-1 rec-sidecar-1 rec-web-1"},
+		{Options{AlwaysRecreateDeps: true}, ""},
+		{Options{AlwaysRecreateDeps: true, NoRecreate: true, Services: []string{"api"}}, ""},
+	} {
+		p := reconcile(t, s, o, c.opts)
+		if got := strings.Join(recreated(p), " "); got != c.want {
+			t.Errorf("%+v: recreates %q, want %q\n%s", c.opts, got, c.want, p)
+		}
+	}
+	p := reconcile(t, s, o, Options{ForceRecreate: true, Services: []string{"api"}})
+	for _, st := range p.Steps {
+		if st.Target == "rec-db-1" && st.Kind.Mutating() {
+			t.Errorf("--force-recreate api touches its dependency: %s", st)
+		}
+	}
+}
