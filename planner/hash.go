@@ -9,7 +9,7 @@ import (
 )
 
 // containerHash covers everything that requires recreating a container.
-// Replicas, profiles, depends_on and the pull policy are cleared first: they
+// Replicas, deploy mode, profiles, depends_on and the pull policy are cleared first: they
 // change how many containers run, or when, not what a container is. The
 // image reference is included; for a container in an infra-less pod the
 // pod's hash is too, since the container then carries the pod's ports and
@@ -22,11 +22,14 @@ import (
 func containerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
 	c := *svc
 	c.Replicas = 0
+	c.DeployMode = ""
 	c.Profiles = nil
 	c.DependsOn = nil
 	c.PullPolicy = ""
 	c.Source = stack.Position{}
 	c.Unsupported = nil
+	c.Develop = nil // what watch does, not what the container is
+	c.Keys = nil
 	service, err := c.MarshalJSON()
 	if err != nil {
 		panic("planner: hash input does not marshal: " + err.Error())

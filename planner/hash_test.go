@@ -15,11 +15,14 @@ import (
 func referenceContainerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
 	c := *svc
 	c.Replicas = 0
+	c.DeployMode = ""
 	c.Profiles = nil
 	c.DependsOn = nil
 	c.PullPolicy = ""
 	c.Source = stack.Position{}
 	c.Unsupported = nil
+	c.Develop = nil
+	c.Keys = nil
 	in := struct {
 		Service  stack.Service            `json:"service"`
 		Image    string                   `json:"image"`

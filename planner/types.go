@@ -119,6 +119,9 @@ type ObservedState struct {
 	Secrets  []ObservedSecret  `json:"secrets,omitempty"`
 	// Images are the image references present locally (for pull decisions).
 	Images []string `json:"images,omitempty"`
+	// ImageHealth is the HEALTHCHECK test of each present image that has
+	// one, for services whose healthcheck keeps the image's test.
+	ImageHealth map[string][]string `json:"imageHealth,omitempty"`
 	// MissingDirectories are bind-mount sources (Lookup.Directories) that
 	// do not exist on the service's host; a plan creates them, as docker
 	// compose does. Empty where the runtime cannot tell (a remote service).

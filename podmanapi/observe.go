@@ -17,6 +17,7 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/pods"
 	"github.com/containers/podman/v5/pkg/bindings/secrets"
 	"github.com/containers/podman/v5/pkg/bindings/volumes"
+	"github.com/containers/podman/v5/pkg/inspect"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/podstack/podstack/ops"
@@ -145,15 +146,24 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 	})
 	for _, ref := range dedupe(look.Images) {
 		g.Go(func() error {
-			ok, err := images.Exists(c.ctx(gctx), ref, nil)
+			// One inspect tells whether the image is here and its
+			// HEALTHCHECK (for healthchecks that keep the image's test).
+			img, err := images.GetImage(c.ctx(gctx), ref, nil)
 			if err != nil {
-				return fmt.Errorf("check image %s: %w", ref, mapErr(err))
+				if err = mapErr(err); errors.Is(err, ErrNotFound) {
+					return nil
+				}
+				return fmt.Errorf("check image %s: %w", ref, err)
 			}
-			if ok {
-				mu.Lock()
-				out.Images = append(out.Images, ref)
-				mu.Unlock()
+			mu.Lock()
+			out.Images = append(out.Images, ref)
+			if test := imageHealthTest(img.ImageData); len(test) > 0 {
+				if out.ImageHealth == nil {
+					out.ImageHealth = map[string][]string{}
+				}
+				out.ImageHealth[ref] = test
 			}
+			mu.Unlock()
 			return nil
 		})
 	}
@@ -176,6 +186,14 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 	sort.Slice(out.Secrets, func(i, j int) bool { return out.Secrets[i].Name < out.Secrets[j].Name })
 	sort.Strings(out.Images)
 	return out, nil
+}
+
+// imageHealthTest is the image's HEALTHCHECK test; nil for none.
+func imageHealthTest(img *inspect.ImageData) []string {
+	if img == nil || img.HealthCheck == nil || len(img.HealthCheck.Test) == 0 || img.HealthCheck.Test[0] == "NONE" {
+		return nil
+	}
+	return img.HealthCheck.Test
 }
 
 // observeSecrets returns the project's secrets and those named in wanted.

@@ -16,9 +16,9 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/pods"
 	"github.com/containers/podman/v5/pkg/bindings/secrets"
 	"github.com/containers/podman/v5/pkg/bindings/volumes"
-	"github.com/containers/podman/v5/pkg/domain/entities/reports"
 	entitiesTypes "github.com/containers/podman/v5/pkg/domain/entities/types"
 	"github.com/containers/podman/v5/pkg/errorhandling"
+	"go.podman.io/image/v5/manifest"
 
 	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
@@ -185,9 +185,24 @@ func (c *Client) CreatePod(ctx context.Context, p *planner.Pod, s *stack.Stack) 
 // CreateContainer creates the container; the plan has created the Podman
 // secrets it uses.
 func (c *Client) CreateContainer(ctx context.Context, ct *planner.Container, p *planner.Pod, s *stack.Stack) error {
-	g, err := containerSpec(ct, p, s, planner.ImageRef(s, ct.Spec), planner.ServiceSecrets(s, ct.Spec), func(msg string) { c.warnOnce(ct.Service, msg) })
+	ref := planner.ImageRef(s, ct.Spec)
+	g, err := containerSpec(ct, p, s, ref, planner.ServiceSecrets(s, ct.Spec), func(msg string) { c.warnOnce(ct.Service, msg) })
 	if err != nil {
 		return fmt.Errorf("create container %s: %w", ct.Name, err)
+	}
+	if h := ct.Spec.Health; h.InheritsTest() {
+		// The stack gives timings only: run the image's test with them.
+		// An image without one gets no healthcheck (the plan said so).
+		g.HealthConfig = nil
+		if img, err := images.GetImage(c.ctx(ctx), ref, nil); err == nil {
+			if test := imageHealthTest(img.ImageData); len(test) > 0 {
+				g.HealthConfig = &manifest.Schema2HealthConfig{Test: test, Interval: h.Interval, Timeout: h.Timeout,
+					StartPeriod: h.StartPeriod, Retries: h.Retries}
+			}
+		}
+		if g.HealthConfig == nil {
+			c.warnOnce(ct.Service, fmt.Sprintf("the healthcheck keeps the image's own test, but image %s has none: no healthcheck", ref))
+		}
 	}
 	if _, err := containers.CreateWithSpec(c.ctx(ctx), g, nil); err != nil {
 		return fmt.Errorf("create container %s: %w", ct.Name, mapErr(err))
@@ -347,6 +362,12 @@ func (c *Client) WaitExit(ctx context.Context, name string) (int, error) {
 	return int(code), nil
 }
 
+// paused reports whether the container is paused.
+func (c *Client) paused(ctx context.Context, name string) bool {
+	data, err := containers.Inspect(c.ctx(ctx), name, nil)
+	return err == nil && data.State != nil && data.State.Paused
+}
+
 // StopContainer stops one container (per-container stop honours the timeout;
 // pods.Stop does not on Podman 4.x and 5.x).
 func (c *Client) StopContainer(ctx context.Context, name string, timeout time.Duration) error {
@@ -356,6 +377,14 @@ func (c *Client) StopContainer(ctx context.Context, name string, timeout time.Du
 		if err := containers.Stop(c.ctx(ctx), name, &containers.StopOptions{Timeout: &t}); err != nil {
 			if err = mapErr(err); errors.Is(err, ErrNotFound) {
 				return nil
+			}
+			// Podman refuses to stop a paused container ("running or
+			// paused, refusing to clean up"); docker stops it. Thaw it,
+			// then stop it as any other.
+			if errors.Is(err, ErrNotRunning) && c.paused(ctx, name) {
+				if uerr := c.Unpause(ctx, name); uerr == nil {
+					continue
+				}
 			}
 			return fmt.Errorf("stop container %s: %w", name, err)
 		}
@@ -372,13 +401,8 @@ func (c *Client) StopContainer(ctx context.Context, name string, timeout time.Du
 // anonymous volumes); a missing one is fine.
 func (c *Client) RemoveContainer(ctx context.Context, name string, volumes bool) error {
 	force := true
-	var err error
-	// A container an interrupted run left half-started can hold its shm
-	// mount busy for a moment after its process goes: Podman then answers
-	// "device or resource busy", and a little later removes it.
-	for try := 0; ; try++ {
-		var rep []*reports.RmReport
-		rep, err = containers.Remove(c.ctx(ctx), name, &containers.RemoveOptions{Force: &force, Volumes: &volumes})
+	err := retryBusy(ctx, func() error {
+		rep, err := containers.Remove(c.ctx(ctx), name, &containers.RemoveOptions{Force: &force, Volumes: &volumes})
 		if err == nil {
 			for _, r := range rep {
 				if r.Err != nil {
@@ -386,15 +410,8 @@ func (c *Client) RemoveContainer(ctx context.Context, name string, volumes bool)
 				}
 			}
 		}
-		if err == nil || try >= busyRetries || !strings.Contains(err.Error(), "device or resource busy") {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("remove container %s: %w", name, ctx.Err())
-		case <-time.After(busyWait):
-		}
-	}
+		return err
+	})
 	if err != nil {
 		if err = mapErr(err); errors.Is(err, ErrNotFound) {
 			return nil
@@ -404,8 +421,26 @@ func (c *Client) RemoveContainer(ctx context.Context, name string, volumes bool)
 	return nil
 }
 
-// busyRetries and busyWait bound RemoveContainer's patience with a busy
-// mount: about five seconds.
+// retryBusy runs remove until it no longer meets a busy mount: a
+// container an interrupted run left half-started (a pod's infra container
+// too) can hold its shm mount busy for a moment after its process goes;
+// Podman then answers "device or resource busy", and a little later
+// removes it. It gives up after about five seconds.
+func retryBusy(ctx context.Context, remove func() error) error {
+	for try := 0; ; try++ {
+		err := remove()
+		if err == nil || try >= busyRetries || !strings.Contains(err.Error(), "device or resource busy") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(busyWait):
+		}
+	}
+}
+
+// busyRetries and busyWait bound retryBusy's patience.
 const (
 	busyRetries = 10
 	busyWait    = 500 * time.Millisecond
@@ -414,7 +449,10 @@ const (
 // RemovePod removes a pod and what is left in it; a missing one is fine.
 func (c *Client) RemovePod(ctx context.Context, name string) error {
 	force := true
-	if _, err := pods.Remove(c.ctx(ctx), name, &pods.RemoveOptions{Force: &force}); err != nil {
+	if err := retryBusy(ctx, func() error {
+		_, err := pods.Remove(c.ctx(ctx), name, &pods.RemoveOptions{Force: &force})
+		return err
+	}); err != nil {
 		if err = mapErr(err); errors.Is(err, ErrNotFound) {
 			return nil
 		}

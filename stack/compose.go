@@ -3,11 +3,10 @@ package stack
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -42,6 +41,7 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 		}
 		cfs = append(cfs, cf)
 	}
+	problems = append(problems, preComposeProblems(files)...)
 	if err := problems.Err(); err != nil {
 		return nil, err
 	}
@@ -63,24 +63,51 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 
 	warnings := &logCapture{}
 	// compose-go does not check its context while loading: await it.
-	project, err := await(ctx, func() (*types.Project, error) {
+	project, err := await(ctx, func() (p *types.Project, err error) {
 		restore := captureLogs(warnings)
 		defer restore()
-		return loader.LoadWithContext(ctx, types.ConfigDetails{
+		defer func() {
+			// compose-go asserts types in places instead of checking them:
+			// a panic there is this file's problem, not a crash.
+			if r := recover(); r != nil {
+				p, err = nil, Problems{{Position: Position{File: files[0].Name},
+					Message: fmt.Sprintf("compose-go, which reads compose files, failed on this stack: %v", r),
+					Fix:     "check the types of the values changed last; please report this input"}}
+			}
+		}()
+		p, err = loader.LoadWithContext(ctx, types.ConfigDetails{
 			WorkingDir:  opts.WorkingDir,
 			ConfigFiles: cfs,
 			Environment: types.Mapping(env),
 		}, composeOptions(name, explicit, profiles, opts.KeepVars))
+		if err != nil || len(opts.Services) == 0 {
+			return p, err
+		}
+		// Unknown names are left for the command to report.
+		return p.WithServicesEnabled(opts.Services...)
 	})
 	if isCancel(err) {
 		return nil, err
 	}
+	var panicked Problems
+	if errors.As(err, &panicked) {
+		return nil, err
+	}
 	if err != nil {
-		return nil, composeProblems(err, files, idx, env, opts)
+		unset := unsetVariables(warnings.messages())
+		err := composeProblems(err, files, idx, env, opts, unset)
+		var ps Problems
+		if errors.As(err, &ps) {
+			return nil, explainUnset(ps, files, unset).Err()
+		}
+		return nil, err
 	}
 
 	c := converter{project: project, idx: idx, files: files}
 	s := c.convert()
+	s.warnUnsupported(func(svc *Service, key string) Position {
+		return c.where("services." + svc.Name + "." + strings.Fields(key)[0])
+	})
 	for _, w := range warnings.messages() {
 		pos := Position{File: files[0].Name}
 		for _, f := range files {
@@ -91,6 +118,7 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 		s.Warnings = append(s.Warnings, Warning{Position: pos, Message: w})
 	}
 	c.problems = append(c.problems, c.consistency(s)...)
+	c.problems = append(c.problems, c.implicitReferences(s)...)
 	c.runProblems(s)
 	for _, f := range files {
 		for svc, dups := range mountTargets(f) {
@@ -228,11 +256,11 @@ func captureLogs(c *logCapture) func() {
 
 var (
 	yamlLineRe         = regexp.MustCompile(`line (\d+)`)
-	validatingRe       = regexp.MustCompile(`^validating (.+?): (\S+) (.*)$`)
-	addPropRe          = regexp.MustCompile(`additional propert(?:y|ies) '?([^' ]+)'? not allowed`)
+	validatingRe       = regexp.MustCompile(`^validating (.+?): (\S*) ?(.*)$`)
+	addPropRe          = regexp.MustCompile(`additional propert(?:y|ies) (?:'([^']+)'|(\S+)) not allowed`)
 	interpRe           = regexp.MustCompile(`error while interpolating (\S+): (.*)$`)
 	decodingRe         = regexp.MustCompile(`'([^']+)' (.*)`)
-	parseFileRe        = regexp.MustCompile(`^failed to parse (.+?): (.*)$`)
+	parseFileRe        = regexp.MustCompile(`(?s)^failed to parse (.+?): (.*)$`)
 	undefinedRe        = regexp.MustCompile(`service "([^"]+)" (.*)$`)
 	unknownFieldYAMLRe = regexp.MustCompile(`field (\S+) not found`)
 	badValueRe         = regexp.MustCompile(`invalid (containerPort|hostPort|port|hostIP|proto|protocol|IP address)s?:? "?([^"\s]+)"?`)
@@ -261,7 +289,7 @@ func lineHasTab(files []sourceFile, name string, line int) bool {
 // composeProblems turns a compose-go load error into positioned problems.
 // A schema error is re-checked against each file on its own so that every
 // schema problem is reported, not only the first.
-func composeProblems(err error, files []sourceFile, idx map[string]positions, env map[string]string, opts LoadOptions) error {
+func composeProblems(err error, files []sourceFile, idx map[string]positions, env map[string]string, opts LoadOptions, unset []string) error {
 	msg := strings.TrimSpace(err.Error())
 	byName := map[string]string{}
 	for _, f := range files {
@@ -292,6 +320,15 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 	}
 
 	if m := validatingRe.FindStringSubmatch(msg); m != nil {
+		if m[2] == "" {
+			var top Problems
+			for _, f := range files {
+				top = append(top, topLevelProblems(f, idx[f.Name])...)
+			}
+			if len(top) > 0 {
+				return top.Err()
+			}
+		}
 		if all := schemaProblems(files, idx, env, opts); len(all) > 0 {
 			return all.Err()
 		}
@@ -299,14 +336,24 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 		return Problems{schemaProblem(file, idx[file], path, rest)}
 	}
 	if m := parseFileRe.FindStringSubmatch(msg); m != nil {
-		p := Problem{Position: Position{File: display(m[1])}, Message: "invalid YAML: " + m[2]}
-		if l := yamlLineRe.FindStringSubmatch(m[2]); l != nil {
-			p.Line, _ = strconv.Atoi(l[1])
+		f := sourceFile{Name: display(m[1])}
+		for _, g := range files {
+			if g.Name == f.Name {
+				f = g
+			}
 		}
-		if strings.Contains(m[2], "tab character") || lineHasTab(files, display(m[1]), p.Line) {
-			p.Fix = "indent with spaces, not tabs"
+		return Problems{yamlProblem(f, strings.TrimPrefix(m[2], "yaml: "))}
+	}
+	var docs []namedDoc
+	for _, f := range files {
+		d := namedDoc{name: f.Name, content: f.Content}
+		if len(f.docs) > 0 {
+			d.root = f.docs[0]
 		}
-		return Problems{p}
+		docs = append(docs, d)
+	}
+	if ps, ok := interpolationProblems(err, docs); ok {
+		return ps.Err()
 	}
 	if m := interpRe.FindStringSubmatch(msg); m != nil {
 		path := normalizePath(m[1])
@@ -332,6 +379,9 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 			return ps.Err()
 		}
 	}
+	if p, ok := placeProblem(msg, files, idx, env, unset); ok {
+		return Problems{p}
+	}
 	if m := undefinedRe.FindStringSubmatch(msg); m != nil {
 		file, line := findPath("services." + m[1])
 		return Problems{{Position: Position{File: file, Line: line}, Service: m[1], Message: m[2]}}
@@ -340,7 +390,11 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 	// find the value in the files.
 	if m := badValueRe.FindStringSubmatch(msg); m != nil {
 		for _, f := range files {
-			if path, line := findValue(f, m[2]); line > 0 {
+			path, line := findValue(f, m[2])
+			if line == 0 {
+				path, line = findSubstituted(f, env, m[2])
+			}
+			if line > 0 {
 				return Problems{{Position: Position{File: f.Name, Line: line}, Service: serviceOf(path),
 					Message: fmt.Sprintf("%s: invalid %s %q", path, m[1], m[2]), Fix: valueFix(m[1])}}
 			}
@@ -366,9 +420,17 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 func schemaProblem(file string, idx positions, path, rest string) Problem {
 	p := Problem{Position: Position{File: file}, Service: serviceOf(path)}
 	if m := addPropRe.FindStringSubmatch(rest); m != nil {
-		key := join(path, m[1])
+		name := m[1] + m[2]
+		key := join(path, name)
 		p.Line = idx.line(key)
-		p.Message = fmt.Sprintf("unknown key %q in %s", m[1], path)
+		p.Message = fmt.Sprintf("unknown key %q in %s", name, path)
+		if path == "services" {
+			p.Service = name
+			p.Message = fmt.Sprintf("service name %q is not valid", name)
+			p.Fix = "use letters, digits, '.', '_' and '-', starting with a letter or digit"
+			return p
+		}
+		m[1] = name
 		if p.Service != "" && path == "services."+p.Service {
 			p.Message = fmt.Sprintf("unknown service key %q", m[1])
 			if s := closest(m[1], knownServiceKeys); s != "" {
@@ -452,7 +514,8 @@ func (c *converter) convert() *Stack {
 	}
 	for key, n := range p.Networks {
 		nw := &Network{Key: key, Name: n.Name, Driver: n.Driver, Options: n.DriverOpts, Internal: n.Internal,
-			IPv6: n.EnableIPv6 != nil && *n.EnableIPv6, IPAMDriver: n.Ipam.Driver, Labels: n.Labels, External: bool(n.External)}
+			IPv6: n.EnableIPv6 != nil && *n.EnableIPv6, IPAMDriver: n.Ipam.Driver, Labels: n.Labels, External: bool(n.External),
+			Source: c.where("networks." + key)}
 		for _, pool := range n.Ipam.Config {
 			if pool != nil && pool.Subnet != "" {
 				nw.Subnets = append(nw.Subnets, Subnet{Subnet: pool.Subnet, Gateway: pool.Gateway, IPRange: pool.IPRange})
@@ -749,6 +812,9 @@ func (c *converter) service(svc types.ServiceConfig) *Service {
 			out.DependsOn[dep] = Dependency{Condition: ConditionStarted, Required: true}
 		}
 	}
+	if svc.Deploy != nil {
+		out.DeployMode = svc.Deploy.Mode
+	}
 	if svc.Deploy != nil && svc.Deploy.Replicas != nil {
 		out.Replicas = *svc.Deploy.Replicas
 	} else if svc.Scale != nil {
@@ -783,7 +849,9 @@ func (c *converter) service(svc types.ServiceConfig) *Service {
 		}
 		out.Devices = append(out.Devices, dev)
 	}
-	out.Unsupported = append(out.Unsupported, unsupportedKeys(&svc)...)
+	c.develop(svc, out, base)
+	out.Keys = setKeys(svc)
+	out.Unsupported = append(out.Unsupported, unsupported(svc, out.Keys)...)
 	sort.Strings(out.Unsupported)
 	c.checkService(svc, out, base)
 	return out
@@ -828,14 +896,17 @@ func (c *converter) health(svc types.ServiceConfig, base string) *HealthCheck {
 		return nil
 	}
 	test := []string(h.Test)
-	if len(test) == 0 {
-		if h.Interval == nil && h.Timeout == nil && h.Retries == nil {
-			return nil
-		}
-		c.problem(base+".healthcheck", svc.Name, "healthcheck has no test", `add test: ["CMD", "..."] or disable: true`)
-		return nil
+	if len(test) == 0 && h.Interval == nil && h.Timeout == nil && h.Retries == nil && h.StartPeriod == nil && h.StartInterval == nil {
+		return nil // nothing set: the image's own healthcheck, as without the key
 	}
-	switch test[0] {
+	// No test with timings is valid compose: the image's test, run with
+	// these timings (HealthCheck.InheritsTest).
+	first := ""
+	if len(test) > 0 {
+		first = test[0]
+	}
+	switch first {
+	case "":
 	case "NONE":
 		return nil
 	case "CMD", "CMD-SHELL":
@@ -844,7 +915,7 @@ func (c *converter) health(svc types.ServiceConfig, base string) *HealthCheck {
 			return nil
 		}
 	default:
-		c.problem(base+".healthcheck.test", svc.Name, fmt.Sprintf("healthcheck test must start with CMD, CMD-SHELL or NONE, got %q", test[0]),
+		c.problem(base+".healthcheck.test", svc.Name, fmt.Sprintf("healthcheck test must start with CMD, CMD-SHELL or NONE, got %q", first),
 			`write test: ["CMD", "argv0", ...] or test: "shell command"`)
 		return nil
 	}
@@ -1009,188 +1080,45 @@ func ParseSecurityOpt(opt string) (SecurityOption, error) {
 	return SecurityOption{Key: key, Value: value}, nil
 }
 
-// supportedServiceKeys are the compose service keys the model carries.
-var supportedServiceKeys = map[string]bool{
-	"name": true, "image": true, "build": true, "pull_policy": true, "entrypoint": true, "command": true,
-	"working_dir": true, "user": true, "environment": true, "env_file": true, "labels": true, "label_file": true,
-	"hostname": true, "container_name": true, "ports": true, "expose": true, "network_mode": true,
-	"networks": true, "extra_hosts": true, "dns": true, "volumes": true, "tmpfs": true, "secrets": true,
-	"configs": true, "healthcheck": true, "depends_on": true, "restart": true, "stop_signal": true,
-	"stop_grace_period": true, "deploy": true, "mem_limit": true, "mem_reservation": true, "cpus": true,
-	"pids_limit": true, "scale": true, "init": true, "tty": true, "stdin_open": true, "privileged": true,
-	"read_only": true, "cap_add": true, "cap_drop": true, "ulimits": true, "sysctls": true, "devices": true,
-	"profiles": true, "links": true, "extends": true, "mac_address": true,
-	"pid": true, "ipc": true, "userns_mode": true, "security_opt": true, "shm_size": true, "group_add": true,
-	"dns_search": true, "dns_opt": true, "oom_score_adj": true, "cpu_shares": true, "cpuset": true, "logging": true,
-}
-
-// supportedDeployKeys are the deploy keys the model carries.
-var supportedDeployKeys = map[string]bool{"replicas": true, "resources": true, "restart_policy": true, "mode": true}
-
-// knownServiceKeys is for "did you mean" suggestions.
+// knownServiceKeys is for "did you mean" suggestions: every key the table
+// of service keys lists.
 var knownServiceKeys = func() []string {
-	keys := []string{"logging", "platform", "security_opt", "shm_size", "userns_mode", "ipc", "pid", "secrets", "develop"}
-	for k := range supportedServiceKeys {
-		keys = append(keys, k)
+	var keys []string
+	for k := range ServiceKeys {
+		if !strings.HasPrefix(k, "deploy.") {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	return keys
 }()
 
-// unsupportedKeys lists the keys set on svc that the model does not carry:
-// those whose JSON value (as compose-go marshals the service) is not empty.
-// It looks only at the fields of those keys, and marshals a field only
-// where reflection cannot tell (a value with its own MarshalJSON, a struct):
-// a JSON round trip of every service cost a 1000-service stack 5 MB.
-func unsupportedKeys(svc *types.ServiceConfig) []string {
-	var out []string
-	v := reflect.ValueOf(svc).Elem()
-	for _, k := range unsupportedServiceFields() {
-		if !jsonEmpty(k, v.FieldByIndex(k.index)) {
-			out = append(out, k.name)
+// warnUnsupported adds a warning for every key a service sets that
+// podstack does not carry out, at the position where gives: the loader
+// warns, so every command that loads says so, once, and before anything
+// runs.
+func (s *Stack) warnUnsupported(where func(svc *Service, key string) Position) {
+	for _, name := range s.ServiceNames() {
+		svc := s.Services[name]
+		for _, key := range svc.Unsupported {
+			s.Warnings = append(s.Warnings, Warning{Position: where(svc, key), Service: name,
+				Message: key + " is not supported by podstack and is ignored"})
 		}
 	}
+}
+
+// unsupported lists what svc sets that `stack up` does not carry out: keys
+// the table says Podman does not carry, and podman-compose's own x-podman
+// extensions (named rather than ignored like any other x- key).
+func unsupported(svc types.ServiceConfig, keys []string) []string {
+	out := (&Service{Keys: keys}).NotCarried(PodmanKeys)
 	for k := range svc.Extensions {
-		// podman-compose's own service extensions: name them rather than
-		// ignore them silently like any other x- key.
 		if strings.HasPrefix(k, "x-podman") {
 			out = append(out, k)
 		}
 	}
-	if svc.Deploy != nil {
-		d := reflect.ValueOf(svc.Deploy).Elem()
-		for _, k := range unsupportedDeployFields() {
-			if !jsonEmpty(k, d.FieldByIndex(k.index)) {
-				out = append(out, "deploy."+k.name)
-			}
-		}
-	}
 	sort.Strings(out)
 	return out
-}
-
-// The fields of the keys the model does not carry, found once.
-var (
-	unsupportedServiceFields = sync.OnceValue(func() []jsonField {
-		return jsonFields(reflect.TypeFor[types.ServiceConfig](), nil, func(name string) bool {
-			return !strings.HasPrefix(name, "x-") && !supportedServiceKeys[name]
-		})
-	})
-	unsupportedDeployFields = sync.OnceValue(func() []jsonField {
-		return jsonFields(reflect.TypeFor[types.DeployConfig](), nil, func(name string) bool { return !supportedDeployKeys[name] })
-	})
-)
-
-// jsonField is one key of a struct's JSON object, as encoding/json names it.
-type jsonField struct {
-	name                string
-	index               []int
-	omitempty, omitzero bool
-}
-
-// jsonFields lists the exported fields of struct type t whose JSON names
-// keep accepts, with untagged embedded structs flattened, as encoding/json
-// does.
-func jsonFields(t reflect.Type, index []int, keep func(string) bool) []jsonField {
-	var out []jsonField
-	for i := 0; i < t.NumField(); i++ {
-		sf := t.Field(i)
-		tag := sf.Tag.Get("json")
-		if tag == "-" {
-			continue
-		}
-		at := append(append([]int(nil), index...), i)
-		name, opts, _ := strings.Cut(tag, ",")
-		if sf.Anonymous && name == "" && sf.Type.Kind() == reflect.Struct {
-			out = append(out, jsonFields(sf.Type, at, keep)...)
-			continue
-		}
-		if !sf.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = sf.Name
-		}
-		if keep(name) {
-			out = append(out, jsonField{name: name, index: at,
-				omitempty: strings.Contains(opts, "omitempty"), omitzero: strings.Contains(opts, "omitzero")})
-		}
-	}
-	return out
-}
-
-var jsonMarshaler = reflect.TypeFor[json.Marshaler]()
-
-// jsonEmpty reports whether field f's JSON value v is absent or empty
-// (isEmpty).
-func jsonEmpty(f jsonField, v reflect.Value) bool {
-	if f.omitzero && v.IsZero() {
-		return true
-	}
-	// omitempty leaves out what encoding/json calls empty, before any
-	// MarshalJSON of the type is asked.
-	switch v.Kind() {
-	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.Float32, reflect.Float64, reflect.String:
-		if f.omitempty && v.IsZero() {
-			return true
-		}
-	case reflect.Array:
-		if f.omitempty && v.Len() == 0 {
-			return true
-		}
-	}
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice:
-		if v.IsNil() {
-			return true // null, or omitted
-		}
-	}
-	if v.Type().Implements(jsonMarshaler) || reflect.PointerTo(v.Type()).Implements(jsonMarshaler) || v.Kind() == reflect.Struct {
-		return marshalsEmpty(v)
-	}
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface:
-		return jsonEmpty(jsonField{}, v.Elem())
-	case reflect.Slice, reflect.Map, reflect.Array:
-		return v.Len() == 0 // [] or {}; anything in them is not empty
-	}
-	return v.IsZero()
-}
-
-// marshalsEmpty decides by marshalling v itself.
-func marshalsEmpty(v reflect.Value) bool {
-	var data []byte
-	var err error
-	if v.CanAddr() {
-		data, err = json.Marshal(v.Addr().Interface())
-	} else {
-		data, err = json.Marshal(v.Interface())
-	}
-	if err != nil {
-		return true
-	}
-	var x any
-	return json.Unmarshal(data, &x) != nil || isEmpty(x)
-}
-
-func isEmpty(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return true
-	case bool:
-		return !x
-	case string:
-		return x == ""
-	case float64:
-		return x == 0
-	case []any:
-		return len(x) == 0
-	case map[string]any:
-		return len(x) == 0
-	}
-	return false
 }
 
 // consistency checks references across the project, reporting all at once
