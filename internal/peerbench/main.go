@@ -143,11 +143,15 @@ func benchMain(args []string) error {
 		}
 		rep.Passes = append(rep.Passes, p)
 		p.print(os.Stdout)
+		// Written after every pass: a run stopped in the next one (they
+		// take long) keeps what it measured.
+		if *out != "" {
+			if err := rep.write(*out); err != nil {
+				return err
+			}
+		}
 	}
-	if *out == "" {
-		return nil
-	}
-	return rep.write(*out)
+	return nil
 }
 
 // pass runs every row in one mode: quiet, or busy with one core burnt.
