@@ -118,3 +118,31 @@ func TestPlot(t *testing.T) {
 		t.Errorf("%d lines, want 6 (3 tools x 2 passes)", lines)
 	}
 }
+
+// A run without the plot's rows writes no plot and links none, and drops
+// an earlier run's plot, which the new results.md would not describe.
+func TestWriteWithoutLinearRows(t *testing.T) {
+	dir := t.TempDir()
+	svg := filepath.Join(dir, "linearity.svg")
+	if err := os.WriteFile(svg, []byte("<svg/>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := report{Rounds: 1, Passes: []pass{{Mode: "quiet", Results: []result{{Row: "noop8", Services: 8, Tool: "stack", Median: 0.1}}}}}
+	if err := rep.write(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(svg); !os.IsNotExist(err) {
+		t.Errorf("linearity.svg left behind: %v", err)
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "results.md"))
+	if strings.Contains(string(md), "linearity.svg") || !strings.Contains(string(md), "0.100 s") {
+		t.Errorf("results.md:\n%s", md)
+	}
+	rep.Passes[0].Results = append(rep.Passes[0].Results, result{Row: "updown10", Services: 10, Linear: true, Tool: "stack", Median: 2})
+	if err := rep.write(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(svg); err != nil {
+		t.Errorf("no plot with a linear row: %v", err)
+	}
+}

@@ -136,9 +136,32 @@ func (rep report) write(dir string) error {
 		md.WriteString("\n")
 		writeRequests(&md, rep.Requests, 40)
 	}
-	md.WriteString("\n![up + down time against the number of services](linearity.svg)\n")
+	// The plot only where the run measured its rows (-rows may leave
+	// them out): an empty chart would read as a result.
+	svg := filepath.Join(dir, "linearity.svg")
+	if rep.linear() {
+		md.WriteString("\n![up + down time against the number of services](linearity.svg)\n")
+	}
 	if err := os.WriteFile(filepath.Join(dir, "results.md"), []byte(md.String()), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "linearity.svg"), []byte(plot(rep)), 0o644)
+	if !rep.linear() {
+		if err := os.Remove(svg); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		return nil
+	}
+	return os.WriteFile(svg, []byte(plot(rep)), 0o644)
+}
+
+// linear reports whether any pass measured a row of the plot.
+func (rep report) linear() bool {
+	for _, p := range rep.Passes {
+		for _, r := range p.Results {
+			if r.Linear && r.Err == "" && r.Median > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
