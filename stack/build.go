@@ -50,9 +50,11 @@ func remoteContext(c string) bool {
 }
 
 // ResolveBuildDigests gives each named service's build (every build, with
-// no name) its Digest, concurrently. A service whose context cannot be read
-// is a problem naming the service and the path; a remote context keeps an
-// empty Digest (unknown: it is rebuilt only when asked).
+// no name) its Digest, concurrently. A remote context, or a context or
+// Dockerfile that does not exist, keeps an empty Digest (unknown: the
+// image is built when missing or asked for, and a missing context is no
+// error while the image is there, as with docker compose). A context that
+// cannot be read is a problem naming the service and the path.
 func (s *Stack) ResolveBuildDigests(services ...string) error {
 	if len(services) == 0 {
 		services = s.ServiceNames()
@@ -73,6 +75,9 @@ func (s *Stack) ResolveBuildDigests(services ...string) error {
 			d, err := svc.Build.ContextDigest()
 			mu.Lock()
 			defer mu.Unlock()
+			if errors.Is(err, fs.ErrNotExist) {
+				return
+			}
 			if err != nil {
 				problems = append(problems, Problem{Position: svc.Source, Service: name, Message: err.Error(),
 					Fix: "correct build.context and build.dockerfile (relative to the stack file's directory)"})
@@ -129,10 +134,9 @@ func (b *Build) ContextDigest() (string, error) {
 	return hex.EncodeToString(h.Sum(nil)[:16]), nil
 }
 
+// notExist drops the path from a PathError (the message names it) and
+// keeps it an fs.ErrNotExist where it is one.
 func notExist(err error) error {
-	if errors.Is(err, fs.ErrNotExist) {
-		return errors.New("no such file or directory")
-	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return pe.Err
