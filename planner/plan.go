@@ -56,13 +56,6 @@ func normalizePull(p string) string {
 	return "missing"
 }
 
-func buildCause(present bool) string {
-	if present {
-		return "pull_policy build"
-	}
-	return "image not present"
-}
-
 func podCause(recreate bool) string {
 	if recreate {
 		return "pod configuration changed"
@@ -82,14 +75,14 @@ func sortSteps(in []*Step) []*Step {
 }
 
 // removeContainer adds stop (when running) and remove steps for ex.
-func removeContainer(b *builder, ex ObservedContainer, timeout time.Duration, cause string) []*Step {
+func removeContainer(b *builder, ex ObservedContainer, timeout time.Duration, cause string, after ...*Step) []*Step {
 	var steps []*Step
 	var stop *Step
 	if ex.State == "running" || ex.State == "paused" {
-		stop = b.add(&Step{Kind: StepStopContainer, Target: ex.Name, Service: ex.Labels[LabelService], Pod: ex.Pod, StopTimeout: timeout, Cause: cause})
+		stop = b.add(&Step{Kind: StepStopContainer, Target: ex.Name, Service: ex.Labels[LabelService], Pod: ex.Pod, StopTimeout: timeout, Cause: cause}, after...)
 		steps = append(steps, stop)
 	}
-	steps = append(steps, b.add(&Step{Kind: StepRemoveContainer, Target: ex.Name, Service: ex.Labels[LabelService], Pod: ex.Pod, Cause: cause}, stop))
+	steps = append(steps, b.add(&Step{Kind: StepRemoveContainer, Target: ex.Name, Service: ex.Labels[LabelService], Pod: ex.Pod, Cause: cause}, append([]*Step{stop}, after...)...))
 	return steps
 }
 

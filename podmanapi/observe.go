@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
-	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/bindings/network"
 	"github.com/containers/podman/v5/pkg/bindings/pods"
 	"github.com/containers/podman/v5/pkg/bindings/secrets"
@@ -27,8 +26,8 @@ import (
 // Observe snapshots everything labelled with the project, and what look
 // names: which images exist locally, and volumes, networks and secrets of
 // those names whoever made them (the planner tells ours from foreign ones by
-// their labels). A handful of list calls and one existence check per image,
-// all concurrent: a no-op `up` costs little more than this.
+// their labels). A handful of list calls and one inspect per image (its ID
+// and build digest, not its size), all concurrent: a no-op `up` costs little more than this.
 func (c *Client) Observe(ctx context.Context, project string, look *planner.Lookup) (*planner.ObservedState, error) {
 	if look == nil {
 		look = &planner.Lookup{}
@@ -65,7 +64,7 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 			case "healthy", "unhealthy", "starting":
 				health = ct.Status
 			}
-			oc := planner.ObservedContainer{ID: ct.ID, Name: name, Pod: ct.PodName, Image: ct.Image, State: ct.State,
+			oc := planner.ObservedContainer{ID: ct.ID, Name: name, Pod: ct.PodName, Image: ct.Image, ImageID: ct.ImageID, State: ct.State,
 				Health: health, ExitCode: int(ct.ExitCode), Labels: ct.Labels}
 			if ct.StartedAt > 0 {
 				oc.StartedAt = time.Unix(ct.StartedAt, 0)
@@ -145,14 +144,22 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 	})
 	for _, ref := range dedupe(look.Images) {
 		g.Go(func() error {
-			ok, err := images.Exists(c.ctx(gctx), ref, nil)
-			if err != nil {
-				return fmt.Errorf("check image %s: %w", ref, mapErr(err))
+			id, digest, err := c.observeImage(gctx, ref)
+			if err != nil || id == "" {
+				return err
 			}
-			if ok {
-				mu.Lock()
-				out.Images = append(out.Images, ref)
-				mu.Unlock()
+			mu.Lock()
+			defer mu.Unlock()
+			out.Images = append(out.Images, ref)
+			if out.ImageIDs == nil {
+				out.ImageIDs = map[string]string{}
+			}
+			out.ImageIDs[ref] = id
+			if digest != "" && slices.Contains(look.Builds, ref) {
+				if out.BuildDigests == nil {
+					out.BuildDigests = map[string]string{}
+				}
+				out.BuildDigests[ref] = digest
 			}
 			return nil
 		})

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
-	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/bindings/network"
 	"github.com/containers/podman/v5/pkg/bindings/pods"
 	"github.com/containers/podman/v5/pkg/bindings/secrets"
@@ -72,59 +71,6 @@ var (
 	_ planner.Backend = (*Client)(nil)
 	_ ops.Engine      = (*Client)(nil)
 )
-
-// PullImage pulls ref with Podman's pull policy.
-func (c *Client) PullImage(ctx context.Context, ref, policy string) error {
-	if policy == "" {
-		policy = "missing"
-	}
-	quiet := true
-	_, err := images.Pull(c.ctx(ctx), ref, &images.PullOptions{Quiet: &quiet, Policy: &policy})
-	if err != nil {
-		return fmt.Errorf("pull image %s: %w (with no registry reachable, build or load the image locally and use --pull never or missing)", ref, mapErr(err))
-	}
-	return nil
-}
-
-// BuildImage builds ref from b through the service.
-func (c *Client) BuildImage(ctx context.Context, ref string, b *stack.Build) error {
-	opts := entitiesTypes.BuildOptions{}
-	opts.ContextDirectory = b.Context
-	opts.Output = ref
-	opts.Target = b.Target
-	opts.Labels = labelList(b.Labels)
-	opts.Args = b.Args
-	opts.Out, opts.Err = io.Discard, io.Discard
-	var logs bytes.Buffer
-	opts.Out = &logs
-	dockerfile := b.Dockerfile
-	if dockerfile == "" {
-		dockerfile = "Dockerfile"
-	}
-	if !strings.HasPrefix(dockerfile, "/") {
-		dockerfile = b.Context + "/" + dockerfile
-	}
-	if _, err := images.Build(c.ctx(ctx), []string{dockerfile}, opts); err != nil {
-		return fmt.Errorf("build image %s from %s: %w\n%s", ref, b.Context, mapErr(err), tailLines(logs.String(), 20))
-	}
-	return nil
-}
-
-func labelList(m map[string]string) []string {
-	var out []string
-	for _, k := range sortedKeys(m) {
-		out = append(out, k+"="+m[k])
-	}
-	return out
-}
-
-func tailLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
 
 // CreateNetwork creates a DNS-enabled network (aliases resolve through it).
 // An existing network of that name is accepted.
