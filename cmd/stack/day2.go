@@ -20,7 +20,8 @@ func addDay2Commands(root *cobra.Command, g *globalOptions) {
 		newEachCommand(g, "kill", "Send a signal to the services' containers (default KILL)"),
 		newEachCommand(g, "pause", "Pause the services' containers"),
 		newEachCommand(g, "unpause", "Unpause the services' containers"),
-		newRmCommand(g), newStatsCommand(g), newTopCommand(g), newPortCommand(g), newImagesCommand(g),
+		newRmCommand(g), newStatsCommand(g), newTopCommand(g), newPortCommand(g),
+		newImagesCommand(g), newBuildCommand(g), newPullCommand(g), newPushCommand(g),
 		newExecCommand(g), newRunCommand(g), newEventsCommand(g), newInspectCommand(g),
 	)
 }
@@ -242,26 +243,6 @@ func newPortCommand(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&protocol, "protocol", "tcp", "tcp or udp")
 	cmd.Flags().IntVar(&index, "index", 1, "which replica")
-	return cmd
-}
-
-func newImagesCommand(g *globalOptions) *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:   "images [SERVICE...]",
-		Short: "List the images the services' containers use",
-		Example: `  stack images
-  stack images --format json`,
-		RunE: g.withProject(func(ctx context.Context, p *ops.Project, args []string) error {
-			rows, err := p.Images(ctx, args)
-			if err != nil {
-				return err
-			}
-			return writeRows(g, format, rows, []string{"CONTAINER", "SERVICE", "IMAGE"},
-				func(r ops.Image) []string { return []string{r.Container, r.Service, r.Image} })
-		}),
-	}
-	cmd.Flags().StringVar(&format, "format", "table", "table, json, or a Go template")
 	return cmd
 }
 
