@@ -23,10 +23,9 @@ WITH_SERVICE = url=$$(scripts/podman-service.sh start) && trap 'scripts/podman-s
 # LEGS run one after another (they share the host's ports); ISOLATED_LEGS run
 # in their own network namespace, beside them. To add a leg, write its
 # test-NAME target (with the legs, below) and name it here:
-LEGS := test-podman test-rootless
-# LEGS += test-kube    # a real kube-apiserver for the export tests (to come)
+LEGS := test-podman test-rootless test-kube
 ISOLATED_LEGS := test-podman5
-LEG_PKGS := ./podmanapi ./e2e
+LEG_PKGS := podmanapi e2e cluster cmd/stack
 TESTBIN := bin/test
 export TESTBIN TEST_TIMEOUT
 # What a leg needs built first. `make test` builds it once and runs the legs
@@ -35,7 +34,7 @@ BUILT = $(if $(NODEPS),,build test-binaries)
 
 .DEFAULT_GOAL := help
 .PHONY: help build test check unit e2e lint fmt bench demo clean setup test-binaries podman5 \
-	test-podman test-podman5 test-rootless
+	test-podman test-podman5 test-rootless test-kube
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -47,7 +46,9 @@ setup: ## install Podman if missing (root), build the test image, probe that con
 	scripts/setup-podman.sh
 
 test-binaries: ## compile the integration and e2e test binaries once, for every leg
-	$(GO) test -c -tags "$(TAGS)" -o $(TESTBIN)/ $(LEG_PKGS)
+	@mkdir -p $(TESTBIN)
+	@# one binary per package, named after its directory (cmd/stack: cmd-stack.test)
+	for p in $(LEG_PKGS); do $(GO) test -c -tags "$(TAGS)" -o $(TESTBIN)/$$(echo $$p | tr / -).test ./$$p || exit 1; done
 
 podman5: ## build Podman 5 from the Go module proxy (cached outside the clone, per version)
 	scripts/podman5.sh build
@@ -73,7 +74,8 @@ test-podman5: $(BUILT) $(if $(NODEPS),,podman5) ## leg: Podman 5 rootful, isolat
 test-rootless: $(BUILT) ## leg: the machine's Podman rootless, as a created user (root)
 	@scripts/leg.sh rootless
 
-# test-kube: $(BUILT) ## leg: ... (prints its wall time and appends a result line to $$LEG_SUMMARY, as scripts/leg.sh does)
+test-kube: $(BUILT) ## leg: every export dry-run on a real kube-apiserver, one applied and deleted (built once per machine)
+	@scripts/leg.sh kube
 
 unit: ## hermetic unit tests only (no Podman needed)
 	$(GO) test -short -count=1 -tags "$(TAGS)" ./...

@@ -16,7 +16,8 @@ type podInfo struct {
 
 // TestConvertRoundTrip: the demo stack converted to Pod YAML and played by
 // Podman's kube play brings up the same pods and containers, with the same
-// published ports and healthchecks as stack up, and answers on its port.
+// published ports and healthchecks as stack up, answers on its port, and
+// its services reach each other by service name.
 func TestConvertRoundTrip(t *testing.T) {
 	requirePodman(t)
 	demo, _ := filepath.Abs("../examples/demo")
@@ -73,6 +74,11 @@ func TestConvertRoundTrip(t *testing.T) {
 	}
 	if body := httpGet(t, "http://127.0.0.1:8088/"); !strings.Contains(body, "Hello from podstack") {
 		t.Errorf("page: %q", body)
+	}
+	// Compose's contract holds under kube play: web reaches api by its
+	// service name (and reads what the one-shot migration wrote).
+	if out := execEventually(t, "web.demo-web", getByName("api", 9000, "/migrated")...); !strings.Contains(out, "schema v3 applied") {
+		t.Errorf("web reached api by name but got %q", out)
 	}
 }
 

@@ -156,7 +156,7 @@ func wantConverged(t *testing.T, url, p string, want projectState, what string) 
 func stackCmd(dir, url string, args ...string) (*exec.Cmd, *bytes.Buffer) {
 	cmd := exec.Command(stackBin, args...)
 	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "STACK_URL=" + url, "STACK_PROGRESS=plain"}
+	cmd.Env = stackEnv(url)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	return cmd, &out
@@ -178,21 +178,6 @@ func reference(t *testing.T, dir, url, p string) projectState {
 		t.Fatalf("reference down: %s", down)
 	}
 	return want
-}
-
-func runStackAt(t *testing.T, dir, url string, args ...string) result {
-	t.Helper()
-	cmd, out := stackCmd(dir, url, args...)
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run stack %v: %v", args, err)
-	}
-	return result{out.String(), errb.String(), code}
 }
 
 // TestKillDashNineConverges: `stack up` killed with SIGKILL at a random

@@ -109,7 +109,19 @@ func (r result) String() string {
 // runStack runs the binary in dir with the test service's URL.
 func runStack(t *testing.T, dir string, args ...string) result {
 	t.Helper()
-	return runStackEnv(t, dir, []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "STACK_URL=" + podURL, "STACK_PROGRESS=plain"}, args...)
+	return runStackAt(t, dir, podURL, args...)
+}
+
+// runStackAt runs the binary in dir against the service at url.
+func runStackAt(t *testing.T, dir, url string, args ...string) result {
+	t.Helper()
+	return runStackEnv(t, dir, stackEnv(url), args...)
+}
+
+// stackEnv is the environment the tests run the binary with: the
+// service's URL and plain progress, nothing of the machine's settings.
+func stackEnv(url string) []string {
+	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "STACK_URL=" + url, "STACK_PROGRESS=plain"}
 }
 
 // runStackEnv runs the binary in dir with exactly the environment env.

@@ -81,3 +81,28 @@ secrets:
 		t.Errorf("down left secrets %v", left)
 	}
 }
+
+// TestDownPausedAndSharedNamespace: down takes a paused container (Podman
+// alone refuses to stop one) and removes a service whose pid namespace
+// another joins only after that one.
+func TestDownPausedAndSharedNamespace(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "pausedown")
+	dir := writeStack(t, map[string]string{"compose.yaml": `services:
+  app:
+    image: localhost/busybox:test
+    command: ["sleep", "3600"]
+    stop_grace_period: 1s
+  debug:
+    image: localhost/busybox:test
+    command: ["sleep", "3600"]
+    stop_grace_period: 1s
+    pid: "service:app"
+`})
+	mustStack(t, dir, "-p", p, "up", "-d")
+	mustStack(t, dir, "-p", p, "pause", "app")
+	mustStack(t, dir, "-p", p, "down")
+	if st := stateOf(t, podURL, p); len(st.containers)+len(st.pods) > 0 {
+		t.Errorf("down left %+v", st)
+	}
+}

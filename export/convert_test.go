@@ -133,3 +133,49 @@ func podNames(pods []*planner.Pod) string {
 }
 
 func keysOf[V any](m map[string]V) []string { return sortedKeys(m) }
+
+// TestSecretFilesAndModes: export kube copies a secret into a Secret and
+// maps its mode to defaultMode; convert (which runs on this host) mounts a
+// file secret from where it is, so its content never lands in pods.yaml;
+// what has no field (owners; modes of host files) is warned about.
+func TestSecretFilesAndModes(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "pw.txt"), []byte("pw-file-content-77"), 0o600)
+	path := filepath.Join(dir, "compose.yaml")
+	os.WriteFile(path, []byte(`name: sec
+services:
+  db:
+    image: db
+    secrets: [{source: pw, target: /run/secrets/pw, mode: 0400, uid: "999"}]
+    configs: [{source: conf, target: /etc/db.conf, mode: 0440}]
+secrets:
+  pw: {file: ./pw.txt}
+configs:
+  conf: {content: "max=1"}
+`), 0o644)
+	s, pods := load(t, path, "")
+	k, err := Kube(s, pods, KubeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ky := yamlOf(t, k)
+	for _, want := range []string{"defaultMode: 256", "defaultMode: 288", "secretName: sec-pw", "value: pw-file-content-77"} {
+		if !strings.Contains(ky, want) {
+			t.Errorf("export kube lacks %q:\n%s", want, ky)
+		}
+	}
+	if w := strings.Join(k.Warnings, "\n"); !strings.Contains(w, "service db: secret pw: uid not exported") {
+		t.Errorf("warnings: %s", w)
+	}
+	c, err := Convert(s, pods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cy := yamlOf(t, c)
+	if strings.Contains(cy, "pw-file-content-77") || !strings.Contains(cy, "path: "+filepath.Join(dir, "pw.txt")) || !strings.Contains(cy, "type: File") {
+		t.Errorf("convert must mount the secret file from the host, not copy it:\n%s", cy)
+	}
+	if w := strings.Join(c.Warnings, "\n"); !strings.Contains(w, "service db: secret pw: uid, mode not exported (the file is mounted from the host as it is)") {
+		t.Errorf("convert warnings: %s", w)
+	}
+}

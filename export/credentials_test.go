@@ -90,6 +90,9 @@ func TestNoCredentialOutsideSecrets(t *testing.T) {
 				}
 				if name == "credentials" {
 					assertOnlyInSecrets(t, mode, yamlOf(t, r), s.CredentialValues())
+					if mode == "convert" && !strings.Contains(strings.Join(r.Warnings, "\n"), "podman issue 16269") {
+						t.Errorf("convert does not warn that Podman 4.3 kube play cannot read the Secret: %v", r.Warnings)
+					}
 				}
 			}
 			if name == "credentials" && refs != 3*(9+1) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
 	"github.com/podstack/podstack/planner"
@@ -92,10 +94,29 @@ func Kube(s *stack.Stack, pods []*planner.Pod, opts KubeOptions) (*Result, error
 	}
 	// Credentials always go to a Secret, inline environment or not.
 	e.secrets = &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: e.meta(e.names.get("secret", base+"-env", dnsName(base+"-env")), nil), StringData: map[string]string{}, Type: corev1.SecretTypeOpaque}
+	for _, key := range sortedKeys(s.Networks) {
+		n := s.Networks[key]
+		used := false
+		for _, svc := range s.Services {
+			_, joins := svc.Networks[key]
+			used = used || joins || (key == "default" && len(svc.Networks) == 0)
+		}
+		if !used || (key == "default" && !n.Internal && n.Driver == "" && len(n.Options) == 0 && len(n.Subnets) == 0) {
+			continue
+		}
+		msg := "networks: %s is not exported: pods share one network in Kubernetes and under kube play, so services reach each other across what were separate networks"
+		if n.Internal {
+			msg += "; its isolation (internal: true) would need a NetworkPolicy"
+		}
+		e.warnf(msg, key)
+	}
 	for _, key := range sortedKeys(s.Volumes) {
 		v := s.Volumes[key]
 		if v.External {
 			e.warnf("volume %s is external: no PersistentVolumeClaim is exported for it", key)
+		}
+		if (v.Driver != "" && v.Driver != "local") || len(v.Options) > 0 {
+			e.warnf("volume %s: driver and driver_opts are not exported: the claim gets the cluster's default storage class", key)
 		}
 		size := firstNonEmpty(v.Size, s.Options.VolumeSize, "1Gi")
 		q, err := resource.ParseQuantity(size)
@@ -229,20 +250,24 @@ func (e *exporter) pod(p *planner.Pod) error {
 	if len(spec.Containers) == 0 {
 		spec.Containers, spec.InitContainers = spec.InitContainers, nil
 	}
+	labels, annotations := e.podSettings(p, &spec)
 	if e.opts.HostPorts {
 		e.playNetwork(p, &spec)
 	}
-	annotations := e.dependsOn(p)
-	if annotations == nil {
-		annotations = map[string]string{}
+	for k, v := range e.dependsOn(p) {
+		annotations[k] = v
 	}
 	annotations[stack.ProjectAnnotation] = e.s.Name
 	annotations[stack.PodAnnotation] = p.Key
-	meta := e.meta(name, selector)
+	for k, v := range selector {
+		labels[k] = v
+	}
+	meta := e.meta(name, labels)
 	meta.Annotations = annotations
 	switch e.opts.Type {
 	case "deployment":
 		spec.RestartPolicy = corev1.RestartPolicyAlways
+		e.deploymentRestarts(p)
 		r := int32(replicas)
 		tmeta := metav1.ObjectMeta{Labels: meta.Labels, Annotations: annotations}
 		e.objects = append(e.objects, &appsv1.Deployment{TypeMeta: typeMeta("apps/v1", "Deployment"), ObjectMeta: meta,
@@ -260,6 +285,127 @@ func (e *exporter) pod(p *planner.Pod) error {
 		e.objects = append(e.objects, e.services(p, name, selector)...)
 	}
 	return nil
+}
+
+// podSettings gathers what compose sets per service and Kubernetes per
+// pod: hostname, DNS servers, search domains and options (dnsConfig, on top
+// of the cluster's DNS), sysctls, numeric supplementary groups; and the
+// compose labels of the members, as pod labels where Kubernetes accepts
+// them as labels, else as annotations. Members that disagree are warned.
+func (e *exporter) podSettings(p *planner.Pod, spec *corev1.PodSpec) (labels, annotations map[string]string) {
+	labels, annotations = map[string]string{}, map[string]string{}
+	var dns corev1.PodDNSConfig
+	sysctls := map[string]string{}
+	var groups []int64
+	hostnames := map[string]bool{}
+	for _, m := range p.Services {
+		svc := e.s.Services[m]
+		for _, k := range sortedKeys(svc.Labels) {
+			v := svc.Labels[k]
+			if len(validation.IsQualifiedName(k)) > 0 {
+				e.warnf("service %s: labels: %q is not a valid Kubernetes label or annotation key; not exported", m, k)
+				continue
+			}
+			into := annotations
+			if len(validation.IsValidLabelValue(v)) == 0 && !strings.HasPrefix(k, "app.kubernetes.io/") {
+				into = labels
+			}
+			if old, ok := into[k]; ok && old != v {
+				e.warnf("pod %s: members set label %s to %q and %q; exporting %q", p.Key, k, old, v, v)
+			}
+			into[k] = v
+		}
+		if svc.Hostname != "" {
+			hostnames[svc.Hostname] = true
+		}
+		dns.Nameservers = appendNew(dns.Nameservers, svc.DNS...)
+		dns.Searches = appendNew(dns.Searches, svc.DNSSearch...)
+		for _, o := range svc.DNSOptions {
+			name, value, hasValue := strings.Cut(strings.Replace(o, ":", "=", 1), "=")
+			opt := corev1.PodDNSConfigOption{Name: name}
+			if hasValue {
+				opt.Value = &value
+			}
+			dns.Options = append(dns.Options, opt)
+		}
+		for _, k := range sortedKeys(svc.Sysctls) {
+			if old, ok := sysctls[k]; ok && old != svc.Sysctls[k] {
+				e.warnf("pod %s: members set sysctl %s to %q and %q; exporting %q", p.Key, k, old, svc.Sysctls[k], svc.Sysctls[k])
+			}
+			sysctls[k] = svc.Sysctls[k]
+		}
+		var named []string
+		for _, g := range svc.GroupAdd {
+			if n, err := strconv.ParseInt(g, 10, 64); err == nil {
+				if !slices.Contains(groups, n) {
+					groups = append(groups, n)
+				}
+			} else {
+				named = append(named, g)
+			}
+		}
+		if len(named) > 0 {
+			e.warnf("service %s: group_add %s: Kubernetes takes group IDs only (supplementalGroups); not exported", m, strings.Join(named, ", "))
+		}
+	}
+	switch {
+	case len(hostnames) > 1:
+		e.warnf("pod %s: members set different hostnames (%s); a pod has one: not exported", p.Key, strings.Join(sortedKeys(hostnames), ", "))
+	case len(hostnames) == 1 && !spec.HostNetwork:
+		for h := range hostnames {
+			spec.Hostname = dnsName(h)
+		}
+	}
+	if len(dns.Nameservers)+len(dns.Searches)+len(dns.Options) > 0 {
+		spec.DNSConfig = &dns
+	}
+	if len(sysctls)+len(groups) > 0 {
+		spec.SecurityContext = &corev1.PodSecurityContext{SupplementalGroups: groups}
+		for _, k := range sortedKeys(sysctls) {
+			spec.SecurityContext.Sysctls = append(spec.SecurityContext.Sysctls, corev1.Sysctl{Name: k, Value: sysctls[k]})
+		}
+	}
+	return labels, annotations
+}
+
+// deploymentRestarts warns about what a Deployment, which always restarts
+// its containers, does not keep of compose's restart policies: a service
+// that should stay down, or that others wait for to complete.
+func (e *exporter) deploymentRestarts(p *planner.Pod) {
+	for _, m := range p.Services {
+		svc := e.s.Services[m]
+		if svc.InitContainer {
+			continue
+		}
+		switch r := string(svc.Restart); {
+		case r == "no" || strings.HasPrefix(r, "on-failure"):
+			e.warnf("service %s: restart policy %s (restart, deploy.restart_policy) is not exported: a Deployment restarts its containers whenever they exit; use --type pod", m, r)
+		case len(e.dependentsWaitingFor(p, m)) > 0 && r == "":
+			e.warnf("service %s: %s wait for it to complete, but a Deployment restarts it whenever it exits: run it as a Job, or use --type pod",
+				m, strings.Join(e.dependentsWaitingFor(p, m), ", "))
+		}
+	}
+}
+
+// dependentsWaitingFor lists the services of other pods that wait for
+// service to complete (service_completed_successfully).
+func (e *exporter) dependentsWaitingFor(p *planner.Pod, service string) []string {
+	var out []string
+	for _, name := range e.dependentsOutside(p, service) {
+		if e.s.Services[name].DependsOn[service].Condition == stack.ConditionCompleted {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func appendNew(list []string, add ...string) []string {
+	for _, a := range add {
+		if !slices.Contains(list, a) {
+			list = append(list, a)
+		}
+	}
+	return list
 }
 
 // strategy is Recreate for a pod that mounts a claim (ReadWriteOnce: a
@@ -292,8 +438,14 @@ func (e *exporter) playNetwork(p *planner.Pod, spec *corev1.PodSpec) {
 	if spec.HostNetwork {
 		return
 	}
+	for a, m := range e.aliases(p) {
+		e.warnf("service %s: networks: alias %s is not exported: podman kube play resolves a pod by its name only", m, a)
+	}
 	spec.Hostname = dnsName(p.Hostname)
-	spec.DNSConfig = &corev1.PodDNSConfig{Searches: []string{e.projectDomain()}}
+	if spec.DNSConfig == nil {
+		spec.DNSConfig = &corev1.PodDNSConfig{}
+	}
+	spec.DNSConfig.Searches = append([]string{e.projectDomain()}, spec.DNSConfig.Searches...)
 	if len(p.Services) < 2 {
 		return
 	}
@@ -329,12 +481,15 @@ func (e *exporter) dependentsOutside(p *planner.Pod, service string) []string {
 
 func (e *exporter) restartPolicy(p *planner.Pod, policies []string) corev1.RestartPolicy {
 	seen := map[corev1.RestartPolicy]bool{}
-	for _, r := range policies {
+	for i, r := range policies {
 		switch {
 		case r == "no":
 			seen[corev1.RestartPolicyNever] = true
 		case strings.HasPrefix(r, "on-failure"):
 			seen[corev1.RestartPolicyOnFailure] = true
+			if _, n, ok := strings.Cut(r, ":"); ok {
+				e.warnf("service %s: restart %s: the retry count %s is not exported (a Pod retries without limit; a Job's backoffLimit would count)", p.Services[i], r, n)
+			}
 		default:
 			seen[corev1.RestartPolicyAlways] = true
 		}
@@ -401,8 +556,11 @@ func (e *exporter) container(svc *stack.Service) (corev1.Container, []corev1.Vol
 		Command: svc.Entrypoint, Args: svc.Command, WorkingDir: svc.WorkingDir, TTY: svc.Tty, Stdin: svc.StdinOpen}
 	if c.Image == "" {
 		c.Image = planner.ImageRef(e.s, svc)
-		e.warnf("service %s: build: is not exported; the image is referenced as %s", svc.Name, c.Image)
 	}
+	if svc.Build != nil {
+		e.warnf("service %s: build is not exported: the image %s must be in a registry the cluster pulls from", svc.Name, c.Image)
+	}
+	c.ImagePullPolicy = e.pullPolicy(svc)
 	for _, k := range sortedKeys(svc.Environment) {
 		v := svc.Environment[k]
 		ev := corev1.EnvVar{Name: k}
@@ -425,6 +583,8 @@ func (e *exporter) container(svc *stack.Service) (corev1.Container, []corev1.Vol
 		if e.opts.HostPorts && pt.Published != 0 {
 			cp.HostPort = int32(pt.Published)
 			cp.HostIP = pt.HostIP
+		} else if !e.opts.HostPorts && pt.HostIP != "" && pt.HostIP != "0.0.0.0" && pt.HostIP != "::" {
+			e.warnf("service %s: ports: host IP %s of port %d is not exported (a Service listens on its cluster IP)", svc.Name, pt.HostIP, pt.Target)
 		} else if e.opts.HostPorts && pt.Ephemeral {
 			e.warnf("service %s: port %d is published on a host port Podman picks; Pod YAML has no such port: give it a host port (\"8080:%d\") to publish it", svc.Name, pt.Target, pt.Target)
 		}
@@ -495,17 +655,11 @@ func (e *exporter) container(svc *stack.Service) (corev1.Container, []corev1.Vol
 		c.SecurityContext = sc
 	}
 	vols, err := e.mounts(svc, &c)
-	for _, k := range svc.Unsupported {
+	// What the service sets that Kubernetes has no field for comes from
+	// the one table of service keys; below, what it has no field for only
+	// with some values.
+	for _, k := range svc.NotCarried(stack.KubeKeys) {
 		e.warnf("service %s: %s is not exported", svc.Name, k)
-	}
-	if len(svc.Ulimits) > 0 {
-		e.warnf("service %s: ulimits are not exported (Kubernetes has no per-container rlimits)", svc.Name)
-	}
-	if len(svc.Sysctls) > 0 {
-		e.warnf("service %s: sysctls are not exported", svc.Name)
-	}
-	if len(svc.Devices) > 0 {
-		e.warnf("service %s: devices are not exported", svc.Name)
 	}
 	for _, x := range []struct {
 		key string
@@ -513,18 +667,34 @@ func (e *exporter) container(svc *stack.Service) (corev1.Container, []corev1.Vol
 	}{
 		{"pid " + svc.PID, svc.PID != "" && svc.PID != "host" && !strings.HasPrefix(svc.PID, "service:")},
 		{"ipc " + svc.IPC, svc.IPC != "" && svc.IPC != "host" && !strings.HasPrefix(svc.IPC, "service:")},
-		{"userns_mode", svc.UsernsMode != ""},
-		{"shm_size", svc.ShmSize > 0},
-		{"group_add", len(svc.GroupAdd) > 0},
-		{"oom_score_adj", svc.OomScoreAdj != 0},
-		{"logging", svc.Logging != nil},
-		{"dns_search/dns_opt", len(svc.DNSSearch)+len(svc.DNSOptions) > 0},
+		{"deploy.mode " + svc.DeployMode + " (one replica is exported; a DaemonSet would run one per node)", svc.DeployMode == "global"},
 	} {
 		if x.set {
 			e.warnf("service %s: %s is not exported", svc.Name, x.key)
 		}
 	}
 	return c, vols, err
+}
+
+// pullPolicy maps compose's pull_policy. Unset, a Kubernetes export keeps
+// the cluster's default; convert, which runs on this host, pulls only
+// missing images, as compose and stack up do.
+func (e *exporter) pullPolicy(svc *stack.Service) corev1.PullPolicy {
+	switch svc.PullPolicy {
+	case "always":
+		return corev1.PullAlways
+	case "never":
+		return corev1.PullNever
+	case "missing", "if_not_present", "build":
+		return corev1.PullIfNotPresent
+	case "":
+		if e.opts.HostPorts {
+			return corev1.PullIfNotPresent
+		}
+		return ""
+	}
+	e.warnf("service %s: pull_policy %s has no Kubernetes equivalent; the cluster's default applies", svc.Name, svc.PullPolicy)
+	return ""
 }
 
 // envKey is a ConfigMap/Secret key for one service's variable.
@@ -564,6 +734,17 @@ func (e *exporter) mounts(svc *stack.Service, c *corev1.Container) ([]corev1.Vol
 		if sec == nil {
 			continue
 		}
+		vname := dnsName("secret-" + ref.Source)
+		if e.opts.HostPorts && sec.File != "" {
+			// convert's output runs on this host, as compose does: the file
+			// is mounted where it is, as compose binds it, and its content
+			// is not copied into a pods.yaml that may be committed.
+			file := corev1.HostPathFile
+			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: vname, MountPath: ref.Target, ReadOnly: true})
+			vols = append(vols, corev1.Volume{Name: vname, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: sec.File, Type: &file}}})
+			e.fileOwnership(svc, "secret", ref, true)
+			continue
+		}
 		data, err := secretData(sec.File, sec.Environment, sec.Content, sec.External)
 		if err != nil {
 			return nil, fmt.Errorf("secret %s: %w", ref.Source, err)
@@ -573,9 +754,9 @@ func (e *exporter) mounts(svc *stack.Service, c *corev1.Container) ([]corev1.Vol
 			e.objects = appendOnce(e.objects, &corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: e.meta(name, nil),
 				Type: corev1.SecretTypeOpaque, StringData: map[string]string{"value": *data}})
 		}
-		vname := dnsName("secret-" + ref.Source)
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: vname, MountPath: ref.Target, SubPath: "value", ReadOnly: true})
-		vols = append(vols, corev1.Volume{Name: vname, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: name}}})
+		vols = append(vols, corev1.Volume{Name: vname, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: name,
+			DefaultMode: e.fileOwnership(svc, "secret", ref, false)}}})
 	}
 	for _, ref := range svc.Configs {
 		cfg := e.s.Configs[ref.Source]
@@ -593,9 +774,41 @@ func (e *exporter) mounts(svc *stack.Service, c *corev1.Container) ([]corev1.Vol
 		}
 		vname := dnsName("config-" + ref.Source)
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: vname, MountPath: ref.Target, SubPath: "value", ReadOnly: true})
-		vols = append(vols, corev1.Volume{Name: vname, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: name}}}})
+		vols = append(vols, corev1.Volume{Name: vname, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: name},
+			DefaultMode: e.fileOwnership(svc, "config", ref, false)}}})
 	}
 	return vols, nil
+}
+
+// fileOwnership maps a secret's or config's mode to the volume's
+// defaultMode, as kompose does, and warns about what has no field: the
+// owner (uid, gid: Kubernetes sets a pod-wide fsGroup at most), and any of
+// them on a host file (convert), which keeps the host's.
+func (e *exporter) fileOwnership(svc *stack.Service, kind string, ref stack.FileRef, hostFile bool) *int32 {
+	var dropped []string
+	if ref.UID != "" {
+		dropped = append(dropped, "uid")
+	}
+	if ref.GID != "" {
+		dropped = append(dropped, "gid")
+	}
+	var mode *int32
+	if ref.Mode != nil {
+		if hostFile {
+			dropped = append(dropped, "mode")
+		} else {
+			m := int32(*ref.Mode)
+			mode = &m
+		}
+	}
+	if len(dropped) > 0 {
+		why := "Kubernetes sets no owner per file"
+		if hostFile {
+			why = "the file is mounted from the host as it is"
+		}
+		e.warnf("service %s: %s %s: %s not exported (%s)", svc.Name, kind, ref.Source, strings.Join(dropped, ", "), why)
+	}
+	return mode
 }
 
 func secretData(file, env, content string, external bool) (*string, error) {
@@ -681,7 +894,8 @@ func (e *exporter) services(p *planner.Pod, name string, selector map[string]str
 			reached[m] = deps
 		}
 	}
-	if len(ports) == 0 && len(reached) > 0 && e.opts.ImagePorts != nil {
+	aliases := e.aliases(p) // alias -> member
+	if len(ports) == 0 && len(reached)+len(aliases) > 0 && e.opts.ImagePorts != nil {
 		for _, m := range p.Services {
 			exposed, _ := e.opts.ImagePorts(planner.ImageRef(e.s, e.s.Services[m]))
 			for _, x := range exposed {
@@ -699,6 +913,9 @@ func (e *exporter) services(p *planner.Pod, name string, selector map[string]str
 				"no Service is exported, so it is not reachable by name; add expose: [PORT] to %s",
 				m, strings.Join(deps, ", "), plural(len(deps), "depends", "depend"), m)
 		}
+		for _, a := range sortedKeys(aliases) {
+			e.warnf("service %s: networks: alias %s is not exported: no port is known for its Service; add expose: [PORT]", aliases[a], a)
+		}
 		return nil
 	}
 	sort.SliceStable(ports, func(i, j int) bool { return ports[i].Port < ports[j].Port })
@@ -707,10 +924,36 @@ func (e *exporter) services(p *planner.Pod, name string, selector map[string]str
 			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Selector: selector, Ports: ports}}
 	}
 	out := []runtime.Object{service(name, p.Key)}
-	for _, m := range sortedKeys(reached) {
-		// Kubernetes input reaches pods by their name, compose by service.
-		if dnsName(m) != name && e.s.Format != stack.FormatKube {
-			out = append(out, service(dnsName(m), m))
+	made := map[string]bool{name: true}
+	// Kubernetes input reaches pods by their name; compose reaches a
+	// service by its name and its network aliases.
+	if e.s.Format != stack.FormatKube {
+		for _, m := range sortedKeys(reached) {
+			if !made[dnsName(m)] {
+				made[dnsName(m)] = true
+				out = append(out, service(dnsName(m), m))
+			}
+		}
+		for _, a := range sortedKeys(aliases) {
+			if !made[dnsName(a)] {
+				made[dnsName(a)] = true
+				out = append(out, service(dnsName(a), "alias "+a))
+			}
+		}
+	}
+	return out
+}
+
+// aliases maps the network aliases of a pod's members to the member.
+func (e *exporter) aliases(p *planner.Pod) map[string]string {
+	out := map[string]string{}
+	for _, m := range p.Services {
+		for _, k := range sortedKeys(e.s.Services[m].Networks) {
+			if sn := e.s.Services[m].Networks[k]; sn != nil {
+				for _, a := range sn.Aliases {
+					out[a] = m
+				}
+			}
 		}
 	}
 	return out

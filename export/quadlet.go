@@ -340,19 +340,7 @@ func quadletArgs(svc *stack.Service) (args, dropped []string) {
 			add("--log-opt", k+"="+l.Options[k])
 		}
 	}
-	for _, x := range []struct {
-		key string
-		set bool
-	}{
-		{"hostname", svc.Hostname != ""},
-		{"secrets", len(svc.Secrets) > 0},
-		{"configs", len(svc.Configs) > 0},
-		{"extra_hosts", len(svc.ExtraHosts) > 0},
-		{"dns", len(svc.DNS)+len(svc.DNSSearch)+len(svc.DNSOptions) > 0},
-	} {
-		if x.set {
-			dropped = append(dropped, x.key)
-		}
-	}
-	return args, append(dropped, svc.Unsupported...)
+	// What a Quadlet unit cannot carry comes from the one table of service
+	// keys.
+	return args, append(dropped, svc.NotCarried(stack.QuadletKeys)...)
 }

@@ -69,16 +69,18 @@ func PlanDown(project string, s *stack.Stack, observed *ObservedState, opts Down
 	stopped := map[string][]*Step{} // service -> its stop (or remove) steps
 	var visit func(svc string, seen map[string]bool)
 	var removeSteps []*Step
+	removedOf := map[string][]*Step{} // service -> its remove steps
 	visited := map[string]bool{}
 	visit = func(svc string, path map[string]bool) {
 		if visited[svc] || path[svc] {
 			return
 		}
 		path[svc] = true
-		var deps []*Step
+		var deps, dependentsGone []*Step
 		for _, d := range sortedStrings(dependents[svc]) {
 			visit(d, path)
 			deps = append(deps, stopped[d]...)
+			dependentsGone = append(dependentsGone, removedOf[d]...)
 		}
 		delete(path, svc)
 		visited[svc] = true
@@ -100,10 +102,15 @@ func PlanDown(project string, s *stack.Stack, observed *ObservedState, opts Down
 			if opts.StopOnly {
 				continue
 			}
-			rm := b.add(&Step{Kind: StepRemoveContainer, Target: c.Name, Service: svc, Pod: c.Pod, Cause: "down", RemoveVolumes: opts.Volumes}, stop)
+			// A container goes after those that depend on it: Podman
+			// refuses to remove one whose pid or ipc namespace another
+			// still joins.
+			rm := b.add(&Step{Kind: StepRemoveContainer, Target: c.Name, Service: svc, Pod: c.Pod, Cause: "down", RemoveVolumes: opts.Volumes},
+				sortSteps(append([]*Step{stop}, dependentsGone...))...)
 			if stop == nil {
 				stopped[svc] = append(stopped[svc], rm)
 			}
+			removedOf[svc] = append(removedOf[svc], rm)
 			removeSteps = append(removeSteps, rm)
 		}
 	}

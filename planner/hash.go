@@ -9,7 +9,7 @@ import (
 )
 
 // containerHash covers everything that requires recreating a container.
-// Replicas, profiles, depends_on and the pull policy are cleared first: they
+// Replicas, deploy mode, profiles, depends_on and the pull policy are cleared first: they
 // change how many containers run, or when, not what a container is. The
 // image reference is included; for a container in an infra-less pod the
 // pod's hash is too, since the container then carries the pod's ports and
@@ -17,6 +17,7 @@ import (
 func containerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
 	c := *svc
 	c.Replicas = 0
+	c.DeployMode = ""
 	c.Profiles = nil
 	c.DependsOn = nil
 	c.PullPolicy = ""
@@ -29,6 +30,7 @@ func containerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
 		b.NoCache, b.Pull = false, false
 		c.Build = &b
 	}
+	c.Keys = nil
 	in := struct {
 		Service  stack.Service            `json:"service"`
 		Image    string                   `json:"image"`

@@ -293,6 +293,12 @@ func (c *Client) WaitExit(ctx context.Context, name string) (int, error) {
 	return int(code), nil
 }
 
+// paused reports whether the container is paused.
+func (c *Client) paused(ctx context.Context, name string) bool {
+	data, err := containers.Inspect(c.ctx(ctx), name, nil)
+	return err == nil && data.State != nil && data.State.Paused
+}
+
 // StopContainer stops one container (per-container stop honours the timeout;
 // pods.Stop does not on Podman 4.x and 5.x).
 func (c *Client) StopContainer(ctx context.Context, name string, timeout time.Duration) error {
@@ -302,6 +308,14 @@ func (c *Client) StopContainer(ctx context.Context, name string, timeout time.Du
 		if err := containers.Stop(c.ctx(ctx), name, &containers.StopOptions{Timeout: &t}); err != nil {
 			if err = mapErr(err); errors.Is(err, ErrNotFound) {
 				return nil
+			}
+			// Podman refuses to stop a paused container ("running or
+			// paused, refusing to clean up"); docker stops it. Thaw it,
+			// then stop it as any other.
+			if errors.Is(err, ErrNotRunning) && c.paused(ctx, name) {
+				if uerr := c.Unpause(ctx, name); uerr == nil {
+					continue
+				}
 			}
 			return fmt.Errorf("stop container %s: %w", name, err)
 		}

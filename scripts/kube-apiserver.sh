@@ -8,6 +8,9 @@
 #   scripts/kube-apiserver.sh status   exit 0 when the server answers /readyz
 #   scripts/kube-apiserver.sh build    build (or find cached) binaries only
 #   scripts/kube-apiserver.sh bindir   print the directory holding kubectl
+#   scripts/kube-apiserver.sh lockfile print a file to flock while using the
+#                                      server (make test-kube does: two runs
+#                                      on one machine take turns)
 #
 # Everything is built from the Go module proxy with the ordinary go client:
 # kube-apiserver and kubectl from k8s.io/kubernetes (through a small wrapper
@@ -212,5 +215,6 @@ case ${1:-} in
   status) [ -f "$pki/token" ] && ready ;;
   build) build ;;
   bindir) echo "$bin" ;;
-  *) echo "usage: $0 start|stop|status|build|bindir" >&2; exit 2 ;;
+  lockfile) mkdir -p "$run" && echo "$run.lock" ;;
+  *) echo "usage: $0 start|stop|status|build|bindir|lockfile" >&2; exit 2 ;;
 esac

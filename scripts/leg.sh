@@ -8,13 +8,16 @@
 #                             rootful; a normal user: rootless)
 #   scripts/leg.sh podman5    Podman 5 rootful, isolated (scripts/podman5.sh)
 #   scripts/leg.sh rootless   the machine's Podman as a created user (scripts/rootless.sh)
+#   scripts/leg.sh kube       a real kube-apiserver (scripts/kube-apiserver.sh) for the
+#                             export tests (e2e's TestKubeAPI*); runs on one machine
+#                             take turns on it (flock)
 #
 # Env: TESTBIN (directory of the *.test binaries `make test-binaries` builds,
 # default bin/test), STACK_BIN (the built stack), RUN (only tests matching this
 # regexp, as go test -run), TEST_TIMEOUT (per binary, default 15m), V=1
 # (verbose), LEG_SUMMARY (a file the leg's result line is appended to).
 set -uo pipefail
-leg=${1:?usage: $0 podman|podman5|rootless}
+leg=${1:?usage: $0 podman|podman5|rootless|kube}
 cd "$(dirname "$0")/.."
 top=$(pwd)
 here=$top/scripts
@@ -34,6 +37,10 @@ finish() {
   exit "$rc"
 }
 
+# The packages a leg runs, each as DIR or DIR:RUN (only the tests matching
+# RUN): the Podman legs run the integration and e2e tests, the kube leg the
+# tests that need an API server.
+pkgs=(podmanapi e2e)
 case $leg in
 podman)
   start() { "$here/podman-service.sh" start; }
@@ -54,12 +61,24 @@ rootless)
   stop() { "$here/rootless.sh" stop; }
   runner() { "$here/rootless.sh" exec "$@"; }
   ;;
-*) echo "usage: $0 podman|podman5|rootless" >&2; exit 2 ;;
+kube)
+  # Its "service" is the API server; start prints its kubeconfig. Only the
+  # e2e binary has tests that use it; the others' need Podman.
+  exec 9>"$("$here/kube-apiserver.sh" lockfile)" && flock 9
+  start() { "$here/kube-apiserver.sh" start; }
+  stop() { "$here/kube-apiserver.sh" stop; }
+  runner() {
+    env PODSTACK_TEST_KUBECONFIG="$url" PODSTACK_KUBECTL="$("$here/kube-apiserver.sh" bindir)/kubectl" PODSTACK_REQUIRE_KUBE=1 "$@"
+  }
+  pkgs=("e2e:^TestKubeAPI" cluster "cmd/stack:^(TestTarget|TestPlanTargetKube)")
+  service="Kubernetes API server"
+  ;;
+*) echo "usage: $0 podman|podman5|rootless|kube" >&2; exit 2 ;;
 esac
 
-say "starting its Podman service"
+say "starting its ${service:-Podman service}"
 if ! url=$(start); then
-  detail="its Podman service did not start"
+  detail="its ${service:-Podman service} did not start"
   finish 1 FAIL
 fi
 trap 'stop >/dev/null 2>&1 || true' EXIT
@@ -80,12 +99,15 @@ args=(-test.count=1 -test.timeout="${TEST_TIMEOUT:-15m}")
 [ "${V:-}" = 1 ] && args+=(-test.v)
 rc=0
 detail=
-for bin in "$TESTBIN"/*.test; do
-  pkg=$(basename "$bin" .test)
-  [ -d "$top/$pkg" ] || { say "no package directory for $bin"; rc=1; continue; }
+for entry in "${pkgs[@]}"; do
+  pkg=${entry%%:*}
+  bin=$TESTBIN/$(echo "$pkg" | tr / -).test
+  [ -x "$bin" ] || { say "no test binary $bin: make test-binaries"; rc=1; continue; }
+  run=()
+  [ "$entry" != "$pkg" ] && run=(-test.run="${entry#*:}")
   t1=$SECONDS
   # A test binary runs in its package's directory, as go test runs it.
-  if (cd "$top/$pkg" && runner "$bin" "${args[@]}"); then what=ok; else what=FAILED; rc=1; fi
+  if (cd "$top/$pkg" && runner "$bin" "${args[@]}" "${run[@]}"); then what=ok; else what=FAILED; rc=1; fi
   detail+="$pkg $what $(elapsed "$t1"), "
   say "$pkg: $what in $(elapsed "$t1")"
 done

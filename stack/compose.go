@@ -3,7 +3,6 @@ package stack
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -687,6 +686,9 @@ func (c *converter) service(svc types.ServiceConfig) *Service {
 			out.DependsOn[dep] = Dependency{Condition: ConditionStarted, Required: true}
 		}
 	}
+	if svc.Deploy != nil {
+		out.DeployMode = svc.Deploy.Mode
+	}
 	if svc.Deploy != nil && svc.Deploy.Replicas != nil {
 		out.Replicas = *svc.Deploy.Replicas
 	} else if svc.Scale != nil {
@@ -721,7 +723,8 @@ func (c *converter) service(svc types.ServiceConfig) *Service {
 		}
 		out.Devices = append(out.Devices, dev)
 	}
-	out.Unsupported = append(out.Unsupported, unsupportedKeys(svc)...)
+	out.Keys = setKeys(svc)
+	out.Unsupported = append(out.Unsupported, unsupported(svc, out.Keys)...)
 	sort.Strings(out.Unsupported)
 	c.checkService(svc, out, base)
 	return out
@@ -947,85 +950,31 @@ func ParseSecurityOpt(opt string) (SecurityOption, error) {
 	return SecurityOption{Key: key, Value: value}, nil
 }
 
-// supportedServiceKeys are the compose service keys the model carries.
-var supportedServiceKeys = map[string]bool{
-	"name": true, "image": true, "build": true, "pull_policy": true, "entrypoint": true, "command": true,
-	"working_dir": true, "user": true, "environment": true, "env_file": true, "labels": true, "label_file": true,
-	"hostname": true, "container_name": true, "ports": true, "expose": true, "network_mode": true,
-	"networks": true, "extra_hosts": true, "dns": true, "volumes": true, "tmpfs": true, "secrets": true,
-	"configs": true, "healthcheck": true, "depends_on": true, "restart": true, "stop_signal": true,
-	"stop_grace_period": true, "deploy": true, "mem_limit": true, "mem_reservation": true, "cpus": true,
-	"pids_limit": true, "scale": true, "init": true, "tty": true, "stdin_open": true, "privileged": true,
-	"read_only": true, "cap_add": true, "cap_drop": true, "ulimits": true, "sysctls": true, "devices": true,
-	"profiles": true, "links": true, "extends": true, "mac_address": true,
-	"pid": true, "ipc": true, "userns_mode": true, "security_opt": true, "shm_size": true, "group_add": true,
-	"dns_search": true, "dns_opt": true, "oom_score_adj": true, "cpu_shares": true, "cpuset": true, "logging": true,
-}
-
-// supportedDeployKeys are the deploy keys the model carries.
-var supportedDeployKeys = map[string]bool{"replicas": true, "resources": true, "restart_policy": true, "mode": true}
-
-// knownServiceKeys is for "did you mean" suggestions.
+// knownServiceKeys is for "did you mean" suggestions: every key the table
+// of service keys lists.
 var knownServiceKeys = func() []string {
-	keys := []string{"logging", "platform", "security_opt", "shm_size", "userns_mode", "ipc", "pid", "secrets", "develop"}
-	for k := range supportedServiceKeys {
-		keys = append(keys, k)
+	var keys []string
+	for k := range ServiceKeys {
+		if !strings.HasPrefix(k, "deploy.") {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	return keys
 }()
 
-// unsupportedKeys lists the keys set on svc that the model does not carry.
-func unsupportedKeys(svc types.ServiceConfig) []string {
-	data, err := json.Marshal(svc)
-	if err != nil {
-		return nil
-	}
-	var m map[string]any
-	if json.Unmarshal(data, &m) != nil {
-		return nil
-	}
-	var out []string
-	for k, v := range m {
-		if strings.HasPrefix(k, "x-") || supportedServiceKeys[k] || isEmpty(v) {
-			continue
-		}
-		out = append(out, k)
-	}
+// unsupported lists what svc sets that `stack up` does not carry out: keys
+// the table says Podman does not carry, and podman-compose's own x-podman
+// extensions (named rather than ignored like any other x- key).
+func unsupported(svc types.ServiceConfig, keys []string) []string {
+	out := (&Service{Keys: keys}).NotCarried(PodmanKeys)
 	for k := range svc.Extensions {
-		// podman-compose's own service extensions: name them rather than
-		// ignore them silently like any other x- key.
 		if strings.HasPrefix(k, "x-podman") {
 			out = append(out, k)
 		}
 	}
-	if d, ok := m["deploy"].(map[string]any); ok {
-		for k, v := range d {
-			if !supportedDeployKeys[k] && !isEmpty(v) {
-				out = append(out, "deploy."+k)
-			}
-		}
-	}
 	sort.Strings(out)
 	return out
-}
-
-func isEmpty(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return true
-	case bool:
-		return !x
-	case string:
-		return x == ""
-	case float64:
-		return x == 0
-	case []any:
-		return len(x) == 0
-	case map[string]any:
-		return len(x) == 0
-	}
-	return false
 }
 
 // consistency checks references across the project, reporting all at once

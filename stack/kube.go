@@ -241,6 +241,11 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 	if err := l.problems.Err(); err != nil {
 		return nil, err
 	}
+	for _, svc := range l.s.Services {
+		// What each target carries is decided by compose key: these are
+		// the keys of what the Pod set.
+		svc.Keys = modelKeys(svc)
+	}
 	return l.s, nil
 }
 

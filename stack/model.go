@@ -128,6 +128,9 @@ type Service struct {
 	StopGracePeriod *time.Duration `json:"stopGracePeriod,omitempty"`
 	Resources       Resources      `json:"resources,omitempty"`
 	Replicas        int            `json:"replicas"`
+	// DeployMode is compose's deploy.mode: "" or "replicated", or "global"
+	// (one per node: one here; exports name what they cannot express).
+	DeployMode string `json:"deployMode,omitempty"`
 
 	Init       bool     `json:"init,omitempty"`
 	Tty        bool     `json:"tty,omitempty"`
@@ -164,6 +167,11 @@ type Service struct {
 	// before the pod's other containers start).
 	InitContainer bool `json:"initContainer,omitempty"`
 
+	// Keys are the compose keys set on this service (deploy's as
+	// "deploy.KEY"); nil for Kubernetes input. What each target does not
+	// carry of them comes from the one table of service keys (see
+	// ServiceKeys and NotCarried).
+	Keys []string `json:"-"`
 	// Unsupported lists the keys set on this service that podstack does not
 	// carry out; each is warned about once by whoever runs the service.
 	Unsupported []string `json:"-"`

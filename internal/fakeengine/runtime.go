@@ -1,0 +1,459 @@
+package fakeengine
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/podstack/podstack/ops"
+	"github.com/podstack/podstack/planner"
+	"github.com/podstack/podstack/stack"
+)
+
+// CreateNetwork creates a network with the stack's labels; an existing
+// network of that name is accepted as it is, as podmanapi accepts it.
+func (e *Engine) CreateNetwork(ctx context.Context, n *stack.Network, labels map[string]string) error {
+	if err := e.begin(ctx, "CreateNetwork", n.Name); err != nil {
+		return fmt.Errorf("create network %s: %w", n.Name, err)
+	}
+	for _, sn := range n.Subnets {
+		if _, _, err := net.ParseCIDR(sn.Subnet); err != nil {
+			return fmt.Errorf("network %s: subnet %q: %w", n.Key, sn.Subnet, err)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.networks[n.Name] != nil {
+		return nil
+	}
+	driver := n.Driver
+	if driver == "" {
+		driver = "bridge"
+	}
+	e.networks[n.Name] = &Network{Name: n.Name, Labels: merge(n.Labels, labels), Driver: driver, Internal: n.Internal}
+	e.emitLocked(ops.Event{Time: e.clockLocked(), Type: "network", Action: "create", Name: n.Name})
+	e.changedLocked()
+	return nil
+}
+
+func merge(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	maps.Copy(out, a)
+	maps.Copy(out, b)
+	return out
+}
+
+// CreateVolume creates a named volume with the stack's labels; an existing
+// one is accepted as it is.
+func (e *Engine) CreateVolume(ctx context.Context, v *stack.Volume, labels map[string]string) error {
+	if err := e.begin(ctx, "CreateVolume", v.Name); err != nil {
+		return fmt.Errorf("create volume %s: %w", v.Name, err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.volumes[v.Name] != nil {
+		return nil
+	}
+	e.volumes[v.Name] = &Volume{Name: v.Name, Labels: merge(v.Labels, labels), Driver: v.Driver, Options: maps.Clone(v.Options)}
+	e.emitLocked(ops.Event{Time: e.clockLocked(), Type: "volume", Action: "create", Name: v.Name})
+	e.changedLocked()
+	return nil
+}
+
+// CreateSecret creates a Podman secret from the stack's secret or config,
+// reading its content now as podmanapi does. A secret of that name is an
+// error (Podman: "secret name in use"), as is empty content.
+func (e *Engine) CreateSecret(ctx context.Context, sec *planner.SecretSpec, s *stack.Stack, labels map[string]string) error {
+	if err := e.begin(ctx, "CreateSecret", sec.Name); err != nil {
+		return fmt.Errorf("create secret %s: %w", sec.Name, err)
+	}
+	var data []byte
+	var err error
+	switch sec.Kind {
+	case "secret":
+		d := s.Secrets[sec.Key]
+		if d == nil {
+			return fmt.Errorf("create secret %s: the stack has no secret %q", sec.Name, sec.Key)
+		}
+		data, err = d.Data()
+	case "config":
+		d := s.Configs[sec.Key]
+		if d == nil {
+			return fmt.Errorf("create secret %s: the stack has no config %q", sec.Name, sec.Key)
+		}
+		data, err = d.Data()
+	default:
+		return fmt.Errorf("create secret %s: unknown kind %q", sec.Name, sec.Kind)
+	}
+	if err != nil {
+		return fmt.Errorf("create secret %s: %w", sec.Name, err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.secrets[sec.Name] != nil {
+		return fmt.Errorf("create secret %s: %w", sec.Name, podmanErr(ErrExists, sec.Name+": secret name in use"))
+	}
+	if len(data) == 0 || len(data) >= 512000 {
+		return fmt.Errorf("create secret %s: %w", sec.Name, podmanErr(nil, "secret data must be larger than 0 and less than 512000 bytes"))
+	}
+	e.secrets[sec.Name] = &Secret{ID: e.newIDLocked()[:25], Name: sec.Name, Labels: maps.Clone(labels), Data: data}
+	e.emitLocked(ops.Event{Time: e.clockLocked(), Type: "secret", Action: "create", Name: sec.Name})
+	e.changedLocked()
+	return nil
+}
+
+// RemoveSecret removes a Podman secret; a missing one is fine.
+func (e *Engine) RemoveSecret(ctx context.Context, name string) error {
+	if err := e.begin(ctx, "RemoveSecret", name); err != nil {
+		return fmt.Errorf("remove secret %s: %w", name, err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.secrets[name] != nil {
+		delete(e.secrets, name)
+		e.emitLocked(ops.Event{Time: e.clockLocked(), Type: "secret", Action: "remove", Name: name})
+		e.changedLocked()
+	}
+	return nil
+}
+
+// CreateDirectory makes a missing bind-mount source exist; a remote
+// service's host is not this one's business, as in podmanapi.
+func (e *Engine) CreateDirectory(ctx context.Context, path string) error {
+	if err := e.begin(ctx, "CreateDirectory", path); err != nil {
+		return fmt.Errorf("create bind mount source %s: %w", path, err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.remote {
+		delete(e.missing, path)
+	}
+	return nil
+}
+
+// CreatePod creates a pod; with p.Infra an infra container (state created)
+// holds its ports and networks, which must exist. Its name must be free of
+// pods and containers alike: Podman keeps one namespace for both.
+func (e *Engine) CreatePod(ctx context.Context, p *planner.Pod, s *stack.Stack) error {
+	if err := e.begin(ctx, "CreatePod", p.Name); err != nil {
+		return fmt.Errorf("create pod %s: %w", p.Name, err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.nameInUseLocked(p.Name); err != nil {
+		if _, isCtr := e.containers[p.Name]; isCtr {
+			err = podmanErr(ErrExists, fmt.Sprintf("adding pod to state: name %q is in use: container already exists", p.Name))
+		}
+		return fmt.Errorf("create pod %s: %w", p.Name, err)
+	}
+	np := Pod{Name: p.Name, Labels: p.Labels, Infra: p.Infra}
+	if p.Infra {
+		if p.NetworkMode == "" {
+			np.Networks = sortedKeys(p.Networks)
+			if err := e.networksExistLocked(np.Networks); err != nil {
+				return fmt.Errorf("create pod %s: %w", p.Name, err)
+			}
+		}
+		np.Ports = e.publishLocked(p.Ports)
+	}
+	e.addPodLocked(np)
+	e.emitLocked(ops.Event{Time: e.clockLocked(), Type: "pod", Action: "create", Name: p.Name, ID: e.pods[p.Name].ID})
+	e.changedLocked()
+	return nil
+}
+
+func (e *Engine) networksExistLocked(names []string) error {
+	for _, n := range names {
+		if e.networks[n] == nil {
+			return podmanErr(nil, fmt.Sprintf("unable to find network with name or ID %s: network not found", n))
+		}
+	}
+	return nil
+}
+
+// publishLocked keeps the ports Podman publishes (a host port, or an
+// ephemeral one, which gets a free port now, as Podman picks it at create).
+func (e *Engine) publishLocked(ports []stack.Port) []stack.Port {
+	var out []stack.Port
+	for _, pt := range ports {
+		if pt.Published == 0 && !pt.Ephemeral {
+			continue
+		}
+		if pt.Published == 0 {
+			pt.Published = e.nextPort
+			e.nextPort++
+		}
+		if pt.Protocol == "" {
+			pt.Protocol = "tcp"
+		}
+		out = append(out, pt)
+	}
+	return out
+}
+
+// CreateContainer creates (does not start) a container from the service,
+// checking what Podman checks at create: the image is present, the pod,
+// networks, secrets, bind-mount sources and namespace owners exist, and
+// the name is free. Named volumes it mounts that do not exist are made
+// unlabelled, as Podman makes them; anonymous ones get a generated name.
+func (e *Engine) CreateContainer(ctx context.Context, c *planner.Container, p *planner.Pod, s *stack.Stack) error {
+	if err := e.begin(ctx, "CreateContainer", c.Name); err != nil {
+		return fmt.Errorf("create container %s: %w", c.Name, err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, err := e.createLocked(c, p, s); err != nil {
+		return fmt.Errorf("create container %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+func (e *Engine) createLocked(c *planner.Container, p *planner.Pod, s *stack.Stack) (*container, error) {
+	svc := c.Spec
+	if svc == nil {
+		return nil, fmt.Errorf("no service definition")
+	}
+	if _, _, err := parseRestart(svc.Restart); err != nil {
+		return nil, err
+	}
+	image := planner.ImageRef(s, svc)
+	if !e.hasImageLocked(image) {
+		return nil, podmanErr(nil, image+": image not known")
+	}
+	ct := Container{Name: c.Name, Image: image, ImageID: e.imageLocked(image).id, State: "created", Labels: merge(svc.Labels, c.Labels),
+		Restart: svc.Restart, Entrypoint: slices.Clone(svc.Entrypoint), Command: slices.Clone(svc.Command),
+		Env: maps.Clone(svc.Environment)}
+	if svc.Health != nil {
+		h := *svc.Health
+		ct.Healthcheck = &h
+	}
+	if p != nil && p.Name != "" {
+		if e.pods[p.Name] == nil {
+			return nil, podmanErr(ErrNotFound, fmt.Sprintf("no pod with name or ID %s found: no such pod", p.Name))
+		}
+		ct.Pod = p.Name
+	}
+	for _, ns := range []string{svc.PID, svc.IPC} {
+		owner := ""
+		if name, ok := strings.CutPrefix(ns, "service:"); ok && s.Services[name] != nil {
+			owner = planner.ContainerName(s, s.Services[name], 1)
+		} else if name, ok := strings.CutPrefix(ns, "container:"); ok {
+			owner = name
+		}
+		if owner == "" || slices.Contains(ct.NamespaceOwners, owner) {
+			continue
+		}
+		if e.containers[owner] == nil {
+			return nil, podmanErr(ErrNotFound, fmt.Sprintf("no container with name or ID %q found: no such container", owner))
+		}
+		ct.NamespaceOwners = append(ct.NamespaceOwners, owner)
+	}
+	if p != nil && !p.Infra && p.NetworkMode == "" {
+		ct.Networks = sortedKeys(p.Networks)
+		if err := e.networksExistLocked(ct.Networks); err != nil {
+			return nil, err
+		}
+	}
+	secretNames := planner.ServiceSecrets(s, svc)
+	for _, key := range sortedKeys(secretNames) {
+		name := secretNames[key]
+		if e.secrets[name] == nil {
+			return nil, podmanErr(ErrNotFound, fmt.Sprintf("no secret with name or id %q: no such secret", name))
+		}
+		ct.Secrets = append(ct.Secrets, name)
+	}
+	for _, m := range svc.Mounts {
+		if m.Type != stack.MountBind {
+			continue
+		}
+		if e.missing[m.Source] {
+			return nil, podmanErr(ErrNotFound, "statfs "+m.Source+": no such file or directory")
+		}
+		ct.Binds = append(ct.Binds, m.Source)
+	}
+	if err := e.nameInUseLocked(c.Name); err != nil {
+		return nil, err
+	}
+	// Checked: now the side effects.
+	if p != nil && !p.Infra {
+		ct.Ports = e.publishLocked(p.Ports)
+	}
+	ct.ID = e.newIDLocked()
+	nc := &container{Container: ct}
+	for _, m := range svc.Mounts {
+		if m.Type != stack.MountVolume {
+			continue
+		}
+		name := m.Source
+		if v := s.Volumes[m.Source]; v != nil {
+			name = v.Name
+		}
+		if name == "" {
+			name = e.newIDLocked()
+			e.volumes[name] = &Volume{Name: name, Labels: map[string]string{}, Driver: "local", Anonymous: true}
+			nc.anon = append(nc.anon, name)
+		} else if e.volumes[name] == nil {
+			e.volumes[name] = &Volume{Name: name, Labels: map[string]string{}, Driver: "local"}
+		}
+		nc.Volumes = append(nc.Volumes, name)
+	}
+	e.containers[c.Name] = nc
+	e.emitContainerLocked(nc, "create", "")
+	e.changedLocked()
+	return nc, nil
+}
+
+// parseRestart reads a compose restart policy as podmanapi does.
+func parseRestart(r stack.RestartPolicy) (name string, retries int, err error) {
+	policy, n, _ := strings.Cut(string(r), ":")
+	switch policy {
+	case "", "no", "always", "unless-stopped":
+		return policy, 0, nil
+	case "on-failure":
+		if n != "" {
+			v, err := strconv.ParseUint(n, 10, 32)
+			if err != nil {
+				return "", 0, fmt.Errorf("invalid restart retries %q", n)
+			}
+			return policy, int(v), nil
+		}
+		return policy, 0, nil
+	}
+	return "", 0, fmt.Errorf("unknown restart policy %q", r)
+}
+
+// RemoveContainer removes a container, running or not (killing it), and
+// with volumes its anonymous volumes; a missing one is fine. As Podman, it
+// refuses a pod's infra container and a container whose namespaces others
+// still join (the error wraps ErrExists: Podman says "container already
+// exists").
+func (e *Engine) RemoveContainer(ctx context.Context, name string, volumes bool) error {
+	if err := e.begin(ctx, "RemoveContainer", name); err != nil {
+		return fmt.Errorf("remove container %s: %w", name, err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c := e.containers[name]
+	if c == nil {
+		return nil
+	}
+	if c.Infra {
+		return fmt.Errorf("remove container %s: %w", name, podmanErr(nil, fmt.Sprintf("container %s is the infra container of pod %s and cannot be removed without removing the pod", c.ID, c.Pod)))
+	}
+	var deps []string
+	for _, o := range e.containers {
+		if slices.Contains(o.NamespaceOwners, name) {
+			deps = append(deps, o.ID)
+		}
+	}
+	if len(deps) > 0 {
+		sort.Strings(deps)
+		return fmt.Errorf("remove container %s: %w", name, podmanErr(ErrExists, fmt.Sprintf("container %s has dependent containers which must be removed before it: %s: container already exists", c.ID, strings.Join(deps, ", "))))
+	}
+	e.removeLocked(c, volumes)
+	return nil
+}
+
+// removeLocked kills c if it runs and removes it.
+func (e *Engine) removeLocked(c *container, volumes bool) {
+	if up(c.State) {
+		e.exitLocked(c, 137, true)
+	}
+	c.removed = true
+	delete(e.containers, c.Name)
+	if volumes {
+		for _, v := range c.anon {
+			if !e.volumeUsedLocked(v) {
+				delete(e.volumes, v)
+			}
+		}
+	}
+	e.emitContainerLocked(c, "remove", "")
+	e.changedLocked()
+}
+
+func (e *Engine) volumeUsedLocked(name string) bool {
+	for _, c := range e.containers {
+		if slices.Contains(c.Volumes, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// RemovePod removes a pod and every container in it; a missing one is fine.
+func (e *Engine) RemovePod(ctx context.Context, name string) error {
+	if err := e.begin(ctx, "RemovePod", name); err != nil {
+		return fmt.Errorf("remove pod %s: %w", name, err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p := e.pods[name]
+	if p == nil {
+		return nil
+	}
+	for _, cn := range sortedKeys(e.containers) {
+		if c := e.containers[cn]; c.Pod == name && !c.Infra {
+			e.removeLocked(c, false)
+		}
+	}
+	if in := e.containers[p.infra]; in != nil {
+		e.removeLocked(in, false)
+	}
+	delete(e.pods, name)
+	e.emitLocked(ops.Event{Time: e.clockLocked(), Type: "pod", Action: "remove", Name: name, ID: p.ID})
+	e.changedLocked()
+	return nil
+}
+
+// RemoveVolume removes a volume, with force as podmanapi asks: the
+// containers using it are removed too. A missing one is fine.
+func (e *Engine) RemoveVolume(ctx context.Context, name string) error {
+	if err := e.begin(ctx, "RemoveVolume", name); err != nil {
+		return fmt.Errorf("remove volume %s: %w", name, err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.volumes[name] == nil {
+		return nil
+	}
+	for _, cn := range sortedKeys(e.containers) {
+		if c := e.containers[cn]; slices.Contains(c.Volumes, name) {
+			e.removeLocked(c, false)
+		}
+	}
+	delete(e.volumes, name)
+	e.emitLocked(ops.Event{Time: e.clockLocked(), Type: "volume", Action: "remove", Name: name})
+	e.changedLocked()
+	return nil
+}
+
+// RemoveNetwork removes a network no container (of any state) is on; a
+// missing one is fine. Podman's default network cannot be removed.
+func (e *Engine) RemoveNetwork(ctx context.Context, name string) error {
+	if err := e.begin(ctx, "RemoveNetwork", name); err != nil {
+		return fmt.Errorf("remove network %s: %w", name, err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.networks[name] == nil {
+		return nil
+	}
+	if name == "podman" {
+		return fmt.Errorf("remove network %s: %w", name, podmanErr(nil, "default network podman cannot be removed"))
+	}
+	for _, c := range e.containers {
+		if slices.Contains(c.Networks, name) {
+			return fmt.Errorf("remove network %s: %w", name, podmanErr(ErrInUse, fmt.Sprintf("%q has associated containers with it. Use -f to forcibly delete containers and pods: network is being used", name)))
+		}
+	}
+	delete(e.networks, name)
+	e.emitLocked(ops.Event{Time: e.clockLocked(), Type: "network", Action: "remove", Name: name})
+	e.changedLocked()
+	return nil
+}
