@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -23,6 +24,15 @@ func (p *Project) resolveBuilds(opts planner.Options) error {
 	return p.Stack.ResolveBuildDigests(names...)
 }
 
+// needImages fails when the project has no stack file: the images are
+// its services'.
+func (p *Project) needImages(what string) error {
+	if p.Stack == nil {
+		return fmt.Errorf("%s %w (the images are its services'): run it beside the stack file or name it with -f", what, ErrNoStack)
+	}
+	return nil
+}
+
 // BuildOptions tune Build.
 type BuildOptions struct {
 	// Build says what to build and how: services (none: all with a build
@@ -38,7 +48,7 @@ type BuildOptions struct {
 // inputs, so up finds them current and recreates the containers made from
 // the images before. It reports how many images it built.
 func (p *Project) Build(ctx context.Context, o BuildOptions) (int, error) {
-	if err := p.needStack("build"); err != nil {
+	if err := p.needImages("build"); err != nil {
 		return 0, err
 	}
 	if err := p.Stack.ResolveBuildDigests(); err != nil {
@@ -71,7 +81,7 @@ type PullOptions struct {
 // for are said on Status with why. Without IgnoreFailures the first image
 // that cannot be pulled fails it (the pulls already running finish).
 func (p *Project) Pull(ctx context.Context, o PullOptions) error {
-	if err := p.needStack("pull"); err != nil {
+	if err := p.needImages("pull"); err != nil {
 		return err
 	}
 	var observed *planner.ObservedState
@@ -99,7 +109,7 @@ type PushOptions struct {
 
 // Push pushes the images the stack builds and names to their registries.
 func (p *Project) Push(ctx context.Context, o PushOptions) error {
-	if err := p.needStack("push"); err != nil {
+	if err := p.needImages("push"); err != nil {
 		return err
 	}
 	plan, err := planner.PlanPush(p.Stack, o.Push)

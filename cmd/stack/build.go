@@ -95,7 +95,7 @@ fails the command once the pulls already running have finished.`,
 			}
 			o.Pull.Services = args
 			if quiet {
-				g.progress = "quiet"
+				g.progress, p.Status = "quiet", nil
 			}
 			return g.withProgress(p, func() error { return p.Pull(ctx, o) })
 		}),
