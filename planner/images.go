@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/podstack/podstack/stack"
 )
@@ -172,6 +173,8 @@ type PullOptions struct {
 	IgnoreFailures bool
 	// IgnoreBuildable leaves out the services that have a build section.
 	IgnoreBuildable bool
+	// IncludeDeps also pulls the images of the services they depend on.
+	IncludeDeps bool
 }
 
 // PullPlan is a pull plan and what it left out, with why.
@@ -188,7 +191,7 @@ type PullPlan struct {
 // failure is a warning. observed says which images are present, for
 // Policy missing.
 func PlanPull(s *stack.Stack, observed *ObservedState, o PullOptions) (*PullPlan, error) {
-	selected, err := selectServices(s, o.Services, true)
+	selected, err := selectServices(s, o.Services, !o.IncludeDeps)
 	if err != nil {
 		return nil, err
 	}
@@ -242,6 +245,8 @@ type PushOptions struct {
 	// IgnoreFailures warns about an image that cannot be pushed and goes
 	// on with the others.
 	IgnoreFailures bool
+	// IncludeDeps also pushes the images of the services they depend on.
+	IncludeDeps bool
 }
 
 // PlanPush plans the pushes of the images the stack builds and names
@@ -249,7 +254,7 @@ type PushOptions struct {
 // compose pushes), all at once. A named service without both is an error
 // that says what it lacks.
 func PlanPush(s *stack.Stack, o PushOptions) (*Plan, error) {
-	selected, err := selectServices(s, o.Services, true)
+	selected, err := selectServices(s, o.Services, !o.IncludeDeps)
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +268,7 @@ func PlanPush(s *stack.Stack, o PushOptions) (*Plan, error) {
 			continue
 		}
 		if svc.Build == nil || svc.Image == "" {
-			if len(o.Services) > 0 {
+			if slices.Contains(o.Services, name) {
 				msg := "has no image: name to push its build under"
 				if svc.Build == nil {
 					msg = "has no build section: its image " + svc.Image + " is not built here, so there is nothing to push"

@@ -296,10 +296,19 @@ services:
 	if len(pp.Steps) != 1 || !pp.Steps[0].Optional {
 		t.Errorf("pull db --ignore-pull-failures:\n%s", pp.Plan)
 	}
+	pp, _ = PlanPull(s, nil, PullOptions{Services: []string{"web"}, IncludeDeps: true})
+	if got := strings.Join(mutations(pp.Plan), "; "); got != "PullImage registry.example/web:1" || len(pp.Skipped) != 1 {
+		t.Errorf("pull web --include-deps (base is built): %s %v", got, pp.Skipped)
+	}
 
 	p, err = PlanPush(s, PushOptions{})
 	if err != nil || strings.Join(mutations(p), "; ") != "PushImage registry.example/web:1" {
 		t.Errorf("push: %v\n%s", err, p)
+	}
+	// A dependency pulled in by --include-deps that has nothing to push
+	// is no error; only a service named is.
+	if p, err = PlanPush(s, PushOptions{Services: []string{"web"}, IncludeDeps: true}); err != nil || len(p.Steps) != 1 {
+		t.Errorf("push web --include-deps: %v\n%s", err, p)
 	}
 	_, err = PlanPush(s, PushOptions{Services: []string{"base", "db"}})
 	if !stack.IsInvalid(err) || !strings.Contains(err.Error(), `service "base": has no image: name to push its build under`) ||

@@ -104,6 +104,7 @@ fails the command once the pulls already running have finished.`,
 	f.BoolVarP(&quiet, "quiet", "q", false, "show nothing but failures")
 	f.BoolVar(&o.Pull.IgnoreFailures, "ignore-pull-failures", false, "warn about an image that cannot be pulled and go on")
 	f.BoolVar(&o.Pull.IgnoreBuildable, "ignore-buildable", false, "leave out the services that have a build section")
+	f.BoolVar(&o.Pull.IncludeDeps, "include-deps", false, "also pull the images of the services they depend on")
 	f.StringVar(&o.Pull.Policy, "policy", "always", "always: pull every image; missing: only those not present")
 	f.IntVar(&o.Exec.Parallel, "parallel", 0, "how many pulls may run at once (0: no limit)")
 	return cmd
@@ -132,6 +133,7 @@ name (the registry and repository to push to), as docker compose does.`,
 	f := cmd.Flags()
 	f.BoolVarP(&quiet, "quiet", "q", false, "show nothing but failures")
 	f.BoolVar(&o.Push.IgnoreFailures, "ignore-push-failures", false, "warn about an image that cannot be pushed and go on")
+	f.BoolVar(&o.Push.IncludeDeps, "include-deps", false, "also push the images of the services they depend on")
 	f.IntVar(&o.Exec.Parallel, "parallel", 0, "how many pushes may run at once (0: no limit)")
 	return cmd
 }
