@@ -58,6 +58,9 @@ type Engine interface {
 	InspectPod(ctx context.Context, name string) (json.RawMessage, error)
 	// Exec runs a command in a running container and returns its exit code.
 	Exec(ctx context.Context, name string, o ExecOptions) (int, error)
+	// CopyToContainer extracts a tar archive into a container under dir,
+	// which must exist; the files become the container's main user's.
+	CopyToContainer(ctx context.Context, name, dir string, archive io.Reader) error
 	// RunContainer creates a container (a one-off), attaches to it, starts
 	// it and returns its exit code.
 	RunContainer(ctx context.Context, c *planner.Container, p *planner.Pod, s *stack.Stack, o RunIO) (int, error)

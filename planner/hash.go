@@ -30,6 +30,7 @@ func containerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
 		b.NoCache, b.Pull = false, false
 		c.Build = &b
 	}
+	c.Develop = nil // what watch does, not what the container is
 	c.Keys = nil
 	in := struct {
 		Service  stack.Service            `json:"service"`

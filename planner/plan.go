@@ -75,14 +75,18 @@ func sortSteps(in []*Step) []*Step {
 }
 
 // removeContainer adds stop (when running) and remove steps for ex.
+// after are steps that must succeed first (the new image's pull or build:
+// a replacement that cannot be made must not cost the running container).
 func removeContainer(b *builder, ex ObservedContainer, timeout time.Duration, cause string, after ...*Step) []*Step {
 	var steps []*Step
 	var stop *Step
 	if ex.State == "running" || ex.State == "paused" {
-		stop = b.add(&Step{Kind: StepStopContainer, Target: ex.Name, Service: ex.Labels[LabelService], Pod: ex.Pod, StopTimeout: timeout, Cause: cause}, after...)
+		stop = b.add(&Step{Kind: StepStopContainer, Target: ex.Name, Service: ex.Labels[LabelService], Pod: ex.Pod, StopTimeout: timeout, Cause: cause},
+			sortSteps(after)...)
 		steps = append(steps, stop)
 	}
-	steps = append(steps, b.add(&Step{Kind: StepRemoveContainer, Target: ex.Name, Service: ex.Labels[LabelService], Pod: ex.Pod, Cause: cause}, append([]*Step{stop}, after...)...))
+	deps := sortSteps(append([]*Step{stop}, after...))
+	steps = append(steps, b.add(&Step{Kind: StepRemoveContainer, Target: ex.Name, Service: ex.Labels[LabelService], Pod: ex.Pod, Cause: cause}, deps...))
 	return steps
 }
 

@@ -305,3 +305,32 @@ func TestReconcileRecreatesStopping(t *testing.T) {
 		t.Errorf("a container left stopping: %s\n%s", got, p)
 	}
 }
+
+// TestReconcileBuildsBeforeRemoving: the container a new image replaces is
+// stopped and removed only once the image is built (or pulled): a
+// Dockerfile that no longer builds used to leave the service removed.
+func TestReconcileBuildsBeforeRemoving(t *testing.T) {
+	s := load(t, writeCompose(t, `name: b
+services:
+  app: {build: ., pull_policy: build}
+  cache: {image: redis}
+`))
+	o := applied(reconcile(t, s, nil, Options{}))
+	for _, opts := range []Options{{ForceRecreate: true}, {ForceRecreate: true, Pull: "always"}} {
+		p := reconcile(t, s, o, opts)
+		image := map[string]*Step{}
+		for _, st := range p.Steps {
+			if st.Kind == StepBuildImage || st.Kind == StepPullImage {
+				image[st.Service] = st
+			}
+		}
+		for _, st := range p.Steps {
+			if (st.Kind == StepStopContainer || st.Kind == StepRemoveContainer) && image[st.Service] != nil && !contains(st.Deps, image[st.Service].ID) {
+				t.Errorf("%+v: %s %s does not wait for the new image:\n%s", opts, st.Kind, st.Target, p)
+			}
+		}
+		if len(image) == 0 {
+			t.Errorf("%+v: no image step:\n%s", opts, p)
+		}
+	}
+}

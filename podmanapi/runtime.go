@@ -15,7 +15,6 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/pods"
 	"github.com/containers/podman/v5/pkg/bindings/secrets"
 	"github.com/containers/podman/v5/pkg/bindings/volumes"
-	"github.com/containers/podman/v5/pkg/domain/entities/reports"
 	entitiesTypes "github.com/containers/podman/v5/pkg/domain/entities/types"
 	"github.com/containers/podman/v5/pkg/errorhandling"
 
@@ -332,13 +331,8 @@ func (c *Client) StopContainer(ctx context.Context, name string, timeout time.Du
 // anonymous volumes); a missing one is fine.
 func (c *Client) RemoveContainer(ctx context.Context, name string, volumes bool) error {
 	force := true
-	var err error
-	// A container an interrupted run left half-started can hold its shm
-	// mount busy for a moment after its process goes: Podman then answers
-	// "device or resource busy", and a little later removes it.
-	for try := 0; ; try++ {
-		var rep []*reports.RmReport
-		rep, err = containers.Remove(c.ctx(ctx), name, &containers.RemoveOptions{Force: &force, Volumes: &volumes})
+	err := retryBusy(ctx, func() error {
+		rep, err := containers.Remove(c.ctx(ctx), name, &containers.RemoveOptions{Force: &force, Volumes: &volumes})
 		if err == nil {
 			for _, r := range rep {
 				if r.Err != nil {
@@ -346,15 +340,8 @@ func (c *Client) RemoveContainer(ctx context.Context, name string, volumes bool)
 				}
 			}
 		}
-		if err == nil || try >= busyRetries || !strings.Contains(err.Error(), "device or resource busy") {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("remove container %s: %w", name, ctx.Err())
-		case <-time.After(busyWait):
-		}
-	}
+		return err
+	})
 	if err != nil {
 		if err = mapErr(err); errors.Is(err, ErrNotFound) {
 			return nil
@@ -364,8 +351,26 @@ func (c *Client) RemoveContainer(ctx context.Context, name string, volumes bool)
 	return nil
 }
 
-// busyRetries and busyWait bound RemoveContainer's patience with a busy
-// mount: about five seconds.
+// retryBusy runs remove until it no longer meets a busy mount: a
+// container an interrupted run left half-started (a pod's infra container
+// too) can hold its shm mount busy for a moment after its process goes;
+// Podman then answers "device or resource busy", and a little later
+// removes it. It gives up after about five seconds.
+func retryBusy(ctx context.Context, remove func() error) error {
+	for try := 0; ; try++ {
+		err := remove()
+		if err == nil || try >= busyRetries || !strings.Contains(err.Error(), "device or resource busy") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(busyWait):
+		}
+	}
+}
+
+// busyRetries and busyWait bound retryBusy's patience.
 const (
 	busyRetries = 10
 	busyWait    = 500 * time.Millisecond
@@ -374,7 +379,10 @@ const (
 // RemovePod removes a pod and what is left in it; a missing one is fine.
 func (c *Client) RemovePod(ctx context.Context, name string) error {
 	force := true
-	if _, err := pods.Remove(c.ctx(ctx), name, &pods.RemoveOptions{Force: &force}); err != nil {
+	if err := retryBusy(ctx, func() error {
+		_, err := pods.Remove(c.ctx(ctx), name, &pods.RemoveOptions{Force: &force})
+		return err
+	}); err != nil {
 		if err = mapErr(err); errors.Is(err, ErrNotFound) {
 			return nil
 		}

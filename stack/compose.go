@@ -723,6 +723,7 @@ func (c *converter) service(svc types.ServiceConfig) *Service {
 		}
 		out.Devices = append(out.Devices, dev)
 	}
+	c.develop(svc, out, base)
 	out.Keys = setKeys(svc)
 	out.Unsupported = append(out.Unsupported, unsupported(svc, out.Keys)...)
 	sort.Strings(out.Unsupported)

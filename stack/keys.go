@@ -65,6 +65,8 @@ var ServiceKeys = map[string]Carried{
 	// attach only decides whether an attached `stack up` follows the
 	// service's logs: there is nothing to run or export.
 	"attach": {},
+	// develop is what `stack watch` does while a developer edits files.
+	"develop": {Kube: "it is stack watch's, for development", Quadlet: "it is stack watch's, for development"},
 }
 
 // CarriedBy returns where key is carried (see Carried); a key the table

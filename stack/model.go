@@ -166,6 +166,8 @@ type Service struct {
 	// InitContainer marks a Kubernetes init container (runs to completion
 	// before the pod's other containers start).
 	InitContainer bool `json:"initContainer,omitempty"`
+	// Develop is compose's develop section, for `stack watch`.
+	Develop *Develop `json:"develop,omitempty"`
 
 	// Keys are the compose keys set on this service (deploy's as
 	// "deploy.KEY"); nil for Kubernetes input. What each target does not

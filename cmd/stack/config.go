@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
@@ -12,76 +14,168 @@ import (
 	"github.com/podstack/podstack/stack"
 )
 
+// configFormats are config's output formats: compose's own (what docker
+// compose and stack both read back), then podstack's model.
+var configFormats = []string{"yaml", "json", "podstack", "podstack-json"}
+
 func newConfigCommand(g *globalOptions) *cobra.Command {
 	var (
-		format                      string
+		format, output, hash        string
 		services, volumes, profiles bool
+		images, noInterpolate       bool
 		quiet                       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "config",
-		Short: "Print the normalized stack model",
+		Short: "Print the stack as one resolved compose file",
 		Long: `Load the stack files (Compose or Kubernetes YAML), apply the environment,
-profiles and interpolation, and print the normalized model podstack works from.
+profiles and interpolation, and print the result as one compose file that
+docker compose and stack both read back to the same stack: overrides merged,
+variables and env_file resolved, defaults (such as healthcheck timings) filled
+in, relative paths made absolute, a literal $ written $$. Services a profile
+switches off are kept with their profiles. Keys podstack does not carry (load
+warns about them) are left out. --format json writes the same as JSON;
+--format podstack (or podstack-json) prints podstack's own model instead.
+
 With --quiet it only validates, like 'stack validate'.`,
 		Example: `  stack config -f compose.yaml
-  stack config --env prod --format json
-  stack config --services`,
+  stack config --env prod -o prod.compose.yaml
+  stack config --no-interpolate
+  stack config --format podstack-json
+  stack config --services
+  stack config --images
+  stack config --hash "*"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := oneOf("format", format, "yaml", "json"); err != nil {
+			if err := oneOf("format", format, configFormats...); err != nil {
 				return err
 			}
-			s, err := g.load(cmd.Context())
+			if noInterpolate && cmd.Flags().Changed("hash") {
+				return usagef("--hash hashes the resolved values: it cannot be used with --no-interpolate")
+			}
+			s, err := g.load(cmd.Context(), func(o *stack.LoadOptions) { o.KeepVars = noInterpolate })
 			if err != nil {
 				return err
 			}
 			// config prints the model: it binds no host port, so a port
 			// clash that only `up` would hit is no reason to refuse it.
-			if _, _, err := definitionPods(s, g.policy(s)); err != nil {
+			pods, _, err := definitionPods(s, g.policy(s))
+			if err != nil {
 				return err
 			}
-			out := g.streams.out
+			var data []byte
 			switch {
 			case quiet:
 				return nil
 			case services:
-				for _, n := range s.ServiceNames() {
-					fmt.Fprintln(out, n)
-				}
-				return nil
+				data = lines(s.ServiceNames())
 			case volumes:
-				for _, n := range sortedKeys(s.Volumes) {
-					fmt.Fprintln(out, n)
-				}
-				return nil
+				data = lines(sortedKeys(s.Volumes))
 			case profiles:
-				for _, p := range s.Profiles {
-					fmt.Fprintln(out, p)
+				data = lines(s.Profiles)
+			case images:
+				var refs []string
+				for _, n := range s.ServiceNames() {
+					refs = append(refs, planner.ImageRef(s, s.Services[n]))
+				}
+				data = lines(refs)
+			case cmd.Flags().Changed("hash"):
+				if data, err = configHashes(s, pods, hash); err != nil {
+					return err
+				}
+			default:
+				if data, err = renderConfig(s, format); err != nil {
+					return err
+				}
+			}
+			data = s.Placeholders.Restore(data)
+			if output != "" {
+				if err := os.WriteFile(output, data, 0o644); err != nil {
+					return fmt.Errorf("write %s: %w", output, err)
 				}
 				return nil
 			}
-			var data []byte
-			if format == "json" {
-				data, err = json.MarshalIndent(s, "", "  ")
-				data = append(data, '\n')
-			} else {
-				data, err = yaml.Marshal(s)
-			}
-			if err != nil {
-				return fmt.Errorf("render the model: %w", err)
-			}
-			_, err = out.Write(data)
+			_, err = g.streams.out.Write(data)
 			return err
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&format, "format", "yaml", "output format: yaml or json")
+	f.StringVar(&format, "format", "yaml", "output format: yaml or json (compose), podstack or podstack-json (podstack's model)")
+	f.StringVarP(&output, "output", "o", "", "write to this file instead of stdout")
 	f.BoolVar(&services, "services", false, "print the service names, one per line")
 	f.BoolVar(&volumes, "volumes", false, "print the volume names, one per line")
 	f.BoolVar(&profiles, "profiles", false, "print the profile names, one per line")
+	f.BoolVar(&images, "images", false, "print the image each service runs, one per line")
+	f.StringVar(&hash, "hash", "", `print "SERVICE HASH" for these services (comma-separated, "*" for all): the config hash up compares to decide what to recreate`)
+	f.BoolVar(&noInterpolate, "no-interpolate", false, "keep ${VAR} expressions as written instead of their values")
 	f.BoolVarP(&quiet, "quiet", "q", false, "only validate; print nothing")
 	return cmd
+}
+
+// lines is one item per line.
+func lines(items []string) []byte {
+	var b strings.Builder
+	for _, it := range items {
+		b.WriteString(it + "\n")
+	}
+	return []byte(b.String())
+}
+
+// renderConfig writes the stack in a config format.
+func renderConfig(s *stack.Stack, format string) ([]byte, error) {
+	switch format {
+	case "yaml", "json":
+		return s.MarshalCompose(format)
+	}
+	var data []byte
+	var err error
+	if format == "podstack-json" {
+		data, err = json.MarshalIndent(s, "", "  ")
+		data = append(data, '\n')
+	} else {
+		data, err = yaml.Marshal(s)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("render the model: %w", err)
+	}
+	return s.Placeholders.Restore(data), nil
+}
+
+// configHashes prints "SERVICE HASH" lines for the services which names
+// (comma-separated; "*" is all), in name order.
+func configHashes(s *stack.Stack, pods []*planner.Pod, which string) ([]byte, error) {
+	hashes := planner.ConfigHashes(s, pods)
+	names := s.ServiceNames()
+	if which != "*" {
+		names = splitComma(which)
+		if len(names) == 0 {
+			return nil, usagef(`--hash needs service names or "*"`)
+		}
+		var unknown []string
+		for _, n := range names {
+			if _, ok := hashes[n]; !ok {
+				unknown = append(unknown, n)
+			}
+		}
+		if len(unknown) > 0 {
+			return nil, usagef("--hash: no such service %s in stack %q (stack config --services lists them)", strings.Join(unknown, ", "), s.Name)
+		}
+	}
+	var out []string
+	for _, n := range names {
+		out = append(out, n+" "+hashes[n])
+	}
+	return lines(out), nil
+}
+
+func splitComma(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func newValidateCommand(g *globalOptions) *cobra.Command {
@@ -151,30 +245,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func newCompletionCommand(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "completion bash|zsh|fish|powershell",
-		Short: "Print a shell completion script",
-		Example: `  source <(stack completion bash)
-  stack completion zsh > "${fpath[1]}/_stack"`,
-		Args:      cobra.ExactArgs(1),
-		ValidArgs: []string{"bash", "zsh", "fish", "powershell"},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			root := cmd.Root()
-			out := g.streams.out
-			switch args[0] {
-			case "bash":
-				return root.GenBashCompletionV2(out, true)
-			case "zsh":
-				return root.GenZshCompletion(out)
-			case "fish":
-				return root.GenFishCompletion(out, true)
-			case "powershell":
-				return root.GenPowerShellCompletionWithDesc(out)
-			}
-			return usagef("unknown shell %q: use bash, zsh, fish or powershell", args[0])
-		},
-	}
 }

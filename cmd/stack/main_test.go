@@ -76,11 +76,11 @@ func TestExitCodes(t *testing.T) {
 	}
 }
 
-// configEnv runs `stack config --format json` in dir and returns the
+// configEnv runs `stack config --format podstack-json` in dir and returns the
 // environment name and project name of the loaded model.
 func configEnv(t *testing.T, dir string, args ...string) (env, name string) {
 	t.Helper()
-	stdout, stderr, code := runCLI(t, dir, append([]string{"config", "--format", "json"}, args...)...)
+	stdout, stderr, code := runCLI(t, dir, append([]string{"config", "--format", "podstack-json"}, args...)...)
 	if code != 0 {
 		t.Fatalf("stack config: exit %d: %s", code, stderr)
 	}
@@ -165,7 +165,7 @@ volumes:
 func TestConfigCorpus(t *testing.T) {
 	for _, f := range testcorpus.AwesomeCompose(t) {
 		t.Run(testcorpus.Project(f), func(t *testing.T) {
-			stdout, stderr, code := runCLI(t, "", "config", "--format", "json", "-f", f)
+			stdout, stderr, code := runCLI(t, "", "config", "--format", "podstack-json", "-f", f)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}

@@ -96,6 +96,7 @@ file. Flags win over variables, which win over the file.`,
 		newPlanCommand(g),
 		newGraphCommand(g),
 		newCompletionCommand(g),
+		newWatchCommand(g),
 	)
 	addRuntimeCommands(cmd, g)
 	addDay2Commands(cmd, g)
@@ -104,6 +105,7 @@ file. Flags win over variables, which win over the file.`,
 	for _, c := range cmd.Commands() {
 		wrapArgs(c)
 	}
+	addCompletions(cmd, g)
 	return cmd
 }
 

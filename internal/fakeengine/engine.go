@@ -66,7 +66,7 @@ var mutating = map[string]bool{
 	"CreateDirectory": true, "CreatePod": true, "CreateContainer": true, "StartContainer": true,
 	"StopContainer": true, "RemoveContainer": true, "RemovePod": true, "RemoveVolume": true,
 	"RemoveNetwork": true, "RemoveSecret": true, "Kill": true, "KillAll": true, "Pause": true,
-	"Unpause": true, "RunContainer": true,
+	"Unpause": true, "RunContainer": true, "CopyToContainer": true,
 }
 
 type fault struct {
@@ -112,6 +112,7 @@ type Engine struct {
 	subs    map[*subscriber]bool
 	execs   []ExecRequest
 	runs    []RunRequest
+	copies  []CopyRequest
 
 	seq      int
 	nextPort uint16
@@ -332,7 +333,7 @@ func (e *Engine) Calls() []Call {
 }
 
 // Mutations returns the calls that change state (creates, starts, stops,
-// removals, kills, pauses, pulls, runs), in order: a no-op use case makes
+// removals, kills, pauses, pulls, runs, copies into containers), in order: a no-op use case makes
 // none.
 func (e *Engine) Mutations() []Call {
 	e.mu.Lock()
