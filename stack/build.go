@@ -50,11 +50,12 @@ func remoteContext(c string) bool {
 }
 
 // ResolveBuildDigests gives each named service's build (every build, with
-// no name) its Digest, concurrently. A remote context, or a context or
-// Dockerfile that does not exist, keeps an empty Digest (unknown: the
-// image is built when missing or asked for, and a missing context is no
-// error while the image is there, as with docker compose). A context that
-// cannot be read is a problem naming the service and the path.
+// no name) its Digest, concurrently, reading the files as they are now (a
+// long-running watch calls it again after they change). A remote context,
+// or a context or Dockerfile that does not exist, has an empty Digest
+// (unknown: the image is built when missing or asked for, and a missing
+// context is no error while the image is there, as with docker compose). A
+// context that cannot be read is a problem naming the service and the path.
 func (s *Stack) ResolveBuildDigests(services ...string) error {
 	if len(services) == 0 {
 		services = s.ServiceNames()
@@ -66,7 +67,7 @@ func (s *Stack) ResolveBuildDigests(services ...string) error {
 	)
 	for _, name := range services {
 		svc := s.Services[name]
-		if svc == nil || svc.Build == nil || svc.Build.Digest != "" || remoteContext(svc.Build.Context) {
+		if svc == nil || svc.Build == nil || remoteContext(svc.Build.Context) {
 			continue
 		}
 		wg.Add(1)
@@ -76,6 +77,7 @@ func (s *Stack) ResolveBuildDigests(services ...string) error {
 			mu.Lock()
 			defer mu.Unlock()
 			if errors.Is(err, fs.ErrNotExist) {
+				svc.Build.Digest = ""
 				return
 			}
 			if err != nil {
