@@ -34,7 +34,7 @@ BUILT = $(if $(NODEPS),,build test-binaries)
 
 .DEFAULT_GOAL := help
 .PHONY: help build test check unit e2e lint fmt bench demo clean setup test-binaries podman5 \
-	test-podman test-podman5 test-rootless test-kube
+	test-podman test-podman5 test-rootless test-kube fuzz fuzz-short
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -55,7 +55,7 @@ podman5: ## build Podman 5 from the Go module proxy (cached outside the clone, p
 
 test: setup build test-binaries podman5 ## everything CI runs: lint, unit tests, then every leg of the matrix
 	@export LEG_SUMMARY=$$(mktemp) iso=$$(mktemp) && t0=$$SECONDS && \
-	$(MAKE) --no-print-directory lint unit || exit 1; \
+	$(MAKE) --no-print-directory lint unit fuzz-short || exit 1; \
 	{ $(MAKE) --no-print-directory -k NODEPS=1 $(ISOLATED_LEGS) >$$iso 2>&1; } & bg=$$!; \
 	$(MAKE) --no-print-directory -k NODEPS=1 $(LEGS); rc=$$?; \
 	wait $$bg || rc=1; \
@@ -92,6 +92,19 @@ fmt: ## format the code
 
 bench: setup build ## benchmarks: planning a 1000-service stack, and up/down on real Podman
 	@$(WITH_SERVICE) $(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -tags "$(TAGS)" ./stack/ ./planner/ ./e2e/
+
+# Fuzz targets as package:Function. Crashers land in <package>/testdata/fuzz
+# and run as seeds with every go test.
+FUZZ_TARGETS := stack:FuzzLoadCompose stack:FuzzLoadKube stack:FuzzInterpolation planner:FuzzPlan
+FUZZTIME ?= 2m
+# Minimizing each new input takes up to 60s by default: time not spent fuzzing.
+FUZZMINIMIZETIME ?= 5s
+fuzz: ## fuzz loading and planning, FUZZTIME (2m) per target
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t#*:}; echo "fuzz $$fn for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) -tags "$(TAGS)" ./$$pkg/; done
+
+fuzz-short: ## every fuzz target for 10s
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=10s
 
 DEMO := -f examples/demo/compose.yaml
 demo: setup build ## run the offline demo stack (examples/demo), show it, tear it down

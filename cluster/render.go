@@ -67,5 +67,9 @@ func (p *Plan) WriteTable(w io.Writer) error {
 
 // JSON is the plan as one JSON document.
 func (p *Plan) JSON() ([]byte, error) {
-	return json.MarshalIndent(p, "", "  ")
+	q := *p
+	if q.Steps == nil {
+		q.Steps = []*Step{} // "steps": [], never null, for jq and scripts
+	}
+	return json.MarshalIndent(&q, "", "  ")
 }

@@ -24,7 +24,7 @@ func TestDemo(t *testing.T) {
 		got[r.Service] = r.State + "/" + r.Health
 	}
 	for svc, want := range map[string]string{"db": "running/healthy", "cache": "running/healthy", "api": "running/healthy",
-		"web": "running/healthy", "migrate": "exited (0)/"} {
+		"web": "running/healthy", "migrate": "exited/"} {
 		if got[svc] != want {
 			t.Errorf("%s is %q, want %q (all: %v)", svc, got[svc], want, got)
 		}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -347,5 +348,62 @@ func TestDownSharedPod(t *testing.T) {
 	if left := podman(t, "pod", "ps", "-q", "--filter", label) + podman(t, "ps", "-aq", "--filter", label) +
 		podman(t, "network", "ls", "-q", "--filter", "name="+p); strings.TrimSpace(left) != "" {
 		t.Errorf("down left objects behind: %q", left)
+	}
+}
+
+// TestHealthcheckKeepsImageTest: a compose healthcheck with timings and no
+// test runs the image's own HEALTHCHECK test with those timings; on an
+// image without one, the plan says the service runs without a healthcheck
+// and `up --wait` waits for it to start instead of failing.
+func TestHealthcheckKeepsImageTest(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "imghealth")
+	image := "localhost/" + p + ":latest"
+	ctx := writeStack(t, map[string]string{"Containerfile": "FROM localhost/busybox:test\nHEALTHCHECK --interval=30s --retries=7 CMD test -d /\n"})
+	// HEALTHCHECK is kept only in the docker image format.
+	podman(t, "build", "--format", "docker", "-t", image, "-f", filepath.Join(ctx, "Containerfile"), ctx)
+	t.Cleanup(func() { exec.Command("podman", "--url", podURL, "rmi", "-f", image).Run() })
+
+	dir := writeStack(t, map[string]string{"compose.yaml": `services:
+  web:
+    image: ` + image + `
+    command: ["sleep", "3600"]
+    healthcheck:
+      interval: 1s
+      timeout: 3s
+  plain:
+    image: localhost/busybox:test
+    command: ["sleep", "3600"]
+    healthcheck:
+      interval: 2s
+`})
+	r := mustStack(t, dir, "-p", p, "up", "-d", "--wait", "--wait-timeout", "60s")
+	if !strings.Contains(r.stderr, "service plain: the healthcheck keeps the image's own test, but image localhost/busybox:test has none") {
+		t.Errorf("up does not say that plain runs without a healthcheck:\n%s", r)
+	}
+	var cfg []struct {
+		Config struct {
+			Healthcheck *struct {
+				Test     []string
+				Interval int64
+				Timeout  int64
+				Retries  int
+			}
+		}
+		State struct{ Health *struct{ Status string } }
+	}
+	out := podman(t, "inspect", p+"-web-1", p+"-plain-1")
+	if err := json.Unmarshal([]byte(out), &cfg); err != nil || len(cfg) != 2 {
+		t.Fatalf("inspect: %v\n%s", err, out)
+	}
+	h := cfg[0].Config.Healthcheck
+	if h == nil || strings.Join(h.Test, " ") != "CMD-SHELL test -d /" || h.Interval != int64(time.Second) || h.Timeout != int64(3*time.Second) {
+		t.Errorf("web healthcheck %+v, want the image's test with interval 1s, timeout 3s", h)
+	}
+	if cfg[0].State.Health == nil || cfg[0].State.Health.Status != "healthy" {
+		t.Errorf("web health %+v, want healthy after --wait", cfg[0].State.Health)
+	}
+	if h := cfg[1].Config.Healthcheck; h != nil && len(h.Test) > 0 && h.Test[0] != "NONE" {
+		t.Errorf("plain healthcheck %+v, want none", h)
 	}
 }

@@ -360,6 +360,29 @@ services:
 	}
 }
 
+// TestHealthcheckKeepingTheImageTest: a healthcheck with timings only
+// keeps the image's test, which an export cannot see: it is named in a
+// warning (it used to index the empty test and panic).
+func TestHealthcheckKeepingTheImageTest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "compose.yaml")
+	os.WriteFile(path, []byte("name: h\nservices:\n  db:\n    image: postgres\n    healthcheck: {interval: 2s}\n"), 0o644)
+	s, pods := load(t, path, "")
+	r, err := Kube(s, pods, KubeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(r.Warnings, "\n"), "service db: the healthcheck keeps the image's own test") {
+		t.Errorf("kube warnings %q", r.Warnings)
+	}
+	_, warnings, err := Quadlet(s, pods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(warnings, "\n"), "service db: the healthcheck keeps the image's own test") {
+		t.Errorf("quadlet warnings %q", warnings)
+	}
+}
+
 // TestNamesFromAnyProject: every generated name is a valid Kubernetes name,
 // whatever the project and service names (underscores, dots, capitals,
 // length), and the same input always gives the same names.

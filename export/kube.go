@@ -594,7 +594,9 @@ func (e *exporter) container(svc *stack.Service) (corev1.Container, []corev1.Vol
 		c.Ports = append(c.Ports, corev1.ContainerPort{ContainerPort: int32(x), Protocol: corev1.ProtocolTCP})
 	}
 	c.Resources = resources(svc.Resources)
-	if h := svc.Health; h != nil {
+	if h := svc.Health; h.InheritsTest() {
+		e.warnf("service %s: the healthcheck keeps the image's own test, which the export cannot see; no probe is written", svc.Name)
+	} else if h != nil {
 		pr := probe(h)
 		if e.opts.HostPorts && h.Test[0] == "CMD-SHELL" {
 			// podman kube play joins an exec probe's argv with spaces and runs

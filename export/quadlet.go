@@ -174,7 +174,9 @@ func Quadlet(s *stack.Stack, pods []*planner.Pod) (map[string]File, []string, er
 				data["OneShot"] = true
 			}
 		}
-		if h := svc.Health; h != nil {
+		if h := svc.Health; h.InheritsTest() {
+			warnings = append(warnings, fmt.Sprintf("service %s: the healthcheck keeps the image's own test, which the export cannot see; no HealthCmd is written", name))
+		} else if h != nil {
 			cmd := strings.Join(h.Test[1:], " ")
 			if h.Test[0] == "CMD" {
 				cmd = shellJoin(h.Test[1:])

@@ -60,9 +60,19 @@ func contains(list []string, s string) bool {
 
 // AttachOptions tune Attach.
 type AttachOptions struct {
-	// Services are the attached services; empty means all.
+	// Services are what up started: Ctrl-C and an abort stop these; empty
+	// means all.
 	Services []string
-	Abort    Abort
+	// Attach are the services whose logs are shown and whose exits are
+	// watched (up --attach, --no-attach); nil means Services. With none,
+	// Attach only waits for Ctrl-C.
+	Attach []string
+	// Timestamps prefixes each log line with its time.
+	Timestamps bool
+	// StopTimeout is the grace period of the stop that ends an attached up
+	// (up -t); 0 means each service's stop_grace_period.
+	StopTimeout time.Duration
+	Abort       Abort
 	// Attached is told the attached containers' names before their first
 	// line, so a printer can size its prefixes.
 	Attached func(names []string)
@@ -94,8 +104,20 @@ func (p *Project) Attach(ctx context.Context, o AttachOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	attached := match(observed, o.Services, nil)
+	// Everything up started is stopped at the end, attached or not.
+	stopNames := Names(match(observed, o.Services, nil))
+	var attached []planner.ObservedContainer
+	if o.Attach == nil {
+		attached = match(observed, o.Services, nil)
+	} else if len(o.Attach) > 0 {
+		attached = match(observed, o.Attach, nil)
+	}
 	names := Names(attached)
+	if len(names) == 0 {
+		p.say("Attached to no container (Ctrl+C stops the stack)")
+		<-ctx.Done()
+		return 0, p.stopAttached(o, stopNames, "")
+	}
 	p.say("Attaching to %s (Ctrl+C stops the stack)", strings.Join(names, ", "))
 	if o.Attached != nil {
 		o.Attached(names)
@@ -107,7 +129,9 @@ func (p *Project) Attach(ctx context.Context, o AttachOptions) (int, error) {
 	logCtx, stopLogs := context.WithCancel(ctx)
 	defer stopLogs()
 	logDone := make(chan error, 1)
-	go func() { logDone <- e.StreamLogs(logCtx, names, LogOptions{Follow: true, Tail: -1}, logs) }()
+	go func() {
+		logDone <- e.StreamLogs(logCtx, names, LogOptions{Follow: true, Tail: -1, Timestamps: o.Timestamps}, logs)
+	}()
 
 	// Every attached container is watched: Attach returns once all have
 	// exited. One-shot jobs that others await (service_completed_successfully)
@@ -139,7 +163,7 @@ func (p *Project) Attach(ctx context.Context, o AttachOptions) (int, error) {
 		select {
 		case err := <-logDone:
 			if ctx.Err() != nil {
-				return 0, p.stopAttached(o, names, "")
+				return 0, p.stopAttached(o, stopNames, "")
 			}
 			if err != nil {
 				return 0, err
@@ -147,7 +171,7 @@ func (p *Project) Attach(ctx context.Context, o AttachOptions) (int, error) {
 			logDone = nil
 		case ex := <-exits:
 			if ctx.Err() != nil { // Ctrl-C ended the watch
-				return 0, p.stopAttached(o, names, "")
+				return 0, p.stopAttached(o, stopNames, "")
 			}
 			if ex.restarted {
 				p.say("%s exited with code %d and was restarted (restart policy)", p.Short(ex.name), ex.code)
@@ -165,7 +189,7 @@ func (p *Project) Attach(ctx context.Context, o AttachOptions) (int, error) {
 				if a.ExitCodeFrom == "" {
 					code = ex.code
 				}
-				if err := p.stopAttached(o, names, "Aborting on container exit..."); err != nil {
+				if err := p.stopAttached(o, stopNames, "Aborting on container exit..."); err != nil {
 					return 0, err
 				}
 				stopLogs()
@@ -235,7 +259,7 @@ func (p *Project) stopAttached(o AttachOptions, names []string, reason string) e
 	if release, err := p.lock(stopCtx, "up"); err == nil {
 		defer release()
 	}
-	err := p.stop(stopCtx, planner.DownOptions{Services: o.Services})
+	err := p.stop(stopCtx, planner.DownOptions{Services: o.Services, Timeout: o.StopTimeout})
 	if stopCtx.Err() != nil {
 		// Forced: kill the containers already known, at once. Nothing is
 		// listed first: Podman 5 holds a pod listing while a member is in a

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/podstack/podstack/planner"
@@ -58,12 +61,23 @@ type Engine interface {
 	InspectPod(ctx context.Context, name string) (json.RawMessage, error)
 	// Exec runs a command in a running container and returns its exit code.
 	Exec(ctx context.Context, name string, o ExecOptions) (int, error)
-	// CopyToContainer extracts a tar archive into a container under dir,
-	// which must exist; the files become the container's main user's.
-	CopyToContainer(ctx context.Context, name, dir string, archive io.Reader) error
 	// RunContainer creates a container (a one-off), attaches to it, starts
-	// it and returns its exit code.
+	// it and returns its exit code; with Detach it only starts it.
 	RunContainer(ctx context.Context, c *planner.Container, p *planner.Pod, s *stack.Stack, o RunIO) (int, error)
+	// StatPath describes a path in a container, running or not; found is
+	// false when nothing is there.
+	StatPath(ctx context.Context, name, path string) (info PathInfo, found bool, err error)
+	// CopyFrom writes a tar archive of path in the container (its top
+	// entry named as path's base) to w.
+	CopyFrom(ctx context.Context, name, path string, w io.Writer) error
+	// CopyTo unpacks the tar archive r into the container's existing
+	// directory dir; chown gives the files to the container's user, else
+	// they keep the archive's owners.
+	CopyTo(ctx context.Context, name, dir string, r io.Reader, chown bool) error
+	// AttachContainer connects o's streams to a running container's until
+	// it exits, the detach keys are typed (detached is then true) or ctx
+	// ends.
+	AttachContainer(ctx context.Context, name string, o AttachIO) (detached bool, err error)
 	// GenerateKube returns the engine's own Kubernetes YAML of what runs in
 	// the named pods.
 	GenerateKube(ctx context.Context, pods []string) ([]byte, error)
@@ -95,13 +109,27 @@ type ServerInfo struct {
 	URL        string
 }
 
-// ProjectSummary is one stack found on the service, for `stack ls`.
+// ProjectSummary is one stack found on the service, for `stack ls`. Its
+// JSON keys are docker compose ls's (Name, Status) and ps's style.
 type ProjectSummary struct {
-	Name        string `json:"name"`
-	Environment string `json:"environment,omitempty"`
-	Containers  int    `json:"containers"`
+	Name        string
+	Environment string `json:",omitempty"`
+	Containers  int
 	// Status counts containers by state: "running(3), exited(1)".
-	Status string `json:"status"`
+	Status string
+}
+
+// Count is how many of the project's containers are in state, read from
+// Status.
+func (s ProjectSummary) Count(state string) int {
+	n := 0
+	for _, part := range strings.Split(s.Status, ", ") {
+		if rest, ok := strings.CutPrefix(part, state+"("); ok {
+			k, _ := strconv.Atoi(strings.TrimSuffix(rest, ")"))
+			n += k
+		}
+	}
+	return n
 }
 
 // LogOptions select what StreamLogs reads.
@@ -132,40 +160,68 @@ type Event struct {
 	Labels  map[string]string `json:"labels,omitempty"`
 }
 
-// Stat is one container's resource use.
+// Stat is one container's resource use. Its JSON keys are these names,
+// in the key style of ps and ls (docker compose's).
 type Stat struct {
-	Name        string  `json:"name"`
-	CPUPercent  float64 `json:"cpuPercent"`
-	MemUsage    uint64  `json:"memUsage"`
-	MemLimit    uint64  `json:"memLimit"`
-	MemPercent  float64 `json:"memPercent"`
-	NetInput    uint64  `json:"netInput"`
-	NetOutput   uint64  `json:"netOutput"`
-	BlockInput  uint64  `json:"blockInput"`
-	BlockOutput uint64  `json:"blockOutput"`
-	PIDs        uint64  `json:"pids"`
+	Name        string
+	CPUPercent  float64
+	MemUsage    uint64
+	MemLimit    uint64
+	MemPercent  float64
+	NetInput    uint64
+	NetOutput   uint64
+	BlockInput  uint64
+	BlockOutput uint64
+	PIDs        uint64
 }
 
 // ExecOptions describe a command run in a running container.
 type ExecOptions struct {
-	Cmd         []string
-	Env         []string
-	User        string
-	WorkDir     string
-	TTY         bool
+	Cmd     []string
+	Env     []string
+	User    string
+	WorkDir string
+	TTY     bool
+	// Interactive forwards Stdin to the command (until Stdin ends).
 	Interactive bool
-	Stdin       io.Reader
-	Stdout      io.Writer
-	Stderr      io.Writer
+	// Detach starts the command and returns at once, with code 0.
+	Detach bool
+	// Privileged gives the command extended privileges.
+	Privileged bool
+	Stdin      io.Reader
+	Stdout     io.Writer
+	Stderr     io.Writer
 }
 
 // RunIO connects a container RunContainer runs: its output goes to Stdout
 // and Stderr (one stream with a TTY); Interactive also connects Stdin. With
 // TTY and a terminal on Stdin, the terminal is put in raw mode and the
 // container's follows its size. Remove removes the container when it exits.
+// Detach starts it and returns at once, connecting nothing.
 type RunIO struct {
 	TTY, Interactive bool
 	Remove           bool
+	Detach           bool
 	Stdin            io.Reader
 	Stdout, Stderr   io.Writer
+}
+
+// PathInfo describes a path in a container.
+type PathInfo struct {
+	Name  string
+	IsDir bool
+	Mode  os.FileMode
+	Size  int64
+	// LinkTarget is the path with symlinks resolved.
+	LinkTarget string
+}
+
+// AttachIO connects AttachContainer: Stdin is forwarded when not nil;
+// with a terminal container the output is one stream, on Stdout.
+// DetachKeys ("ctrl-p,ctrl-q") end the attach and leave the container
+// running; "" disables them.
+type AttachIO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	DetachKeys     string
 }

@@ -34,18 +34,26 @@ func (p *Project) Up(ctx context.Context, o UpOptions) (*planner.Plan, error) {
 		return nil, err
 	}
 	if o.DryRun {
-		return planner.Up(ctx, p.Engine, s, o.Plan, planner.UpOptions{DryRun: true}, o.Exec, planner.NoEvents)
+		return planner.Up(ctx, p.Engine, s, o.Plan, planner.UpOptions{DryRun: true, Planned: p.warnPlan}, o.Exec, planner.NoEvents)
 	}
 	release, err := p.lock(ctx, "up")
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	plan, err := planner.Up(ctx, p.Engine, s, o.Plan, planner.UpOptions{Rollback: o.Rollback}, o.Exec, p.events())
+	plan, err := planner.Up(ctx, p.Engine, s, o.Plan, planner.UpOptions{Rollback: o.Rollback, Planned: p.warnPlan}, o.Exec, p.events())
 	if err != nil && !o.Rollback && plan != nil && !errors.Is(err, context.Canceled) {
 		err = fmt.Errorf("%w\nWhat was created is still there and labelled with project %q: run 'stack up' again after fixing the cause, or 'stack down' to remove it (or use --rollback)", err, s.Name)
 	}
 	return plan, err
+}
+
+// warnPlan says the plan's warnings (an environment switch, orphans, a
+// foreign volume) before it runs.
+func (p *Project) warnPlan(plan *planner.Plan) {
+	for _, w := range plan.Warnings {
+		p.say("WARN %s", w)
+	}
 }
 
 // policy is the grouping to plan with: the one asked for, else the

@@ -326,15 +326,15 @@ func TestPsAndQueries(t *testing.T) {
 	var names []string
 	for _, r := range rows {
 		names = append(names, r.Name)
-		if r.Name == "shop-api-1" && r.Ports != "0.0.0.0:8080->80/tcp" {
-			t.Errorf("api ports %q", r.Ports)
+		if r.Name == "shop-api-1" && r.Ports() != "0.0.0.0:8080->80/tcp" {
+			t.Errorf("api ports %q", r.Ports())
 		}
 	}
 	if slices.Contains(names, "shop-migrate-1") {
 		t.Errorf("ps without -a lists the exited job: %v", names)
 	}
 	all, _ := f.p.Ps(ctx, ops.PsOptions{All: true, Services: []string{"migrate"}})
-	if len(all) != 1 || all[0].State != "exited (0)" {
+	if len(all) != 1 || all[0].State != "exited" || all[0].Status() != "exited (0)" {
 		t.Errorf("ps -a migrate: %+v", all)
 	}
 	if addr, err := f.p.Port(ctx, "api", 80, "tcp", 1); err != nil || addr != "0.0.0.0:8080" {
@@ -365,7 +365,7 @@ func TestPsAndQueries(t *testing.T) {
 	if err != nil || !strings.Contains(string(kube), "shop-front") {
 		t.Errorf("running: %s %v", kube, err)
 	}
-	list, err := ops.Ls(ctx, f.e)
+	list, err := ops.Ls(ctx, f.e, ops.LsOptions{})
 	if err != nil || len(list) != 1 || list[0].Name != "shop" {
 		t.Errorf("ls: %+v %v", list, err)
 	}

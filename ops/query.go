@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,19 +16,62 @@ import (
 	"github.com/podstack/podstack/stack"
 )
 
-// Container is one of the project's containers as `ps` shows it; its JSON
-// form is `ps --format json`'s record and its fields are what a --format
-// template sees.
+// Container is one of the project's containers as `ps` shows it. Its JSON
+// form is `ps --format json`'s record, with docker compose's keys (ID,
+// Name, Project, Service, State, Health, ExitCode, Publishers), so scripts
+// written for `docker compose ps --format json` read it; its fields and
+// methods are what a --format template sees.
 type Container struct {
-	Name    string `json:"name"`
-	Service string `json:"service"`
-	Pod     string `json:"pod"`
-	State   string `json:"state"`
-	Health  string `json:"health,omitempty"`
-	Ports   string `json:"ports,omitempty"`
-	Image   string `json:"image"`
-	ID      string `json:"id"`
+	ID      string
+	Name    string
+	Project string
+	Service string
+	Pod     string
+	Image   string
+	// State is the engine's: created, running, paused, exited, ...
+	State string
+	// Health is the healthcheck's status while the container runs
+	// (starting, healthy, unhealthy); "" when it has no check or does not
+	// run, since an exited container's last status is no health.
+	Health   string
+	ExitCode int
+	// Publishers are its ports, published on the host or not.
+	Publishers []Publisher
 }
+
+// Publisher is one container port as docker compose's `ps` reports it:
+// PublishedPort 0 is a port not published on the host.
+type Publisher struct {
+	URL           string
+	TargetPort    uint16
+	PublishedPort uint16
+	Protocol      string
+}
+
+// Status is the state as the table shows it: "exited (1)" with the exit
+// code, else the state.
+func (c Container) Status() string {
+	if c.State == "exited" {
+		return fmt.Sprintf("exited (%d)", c.ExitCode)
+	}
+	return c.State
+}
+
+// Ports renders the ports as docker does: 0.0.0.0:8080->80/tcp, 80/tcp.
+func (c Container) Ports() string {
+	ports := make([]stack.Port, 0, len(c.Publishers))
+	for _, pb := range c.Publishers {
+		ports = append(ports, stack.Port{Target: pb.TargetPort, Published: pb.PublishedPort, HostIP: pb.URL, Protocol: pb.Protocol})
+	}
+	return FormatPorts(ports)
+}
+
+// PsStatuses are the states `ps --status` filters on, as docker compose
+// names them.
+var PsStatuses = []string{"paused", "restarting", "removing", "running", "dead", "created", "exited"}
+
+// psStatusOf maps Podman's states onto compose's.
+var psStatusOf = map[string]string{"stopped": "exited", "configured": "created", "initialized": "created", "stopping": "running"}
 
 // PsOptions tune Ps.
 type PsOptions struct {
@@ -35,6 +79,13 @@ type PsOptions struct {
 	Services []string
 	// All lists stopped and exited containers too.
 	All bool
+	// Status keeps only containers in one of these states (PsStatuses),
+	// whatever All says; empty keeps all.
+	Status []string
+	// HideOrphans leaves out containers of services the stack does not
+	// declare (compose's --orphans=false); without a stack file, none is
+	// known to be one.
+	HideOrphans bool
 }
 
 // Ps lists the project's containers with pod, state, health, ports and
@@ -42,6 +93,11 @@ type PsOptions struct {
 // last healthcheck is older than its interval (nothing runs checks on a
 // machine without systemd), the check runs once first.
 func (p *Project) Ps(ctx context.Context, o PsOptions) ([]Container, error) {
+	for _, st := range o.Status {
+		if !slices.Contains(PsStatuses, st) {
+			return nil, stack.Problems{{Message: fmt.Sprintf("unknown status %q", st), Fix: "use one of " + strings.Join(PsStatuses, ", ")}}
+		}
+	}
 	observed, err := p.Engine.Observe(ctx, p.Name, nil)
 	if err != nil {
 		return nil, err
@@ -49,17 +105,39 @@ func (p *Project) Ps(ctx context.Context, o PsOptions) ([]Container, error) {
 	p.refreshHealth(ctx, observed)
 	var rows []Container
 	for _, c := range match(observed, o.Services, nil) {
-		if !o.All && c.State != "running" && c.State != "paused" {
+		status := c.State
+		if s, ok := psStatusOf[status]; ok {
+			status = s
+		}
+		switch {
+		case len(o.Status) > 0:
+			if !slices.Contains(o.Status, status) {
+				continue
+			}
+		case !o.All && c.State != "running" && c.State != "paused":
 			continue
 		}
-		state := c.State
-		if c.State == "exited" {
-			state = fmt.Sprintf("exited (%d)", c.ExitCode)
+		if o.HideOrphans && p.Stack != nil && p.Stack.Services[c.Labels[planner.LabelService]] == nil {
+			continue
 		}
-		rows = append(rows, Container{
-			Name: c.Name, Service: c.Labels[planner.LabelService], Pod: c.Labels[planner.LabelPod], State: state,
-			Health: c.Health, Ports: FormatPorts(c.Ports), Image: c.Image, ID: shortID(c.ID),
-		})
+		row := Container{
+			ID: c.ID, Name: c.Name, Project: p.Name, Service: c.Labels[planner.LabelService], Pod: c.Labels[planner.LabelPod],
+			Image: c.Image, State: c.State, ExitCode: c.ExitCode, Publishers: []Publisher{},
+		}
+		if c.State == "running" {
+			row.Health = c.Health
+		}
+		for _, pt := range c.Ports {
+			pb := Publisher{TargetPort: pt.Target, PublishedPort: pt.Published, Protocol: pt.Protocol}
+			if pt.Published != 0 {
+				pb.URL = pt.HostIP
+				if pb.URL == "" {
+					pb.URL = "0.0.0.0"
+				}
+			}
+			row.Publishers = append(row.Publishers, pb)
+		}
+		rows = append(rows, row)
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
 	return rows, nil
@@ -104,13 +182,6 @@ func FormatPorts(ports []stack.Port) string {
 	return strings.Join(out, ", ")
 }
 
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
-}
-
 // Logs writes the services' output (all when none is named) through emit,
 // multiplexed, one line at a time.
 func (p *Project) Logs(ctx context.Context, services []string, o LogOptions, emit func(LogLine)) error {
@@ -135,7 +206,7 @@ func (p *Project) LogNames(ctx context.Context, services []string) ([]string, er
 // PodStat is one container's resource use and its pod.
 type PodStat struct {
 	Stat
-	Pod string `json:"pod"`
+	Pod string
 }
 
 // Stats samples the resource use of the services' running containers once
@@ -275,7 +346,42 @@ func (p *Project) Running(ctx context.Context) ([]byte, error) {
 	return p.Engine.GenerateKube(ctx, pods)
 }
 
-// Ls lists every project on the engine's service.
-func Ls(ctx context.Context, e Engine) ([]ProjectSummary, error) {
-	return e.Projects(ctx)
+// LsOptions tune Ls.
+type LsOptions struct {
+	// All lists projects with nothing running too.
+	All bool
+	// Filter keeps the projects that match every NAME=VALUE here; the one
+	// filter is docker compose's name=TEXT (the name contains TEXT).
+	Filter []string
+}
+
+// Ls lists the projects on the engine's service: as docker compose ls,
+// those with a running (or paused) container, or with All every one.
+func Ls(ctx context.Context, e Engine, o LsOptions) ([]ProjectSummary, error) {
+	var names []string
+	for _, f := range o.Filter {
+		key, value, ok := strings.Cut(f, "=")
+		if !ok || key != "name" {
+			return nil, stack.Problems{{Message: fmt.Sprintf("unknown filter %q", f), Fix: "the one filter is name=TEXT, as in docker compose ls"}}
+		}
+		names = append(names, value)
+	}
+	all, err := e.Projects(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []ProjectSummary
+	for _, p := range all {
+		if !o.All && p.Count("running")+p.Count("paused") == 0 {
+			continue
+		}
+		keep := true
+		for _, n := range names {
+			keep = keep && strings.Contains(p.Name, n)
+		}
+		if keep {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }

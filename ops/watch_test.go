@@ -270,7 +270,7 @@ services:
         - {path: ./app, action: rebuild}
 `)
 	calls := f.change("conf/app.ini")
-	if got := names(calls); !reflect.DeepEqual(got, []string{"CopyToContainer demo-api-1", "StopContainer demo-api-1", "StartContainer demo-api-1"}) {
+	if got := names(calls); !reflect.DeepEqual(got, []string{"CopyTo demo-api-1", "StopContainer demo-api-1", "StartContainer demo-api-1"}) {
 		t.Errorf("sync+restart did %v", got)
 	}
 	calls = f.change("flags")

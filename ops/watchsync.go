@@ -295,7 +295,7 @@ func (p *Project) syncInto(ctx context.Context, svc string, paths []syncPath) er
 			}
 		}
 		if len(copies) > 0 {
-			if err := p.Engine.CopyToContainer(ctx, c.Name, "/", bytes.NewReader(archive.Bytes())); err != nil {
+			if err := p.Engine.CopyTo(ctx, c.Name, "/", bytes.NewReader(archive.Bytes()), true); err != nil {
 				errs = append(errs, err)
 			}
 		}

@@ -89,6 +89,9 @@ type UpOptions struct {
 	Rollback bool
 	// DryRun plans but executes nothing.
 	DryRun bool
+	// Planned, when set, sees the plan before anything runs (to show its
+	// warnings while they can still change the user's mind).
+	Planned func(*Plan)
 }
 
 // Up observes the project, plans the way to the desired stack and executes
@@ -107,6 +110,9 @@ func Up(ctx context.Context, b Backend, s *stack.Stack, opts Options, up UpOptio
 	plan, err := Reconcile(s, before, opts)
 	if err != nil {
 		return nil, err
+	}
+	if up.Planned != nil {
+		up.Planned(plan)
 	}
 	if up.DryRun {
 		return plan, nil

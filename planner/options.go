@@ -12,8 +12,13 @@ type Options struct {
 	Services []string
 	// NoDeps leaves the dependencies of Services out of the plan.
 	NoDeps bool
-	// ForceRecreate recreates containers even when their hash matches.
+	// ForceRecreate recreates the containers of Services (all services
+	// when none is named) even when their hash matches; their
+	// dependencies only when AlwaysRecreateDeps (docker compose's rule).
 	ForceRecreate bool
+	// AlwaysRecreateDeps recreates the dependencies of Services even when
+	// their hash matches.
+	AlwaysRecreateDeps bool
 	// NoRecreate keeps existing containers even when their hash differs.
 	NoRecreate bool
 	// RemoveOrphans removes the project's objects the stack no longer declares.
@@ -36,6 +41,9 @@ type Options struct {
 	// Wait adds a wait step for every started service: healthy where it has
 	// a healthcheck, running otherwise (`up --wait`).
 	Wait bool
+	// Timeout is the grace period for stopping what the plan recreates or
+	// removes (`up -t`); 0 means each service's stop_grace_period.
+	Timeout time.Duration
 }
 
 // DownOptions tune PlanDown.

@@ -2,6 +2,8 @@ package planner
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -19,6 +21,7 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 	}
 	r.buildPhase()
 	r.decide()
+	r.environmentWarnings()
 	if err := r.imagePhase(); err != nil {
 		return nil, err
 	}
@@ -59,6 +62,7 @@ type reconciler struct {
 	networks  map[string]ObservedNetwork // every observed network, by name
 	images    map[string]bool
 	builds    map[string]*imageBuild // image ref -> what the plan does with a built image
+	noHealth  map[string]bool        // services whose image has no test to keep (imageHealth)
 
 	decisions   map[string]*decision // container name -> what happens to it
 	podRecreate map[string]bool
@@ -110,6 +114,10 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 	if err := checkHost(s, selected, observed.Host); err != nil {
 		return nil, err
 	}
+	healthNotes, noHealth, err := imageHealth(s, observed)
+	if err != nil {
+		return nil, err
+	}
 	containers := Containers(s, pods)
 	r := &reconciler{s: s, observed: observed, opts: opts, pods: pods, byService: podOf(pods), selected: selected,
 		order: topoOrder(s, selected), ofService: map[string][]*Container{},
@@ -120,7 +128,8 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 		imageStep: map[string]*Step{}, netStep: map[string]*Step{}, volStep: map[string]*Step{}, secretStep: map[string]*Step{}, dirStep: map[string]*Step{},
 		podStep: map[string]*Step{}, createStep: map[string]*Step{}, startStep: map[string]*Step{}, removeStep: map[string]*Step{},
 		waits: map[string]*Step{}}
-	r.plan = &Plan{Stack: s, Project: s.Name, Environment: s.Environment, Pods: pods, Containers: containers}
+	r.noHealth = noHealth
+	r.plan = &Plan{Stack: s, Project: s.Name, Environment: s.Environment, Pods: pods, Containers: containers, Warnings: healthNotes}
 	r.b = &builder{plan: r.plan}
 	for _, c := range containers {
 		r.ofService[c.Service] = append(r.ofService[c.Service], c)
@@ -171,7 +180,13 @@ var interrupted = map[string]bool{"created": true, "configured": true, "initiali
 func (r *reconciler) decide() {
 	s, opts := r.s, r.opts
 	for _, p := range r.pods {
-		if op, ok := r.obsP[p.Name]; ok && op.Labels[LabelConfigHash] != p.Hash && !opts.NoRecreate && anySelected(p, r.selected) {
+		op, ok := r.obsP[p.Name]
+		if !ok || opts.NoRecreate || !anySelected(p, r.selected) {
+			continue
+		}
+		if cause := r.environmentChange(op.Labels); cause != "" {
+			r.podRecreate[p.Name], r.podCause[p.Name] = true, cause
+		} else if op.Labels[LabelConfigHash] != p.Hash {
 			r.podRecreate[p.Name] = true
 		}
 	}
@@ -190,8 +205,13 @@ func (r *reconciler) decide() {
 			}
 		case r.podRecreate[c.Pod]:
 			d.existing, d.create, d.cause = &ex, true, "pod configuration changed"
-		case opts.ForceRecreate:
-			d.existing, d.create, d.cause = &ex, true, "--force-recreate"
+			if cause := r.podCause[c.Pod]; cause != "" {
+				d.cause = cause
+			}
+		case r.forced(c.Service):
+			d.existing, d.create, d.cause = &ex, true, r.forceCause(c.Service)
+		case r.environmentChange(ex.Labels) != "" && !opts.NoRecreate:
+			d.existing, d.create, d.cause = &ex, true, r.environmentChange(ex.Labels)
 		case ex.Labels[LabelConfigHash] != c.Hash && !opts.NoRecreate:
 			d.existing, d.create, d.cause = &ex, true, "configuration changed"
 		case r.staleImage(c, ex) != "" && !opts.NoRecreate:
@@ -239,6 +259,87 @@ func (r *reconciler) decide() {
 			}
 		}
 	}
+}
+
+// environmentChange says why an object labelled labels is made again:
+// its environment is not the stack's. Labels cannot change in place, and a
+// project half in one environment and half in another would read as the
+// new one in `stack ls` while running some of the old one's objects; ""
+// when the environment is the same.
+func (r *reconciler) environmentChange(labels map[string]string) string {
+	if old := labels[LabelEnvironment]; old != r.s.Environment {
+		return fmt.Sprintf("environment changed from %s to %s", environmentName(old), environmentName(r.s.Environment))
+	}
+	return ""
+}
+
+func environmentName(env string) string {
+	if env == "" {
+		return "none"
+	}
+	return strconv.Quote(env)
+}
+
+// environmentWarnings warn when the project runs in another environment
+// than the stack's: that the switch makes its containers and pods again,
+// and which containers this plan leaves in their old environment (not
+// selected, or --no-recreate).
+func (r *reconciler) environmentWarnings() {
+	olds := map[string]bool{}
+	stay := map[string][]string{}
+	switching := false
+	for _, c := range r.plan.Containers {
+		ex, ok := r.obsC[c.Name]
+		if !ok || r.environmentChange(ex.Labels) == "" {
+			continue
+		}
+		old := ex.Labels[LabelEnvironment]
+		olds[old] = true
+		if d := r.decisions[c.Name]; d != nil && d.create {
+			switching = true
+		} else {
+			stay[old] = append(stay[old], c.Name)
+		}
+	}
+	if switching {
+		var names []string
+		for _, old := range sortedKeys(olds) {
+			names = append(names, environmentName(old))
+		}
+		r.plan.Warnings = append(r.plan.Warnings, fmt.Sprintf("project %q runs environment %s; switching it to %s makes its containers and pods again",
+			r.s.Name, strings.Join(names, " and "), environmentName(r.s.Environment)))
+	}
+	for _, old := range sortedKeys(stay) {
+		names := stay[old]
+		sort.Strings(names)
+		r.plan.Warnings = append(r.plan.Warnings, fmt.Sprintf("%s stay in environment %s: run up with no service names and without --no-recreate to switch them to %s",
+			strings.Join(names, ", "), environmentName(old), environmentName(r.s.Environment)))
+	}
+}
+
+// forced says whether svc is recreated whatever its hash: a named service
+// (every one when none is named) with --force-recreate, a dependency with
+// --always-recreate-deps, as docker compose decides.
+func (r *reconciler) forced(svc string) bool {
+	if r.opts.NoRecreate {
+		return false
+	}
+	if r.named(svc) {
+		return r.opts.ForceRecreate
+	}
+	return r.opts.AlwaysRecreateDeps
+}
+
+func (r *reconciler) forceCause(svc string) string {
+	if r.named(svc) {
+		return "--force-recreate"
+	}
+	return "--always-recreate-deps"
+}
+
+// named says whether svc was named on the command line, or none was.
+func (r *reconciler) named(svc string) bool {
+	return len(r.opts.Services) == 0 || slices.Contains(r.opts.Services, svc)
 }
 
 // repairPods recreates a pod that does not run when every one of its
@@ -414,11 +515,11 @@ func (r *reconciler) orphanPhase() {
 		case enabled && r.selected[svcName]:
 			n, _ := strconv.Atoi(ex.Labels[LabelNumber])
 			if n > svc.Replicas {
-				r.orphanSteps = append(r.orphanSteps, removeContainer(b, ex, stopTimeout(svc, 0), "scaled down")...)
+				r.orphanSteps = append(r.orphanSteps, removeContainer(b, ex, stopTimeout(svc, r.opts.Timeout), "scaled down")...)
 			}
 		case enabled || disabled:
 		case opts.RemoveOrphans:
-			r.orphanSteps = append(r.orphanSteps, removeContainer(b, ex, DefaultStopTimeout, "orphan")...)
+			r.orphanSteps = append(r.orphanSteps, removeContainer(b, ex, stopTimeout(nil, r.opts.Timeout), "orphan")...)
 		default:
 			r.plan.Warnings = append(r.plan.Warnings, fmt.Sprintf("container %s belongs to service %q, which the stack no longer declares; remove it with --remove-orphans", ex.Name, svcName))
 		}
@@ -469,11 +570,15 @@ func (r *reconciler) pod(p *Pod) {
 		var removed []*Step
 		for _, ex := range r.projectCs {
 			if ex.Pod == p.Name || ex.Labels[LabelPod] == p.Key {
+				cause := "pod configuration changed"
+				if c := r.podCause[p.Name]; c != "" {
+					cause = c
+				}
 				var image *Step
 				if svc := r.s.Services[ex.Labels[LabelService]]; svc != nil {
 					image = r.imageStep[ImageRef(r.s, svc)]
 				}
-				rs := removeContainer(b, ex, stopTimeout(r.s.Services[ex.Labels[LabelService]], 0), "pod configuration changed", image)
+				rs := removeContainer(b, ex, stopTimeout(r.s.Services[ex.Labels[LabelService]], r.opts.Timeout), cause, image)
 				r.removeStep[ex.Name] = rs[len(rs)-1]
 				removed = append(removed, rs...)
 			}
@@ -507,7 +612,7 @@ func (r *reconciler) container(d *decision) {
 		if d.existing != nil && r.removeStep[c.Name] == nil {
 			// The old container runs until its new image is there: a
 			// failed build or pull leaves it running.
-			rs := removeContainer(b, *d.existing, stopTimeout(svc, 0), d.cause, r.imageStep[ImageRef(s, svc)])
+			rs := removeContainer(b, *d.existing, stopTimeout(svc, r.opts.Timeout), d.cause, r.imageStep[ImageRef(s, svc)])
 			r.removeStep[c.Name] = rs[len(rs)-1]
 		}
 		deps = append(deps, r.removeStep[c.Name], r.podStep[c.Pod], r.imageStep[ImageRef(s, svc)])
@@ -572,7 +677,7 @@ func (r *reconciler) waitPhase() {
 				continue
 			}
 			cond := stack.ConditionStarted
-			if svc.Health != nil {
+			if svc.Health != nil && !r.noHealth[name] {
 				cond = stack.ConditionHealthy
 			}
 			if r.waits[c.Name+"/"+string(cond)] != nil {

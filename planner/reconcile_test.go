@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/podstack/podstack/stack"
 )
@@ -419,4 +420,174 @@ func sortedCopy(in []string) []string {
 	out := append([]string(nil), in...)
 	sort.Strings(out)
 	return out
+}
+
+// TestReconcileEnvironmentSwitch: up --env prod on a project running dev
+// used to recreate only what differed, leaving the rest labelled dev while
+// ls showed prod. Every container and pod is made again in the new
+// environment (labels cannot change in place), and the plan says why and
+// warns; what a subset or --no-recreate leaves behind is named.
+func TestReconcileEnvironmentSwitch(t *testing.T) {
+	path := writeCompose(t, reconcileStack)
+	dev := load(t, path)
+	dev.Environment = "dev"
+	running := applied(reconcile(t, dev, nil, Options{}))
+	prod := load(t, path)
+	prod.Environment = "prod"
+
+	p := reconcile(t, prod, running, Options{})
+	created := map[string]string{}
+	for _, st := range p.Steps {
+		if st.Kind == StepCreateContainer || st.Kind == StepCreatePod {
+			created[st.Target] = st.Cause
+		}
+	}
+	for _, c := range p.Containers {
+		if cause := created[c.Name]; cause != `environment changed from "dev" to "prod"` {
+			t.Errorf("%s: cause %q", c.Name, cause)
+		}
+		if c.Labels[LabelEnvironment] != "prod" {
+			t.Errorf("%s labelled %v", c.Name, c.Labels)
+		}
+	}
+	if created["rec-app"] == "" {
+		t.Errorf("pod rec-app not made again:\n%s", p)
+	}
+	if !hasWarning(p, `project "rec" runs environment "dev"; switching it to "prod" makes its containers and pods again`) {
+		t.Errorf("warnings %q", p.Warnings)
+	}
+
+	p = reconcile(t, prod, running, Options{Services: []string{"web"}, NoDeps: true})
+	if got := strings.Join(mutations(p), "; "); got != "StopContainer rec-web-1; RemoveContainer rec-web-1; RemovePod rec-web; CreatePod rec-web; CreateContainer rec-web-1; StartContainer rec-web-1" {
+		t.Errorf("up web: %s", got)
+	}
+	if !hasWarning(p, `rec-api-1, rec-db-1, rec-sidecar-1 stay in environment "dev"`) {
+		t.Errorf("up web: warnings %q", p.Warnings)
+	}
+
+	p = reconcile(t, prod, running, Options{NoRecreate: true})
+	if m := p.Mutating(); m != 0 {
+		t.Errorf("--no-recreate: %d mutating steps:\n%s", m, p)
+	}
+	if !hasWarning(p, `stay in environment "dev"`) {
+		t.Errorf("--no-recreate: warnings %q", p.Warnings)
+	}
+
+	// The same environment again: nothing to do, no warning.
+	again := applied(reconcile(t, prod, nil, Options{}))
+	if p := reconcile(t, prod, again, Options{}); p.Mutating() != 0 || len(p.Warnings) != 0 {
+		t.Errorf("same environment: %d steps, warnings %q", p.Mutating(), p.Warnings)
+	}
+}
+
+func hasWarning(p *Plan, want string) bool {
+	for _, w := range p.Warnings {
+		if strings.Contains(w, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestReconcileTimeout: up -t SECONDS stops what it recreates with that
+// grace period instead of each service's stop_grace_period, as compose's.
+func TestReconcileTimeout(t *testing.T) {
+	s := load(t, writeCompose(t, reconcileStack))
+	running := applied(reconcile(t, s, nil, Options{}))
+	for _, tc := range []struct {
+		timeout, want time.Duration
+	}{{0, DefaultStopTimeout}, {2 * time.Second, 2 * time.Second}} {
+		p := reconcile(t, s, running, Options{ForceRecreate: true, Timeout: tc.timeout})
+		n := 0
+		for _, st := range p.Steps {
+			if st.Kind == StepStopContainer {
+				n++
+				if st.StopTimeout != tc.want {
+					t.Errorf("timeout %v: %s stops with %v, want %v", tc.timeout, st.Target, st.StopTimeout, tc.want)
+				}
+			}
+		}
+		if n == 0 {
+			t.Errorf("no stops in\n%s", p)
+		}
+	}
+}
+
+// TestHealthcheckKeepingTheImageTest: a healthcheck with timings only runs
+// the image's test. Where the image is here and has none, the plan says the
+// service runs without a healthcheck (and --wait waits for it to start); a
+// service waiting for it to be healthy is refused before anything runs.
+func TestHealthcheckKeepingTheImageTest(t *testing.T) {
+	s := load(t, writeCompose(t, "name: ih\nservices:\n  db:\n    image: pg\n    healthcheck: {interval: 1s}\n"))
+	waitOn := func(p *Plan) string {
+		for _, st := range p.Steps {
+			if st.Kind == StepWait {
+				return string(st.Condition)
+			}
+		}
+		return ""
+	}
+
+	p, err := Reconcile(s, &ObservedState{Images: []string{"pg"}, ImageHealth: map[string][]string{"pg": {"CMD", "pg_isready"}}}, Options{Wait: true})
+	if err != nil || len(p.Warnings) != 0 || waitOn(p) != string(stack.ConditionHealthy) {
+		t.Errorf("image with a test: err %v, warnings %q, wait %q", err, p.Warnings, waitOn(p))
+	}
+	p, err = Reconcile(s, &ObservedState{}, Options{Wait: true})
+	if err != nil || len(p.Warnings) != 0 || waitOn(p) != string(stack.ConditionHealthy) {
+		t.Errorf("image not here yet: err %v, warnings %q, wait %q", err, p.Warnings, waitOn(p))
+	}
+	p, err = Reconcile(s, &ObservedState{Images: []string{"pg"}}, Options{Wait: true})
+	if err != nil || len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "image pg has none: it runs without a healthcheck") ||
+		waitOn(p) != string(stack.ConditionStarted) {
+		t.Errorf("image without a test: err %v, warnings %q, wait %q", err, p.Warnings, waitOn(p))
+	}
+
+	s = load(t, writeCompose(t, "name: ih\nservices:\n  db:\n    image: pg\n    healthcheck: {interval: 1s}\n  api:\n    image: x\n    depends_on: {db: {condition: service_healthy}}\n"))
+	_, err = Reconcile(s, &ObservedState{Images: []string{"pg", "x"}}, Options{})
+	if err == nil || !stack.IsInvalid(err) || !strings.Contains(err.Error(), `service "api": waits for "db" to be healthy, but its healthcheck keeps the image's test and image pg has none`) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// TestReconcileForceRecreateOnlyNamed: as in docker compose, `up
+// --force-recreate api` recreates api alone; its dependency db, which is
+// up to date, is kept (it used to be recreated too, restarting a database
+// for a change to its client). --always-recreate-deps recreates the
+// dependencies as well, and with no service named every service counts as
+// named.
+func TestReconcileForceRecreateOnlyNamed(t *testing.T) {
+	s := load(t, writeCompose(t, reconcileStack))
+	o := applied(reconcile(t, s, nil, Options{}))
+	recreated := func(p *Plan) []string {
+		var out []string
+		for _, st := range p.Steps {
+			if st.Kind == StepCreateContainer {
+				out = append(out, st.Target)
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	for _, c := range []struct {
+		opts Options
+		want string
+	}{
+		{Options{ForceRecreate: true, Services: []string{"api"}}, "rec-api-1"},
+		{Options{ForceRecreate: true, AlwaysRecreateDeps: true, Services: []string{"api"}}, "rec-api-1 rec-db-1"},
+		{Options{AlwaysRecreateDeps: true, Services: []string{"api"}}, "rec-db-1"},
+		{Options{ForceRecreate: true}, "rec-api-1 rec-db-1 rec-sidecar-1 rec-web-1"},
+		{Options{AlwaysRecreateDeps: true}, ""},
+		{Options{AlwaysRecreateDeps: true, NoRecreate: true, Services: []string{"api"}}, ""},
+	} {
+		p := reconcile(t, s, o, c.opts)
+		if got := strings.Join(recreated(p), " "); got != c.want {
+			t.Errorf("%+v: recreates %q, want %q\n%s", c.opts, got, c.want, p)
+		}
+	}
+	p := reconcile(t, s, o, Options{ForceRecreate: true, Services: []string{"api"}})
+	for _, st := range p.Steps {
+		if st.Target == "rec-db-1" && st.Kind.Mutating() {
+			t.Errorf("--force-recreate api touches its dependency: %s", st)
+		}
+	}
 }

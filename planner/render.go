@@ -87,7 +87,17 @@ func (p *Plan) WriteTable(w io.Writer) error {
 // JSON is the plan as indented JSON: project, steps (with deps and causes),
 // pods and containers.
 func (p *Plan) JSON() ([]byte, error) {
-	return json.MarshalIndent(p, "", "  ")
+	q := *p
+	if q.Steps == nil {
+		q.Steps = []*Step{}
+	}
+	if q.Pods == nil {
+		q.Pods = []*Pod{}
+	}
+	if q.Containers == nil {
+		q.Containers = []*Container{}
+	}
+	return json.MarshalIndent(&q, "", "  ")
 }
 
 // Mutating counts the steps that change the system (all but waits).

@@ -134,6 +134,9 @@ type ObservedState struct {
 	// Lookup.Builds names, by reference; an image without one (pulled, or
 	// built by hand) has no entry.
 	BuildDigests map[string]string `json:"buildDigests,omitempty"`
+	// ImageHealth is the HEALTHCHECK test of each present image that has
+	// one, for services whose healthcheck keeps the image's test.
+	ImageHealth map[string][]string `json:"imageHealth,omitempty"`
 	// MissingDirectories are bind-mount sources (Lookup.Directories) that
 	// do not exist on the service's host; a plan creates them, as docker
 	// compose does. Empty where the runtime cannot tell (a remote service).

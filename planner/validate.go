@@ -42,6 +42,12 @@ func (v *validator) run(pods []*Pod) {
 	v.names(pods)
 	v.addresses(pods)
 	v.networks()
+	// Messages quote the stack's values: no credential's value is shown.
+	for _, ps := range []stack.Problems{v.problems, v.host} {
+		for i, p := range ps {
+			ps[i].Message, ps[i].Fix = v.s.Scrub(p.Message), v.s.Scrub(p.Fix)
+		}
+	}
 }
 
 // addresses: a static address (ipv4_address, mac_address, ...) belongs to
@@ -389,18 +395,20 @@ func subnetList(subnets []stack.Subnet) string {
 func (v *validator) networks() {
 	for _, k := range sortedKeys(v.s.Networks) {
 		n := v.s.Networks[k]
+		add := func(msg, fix string) {
+			v.problems = append(v.problems, stack.Problem{Position: n.Source, Message: msg, Fix: fix})
+		}
 		for _, sn := range n.Subnets {
 			if _, _, err := net.ParseCIDR(sn.Subnet); err != nil {
-				v.problems = append(v.problems, stack.Problem{Message: fmt.Sprintf("network %q: subnet %q is not in CIDR form", k, sn.Subnet),
-					Fix: "write it as 172.28.0.0/16"})
+				add(fmt.Sprintf("network %q: subnet %q is not in CIDR form", k, sn.Subnet), "write it as 172.28.0.0/16")
 			}
 			if sn.IPRange != "" {
 				if _, _, err := net.ParseCIDR(sn.IPRange); err != nil {
-					v.problems = append(v.problems, stack.Problem{Message: fmt.Sprintf("network %q: ip_range %q is not in CIDR form", k, sn.IPRange)})
+					add(fmt.Sprintf("network %q: ip_range %q is not in CIDR form", k, sn.IPRange), "write it as 172.28.5.0/24")
 				}
 			}
 			if sn.Gateway != "" && net.ParseIP(sn.Gateway) == nil {
-				v.problems = append(v.problems, stack.Problem{Message: fmt.Sprintf("network %q: gateway %q is not an IP address", k, sn.Gateway)})
+				add(fmt.Sprintf("network %q: gateway %q is not an IP address", k, sn.Gateway), "write it as 172.28.0.1")
 			}
 		}
 	}

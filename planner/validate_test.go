@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -180,5 +181,23 @@ configs:
 	}
 	if strings.Contains(err.Error(), "only_off") {
 		t.Errorf("a secret only a disabled service uses is reported:\n%v", err)
+	}
+}
+
+// TestValidationShowsNoCredential: a bad value a credential variable
+// brought in is shown as its ${NAME}, never as the value.
+func TestValidationShowsNoCredential(t *testing.T) {
+	path := writeCompose(t, "name: v\nservices:\n  a: {image: x, networks: {default: {ipv4_address: '${DB_PASS}'}}}\n")
+	s, err := stack.Load(context.Background(), stack.LoadOptions{Files: []string{path}, Environ: func() []string { return []string{"DB_PASS=S3cr3tValue"} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods, err := Group(s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Validate(s, pods)
+	if err == nil || strings.Contains(err.Error(), "S3cr3t") || !strings.Contains(err.Error(), `"${DB_PASS}" is not an IP address`) {
+		t.Errorf("err = %v", err)
 	}
 }

@@ -37,24 +37,34 @@ func (c *Client) ImageExposedPorts(ctx context.Context, ref string) ([]string, b
 	return ports, true, nil
 }
 
-// observeImage returns the ID of the local image ref ("" when there is
-// none) and its build digest label. One inspect, without the size (which
-// costs Podman a walk of the layers), is as cheap as an existence check.
-func (c *Client) observeImage(ctx context.Context, ref string) (id, digest string, err error) {
+// localImage is what Observe needs of a local image.
+type localImage struct {
+	ID string
+	// Digest is its LabelBuildDigest label.
+	Digest string
+	// Health is its HEALTHCHECK test, for healthchecks that keep it.
+	Health []string
+}
+
+// observeImage returns the local image ref (nil when there is none): its
+// ID, build digest label and healthcheck. One inspect, without the size
+// (which costs Podman a walk of the layers), is as cheap as an existence
+// check.
+func (c *Client) observeImage(ctx context.Context, ref string) (*localImage, error) {
 	data, err := images.GetImage(c.ctx(ctx), ref, nil)
 	if err = mapErr(err); errors.Is(err, ErrNotFound) {
-		return "", "", nil
+		return nil, nil
 	} else if err != nil {
-		return "", "", fmt.Errorf("inspect image %s: %w", ref, err)
+		return nil, fmt.Errorf("inspect image %s: %w", ref, err)
 	}
 	if data.ImageData == nil {
-		return "", "", nil
+		return nil, nil
 	}
-	digest = data.Labels[planner.LabelBuildDigest]
-	if digest == "" && data.Config != nil {
-		digest = data.Config.Labels[planner.LabelBuildDigest]
+	img := &localImage{ID: data.ID, Digest: data.Labels[planner.LabelBuildDigest], Health: imageHealthTest(data.ImageData)}
+	if img.Digest == "" && data.Config != nil {
+		img.Digest = data.Config.Labels[planner.LabelBuildDigest]
 	}
-	return data.ID, digest, nil
+	return img, nil
 }
 
 // buildRace reports the error Podman (before 5.2) answers a listing of

@@ -16,6 +16,7 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/pods"
 	"github.com/containers/podman/v5/pkg/bindings/secrets"
 	"github.com/containers/podman/v5/pkg/bindings/volumes"
+	"github.com/containers/podman/v5/pkg/inspect"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/podstack/podstack/ops"
@@ -147,23 +148,29 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 	})
 	for _, ref := range dedupe(look.Images) {
 		g.Go(func() error {
-			id, digest, err := c.observeImage(gctx, ref)
-			if err != nil || id == "" {
+			img, err := c.observeImage(gctx, ref)
+			if err != nil || img == nil {
 				return err
 			}
 			mu.Lock()
-			defer mu.Unlock()
 			out.Images = append(out.Images, ref)
 			if out.ImageIDs == nil {
 				out.ImageIDs = map[string]string{}
 			}
-			out.ImageIDs[ref] = id
-			if digest != "" && slices.Contains(look.Builds, ref) {
+			out.ImageIDs[ref] = img.ID
+			if img.Digest != "" && slices.Contains(look.Builds, ref) {
 				if out.BuildDigests == nil {
 					out.BuildDigests = map[string]string{}
 				}
-				out.BuildDigests[ref] = digest
+				out.BuildDigests[ref] = img.Digest
 			}
+			if len(img.Health) > 0 {
+				if out.ImageHealth == nil {
+					out.ImageHealth = map[string][]string{}
+				}
+				out.ImageHealth[ref] = img.Health
+			}
+			mu.Unlock()
 			return nil
 		})
 	}
@@ -186,6 +193,14 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 	sort.Slice(out.Secrets, func(i, j int) bool { return out.Secrets[i].Name < out.Secrets[j].Name })
 	sort.Strings(out.Images)
 	return out, nil
+}
+
+// imageHealthTest is the image's HEALTHCHECK test; nil for none.
+func imageHealthTest(img *inspect.ImageData) []string {
+	if img == nil || img.HealthCheck == nil || len(img.HealthCheck.Test) == 0 || img.HealthCheck.Test[0] == "NONE" {
+		return nil
+	}
+	return img.HealthCheck.Test
 }
 
 // observeSecrets returns the project's secrets and those named in wanted.

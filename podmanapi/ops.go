@@ -133,16 +133,23 @@ func (c *Client) Stats(ctx context.Context, names []string, stream bool, each fu
 	return nil
 }
 
-// Exec runs a command in a container and returns its exit code. With TTY and
-// a terminal on stdin, the terminal is put in raw mode and resized to fit.
+// Exec runs a command in a container and returns its exit code (0 at once
+// with Detach). With TTY and a terminal on stdin, the terminal is put in raw
+// mode and resized to fit.
 func (c *Client) Exec(ctx context.Context, name string, o ops.ExecOptions) (int, error) {
 	cfg := &handlers.ExecCreateConfig{ExecOptions: dockerContainer.ExecOptions{
-		Cmd: o.Cmd, Env: o.Env, User: o.User, WorkingDir: o.WorkDir, Tty: o.TTY,
-		AttachStdout: true, AttachStderr: !o.TTY, AttachStdin: o.Interactive,
+		Cmd: o.Cmd, Env: o.Env, User: o.User, WorkingDir: o.WorkDir, Tty: o.TTY, Privileged: o.Privileged,
+		AttachStdout: !o.Detach, AttachStderr: !o.TTY && !o.Detach, AttachStdin: o.Interactive && !o.Detach,
 	}}
 	id, err := containers.ExecCreate(c.ctx(ctx), name, cfg)
 	if err != nil {
 		return -1, fmt.Errorf("exec in %s: %w", name, mapErr(err))
+	}
+	if o.Detach {
+		if err := containers.ExecStart(c.ctx(ctx), id, nil); err != nil {
+			return -1, fmt.Errorf("exec in %s: %w", name, mapErr(err))
+		}
+		return 0, nil
 	}
 	opts := new(containers.ExecStartAndAttachOptions).WithOutputStream(o.Stdout).WithAttachOutput(true)
 	if !o.TTY {
@@ -222,6 +229,22 @@ func (c *Client) Events(ctx context.Context, project string, each func(ops.Event
 // attaches to it, starts it once attached (so no output is lost) and
 // returns its exit code.
 func (c *Client) RunContainer(ctx context.Context, ct *planner.Container, p *planner.Pod, s *stack.Stack, o ops.RunIO) (int, error) {
+	if o.Detach {
+		// Podman removes a detached --rm one-off when it exits.
+		g, err := containerSpec(ct, p, s, planner.ImageRef(s, ct.Spec), planner.ServiceSecrets(s, ct.Spec), func(msg string) { c.warnOnce(ct.Service, msg) })
+		if err != nil {
+			return -1, fmt.Errorf("create container %s: %w", ct.Name, err)
+		}
+		g.Remove = &o.Remove
+		if _, err := containers.CreateWithSpec(c.ctx(ctx), g, nil); err != nil {
+			return -1, fmt.Errorf("create container %s: %w", ct.Name, mapErr(err))
+		}
+		if err := c.StartContainer(ctx, ct.Name); err != nil {
+			_ = c.RemoveContainer(context.WithoutCancel(ctx), ct.Name, true)
+			return -1, err
+		}
+		return 0, nil
+	}
 	if err := c.CreateContainer(ctx, ct, p, s); err != nil {
 		return -1, err
 	}
@@ -250,13 +273,35 @@ func (c *Client) runAttached(ctx context.Context, name string, o ops.RunIO) (int
 	case err := <-attached:
 		return -1, fmt.Errorf("attach to %s: %w", name, mapErr(err))
 	}
+	// An interrupt (Ctrl-C) is passed on to the one-off as SIGINT, as
+	// docker compose run does, and returns: also one that comes while the
+	// start is answered (the container may run already), and whatever the
+	// attach does (the bindings may go on reading the hijacked connection).
+	interrupted := func() (int, error) {
+		_ = c.Kill(context.WithoutCancel(ctx), name, "SIGINT")
+		return -1, fmt.Errorf("run %s: %w", name, ctx.Err())
+	}
 	if err := c.StartContainer(ctx, name); err != nil {
+		if ctx.Err() != nil {
+			return interrupted()
+		}
 		return -1, err
 	}
-	if err := <-attached; err != nil && ctx.Err() == nil {
-		return -1, fmt.Errorf("attach to %s: %w", name, mapErr(err))
+	select {
+	case err := <-attached:
+		if err != nil && ctx.Err() == nil {
+			return -1, fmt.Errorf("attach to %s: %w", name, mapErr(err))
+		}
+	case <-ctx.Done():
 	}
-	return c.WaitExit(ctx, name)
+	if ctx.Err() != nil {
+		return interrupted()
+	}
+	code, err := c.WaitExit(ctx, name)
+	if ctx.Err() != nil {
+		return interrupted()
+	}
+	return code, err
 }
 
 // GenerateKube asks Podman for the Kubernetes YAML of what actually runs in

@@ -17,6 +17,7 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/volumes"
 	entitiesTypes "github.com/containers/podman/v5/pkg/domain/entities/types"
 	"github.com/containers/podman/v5/pkg/errorhandling"
+	"go.podman.io/image/v5/manifest"
 
 	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
@@ -130,9 +131,22 @@ func (c *Client) CreatePod(ctx context.Context, p *planner.Pod, s *stack.Stack) 
 // CreateContainer creates the container; the plan has created the Podman
 // secrets it uses.
 func (c *Client) CreateContainer(ctx context.Context, ct *planner.Container, p *planner.Pod, s *stack.Stack) error {
-	g, err := containerSpec(ct, p, s, planner.ImageRef(s, ct.Spec), planner.ServiceSecrets(s, ct.Spec), func(msg string) { c.warnOnce(ct.Service, msg) })
+	ref := planner.ImageRef(s, ct.Spec)
+	g, err := containerSpec(ct, p, s, ref, planner.ServiceSecrets(s, ct.Spec), func(msg string) { c.warnOnce(ct.Service, msg) })
 	if err != nil {
 		return fmt.Errorf("create container %s: %w", ct.Name, err)
+	}
+	if h := ct.Spec.Health; h.InheritsTest() {
+		// The stack gives timings only: run the image's test with them.
+		// An image without one gets no healthcheck (the plan said so).
+		g.HealthConfig = nil
+		if img, err := c.observeImage(ctx, ref); err == nil && img != nil && len(img.Health) > 0 {
+			g.HealthConfig = &manifest.Schema2HealthConfig{Test: img.Health, Interval: h.Interval, Timeout: h.Timeout,
+				StartPeriod: h.StartPeriod, Retries: h.Retries}
+		}
+		if g.HealthConfig == nil {
+			c.warnOnce(ct.Service, fmt.Sprintf("the healthcheck keeps the image's own test, but image %s has none: no healthcheck", ref))
+		}
 	}
 	if _, err := containers.CreateWithSpec(c.ctx(ctx), g, nil); err != nil {
 		return fmt.Errorf("create container %s: %w", ct.Name, mapErr(err))

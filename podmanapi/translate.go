@@ -297,9 +297,6 @@ func containerSpec(c *planner.Container, p *planner.Pod, s *stack.Stack, image s
 	for _, d := range svc.Devices {
 		g.Devices = append(g.Devices, spec.LinuxDevice{Path: d})
 	}
-	for _, key := range svc.Unsupported {
-		warn(fmt.Sprintf("%s is not supported by podstack and is ignored", key))
-	}
 	return g, nil
 }
 

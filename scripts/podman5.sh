@@ -133,11 +133,11 @@ case "\$1" in
 esac
 if [ "\$1 \$2" = "system service" ]; then
   # Another service on the same state (stack starts a temporary one when
-  # none answers), isolated as the main one is.
+  # none answers, the fault tests one they can kill), in the same network
+  # and mount namespaces as the main one: a container's network namespace
+  # outlives the service that made it, as on a host.
   unset CONTAINER_HOST # the service is local
-  exec nsenter --net=/run/netns/$NETNS unshare --mount --propagation slave sh -c \
-    'mount --bind $RUN/networks /run/containers/networks && mount --bind $ROOT/cache /var/lib/containers/cache && exec "\$0" "\$@"' \
-    $BIN --root $ROOT --runroot $RUN "\$@"
+  exec nsenter --net=/run/netns/$NETNS --mount=$MNTNS $BIN --root $ROOT --runroot $RUN "\$@"
 fi
 exec $BIN --url $URL "\$@"
 EOF
@@ -146,6 +146,28 @@ EOF
 
 running() { [ -f "$RUN/pid" ] && kill -0 "$(cat "$RUN/pid")" 2>/dev/null; }
 answers() { curl -sf --max-time 3 --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; }
+
+# MNTNS is a mount namespace every Podman 5 service of the leg runs in (a
+# slave of the host's, where the directories Podman hard-codes are the
+# leg's own). It is kept by a bind mount, not by a process: the network
+# namespaces of containers are mounted in it, and must outlive a service
+# that dies (the fault tests kill one).
+MNTNS=$RUN/ns/mnt
+ensure_mntns() {
+  nsenter --mount="$MNTNS" true 2>/dev/null && return 0
+  mkdir -p "$RUN/ns" /run/containers/networks /var/lib/containers/cache "$RUN/networks" "$ROOT/cache"
+  mountpoint -q "$RUN/ns" || mount --bind "$RUN/ns" "$RUN/ns"
+  mount --make-private "$RUN/ns"
+  touch "$MNTNS"
+  unshare --mount="$MNTNS" --propagation slave sh -c "
+    mount --bind '$RUN/networks' /run/containers/networks &&
+    mount --bind '$ROOT/cache' /var/lib/containers/cache" || die "could not make the services' mount namespace"
+}
+
+drop_mntns() {
+  umount "$MNTNS" 2>/dev/null || true
+  umount "$RUN/ns" 2>/dev/null || true
+}
 
 ensure_netns() {
   ip netns list | grep -qw "^$NETNS" || { ip netns add "$NETNS" || die "ip netns add $NETNS failed"; }
@@ -162,16 +184,13 @@ cmd_start() {
   else
     if running; then kill "$(cat "$RUN/pid")" 2>/dev/null || true; sleep 1; fi
     ensure_netns
-    mkdir -p /run/containers/networks /var/lib/containers/cache
+    ensure_mntns
     rm -f "$SOCK"
     # nsenter joins the network namespace (`ip netns exec` would remount /sys
-    # and hide cgroup v1 hierarchies); unshare gives a private mount namespace,
-    # a slave of the host's, where the hard-coded shared directories are
-    # replaced by the service's own; exec keeps the recorded pid the service's.
-    nsenter --net="/run/netns/$NETNS" unshare --mount --propagation slave setsid sh -c "
-      mount --bind '$RUN/networks' /run/containers/networks &&
-      mount --bind '$ROOT/cache' /var/lib/containers/cache &&
-      exec '$BIN' --root '$ROOT' --runroot '$RUN' system service --time=0 '$URL'" >>"$RUN/service.log" 2>&1 </dev/null &
+    # and hide cgroup v1 hierarchies) and the leg's mount namespace, where
+    # the hard-coded shared directories are the service's own.
+    nsenter --net="/run/netns/$NETNS" --mount="$MNTNS" setsid \
+      "$BIN" --root "$ROOT" --runroot "$RUN" system service --time=0 "$URL" >>"$RUN/service.log" 2>&1 </dev/null &
     echo $! >"$RUN/pid"
     for _ in $(seq 1 150); do answers && break; running || break; sleep 0.2; done
     answers || { tail -20 "$RUN/service.log" >&2; die "the Podman 5 service did not answer at $URL"; }
@@ -199,6 +218,7 @@ cmd_stop() {
   rm -f "$RUN/pid" "$SOCK"
   if ip netns list 2>/dev/null | grep -qw "^$NETNS"; then
     if [ -z "$(ip netns pids "$NETNS" 2>/dev/null)" ]; then
+      drop_mntns
       ip netns delete "$NETNS"
       # Like a reboot for the service: its next start refreshes its state
       # (the namespace's mounts and interfaces are gone).

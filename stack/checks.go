@@ -68,6 +68,12 @@ func (c *converter) checkService(svc types.ServiceConfig, out *Service, base str
 			negative("deploy.resources.reservations.memory", float64(r.MemoryBytes))
 		}
 	}
+	for i, v := range svc.Volumes {
+		if !strings.HasPrefix(v.Target, "/") {
+			c.problem(fmt.Sprintf("%s.volumes.%d", base, i), svc.Name, fmt.Sprintf("mount target %q is not an absolute path", v.Target),
+				`write "SOURCE:/container/path", or "/container/path" for an anonymous volume`)
+		}
+	}
 	for i, t := range svc.Tmpfs {
 		_, opts, _ := strings.Cut(t, ":")
 		for _, o := range strings.Split(opts, ",") {
@@ -108,6 +114,45 @@ func (c *converter) whereValue(path string, values ...string) Position {
 		}
 	}
 	return c.where(path)
+}
+
+// implicitReferences checks links and volumes_from, which compose-go turns
+// into depends_on entries that have no line of their own: an undefined
+// target is reported at the entry that names it.
+func (c *converter) implicitReferences(s *Stack) Problems {
+	var ps Problems
+	for _, name := range s.ServiceNames() {
+		svc, ok := c.project.Services[name]
+		if !ok {
+			continue
+		}
+		check := func(key string, i int, target string) {
+			if _, ok := s.Services[target]; ok {
+				return
+			}
+			if _, ok := s.Disabled[target]; ok {
+				return
+			}
+			p := Problem{Position: c.where(fmt.Sprintf("services.%s.%s.%d", name, key, i)), Service: name,
+				Message: fmt.Sprintf("%s refers to undefined service %q", key, target)}
+			if sug := closest(target, s.ServiceNames()); sug != "" {
+				p.Fix = fmt.Sprintf("did you mean %q?", sug)
+			}
+			ps = append(ps, p)
+		}
+		for i, l := range svc.Links {
+			target, _, _ := strings.Cut(l, ":")
+			check("links", i, target)
+		}
+		for i, v := range svc.VolumesFrom {
+			if strings.HasPrefix(v, "container:") {
+				continue
+			}
+			target, _, _ := strings.Cut(v, ":")
+			check("volumes_from", i, target)
+		}
+	}
+	return ps
 }
 
 var rtSignal = regexp.MustCompile(`^RTM(IN|AX)([+-]\d+)?$`)

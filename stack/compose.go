@@ -3,6 +3,7 @@ package stack
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -36,6 +37,7 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 		idx[f.Name] = composePositions(f)
 		cfs = append(cfs, types.ConfigFile{Filename: f.Name, Content: f.Content})
 	}
+	problems = append(problems, preComposeProblems(files)...)
 	if err := problems.Err(); err != nil {
 		return nil, err
 	}
@@ -54,24 +56,51 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 
 	warnings := &logCapture{}
 	// compose-go does not check its context while loading: await it.
-	project, err := await(ctx, func() (*types.Project, error) {
+	project, err := await(ctx, func() (p *types.Project, err error) {
 		restore := captureLogs(warnings)
 		defer restore()
-		return loader.LoadWithContext(ctx, types.ConfigDetails{
+		defer func() {
+			// compose-go asserts types in places instead of checking them:
+			// a panic there is this file's problem, not a crash.
+			if r := recover(); r != nil {
+				p, err = nil, Problems{{Position: Position{File: files[0].Name},
+					Message: fmt.Sprintf("compose-go, which reads compose files, failed on this stack: %v", r),
+					Fix:     "check the types of the values changed last; please report this input"}}
+			}
+		}()
+		p, err = loader.LoadWithContext(ctx, types.ConfigDetails{
 			WorkingDir:  opts.WorkingDir,
 			ConfigFiles: cfs,
 			Environment: types.Mapping(env),
 		}, composeOptions(name, explicit, profiles, opts.KeepVars))
+		if err != nil || len(opts.Services) == 0 {
+			return p, err
+		}
+		// Unknown names are left for the command to report.
+		return p.WithServicesEnabled(opts.Services...)
 	})
 	if isCancel(err) {
 		return nil, err
 	}
+	var panicked Problems
+	if errors.As(err, &panicked) {
+		return nil, err
+	}
 	if err != nil {
-		return nil, composeProblems(err, files, idx, env, opts)
+		unset := unsetVariables(warnings.messages())
+		err := composeProblems(err, files, idx, env, opts, unset)
+		var ps Problems
+		if errors.As(err, &ps) {
+			return nil, explainUnset(ps, files, unset).Err()
+		}
+		return nil, err
 	}
 
 	c := converter{project: project, idx: idx, files: files}
 	s := c.convert()
+	s.warnUnsupported(func(svc *Service, key string) Position {
+		return c.where("services." + svc.Name + "." + strings.Fields(key)[0])
+	})
 	for _, w := range warnings.messages() {
 		pos := Position{File: files[0].Name}
 		for _, f := range files {
@@ -82,6 +111,7 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 		s.Warnings = append(s.Warnings, Warning{Position: pos, Message: w})
 	}
 	c.problems = append(c.problems, c.consistency(s)...)
+	c.problems = append(c.problems, c.implicitReferences(s)...)
 	c.runProblems(s)
 	for _, f := range files {
 		for svc, dups := range mountTargets(f) {
@@ -165,11 +195,11 @@ func captureLogs(c *logCapture) func() {
 
 var (
 	yamlLineRe         = regexp.MustCompile(`line (\d+)`)
-	validatingRe       = regexp.MustCompile(`^validating (.+?): (\S+) (.*)$`)
-	addPropRe          = regexp.MustCompile(`additional propert(?:y|ies) '?([^' ]+)'? not allowed`)
+	validatingRe       = regexp.MustCompile(`^validating (.+?): (\S*) ?(.*)$`)
+	addPropRe          = regexp.MustCompile(`additional propert(?:y|ies) (?:'([^']+)'|(\S+)) not allowed`)
 	interpRe           = regexp.MustCompile(`error while interpolating (\S+): (.*)$`)
 	decodingRe         = regexp.MustCompile(`'([^']+)' (.*)`)
-	parseFileRe        = regexp.MustCompile(`^failed to parse (.+?): (.*)$`)
+	parseFileRe        = regexp.MustCompile(`(?s)^failed to parse (.+?): (.*)$`)
 	undefinedRe        = regexp.MustCompile(`service "([^"]+)" (.*)$`)
 	unknownFieldYAMLRe = regexp.MustCompile(`field (\S+) not found`)
 	badValueRe         = regexp.MustCompile(`invalid (containerPort|hostPort|port|hostIP|proto|protocol|IP address)s?:? "?([^"\s]+)"?`)
@@ -198,7 +228,7 @@ func lineHasTab(files []sourceFile, name string, line int) bool {
 // composeProblems turns a compose-go load error into positioned problems.
 // A schema error is re-checked against each file on its own so that every
 // schema problem is reported, not only the first.
-func composeProblems(err error, files []sourceFile, idx map[string]positions, env map[string]string, opts LoadOptions) error {
+func composeProblems(err error, files []sourceFile, idx map[string]positions, env map[string]string, opts LoadOptions, unset []string) error {
 	msg := strings.TrimSpace(err.Error())
 	byName := map[string]string{}
 	for _, f := range files {
@@ -229,6 +259,15 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 	}
 
 	if m := validatingRe.FindStringSubmatch(msg); m != nil {
+		if m[2] == "" {
+			var top Problems
+			for _, f := range files {
+				top = append(top, topLevelProblems(f, idx[f.Name])...)
+			}
+			if len(top) > 0 {
+				return top.Err()
+			}
+		}
 		if all := schemaProblems(files, idx, env, opts); len(all) > 0 {
 			return all.Err()
 		}
@@ -236,14 +275,24 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 		return Problems{schemaProblem(file, idx[file], path, rest)}
 	}
 	if m := parseFileRe.FindStringSubmatch(msg); m != nil {
-		p := Problem{Position: Position{File: display(m[1])}, Message: "invalid YAML: " + m[2]}
-		if l := yamlLineRe.FindStringSubmatch(m[2]); l != nil {
-			p.Line, _ = strconv.Atoi(l[1])
+		f := sourceFile{Name: display(m[1])}
+		for _, g := range files {
+			if g.Name == f.Name {
+				f = g
+			}
 		}
-		if strings.Contains(m[2], "tab character") || lineHasTab(files, display(m[1]), p.Line) {
-			p.Fix = "indent with spaces, not tabs"
+		return Problems{yamlProblem(f, strings.TrimPrefix(m[2], "yaml: "))}
+	}
+	var docs []namedDoc
+	for _, f := range files {
+		d := namedDoc{name: f.Name, content: f.Content}
+		if len(f.docs) > 0 {
+			d.root = f.docs[0]
 		}
-		return Problems{p}
+		docs = append(docs, d)
+	}
+	if ps, ok := interpolationProblems(err, docs); ok {
+		return ps.Err()
 	}
 	if m := interpRe.FindStringSubmatch(msg); m != nil {
 		path := normalizePath(m[1])
@@ -269,6 +318,9 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 			return ps.Err()
 		}
 	}
+	if p, ok := placeProblem(msg, files, idx, env, unset); ok {
+		return Problems{p}
+	}
 	if m := undefinedRe.FindStringSubmatch(msg); m != nil {
 		file, line := findPath("services." + m[1])
 		return Problems{{Position: Position{File: file, Line: line}, Service: m[1], Message: m[2]}}
@@ -277,7 +329,11 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 	// find the value in the files.
 	if m := badValueRe.FindStringSubmatch(msg); m != nil {
 		for _, f := range files {
-			if path, line := findValue(f, m[2]); line > 0 {
+			path, line := findValue(f, m[2])
+			if line == 0 {
+				path, line = findSubstituted(f, env, m[2])
+			}
+			if line > 0 {
 				return Problems{{Position: Position{File: f.Name, Line: line}, Service: serviceOf(path),
 					Message: fmt.Sprintf("%s: invalid %s %q", path, m[1], m[2]), Fix: valueFix(m[1])}}
 			}
@@ -303,9 +359,17 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 func schemaProblem(file string, idx positions, path, rest string) Problem {
 	p := Problem{Position: Position{File: file}, Service: serviceOf(path)}
 	if m := addPropRe.FindStringSubmatch(rest); m != nil {
-		key := join(path, m[1])
+		name := m[1] + m[2]
+		key := join(path, name)
 		p.Line = idx.line(key)
-		p.Message = fmt.Sprintf("unknown key %q in %s", m[1], path)
+		p.Message = fmt.Sprintf("unknown key %q in %s", name, path)
+		if path == "services" {
+			p.Service = name
+			p.Message = fmt.Sprintf("service name %q is not valid", name)
+			p.Fix = "use letters, digits, '.', '_' and '-', starting with a letter or digit"
+			return p
+		}
+		m[1] = name
 		if p.Service != "" && path == "services."+p.Service {
 			p.Message = fmt.Sprintf("unknown service key %q", m[1])
 			if s := closest(m[1], knownServiceKeys); s != "" {
@@ -389,7 +453,8 @@ func (c *converter) convert() *Stack {
 	}
 	for key, n := range p.Networks {
 		nw := &Network{Key: key, Name: n.Name, Driver: n.Driver, Options: n.DriverOpts, Internal: n.Internal,
-			IPv6: n.EnableIPv6 != nil && *n.EnableIPv6, IPAMDriver: n.Ipam.Driver, Labels: n.Labels, External: bool(n.External)}
+			IPv6: n.EnableIPv6 != nil && *n.EnableIPv6, IPAMDriver: n.Ipam.Driver, Labels: n.Labels, External: bool(n.External),
+			Source: c.where("networks." + key)}
 		for _, pool := range n.Ipam.Config {
 			if pool != nil && pool.Subnet != "" {
 				nw.Subnets = append(nw.Subnets, Subnet{Subnet: pool.Subnet, Gateway: pool.Gateway, IPRange: pool.IPRange})
@@ -770,14 +835,17 @@ func (c *converter) health(svc types.ServiceConfig, base string) *HealthCheck {
 		return nil
 	}
 	test := []string(h.Test)
-	if len(test) == 0 {
-		if h.Interval == nil && h.Timeout == nil && h.Retries == nil {
-			return nil
-		}
-		c.problem(base+".healthcheck", svc.Name, "healthcheck has no test", `add test: ["CMD", "..."] or disable: true`)
-		return nil
+	if len(test) == 0 && h.Interval == nil && h.Timeout == nil && h.Retries == nil && h.StartPeriod == nil && h.StartInterval == nil {
+		return nil // nothing set: the image's own healthcheck, as without the key
 	}
-	switch test[0] {
+	// No test with timings is valid compose: the image's test, run with
+	// these timings (HealthCheck.InheritsTest).
+	first := ""
+	if len(test) > 0 {
+		first = test[0]
+	}
+	switch first {
+	case "":
 	case "NONE":
 		return nil
 	case "CMD", "CMD-SHELL":
@@ -786,7 +854,7 @@ func (c *converter) health(svc types.ServiceConfig, base string) *HealthCheck {
 			return nil
 		}
 	default:
-		c.problem(base+".healthcheck.test", svc.Name, fmt.Sprintf("healthcheck test must start with CMD, CMD-SHELL or NONE, got %q", test[0]),
+		c.problem(base+".healthcheck.test", svc.Name, fmt.Sprintf("healthcheck test must start with CMD, CMD-SHELL or NONE, got %q", first),
 			`write test: ["CMD", "argv0", ...] or test: "shell command"`)
 		return nil
 	}
@@ -963,6 +1031,20 @@ var knownServiceKeys = func() []string {
 	sort.Strings(keys)
 	return keys
 }()
+
+// warnUnsupported adds a warning for every key a service sets that
+// podstack does not carry out, at the position where gives: the loader
+// warns, so every command that loads says so, once, and before anything
+// runs.
+func (s *Stack) warnUnsupported(where func(svc *Service, key string) Position) {
+	for _, name := range s.ServiceNames() {
+		svc := s.Services[name]
+		for _, key := range svc.Unsupported {
+			s.Warnings = append(s.Warnings, Warning{Position: where(svc, key), Service: name,
+				Message: key + " is not supported by podstack and is ignored"})
+		}
+	}
+}
 
 // unsupported lists what svc sets that `stack up` does not carry out: keys
 // the table says Podman does not carry, and podman-compose's own x-podman

@@ -20,6 +20,15 @@ func comparable(s *Stack) *Stack {
 	c := *s
 	c.Files, c.WorkingDir, c.EnvFiles, c.Warnings, c.Placeholders, c.RunProblems = nil, "", nil, nil, nil, nil
 	c.Format, c.Environment = "", ""
+	c.scrub = nil
+	if s.Networks != nil {
+		c.Networks = map[string]*Network{}
+		for k, n := range s.Networks {
+			v := *n
+			v.Source = Position{}
+			c.Networks[k] = &v
+		}
+	}
 	clear := func(m map[string]*Service) map[string]*Service {
 		out := map[string]*Service{}
 		for k, svc := range m {

@@ -160,19 +160,29 @@ func Environments(ctx context.Context, opts LoadOptions) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
+	var names []string
 	for _, f := range files {
-		if f.Name == "stdin" {
+		names = append(names, f.Name)
+	}
+	return environmentsOf(names, wd), nil
+}
+
+// environmentsOf lists the environments of the stack files names read in
+// the working directory wd (see Environments).
+func environmentsOf(names []string, wd string) []string {
+	seen := map[string]bool{}
+	for _, name := range names {
+		if name == "stdin" || name == "-" {
 			continue
 		}
-		ext := filepath.Ext(f.Name)
-		base := strings.TrimSuffix(f.Name, ext)
+		ext := filepath.Ext(name)
+		base := strings.TrimSuffix(name, ext)
 		for _, e := range []string{".yaml", ".yml"} {
 			matches, _ := filepath.Glob(base + ".*" + e)
 			for _, m := range matches {
 				env := strings.TrimSuffix(strings.TrimPrefix(m, base+"."), e)
 				// Only names Load would find again for --env env.
-				if env != "" && env != "override" && !strings.Contains(env, ".") && overrideFile(f.Name, env) == m {
+				if env != "" && env != "override" && !strings.Contains(env, ".") && overrideFile(name, env) == m {
 					seen[env] = true
 				}
 			}
@@ -189,5 +199,5 @@ func Environments(ctx context.Context, opts LoadOptions) ([]string, error) {
 		out = append(out, e)
 	}
 	sort.Strings(out)
-	return out, nil
+	return out
 }

@@ -92,9 +92,11 @@ var ErrNoStackFile = errors.New("no stack file found")
 // such as a bad flag value.
 var ErrInvalid = errors.New("invalid input")
 
-// IsInvalid reports whether err is an invalid-input error.
+// IsInvalid reports whether err is an invalid-input error. No stack file
+// is one: the command line named nothing to work on (docker compose exits
+// with a usage error too).
 func IsInvalid(err error) bool {
 	var ps Problems
 	var p Problem
-	return errors.As(err, &ps) || errors.As(err, &p) || errors.Is(err, ErrInvalid)
+	return errors.As(err, &ps) || errors.As(err, &p) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrNoStackFile)
 }

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -77,6 +79,8 @@ type kubeDoc struct {
 	kind  string
 	name  string
 	value map[string]any
+	// raw is value before interpolation: the source text of each scalar.
+	raw map[string]any
 }
 
 // kubeSupported lists the kinds podstack reads, with their apiVersion.
@@ -97,6 +101,8 @@ type kubeLoader struct {
 	docs   []*kubeDoc
 	// named maps objectGroup/name to the first document with that name.
 	named map[string]*kubeDoc
+	// unset are the variables substituted as empty because they are not set.
+	unset []string
 }
 
 // loadKube turns Kubernetes YAML documents into a Stack. env is the resolved
@@ -112,10 +118,10 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 		named:      map[string]*kubeDoc{},
 	}
 	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		l.readFile(f, env, opts.KeepVars)
+		l.readFile(ctx, f, env, opts.KeepVars)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	name := opts.ProjectName
 	if name == "" {
@@ -131,6 +137,9 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 	l.s.Networks["default"] = &Network{Key: "default", Name: name + "_default"}
 	// ConfigMaps, Secrets and claims first: pods refer to them.
 	for _, d := range l.docs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		switch d.kind {
 		case "ConfigMap":
 			var cm corev1.ConfigMap
@@ -184,6 +193,9 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 	}
 	var pods []podDoc
 	for _, d := range l.docs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		switch d.kind {
 		case "Pod":
 			var p corev1.Pod
@@ -238,7 +250,7 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 		l.problems = append(l.problems, Problem{Position: Position{File: files[0].Name},
 			Message: "no Pod or Deployment in the Kubernetes input", Fix: "add a kind: Pod document"})
 	}
-	if err := l.problems.Err(); err != nil {
+	if err := explainUnset(l.problems, files, l.unset).Err(); err != nil {
 		return nil, err
 	}
 	for _, svc := range l.s.Services {
@@ -246,6 +258,7 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 		// the keys of what the Pod set.
 		svc.Keys = modelKeys(svc)
 	}
+	l.s.warnUnsupported(func(svc *Service, _ string) Position { return svc.Source })
 	return l.s, nil
 }
 
@@ -266,9 +279,18 @@ func (l *kubeLoader) annotatedProject() string {
 }
 
 // readFile splits a file into documents, interpolates each and records it.
-func (l *kubeLoader) readFile(f sourceFile, env map[string]string, keepVars bool) {
+func (l *kubeLoader) readFile(ctx context.Context, f sourceFile, env map[string]string, keepVars bool) {
 	for _, node := range f.docs {
-		if len(node.Content) == 0 || node.Content[0].Kind != yaml.MappingNode {
+		if ctx.Err() != nil {
+			return // loadKube returns the context's error
+		}
+		if len(node.Content) == 0 || node.Content[0].Tag == "!!null" {
+			continue // an empty document
+		}
+		if top := node.Content[0]; top.Kind != yaml.MappingNode {
+			l.problems = append(l.problems, Problem{Position: Position{File: f.Name, Line: top.Line},
+				Message: "this document is not a Kubernetes object (a mapping with apiVersion, kind and metadata)",
+				Fix:     "remove it, or separate the documents with --- lines"})
 			continue
 		}
 		d := &kubeDoc{file: f.Name, line: node.Content[0].Line, node: node, pos: indexNode(node)}
@@ -276,11 +298,28 @@ func (l *kubeLoader) readFile(f sourceFile, env map[string]string, keepVars bool
 			l.problems = append(l.problems, Problem{Position: Position{File: f.Name, Line: d.line}, Message: err.Error()})
 			continue
 		}
+		d.raw = d.value
 		if !keepVars {
+			logs := &logCapture{}
+			restore := captureLogs(logs)
 			v, err := interpolation.Interpolate(d.value, interpolation.Options{LookupValue: func(k string) (string, bool) {
 				v, ok := env[k]
 				return v, ok
 			}})
+			restore()
+			for _, name := range unsetVariables(logs.messages()) {
+				line := d.line
+				if _, at := findValueIn(node, "${"+name); at > 0 {
+					line = at
+				} else if _, at := findValueIn(node, "$"+name); at > 0 {
+					line = at
+				}
+				l.s.Warnings = append(l.s.Warnings, Warning{Position: Position{File: f.Name, Line: line},
+					Message: fmt.Sprintf("The %q variable is not set. Defaulting to a blank string.", name)})
+				if !slices.Contains(l.unset, name) {
+					l.unset = append(l.unset, name)
+				}
+			}
 			if err != nil {
 				l.interpolationProblem(d, err)
 				continue
@@ -294,6 +333,15 @@ func (l *kubeLoader) readFile(f sourceFile, env map[string]string, keepVars bool
 		}
 		want, ok := kubeSupported[d.kind]
 		switch {
+		case d.kind == "" && d.value["services"] != nil:
+			l.problems = append(l.problems, Problem{Position: l.at(d, "services"),
+				Message: "this document is a Compose file, not a Kubernetes object; one file is either Compose or Kubernetes YAML",
+				Fix:     "move it to a file of its own and load that separately"})
+			continue
+		case d.kind == "":
+			l.problems = append(l.problems, Problem{Position: Position{File: f.Name, Line: d.line},
+				Message: "the document has no kind", Fix: "add kind: Pod (or Deployment, ConfigMap, Secret, PersistentVolumeClaim)"})
+			continue
 		case !ok:
 			kinds := sortedKeysOf(kubeSupported)
 			l.problems = append(l.problems, Problem{Position: Position{File: f.Name, Line: d.pos.line("kind")},
@@ -327,6 +375,17 @@ var requiredVarRe = regexp.MustCompile(`required variable (\S+) is missing`)
 var interpPathRe = regexp.MustCompile(`error while interpolating (\S+): (.*)$`)
 
 func (l *kubeLoader) interpolationProblem(d *kubeDoc, err error) {
+	name := ""
+	if meta, ok := d.value["metadata"].(map[string]any); ok {
+		name, _ = meta["name"].(string)
+	}
+	if ps, ok := interpolationProblems(err, []namedDoc{{name: d.file, root: d.node}}); ok {
+		for _, p := range ps {
+			p.Service = name
+			l.problems = append(l.problems, p)
+		}
+		return
+	}
 	msg := err.Error()
 	p := Problem{Position: Position{File: d.file, Line: d.line}, Message: msg}
 	if meta, ok := d.value["metadata"].(map[string]any); ok {
@@ -353,7 +412,8 @@ var unknownFieldRe = regexp.MustCompile(`unknown field "([^"]+)"`)
 // decode strictly decodes a document into its k8s.io/api type: an unknown
 // field is a problem, not something silently dropped.
 func (l *kubeLoader) decode(d *kubeDoc, into any) bool {
-	data, err := json.Marshal(d.value)
+	v := coerce(reflect.TypeOf(into), d.raw, d.value)
+	data, err := json.Marshal(v)
 	if err == nil {
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.DisallowUnknownFields()
@@ -361,6 +421,14 @@ func (l *kubeLoader) decode(d *kubeDoc, into any) bool {
 	}
 	if err == nil {
 		return true
+	}
+	if p, ok := l.typeProblem(d, err); ok {
+		l.problems = append(l.problems, p)
+		return false
+	}
+	if p, ok := l.quantityProblem(d, err); ok {
+		l.problems = append(l.problems, p)
+		return false
 	}
 	p := Problem{Position: Position{File: d.file, Line: d.line}, Service: d.name,
 		Message: fmt.Sprintf("invalid %s: %v", d.kind, err)}

@@ -152,3 +152,75 @@ spec:
 		t.Errorf("healthcheck %+v, want it to probe port 8080", h)
 	}
 }
+
+// TestKubeVariablesInTypedFields: ${VAR} in a number or boolean field of
+// Kubernetes input, quoted or not, is substituted before the document is
+// typed; a value that is no number is refused at its line, quoting the
+// source text and never a credential's value.
+func TestKubeVariablesInTypedFields(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, []byte(content), 0o644)
+		return path
+	}
+	ok := write("ok.yaml", `apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  containers:
+    - name: app
+      image: nginx
+      tty: ${TTY:-true}
+      ports:
+        - containerPort: 80
+          hostPort: ${WEB_PORT:-18120}
+        - containerPort: "${OTHER:-81}"
+          hostPort: "${WEB2:-18121}"
+      readinessProbe:
+        tcpSocket: {port: "${PROBE:-80}"}
+`)
+	s, err := Load(context.Background(), LoadOptions{Files: []string{ok}, Environ: func() []string { return []string{"WEB2=18200"} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := s.Services["app"]
+	want := []Port{{Target: 80, Published: 18120, Protocol: "tcp"}, {Target: 81, Published: 18200, Protocol: "tcp"}}
+	if !reflect.DeepEqual(app.Ports, want) || !app.Tty || app.Health == nil || !strings.Contains(app.Health.Test[1], "localhost 80") {
+		t.Errorf("ports %+v tty %v health %+v", app.Ports, app.Tty, app.Health)
+	}
+
+	bad := write("bad.yaml", `apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  containers:
+    - name: app
+      image: nginx
+      ports:
+        - containerPort: 80
+          hostPort: ${DB_PASS}
+`)
+	_, err = Load(context.Background(), LoadOptions{Files: []string{bad}, Environ: func() []string { return []string{"DB_PASS=hunter2hunter2"} }})
+	if err == nil || !strings.Contains(err.Error(), `bad.yaml:10: service "web": spec.containers.0.ports.0.hostPort: must be a whole number, got string "${DB_PASS}"`) {
+		t.Errorf("err = %v", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("the error shows the credential's value: %v", err)
+	}
+	_, err = Load(context.Background(), LoadOptions{Files: []string{bad}, Environ: func() []string { return []string{"DB_PASS=abc"} }})
+	if err == nil || !strings.Contains(err.Error(), `bad.yaml:10:`) || strings.Contains(err.Error(), `"abc"`) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// TestKubeTypeErrorInEmbeddedStruct: a type error below an embedded struct
+// (a probe's exec, in ProbeHandler) is found at its line like any other.
+func TestKubeTypeErrorInEmbeddedStruct(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pod.yaml")
+	os.WriteFile(path, []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: c\n      image: x\n      readinessProbe:\n        exec:\n          command: [true]\n"), 0o644)
+	_, err := Load(context.Background(), LoadOptions{Files: []string{path}, Environ: noEnv})
+	if err == nil || !strings.Contains(err.Error(), `pod.yaml:10: service "p": spec.containers.0.readinessProbe.exec.command.0: must be a string, got bool`) {
+		t.Errorf("err = %v", err)
+	}
+}

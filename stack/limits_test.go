@@ -168,3 +168,21 @@ func writeTemp(t *testing.T, name, content string) string {
 	}
 	return path
 }
+
+// TestComposeGoPanicsAreProblems: compose-go v2.16 asserts a ulimit is an
+// int and panics on a float (048 reads as one): found by FuzzLoadCompose.
+// The usual spellings are refused at their line before compose-go runs;
+// any other panic in compose-go is a problem naming the file, not a crash.
+func TestComposeGoPanicsAreProblems(t *testing.T) {
+	for _, c := range []struct{ value, want string }{
+		{"048", `stdin:6: service "b": ulimit e: soft must be a whole number, got "048"`},
+		{"5.0", `stdin:6: service "b": ulimit e: soft must be a whole number, got "5.0"`},
+		{"!!float 5", "stdin: compose-go, which reads compose files, failed on this stack: interface conversion"},
+	} {
+		in := "services:\n b:\n    image: x\n    ulimits:\n      e:\n        soft: " + c.value + "\n        hard: 100\n"
+		_, err := Load(context.Background(), LoadOptions{Files: []string{"-"}, WorkingDir: t.TempDir(), Stdin: strings.NewReader(in), Environ: noEnv})
+		if err == nil || !IsInvalid(err) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("soft: %s: err = %v, want %q", c.value, err, c.want)
+		}
+	}
+}

@@ -39,6 +39,9 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// Messages are built from substituted values: put each credential's
+	// ${NAME} back in place of its value before any is returned.
+	scrub := newScrubber(env, nil)
 	var s *Stack
 	switch format {
 	case FormatKube:
@@ -58,12 +61,19 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, scrub.err(err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.resolveSecrets(env)
+	s.scrub = newScrubber(env, s.Options.SecretEnv)
+	for i, w := range s.Warnings {
+		s.Warnings[i].Message = s.Scrub(w.Message)
+	}
+	for i, p := range s.RunProblems {
+		s.RunProblems[i].Message, s.RunProblems[i].Fix = s.Scrub(p.Message), s.Scrub(p.Fix)
+	}
 	s.Environment = opts.Environment
 	s.EnvFiles = envFiles
 	if s.WorkingDir == "" {
@@ -99,12 +109,17 @@ func readStackFiles(ctx context.Context, opts LoadOptions) ([]sourceFile, string
 
 	names := opts.Files
 	if len(names) == 0 {
-		found, err := discover(wd)
+		found, err := Discover(wd)
 		if err != nil {
 			return nil, "", err
 		}
 		names = found
+		if opts.WorkingDir == "" {
+			// Found in a parent: the project lives there, as in compose.
+			wd = filepath.Dir(found[0])
+		}
 	}
+	overrides := 0
 
 	var files []sourceFile
 	var problems Problems
@@ -153,13 +168,46 @@ func readStackFiles(ctx context.Context, opts LoadOptions) ([]sourceFile, string
 					continue
 				}
 				add(o, data)
+				overrides++
 			}
 		}
 	}
 	if err := problems.Err(); err != nil {
 		return nil, "", err
 	}
+	if opts.Environment != "" && overrides == 0 && !isFile(envFileOf(wd, opts.Environment)) {
+		return nil, "", unknownEnvironment(opts.Environment, names, wd)
+	}
 	return files, wd, nil
+}
+
+// unknownEnvironment is the error for --env NAME when none of the files
+// Load reads for NAME exists: most likely a typo, which would otherwise run
+// the base stack labelled as NAME.
+func unknownEnvironment(env string, names []string, wd string) error {
+	var looked []string
+	for _, n := range names {
+		if n != "-" {
+			ext := filepath.Ext(n)
+			if ext == "" {
+				ext = ".yaml"
+			}
+			looked = append(looked, filepath.Base(strings.TrimSuffix(n, filepath.Ext(n))+"."+env+ext))
+		}
+	}
+	looked = append(looked, filepath.Base(envFileOf(wd, env)))
+	p := Problem{Message: fmt.Sprintf("no environment %q: found none of %s", env, strings.Join(looked, ", "))}
+	if known := environmentsOf(names, wd); len(known) > 0 {
+		p.Fix = "the environments here are " + strings.Join(known, ", ")
+	} else {
+		p.Fix = fmt.Sprintf("this stack has no environments: leave out --env, or create %s", strings.Join(looked, " or "))
+	}
+	return Problems{p}
+}
+
+func isFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.IsDir()
 }
 
 // await runs fn, which may block (reading a pipe or a FIFO with no writer,
@@ -255,12 +303,28 @@ func readProblem(name string, err error) Problem {
 	return p
 }
 
-// discover finds the default stack file in dir, plus compose's override file
-// when the one found is a compose.* or docker-compose.* file.
-func discover(dir string) ([]string, error) {
+// Discover finds the default stack file in dir or, as docker compose does,
+// in the nearest parent directory that has one, plus compose's override
+// file beside it when the one found is a compose.* or docker-compose.*
+// file. None is ErrNoStackFile.
+func Discover(dir string) ([]string, error) {
+	for d := dir; ; {
+		if files := discoverIn(d); files != nil {
+			return files, nil
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			break
+		}
+		d = parent
+	}
+	return nil, fmt.Errorf("%w in %s or its parent directories: looked for %s (use -f FILE)", ErrNoStackFile, dir, strings.Join(DefaultFileNames, ", "))
+}
+
+func discoverIn(dir string) []string {
 	for _, n := range DefaultFileNames {
 		p := filepath.Join(dir, n)
-		if _, err := os.Stat(p); err != nil {
+		if !isFile(p) {
 			continue
 		}
 		files := []string{p}
@@ -268,15 +332,15 @@ func discover(dir string) ([]string, error) {
 		if base != "stack" {
 			for _, ext := range []string{".yaml", ".yml"} {
 				o := filepath.Join(dir, base+".override"+ext)
-				if _, err := os.Stat(o); err == nil {
+				if isFile(o) {
 					files = append(files, o)
 					break
 				}
 			}
 		}
-		return files, nil
+		return files
 	}
-	return nil, fmt.Errorf("%w in %s: looked for %s (use -f FILE)", ErrNoStackFile, dir, strings.Join(DefaultFileNames, ", "))
+	return nil
 }
 
 // overrideFile returns <base>.<env>.yaml (or .yml) beside name when it exists.
@@ -299,16 +363,25 @@ func overrideFile(name, env string) string {
 // with top-level apiVersion and kind is Kubernetes.
 func detectFormat(files []sourceFile) (Format, error) {
 	var kube, compose []string
+	kindLine := 0
 	for _, f := range files {
 		if isKube(f) {
 			kube = append(kube, f.Name)
+			if kindLine == 0 {
+				for _, d := range f.docs {
+					if l := indexNode(d).exact("kind"); l > 0 {
+						kindLine = l
+						break
+					}
+				}
+			}
 		} else {
 			compose = append(compose, f.Name)
 		}
 	}
 	if len(kube) > 0 && len(compose) > 0 {
 		return "", Problems{{
-			Position: Position{File: kube[0]},
+			Position: Position{File: kube[0], Line: kindLine},
 			Message:  fmt.Sprintf("is Kubernetes YAML but %s is a Compose file; the two formats cannot be merged", compose[0]),
 			Fix:      "load them separately, or convert one with 'stack convert'",
 		}}

@@ -338,6 +338,20 @@ func TestProfiles(t *testing.T) {
 	if got := strings.Join(s.ServiceNames(), ","); got != "app,debug,tools" {
 		t.Errorf("profile *: %s", got)
 	}
+	// A service named on the command line has its profiles enabled, as in
+	// docker compose: `stack plan debug` plans debug (and what else its
+	// profile enables), not "no such service".
+	s, err = Load(context.Background(), LoadOptions{WorkingDir: dir, Services: []string{"debug"}, Environ: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(s.ServiceNames(), ","); got != "app,debug,tools" {
+		t.Errorf("naming debug: %s, want app,debug,tools (profile debug enabled)", got)
+	}
+	s, _ = Load(context.Background(), LoadOptions{WorkingDir: dir, Services: []string{"app", "nope"}, Environ: noEnv})
+	if got := strings.Join(s.ServiceNames(), ","); got != "app" {
+		t.Errorf("naming app and an unknown name: %s, want app", got)
+	}
 }
 
 // TestKeepVars: compose input keeps its ${VAR} expressions through loading
@@ -402,6 +416,24 @@ func TestUnreadableStackFileKeepsTheReason(t *testing.T) {
 	}
 }
 
+// TestHealthcheckWithoutTest: a healthcheck with timings and no test is
+// valid compose: the image's own test, run with these timings.
+func TestHealthcheckWithoutTest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "compose.yaml")
+	os.WriteFile(path, []byte("services:\n  db:\n    image: postgres\n    healthcheck:\n      interval: 2s\n      retries: 5\n  plain:\n    image: x\n    healthcheck: {}\n"), 0o644)
+	s, err := Load(context.Background(), LoadOptions{Files: []string{path}, Environ: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.Services["db"].Health
+	if !h.InheritsTest() || h.Interval != 2*time.Second || h.Retries != 5 || h.Timeout != DefaultHealthTimeout {
+		t.Errorf("healthcheck %+v, want the image's test with interval 2s, retries 5, the default timeout", h)
+	}
+	if s.Services["plain"].Health != nil {
+		t.Errorf("an empty healthcheck: %+v, want none of podstack's (the image's own applies)", s.Services["plain"].Health)
+	}
+}
+
 // TestEnvironments: the environments found are exactly the names Load reads
 // overrides and env files for, by the one naming rule.
 func TestEnvironments(t *testing.T) {
@@ -434,5 +466,68 @@ func TestEnvironments(t *testing.T) {
 		if env != "dev" && len(s.Files) != 3 { // compose.yaml, its override and the environment's
 			t.Errorf("--env %s read %v", env, s.Files)
 		}
+	}
+}
+
+// TestDiscoveryInParentDirectories: as docker compose does, a stack file in
+// a parent directory is found when there is none here; the project then
+// lives in that file's directory (its .env, its relative paths), unless
+// the working directory is given.
+func TestDiscoveryInParentDirectories(t *testing.T) {
+	root := t.TempDir()
+	sub := filepath.Join(root, "src", "pkg")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFileT(t, filepath.Join(root, "compose.yaml"), "name: up\nservices:\n  web:\n    image: x\n    environment:\n      FROM: ${FROM:-none}\n")
+	writeFileT(t, filepath.Join(root, ".env"), "FROM=root\n")
+	t.Chdir(sub)
+	s, err := Load(context.Background(), LoadOptions{Environ: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.WorkingDir != root || len(s.Files) != 1 || s.Files[0] != filepath.Join(root, "compose.yaml") {
+		t.Errorf("working dir %s, files %v: want the parent's compose.yaml and its directory", s.WorkingDir, s.Files)
+	}
+	if got := s.Services["web"].Environment["FROM"]; got != "root" {
+		t.Errorf("FROM=%q, want root from the project directory's .env", got)
+	}
+	s, err = Load(context.Background(), LoadOptions{WorkingDir: sub, Environ: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.WorkingDir != sub || s.Services["web"].Environment["FROM"] != "none" {
+		t.Errorf("explicit working dir: got %s (FROM=%s), want %s with no .env", s.WorkingDir, s.Services["web"].Environment["FROM"], sub)
+	}
+}
+
+// TestUnknownEnvironment: --env NAME with neither an override file nor
+// .env.NAME is a typo until shown otherwise: an error that names the
+// environments there are.
+func TestUnknownEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	writeFileT(t, filepath.Join(dir, "compose.yaml"), "services:\n  web: {image: x}\n")
+	writeFileT(t, filepath.Join(dir, "compose.prod.yaml"), "services:\n  web: {image: y}\n")
+	writeFileT(t, filepath.Join(dir, ".env.staging"), "X=1\n")
+	_, err := Load(context.Background(), LoadOptions{WorkingDir: dir, Environment: "prdo", Environ: noEnv})
+	if err == nil || !IsInvalid(err) {
+		t.Fatalf("--env prdo: err = %v, want an invalid-input error", err)
+	}
+	for _, want := range []string{`no environment "prdo"`, "prod, staging", "compose.prdo.yaml", ".env.prdo"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	for _, env := range []string{"prod", "staging"} {
+		if _, err := Load(context.Background(), LoadOptions{WorkingDir: dir, Environment: env, Environ: noEnv}); err != nil {
+			t.Errorf("--env %s: %v", env, err)
+		}
+	}
+}
+
+func writeFileT(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

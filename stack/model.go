@@ -59,6 +59,8 @@ type Stack struct {
 	// missing secret file): commands that only tear down or inspect still
 	// work, and planner.Validate reports them before anything is created.
 	RunProblems Problems `json:"-"`
+	// scrub puts back the ${NAME} of credential values in messages.
+	scrub *scrubber
 }
 
 // PodPolicies are the ways services can be grouped into pods (see
@@ -175,7 +177,8 @@ type Service struct {
 	// ServiceKeys and NotCarried).
 	Keys []string `json:"-"`
 	// Unsupported lists the keys set on this service that podstack does not
-	// carry out; each is warned about once by whoever runs the service.
+	// carry out; the loader warns about each (Stack.Warnings), and the
+	// exports name those they cannot express.
 	Unsupported []string `json:"-"`
 	// Source is where the service is defined, for error messages.
 	Source Position `json:"-"`
@@ -264,12 +267,20 @@ type FileRef struct {
 // "fail every probe".
 type HealthCheck struct {
 	// Test is CMD or CMD-SHELL form: ["CMD", "argv0", ...] or ["CMD-SHELL", "script"].
+	// Empty (compose's healthcheck with timings and no test) means the
+	// image's own HEALTHCHECK test, run with these timings.
 	Test          []string      `json:"test"`
 	Interval      time.Duration `json:"interval"`
 	Timeout       time.Duration `json:"timeout"`
 	StartPeriod   time.Duration `json:"startPeriod"`
 	StartInterval time.Duration `json:"startInterval,omitempty"`
 	Retries       int           `json:"retries"`
+}
+
+// InheritsTest reports whether the healthcheck runs the image's own test
+// (the stack gives only timings).
+func (h *HealthCheck) InheritsTest() bool {
+	return h != nil && len(h.Test) == 0
 }
 
 // Docker's healthcheck defaults, applied where the file leaves a field unset.
@@ -367,6 +378,9 @@ type Network struct {
 	IPAMDriver string            `json:"ipamDriver,omitempty"`
 	Labels     map[string]string `json:"labels,omitempty"`
 	External   bool              `json:"external,omitempty"`
+	// Source is where the network is defined, for messages; zero for the
+	// default network.
+	Source Position `json:"-"`
 }
 
 // Subnet is one address pool of a network.

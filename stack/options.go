@@ -20,6 +20,10 @@ type LoadOptions struct {
 	// Profiles are the active profiles; nil means COMPOSE_PROFILES from the
 	// resolved environment. "*" enables all.
 	Profiles []string
+	// Services are the services named on the command line: their profiles
+	// are enabled too, as docker compose does, so `stack up debug` runs a
+	// service behind a profile without --profile.
+	Services []string
 	// Environ lists the process environment (KEY=VALUE); nil means
 	// os.Environ. Tests pass their own so they never depend on the real one.
 	Environ func() []string

@@ -162,7 +162,16 @@ func describeKind(e *jsonschema.ValidationError) string {
 			return fmt.Sprintf("additional properties '%s' not allowed", e.InstanceLocation[n-1])
 		}
 	case *kind.Type:
-		return "must be a " + strings.Join(k.Want, " or ")
+		names := map[string]string{"object": "a mapping", "array": "a list", "string": "a string", "number": "a number",
+			"integer": "a whole number", "boolean": "true or false", "null": "empty"}
+		var want []string
+		for _, w := range k.Want {
+			if n, ok := names[w]; ok {
+				w = n
+			}
+			want = append(want, w)
+		}
+		return "must be " + strings.Join(want, " or ")
 	case *kind.Minimum:
 		return fmt.Sprintf("must be greater than or equal to %v", k.Want)
 	case *kind.Maximum:

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/podstack/podstack/internal/display"
 	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
 )
@@ -29,9 +27,7 @@ var palette = []string{"36", "33", "32", "35", "34", "96", "93", "92", "95", "94
 
 func newLogPrinter(g *globalOptions, project string, names []string, noColor, noPrefix bool) *logPrinter {
 	p := &logPrinter{w: g.streams.out, prefix: !noPrefix, project: project, colors: map[string]string{}}
-	if f, ok := g.streams.out.(*os.File); ok && display.IsTerminal(f) && !noColor && g.getenv("NO_COLOR") == "" && g.getenv("TERM") != "dumb" {
-		p.color = true
-	}
+	p.color = !noColor && g.ansiOn(g.streams.out)
 	p.size(names)
 	return p
 }
@@ -89,7 +85,7 @@ func newLogsCommand(g *globalOptions) *cobra.Command {
 	// -f after `logs` is rewritten to --follow by followShorthand, since the
 	// global -f names the stack file.
 	f.BoolVar(&follow, "follow", false, "keep following the output (also across restarts); -f after logs")
-	f.IntVar(&tail, "tail", -1, "show only the last N lines of each container (-1: all)")
+	f.IntVarP(&tail, "tail", "n", -1, "show only the last N lines of each container (-1: all)")
 	f.StringVar(&since, "since", "", "show logs since a timestamp (2026-01-02T15:04:05) or a duration (10m)")
 	f.StringVar(&until, "until", "", "show logs before a timestamp or duration")
 	f.BoolVarP(&timestamps, "timestamps", "t", false, "show timestamps")

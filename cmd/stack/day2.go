@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
+	"github.com/podstack/podstack/stack"
 )
 
 func addDay2Commands(root *cobra.Command, g *globalOptions) {
@@ -23,6 +25,7 @@ func addDay2Commands(root *cobra.Command, g *globalOptions) {
 		newRmCommand(g), newStatsCommand(g), newTopCommand(g), newPortCommand(g),
 		newImagesCommand(g), newBuildCommand(g), newPullCommand(g), newPushCommand(g),
 		newExecCommand(g), newRunCommand(g), newEventsCommand(g), newInspectCommand(g),
+		newCreateCommand(g), newScaleCommand(g), newCpCommand(g), newAttachCommand(g),
 	)
 }
 
@@ -200,11 +203,11 @@ func humanBytes(n uint64) string {
 
 func newTopCommand(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "top SERVICE...",
-		Short: "Show the processes running in the services' containers",
-		Example: `  stack top web
+		Use:   "top [SERVICE...]",
+		Short: "Show the processes running in the services' containers (all when none is named)",
+		Example: `  stack top
+  stack top web
   stack -p shop top db`,
-		Args: cobra.MinimumNArgs(1),
 		RunE: g.withProject(func(ctx context.Context, p *ops.Project, args []string) error {
 			procs, err := p.Top(ctx, args)
 			for _, pr := range procs {
@@ -248,17 +251,23 @@ func newPortCommand(g *globalOptions) *cobra.Command {
 
 func newExecCommand(g *globalOptions) *cobra.Command {
 	var (
-		interactive, tty, noTTY bool
-		env                     []string
-		user, workdir           string
-		index                   int
+		tf                 ttyFlags
+		detach, privileged bool
+		env                []string
+		user, workdir      string
+		index              int
 	)
 	cmd := &cobra.Command{
 		Use:   "exec [flags] SERVICE COMMAND [ARG...]",
 		Short: "Run a command in a service's running container; its exit code is ours",
+		Long: `Run a command in a service's running container, as docker compose exec does:
+stdin is forwarded to it, and it gets a terminal when stdin and stdout are
+one (-T: none, for scripts and pipes). Its exit code is stack's.`,
 		Example: `  stack exec db psql -U postgres
-  stack exec -it web sh
-  stack exec -e DEBUG=1 -u nobody api env`,
+  stack exec web sh
+  stack exec -T db psql -U postgres < dump.sql
+  stack exec -d worker /app/reindex
+  stack exec --index 2 -e DEBUG=1 -u nobody api env`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, _, closeFn, err := g.open(cmd, args[:1])
@@ -266,8 +275,10 @@ func newExecCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			defer closeFn()
+			tty, interactive := tf.resolve(g)
 			code, err := p.Exec(cmd.Context(), ops.ExecRequest{Service: args[0], Index: index, ExecOptions: ops.ExecOptions{
-				Cmd: args[1:], Env: env, User: user, WorkDir: workdir, TTY: tty && !noTTY, Interactive: interactive,
+				Cmd: args[1:], Env: env, User: user, WorkDir: workdir, TTY: tty && !detach, Interactive: interactive && !detach,
+				Detach: detach, Privileged: privileged,
 				Stdin: g.streams.in, Stdout: g.streams.out, Stderr: g.streams.err}})
 			if err != nil {
 				return err
@@ -277,9 +288,9 @@ func newExecCommand(g *globalOptions) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false)
-	f.BoolVarP(&interactive, "interactive", "i", false, "keep stdin open")
-	f.BoolVarP(&tty, "tty", "t", false, "allocate a terminal")
-	f.BoolVarP(&noTTY, "no-TTY", "T", false, "no terminal (the default; accepted as docker compose scripts pass it)")
+	tf.register(f)
+	f.BoolVarP(&detach, "detach", "d", false, "run the command in the background")
+	f.BoolVar(&privileged, "privileged", false, "give the command extended privileges")
 	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable (KEY=VALUE)")
 	f.StringVarP(&user, "user", "u", "", "run as this user")
 	f.StringVarP(&workdir, "workdir", "w", "", "working directory")
@@ -287,64 +298,158 @@ func newExecCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
+// ttyFlags are docker compose's stdin and terminal flags of exec and run:
+// stdin is forwarded unless -i=false, and a terminal is allocated when
+// stdin and stdout are one, unless -T (-t asks for one anyway).
+type ttyFlags struct {
+	interactive, tty, noTTY bool
+}
+
+func (t *ttyFlags) register(f *pflag.FlagSet) {
+	f.BoolVarP(&t.interactive, "interactive", "i", true, "forward stdin (the default; -i=false closes it)")
+	f.BoolVarP(&t.tty, "tty", "t", false, "allocate a terminal (the default when stdin and stdout are one)")
+	f.BoolVarP(&t.noTTY, "no-TTY", "T", false, "allocate no terminal (for scripts and pipes)")
+}
+
+// resolve says whether to allocate a terminal and forward stdin.
+func (t *ttyFlags) resolve(g *globalOptions) (tty, interactive bool) {
+	switch {
+	case t.noTTY:
+		tty = false
+	case t.tty:
+		tty = true
+	default:
+		tty = g.terminal()
+	}
+	return tty, t.interactive
+}
+
 func newRunCommand(g *globalOptions) *cobra.Command {
 	var (
-		rm, tty, noTTY, interactive, noDeps bool
-		env                                 []string
-		waitTimeout                         time.Duration
+		tf                                           ttyFlags
+		rm, noDeps, detach, servicePorts, useAliases bool
+		env, labels, volumes, publish                []string
+		name, user, workdir, entrypoint              string
+		waitTimeout                                  time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run [flags] SERVICE [COMMAND...]",
 		Short: "Run a one-off container from a service's definition",
-		Long: `Run a one-off container from a service's definition, with no published ports
-and its own network namespace on the project's networks. Like docker compose
-run, it first creates what the container needs (image, networks, volumes) and
-starts the service's dependencies, health-gated (skip that with --no-deps).`,
+		Long: `Run a one-off container from a service's definition, as docker compose run
+does: with no published ports (unless -p or --service-ports), its own network
+namespace on the project's networks, and never restarted by the service's
+restart policy. It first creates what the container needs (image, networks,
+volumes) and starts the service's dependencies, health-gated (skip that with
+--no-deps). stdin is forwarded, and a terminal allocated when stdin and stdout
+are one (-T: none). Its exit code is stack's; -d prints the container's name.`,
 		Example: `  stack run --rm migrate
   stack run --rm api /app/manage check
-  stack run --rm -it api sh`,
+  stack run --rm api sh
+  stack run --rm -p 18199:80 web
+  stack run -d --name nightly -e FULL=1 worker /app/reindex
+  stack run --rm -v ./fixtures:/fixtures:ro -u 1000 -w /fixtures api ls`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if servicePorts && len(publish) > 0 {
+				return usagef("--service-ports and --publish cannot be used together")
+			}
 			ctx := cmd.Context()
 			s, err := g.load(ctx)
 			if err != nil {
 				return err
 			}
+			req := ops.RunRequest{Service: args[0], Cmd: args[1:], Name: name, User: user, WorkDir: workdir,
+				NoDeps: noDeps, ServicePorts: servicePorts, UseAliases: useAliases,
+				Exec: planner.ExecOptions{WaitTimeout: waitTimeout}}
+			if req.Env, err = g.keyValues("env", env); err != nil {
+				return err
+			}
+			if req.Labels, err = g.keyValues("label", labels); err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("entrypoint") {
+				if req.Entrypoint, err = stack.SplitCommand(entrypoint); err != nil {
+					return usagef("--entrypoint %v", err)
+				}
+				if req.Entrypoint == nil {
+					req.Entrypoint = []string{}
+				}
+			}
+			for _, v := range volumes {
+				m, err := stack.ParseMount(v, s.WorkingDir)
+				if err != nil {
+					return usagef("--volume %v", err)
+				}
+				req.Mounts = append(req.Mounts, m)
+			}
+			for _, pt := range publish {
+				ports, err := stack.ParsePorts(pt)
+				if err != nil {
+					return usagef("--publish %v", err)
+				}
+				req.Publish = append(req.Publish, ports...)
+			}
+			tty, interactive := tf.resolve(g)
+			req.RunIO = ops.RunIO{Remove: rm, Detach: detach, TTY: tty, Interactive: interactive && !detach,
+				Stdin: g.streams.in, Stdout: g.streams.out, Stderr: g.streams.err}
 			c, err := g.connect(ctx)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
 			p := g.project(s, c)
-			extra := map[string]string{}
-			for _, kv := range env {
-				k, v, _ := strings.Cut(kv, "=")
-				extra[k] = v
-			}
-			var code int
+			var res ops.RunResult
 			err = g.withProgress(p, func() (err error) {
-				code, err = p.Run(ctx, ops.RunRequest{Service: args[0], Cmd: args[1:], Env: extra, NoDeps: noDeps,
-					Exec: planner.ExecOptions{WaitTimeout: waitTimeout},
-					RunIO: ops.RunIO{Remove: rm, TTY: tty && !noTTY, Interactive: interactive,
-						Stdin: g.streams.in, Stdout: g.streams.out, Stderr: g.streams.err}})
+				res, err = p.Run(ctx, req)
 				return err
 			})
 			if err != nil {
 				return err
 			}
-			return exitCode(code)
+			if detach {
+				fmt.Fprintln(g.streams.out, res.Container)
+			}
+			return exitCode(res.ExitCode)
 		},
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false)
+	tf.register(f)
+	f.BoolVarP(&detach, "detach", "d", false, "run in the background and print the container's name")
 	f.BoolVar(&rm, "rm", false, "remove the container when it exits")
-	f.BoolVarP(&interactive, "interactive", "i", false, "keep stdin open and attach to it")
+	f.StringVar(&name, "name", "", "name the container (default: <project>-<service>-run-<random>)")
+	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable (KEY=VALUE); repeatable")
+	f.StringArrayVarP(&labels, "label", "l", nil, "add or override a label (KEY=VALUE); repeatable")
+	f.StringVarP(&user, "user", "u", "", "run as this user (name or uid[:gid])")
+	f.StringVarP(&workdir, "workdir", "w", "", "working directory in the container")
+	f.StringVar(&entrypoint, "entrypoint", "", "replace the image's entrypoint (\"\" clears it)")
+	f.StringArrayVarP(&volumes, "volume", "v", nil, "mount a volume or host path (SOURCE:TARGET[:ro]); repeatable")
+	f.StringArrayVar(&publish, "publish", nil, "publish a port (HOST:CONTAINER); repeatable; -p after run")
+	f.BoolVar(&servicePorts, "service-ports", false, "publish the service's own ports")
+	f.BoolVar(&useAliases, "use-aliases", false, "answer to the service's name and network aliases")
 	f.BoolVar(&noDeps, "no-deps", false, "do not start the service's dependencies")
 	f.DurationVar(&waitTimeout, "wait-timeout", 0, "give up waiting for a dependency after this long (0: no limit)")
-	f.BoolVarP(&tty, "tty", "t", false, "allocate a terminal")
-	f.BoolVarP(&noTTY, "no-TTY", "T", false, "no terminal (the default; accepted as docker compose scripts pass it)")
-	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable (KEY=VALUE)")
 	return cmd
+}
+
+// keyValues reads KEY=VALUE flags; a bare -e KEY takes its value from the
+// environment, as in docker compose.
+func (g *globalOptions) keyValues(flag string, kvs []string) (map[string]string, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if k == "" || (!ok && flag != "env") {
+			return nil, usagef("--%s %q: want KEY=VALUE", flag, kv)
+		}
+		if !ok {
+			v = g.getenv(k)
+		}
+		out[k] = v
+	}
+	return out, nil
 }
 
 func newEventsCommand(g *globalOptions) *cobra.Command {

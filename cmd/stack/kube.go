@@ -11,6 +11,7 @@ import (
 	"github.com/podstack/podstack/cluster"
 	"github.com/podstack/podstack/export"
 	"github.com/podstack/podstack/internal/lock"
+	"github.com/podstack/podstack/planner"
 )
 
 // kubeFlags choose where up, plan, down and ps act: Podman (the default)
@@ -35,7 +36,7 @@ var kubeOnly = []string{"kubeconfig", "context", "namespace"}
 // kubeAllowed are each command's own flags that apply to --target kube;
 // any other flag of the command is a usage error there, not ignored.
 var kubeAllowed = map[string][]string{
-	"up":   {"remove-orphans", "wait", "wait-timeout", "dry-run", "format", "detach"},
+	"up":   {"remove-orphans", "wait", "wait-timeout", "format", "detach"},
 	"plan": {"remove-orphans", "wait", "format", "offline"},
 	"down": {"volumes", "remove-orphans"},
 	"ps":   {"format"},
@@ -288,6 +289,16 @@ func kubeDown(cmd *cobra.Command, k *kubeFlags, g *globalOptions) error {
 		return err
 	}
 	t := cluster.Target{Project: project, Environment: g.env, Namespace: api.Namespace()}
+	if g.dryRun {
+		// The removal plan, checked by the API server as a dry run.
+		plan, err := cluster.Remove(ctx, api, t, cluster.DownOptions{Volumes: flagBool(cmd, "volumes")}, cluster.ExecOptions{DryRun: true}, planner.NoEvents)
+		if plan != nil {
+			if werr := writeKubePlan(g, plan, "table"); werr != nil {
+				return werr
+			}
+		}
+		return err
+	}
 	l, err := k.lock(ctx, g, api, t, "down")
 	if err != nil {
 		return err

@@ -120,40 +120,83 @@ func (r *redactingWriter) hide(values []string) {
 	sort.Slice(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
 }
 
-// followShorthand gives `-f` after the logs and rm subcommands its docker
-// compose meaning (--follow, --force); before the subcommand, -f is the
-// stack file (`stack -f a.yaml logs -f`). Which global flags take a value
-// (so that the word after them is no command) comes from root's own flag
-// set: a list kept by hand here once missed --pod.
-var shortF = map[string]string{"logs": "--follow", "rm": "--force"}
+// followShorthand gives a letter the global flags use (-f, the stack file;
+// -p, the project name) its docker compose meaning after some subcommands:
+// `logs -f` is --follow, `rm -f` --force, `run -p` --publish. Before the
+// subcommand the letter keeps its global meaning (`stack -f a.yaml logs
+// -f`). Which flags take a value (so that the word after them is no command
+// or argument) comes from cobra's own flag sets: a list kept by hand here
+// once missed --pod.
+var shorthands = map[string]shorthand{
+	"logs": {"-f", "--follow", false},
+	"rm":   {"-f", "--force", false},
+	"run":  {"-p", "--publish", true},
+}
+
+type shorthand struct {
+	letter, long string
+	// command: the words after the first argument are a container's
+	// command (`run web nc -l -p 80`), never rewritten.
+	command bool
+}
 
 func followShorthand(root *cobra.Command, args []string) []string {
-	takesValue := map[string]bool{}
-	root.PersistentFlags().VisitAll(func(f *pflag.Flag) {
-		if f.NoOptDefVal != "" {
-			return // a bool (or a flag with a default when bare) takes no separate value
-		}
-		takesValue["--"+f.Name] = true
-		if f.Shorthand != "" {
-			takesValue["-"+f.Shorthand] = true
-		}
-	})
+	global := valueFlags(root.PersistentFlags())
 	out := append([]string(nil), args...)
 	for i := 0; i < len(out); i++ {
 		switch a := out[i]; {
-		case takesValue[a]:
+		case global[a]:
 			i++ // skip the flag's value
-		case shortF[a] != "":
-			for j := i + 1; j < len(out); j++ {
-				if out[j] == "-f" {
-					out[j] = shortF[a]
-				}
-			}
+		case shorthands[a].letter != "":
+			rewriteShorthand(root, a, out[i+1:])
 			return out
 		case !strings.HasPrefix(a, "-"):
 			return out // another command
 		}
 	}
+	return out
+}
+
+// rewriteShorthand rewrites the shorthand of subcommand name in its
+// arguments rest.
+func rewriteShorthand(root *cobra.Command, name string, rest []string) {
+	sh := shorthands[name]
+	takes := valueFlags(root.PersistentFlags())
+	if sub, _, err := root.Find([]string{name}); err == nil && sub != root {
+		for k := range valueFlags(sub.LocalNonPersistentFlags()) {
+			takes[k] = true
+		}
+	}
+	for j := 0; j < len(rest); j++ {
+		switch a := rest[j]; {
+		case a == sh.letter:
+			rest[j] = sh.long
+			j++ // its value
+		case strings.HasPrefix(a, sh.letter+"="):
+			rest[j] = sh.long + strings.TrimPrefix(a, sh.letter)
+		case a == "--":
+			return
+		case takes[a]:
+			j++
+		case sh.command && !strings.HasPrefix(a, "-"):
+			return
+		}
+	}
+}
+
+// valueFlags are the spellings (--name, -n) of the flags in fs that take
+// a separate value.
+func valueFlags(fs *pflag.FlagSet) map[string]bool {
+	out := map[string]bool{}
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.NoOptDefVal != "" {
+			return // a bool (or a flag with a default when bare) takes no separate value
+		}
+		out["--"+f.Name] = true
+		if f.Shorthand != "" {
+			out["-"+f.Shorthand] = true
+		}
+	})
 	return out
 }
 

@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/podstack/podstack/internal/testcorpus"
+	"github.com/podstack/podstack/ops"
+	"github.com/podstack/podstack/planner"
 )
 
 // runCLI runs the command line in dir and returns stdout, stderr and the exit code.
@@ -47,6 +49,7 @@ func TestExitCodes(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "compose.yaml"), simpleCompose)
 	writeFile(t, filepath.Join(dir, "bad.yaml"), "services:\n  web:\n    image: x\n    depends_on: [nope]\n")
 	writeFile(t, filepath.Join(dir, "secret.yaml"), "services:\n  web:\n    image: x\n    secrets: [pw]\nsecrets:\n  pw:\n    file: ./pw.txt\n")
+	empty := t.TempDir() // not under dir: discovery looks in parent directories
 	tests := []struct {
 		name string
 		args []string
@@ -62,6 +65,9 @@ func TestExitCodes(t *testing.T) {
 		{"invalid stack", []string{"config", "-f", "bad.yaml"}, exitInvalid, "nope"},
 		{"missing file", []string{"config", "-f", "missing.yaml"}, exitInvalid, "missing.yaml"},
 		{"missing secret file", []string{"validate", "-f", "secret.yaml"}, exitInvalid, `secret.yaml:7: secret "pw": cannot read its file`},
+		// No stack file is a usage error, as docker compose's is.
+		{"no stack file", []string{"config", "--project-directory", empty}, exitInvalid, "no stack file found"},
+		{"no stack file, ps", []string{"ps", "--project-directory", empty}, exitInvalid, "no stack file found"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,6 +103,9 @@ func configEnv(t *testing.T, dir string, args ...string) (env, name string) {
 func TestSettingsPrecedence(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "compose.yaml"), simpleCompose)
+	for _, env := range []string{"staging", "prod", "dev"} {
+		writeFile(t, filepath.Join(dir, ".env."+env), "GREETING="+env+"\n")
+	}
 
 	if env, _ := configEnv(t, dir); env != "" {
 		t.Errorf("no setting: environment %q, want none", env)
@@ -223,6 +232,154 @@ func TestEveryCommandBuilds(t *testing.T) {
 	for _, args := range [][]string{{"rm", "--help"}, {"logs", "--help"}, {"export", "kube", "--help"}, {"exec", "--help"}} {
 		if _, _, code := runCLI(t, "", args...); code != 0 {
 			t.Errorf("%v: exit %d", args, code)
+		}
+	}
+}
+
+// TestStackFileLookup: where the stack file comes from, as docker compose
+// finds it: -f, else COMPOSE_FILE (split on COMPOSE_PATH_SEPARATOR), else
+// the first default name in the project directory or its parents.
+func TestStackFileLookup(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "compose.yaml"), "name: found\nservices:\n  web:\n    image: x\n")
+	writeFile(t, filepath.Join(dir, "a.yaml"), "name: fromenv\nservices:\n  a:\n    image: x\n")
+	writeFile(t, filepath.Join(dir, "b.yaml"), "services:\n  b:\n    image: x\n")
+	writeFile(t, filepath.Join(dir, "other", "compose.yaml"), "name: other\nservices:\n  o:\n    image: x\n")
+	sub := filepath.Join(dir, "deep", "er")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	services := func(args ...string) string {
+		t.Helper()
+		out, stderr, code := runCLI(t, "", append(args, "config", "--services")...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		return strings.Join(strings.Fields(out), ",")
+	}
+	t.Chdir(sub)
+	if got := services(); got != "web" {
+		t.Errorf("from a subdirectory: %s, want web (the parent's compose.yaml)", got)
+	}
+	if _, name := configEnv(t, ""); name != "found" {
+		t.Errorf("project name %q, want found", name)
+	}
+	if got := services("--project-directory", filepath.Join(dir, "other")); got != "o" {
+		t.Errorf("--project-directory other: %s, want o", got)
+	}
+	t.Setenv("COMPOSE_FILE", filepath.Join(dir, "a.yaml")+":"+filepath.Join(dir, "b.yaml"))
+	if got := services(); got != "a,b" {
+		t.Errorf("COMPOSE_FILE a:b: %s, want a,b", got)
+	}
+	t.Setenv("COMPOSE_PATH_SEPARATOR", ";")
+	t.Setenv("COMPOSE_FILE", filepath.Join(dir, "a.yaml")+";"+filepath.Join(dir, "b.yaml"))
+	if got := services(); got != "a,b" {
+		t.Errorf("COMPOSE_FILE with COMPOSE_PATH_SEPARATOR=';': %s, want a,b", got)
+	}
+	if got := services("-f", filepath.Join(dir, "b.yaml")); got != "b" {
+		t.Errorf("-f over COMPOSE_FILE: %s, want b", got)
+	}
+}
+
+// TestUnknownEnvironmentIsAUsageError: `--env prdo` used to run the base
+// stack labelled prdo.
+func TestUnknownEnvironmentIsAUsageError(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "compose.yaml"), simpleCompose)
+	writeFile(t, filepath.Join(dir, "compose.prod.yaml"), "services:\n  web:\n    image: y\n")
+	_, stderr, code := runCLI(t, dir, "--env", "prdo", "plan", "--offline")
+	if code != exitInvalid || !strings.Contains(stderr, `no environment "prdo"`) || !strings.Contains(stderr, "the environments here are prod") {
+		t.Errorf("exit %d, stderr %q: want 2 naming prod", code, stderr)
+	}
+}
+
+// TestUnsupportedKeysWarnedOnLoad: a key podstack ignores is named by every
+// command that loads the stack, once; it used to appear only during up.
+func TestUnsupportedKeysWarnedOnLoad(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "compose.yaml"), `name: demo
+services:
+  web:
+    image: localhost/busybox:test
+    storage_opt:
+      size: 1G
+`)
+	for _, args := range [][]string{{"validate"}, {"config"}, {"config", "--services"}, {"plan", "--offline"}, {"graph"}} {
+		_, stderr, code := runCLI(t, dir, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		want := `WARN ` + filepath.Join(dir, "compose.yaml") + `:5: service "web": storage_opt is not supported by podstack and is ignored`
+		if n := strings.Count(stderr, "storage_opt"); n != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("%v: stderr %q: want once %q", args, stderr, want)
+		}
+	}
+}
+
+// TestNamedServiceEnablesItsProfile: `stack plan debug` for a service
+// behind a profile said "no such service"; compose enables the profile.
+func TestNamedServiceEnablesItsProfile(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "compose.yaml"), `name: demo
+services:
+  web:
+    image: localhost/busybox:test
+  debug:
+    image: localhost/busybox:test
+    profiles: [debug]
+`)
+	out, stderr, code := runCLI(t, dir, "plan", "--offline", "--format", "text", "debug")
+	if code != 0 || !strings.Contains(out, "demo-debug-1") {
+		t.Errorf("plan debug: exit %d, stderr %s\n%s", code, stderr, out)
+	}
+	if _, stderr, code := runCLI(t, dir, "plan", "--offline", "nope"); code != exitInvalid || !strings.Contains(stderr, `"nope"`) {
+		t.Errorf("plan nope: exit %d: %s", code, stderr)
+	}
+}
+
+// TestDryRunRefusesWritingFiles: --dry-run changes nothing, so a command
+// asked to write files with it is a usage error rather than a surprise.
+func TestDryRunRefusesWritingFiles(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "compose.yaml"), simpleCompose)
+	_, stderr, code := runCLI(t, dir, "--dry-run", "export", "kube", "-o", "out.yaml")
+	if code != exitInvalid || !strings.Contains(stderr, "--dry-run") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out.yaml")); err == nil {
+		t.Error("export wrote its file under --dry-run")
+	}
+}
+
+// TestAnsi: --ansi always draws colours and live progress even into a
+// pipe, never draws none even on a terminal; auto decides by the output.
+func TestAnsi(t *testing.T) {
+	for _, tc := range []struct {
+		ansi   string
+		escape bool
+	}{{"always", true}, {"never", false}, {"auto", false}} {
+		var errb, out bytes.Buffer
+		g := &globalOptions{ansi: tc.ansi, progress: "auto", getenv: func(string) string { return "" },
+			streams: streams{err: &errb, out: &out}}
+		r, err := g.renderer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Emit(planner.Event{Kind: planner.StepStartContainer, Resource: "demo-web-1", Status: planner.StatusDone, Text: "Started"})
+		r.Close()
+		newLogPrinter(g, "demo", []string{"demo-web-1"}, false, false).print(ops.LogLine{Container: "demo-web-1", Text: "hello"})
+		if got := strings.Contains(errb.String(), "\x1b["); got != tc.escape {
+			t.Errorf("--ansi %s: progress %q", tc.ansi, errb.String())
+		}
+		if got := strings.Contains(out.String(), "\x1b["); got != tc.escape {
+			t.Errorf("--ansi %s: logs %q", tc.ansi, out.String())
+		}
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "compose.yaml"), simpleCompose)
+	for _, args := range [][]string{{"--ansi", "sometimes", "config"}, {"--ansi", "never", "--progress", "tty", "config"}} {
+		if _, stderr, code := runCLI(t, dir, args...); code != exitInvalid {
+			t.Errorf("%v: exit %d: %s", args, code, stderr)
 		}
 	}
 }

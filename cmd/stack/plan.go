@@ -17,13 +17,15 @@ import (
 type planFlags struct {
 	noDeps, forceRecreate, noRecreate, removeOrphans, noStart, wait bool
 	build, noBuild                                                  bool
+	alwaysRecreateDeps                                              bool
 	pull                                                            string
 	scale                                                           []string
 }
 
 func (p *planFlags) register(f *pflag.FlagSet) {
 	f.BoolVar(&p.noDeps, "no-deps", false, "do not include the named services' dependencies")
-	f.BoolVar(&p.forceRecreate, "force-recreate", false, "recreate containers even if their configuration did not change")
+	f.BoolVar(&p.forceRecreate, "force-recreate", false, "recreate the named services' containers (all when none is named) even if their configuration did not change")
+	f.BoolVar(&p.alwaysRecreateDeps, "always-recreate-deps", false, "recreate the named services' dependencies too")
 	f.BoolVar(&p.noRecreate, "no-recreate", false, "keep existing containers even if their configuration changed")
 	f.BoolVar(&p.removeOrphans, "remove-orphans", false, "remove this project's containers and pods the stack no longer declares")
 	f.BoolVar(&p.noStart, "no-start", false, "create but do not start")
@@ -38,8 +40,8 @@ func (p *planFlags) options(g *globalOptions, services []string) (planner.Option
 	if err := oneOf("pull", p.pull, "missing", "always", "never"); err != nil {
 		return planner.Options{}, err
 	}
-	if p.forceRecreate && p.noRecreate {
-		return planner.Options{}, usagef("--force-recreate and --no-recreate cannot be used together")
+	if (p.forceRecreate || p.alwaysRecreateDeps) && p.noRecreate {
+		return planner.Options{}, usagef("--force-recreate and --always-recreate-deps cannot be used with --no-recreate")
 	}
 	if p.build && p.noBuild {
 		return planner.Options{}, usagef("--build and --no-build cannot be used together")
@@ -56,7 +58,7 @@ func (p *planFlags) options(g *globalOptions, services []string) (planner.Option
 	return planner.Options{
 		Scale:    scale,
 		Services: services, NoDeps: p.noDeps,
-		ForceRecreate: p.forceRecreate, NoRecreate: p.noRecreate,
+		ForceRecreate: p.forceRecreate, AlwaysRecreateDeps: p.alwaysRecreateDeps, NoRecreate: p.noRecreate,
 		RemoveOrphans: p.removeOrphans, NoStart: p.noStart, Pull: p.pull, Wait: p.wait,
 		Build: p.build, NoBuild: p.noBuild,
 	}, nil
@@ -85,7 +87,7 @@ one step per line with the steps it waits for and why it is needed. With
 			if err != nil {
 				return err
 			}
-			s, err := g.load(cmd.Context())
+			s, err := g.load(cmd.Context(), naming(args))
 			if err != nil {
 				return err
 			}

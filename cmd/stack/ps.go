@@ -15,8 +15,10 @@ import (
 
 func newPsCommand(g *globalOptions) *cobra.Command {
 	var (
-		all, servicesOnly bool
-		format            string
+		all, servicesOnly, quiet bool
+		orphans                  bool
+		format                   string
+		status, filters          []string
 	)
 	cmd := &cobra.Command{
 		Use:   "ps [SERVICE...]",
@@ -25,16 +27,40 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 
 Health is current: where a running container's last healthcheck ended longer
 ago than its interval (nothing runs checks on a machine without systemd),
-ps runs the check once before reporting.`,
+ps runs the check once before reporting. A container that does not run has
+no health.
+
+--format json prints docker compose's records (ID, Name, Project, Service,
+State, Health, ExitCode, Publishers) plus Pod and Image.`,
 		Example: `  stack ps
   stack ps -a --format json
-  stack ps --format '{{.Service}} {{.Health}}'`,
+  stack ps --status exited
+  stack ps -q web
+  stack ps --format '{{.Service}} {{.Health}} {{.Ports}}'`,
 		RunE: g.withProject(func(ctx context.Context, p *ops.Project, args []string) error {
-			rows, err := p.Ps(ctx, ops.PsOptions{Services: args, All: all})
+			for _, f := range filters {
+				key, value, ok := strings.Cut(f, "=")
+				if !ok || key != "status" {
+					return usagef("--filter %q: the one filter is status=STATUS, as in docker compose", f)
+				}
+				status = append(status, value)
+			}
+			for _, st := range status {
+				if err := oneOf("status", st, ops.PsStatuses...); err != nil {
+					return err
+				}
+			}
+			rows, err := p.Ps(ctx, ops.PsOptions{Services: args, All: all, Status: status, HideOrphans: !orphans})
 			if err != nil {
 				return err
 			}
-			if servicesOnly {
+			switch {
+			case quiet:
+				for _, r := range rows {
+					fmt.Fprintln(g.streams.out, r.ID)
+				}
+				return nil
+			case servicesOnly:
 				seen := map[string]bool{}
 				for _, r := range rows {
 					if !seen[r.Service] {
@@ -46,13 +72,17 @@ ps runs the check once before reporting.`,
 			}
 			return writeRows(g, format, rows, []string{"NAME", "SERVICE", "POD", "STATE", "HEALTH", "PORTS", "IMAGE"},
 				func(r ops.Container) []string {
-					return []string{r.Name, r.Service, r.Pod, r.State, r.Health, r.Ports, r.Image}
+					return []string{r.Name, r.Service, r.Pod, r.Status(), r.Health, r.Ports(), r.Image}
 				})
 		}),
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&all, "all", "a", false, "also list stopped and exited containers")
+	f.BoolVarP(&quiet, "quiet", "q", false, "print only the container IDs")
 	f.BoolVar(&servicesOnly, "services", false, "print only the service names")
+	f.StringArrayVar(&status, "status", nil, "only containers in this state: "+strings.Join(ops.PsStatuses, ", ")+"; repeatable")
+	f.StringArrayVar(&filters, "filter", nil, "filter as docker compose does: status=STATUS")
+	f.BoolVar(&orphans, "orphans", true, "also list containers of services the stack no longer declares")
 	f.StringVar(&format, "format", "table", "table, json, or a Go template such as '{{.Name}} {{.State}}'")
 	return cmd
 }
@@ -91,22 +121,42 @@ func writeRows[T any](g *globalOptions, format string, rows []T, header []string
 }
 
 func newLsCommand(g *globalOptions) *cobra.Command {
-	var format string
+	var (
+		format     string
+		all, quiet bool
+		filters    []string
+	)
 	cmd := &cobra.Command{
 		Use:   "ls",
-		Short: "List every stack on the Podman service with its status",
+		Short: "List the stacks running on the Podman service, with their status",
+		Long: `List the stacks on the Podman service that have a running (or paused)
+container; with -a, every stack that has a container. --format json prints
+docker compose's keys (Name, Status) plus Environment and Containers.`,
 		Example: `  stack ls
+  stack ls -a --filter name=shop
+  stack ls -q
   stack ls --format json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, f := range filters {
+				if key, _, _ := strings.Cut(f, "="); key != "name" || !strings.Contains(f, "=") {
+					return usagef("--filter %q: the one filter is name=TEXT, as in docker compose ls", f)
+				}
+			}
 			c, err := g.connect(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			projects, err := ops.Ls(cmd.Context(), c)
+			projects, err := ops.Ls(cmd.Context(), c, ops.LsOptions{All: all, Filter: filters})
 			if err != nil {
 				return err
+			}
+			if quiet {
+				for _, p := range projects {
+					fmt.Fprintln(g.streams.out, p.Name)
+				}
+				return nil
 			}
 			return writeRows(g, format, projects, []string{"NAME", "ENVIRONMENT", "CONTAINERS", "STATUS"},
 				func(p ops.ProjectSummary) []string {
@@ -114,6 +164,10 @@ func newLsCommand(g *globalOptions) *cobra.Command {
 				})
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "table", "table, json, or a Go template")
+	f := cmd.Flags()
+	f.StringVar(&format, "format", "table", "table, json, or a Go template")
+	f.BoolVarP(&all, "all", "a", false, "also list stacks with nothing running")
+	f.BoolVarP(&quiet, "quiet", "q", false, "print only the stack names")
+	f.StringArrayVar(&filters, "filter", nil, "filter as docker compose does: name=TEXT (the name contains TEXT)")
 	return cmd
 }

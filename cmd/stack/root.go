@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -32,6 +33,7 @@ const envPrefix = "STACK"
 type globalOptions struct {
 	files       []string
 	projectName string
+	projectDir  string
 	env         string
 	envFiles    []string
 	profiles    []string
@@ -41,6 +43,8 @@ type globalOptions struct {
 	pod         string
 	noWaitLock  bool
 	lockTimeout time.Duration
+	dryRun      bool
+	ansi        string
 
 	streams streams
 	force   <-chan struct{}
@@ -79,13 +83,16 @@ file. Flags win over variables, which win over the file.`,
 	f := cmd.PersistentFlags()
 	f.StringArrayVarP(&g.files, "file", "f", nil, "stack file (Compose or Kubernetes YAML); repeat to merge; - reads stdin")
 	f.StringVarP(&g.projectName, "project-name", "p", "", "project name (default: from the file, else the directory name)")
+	f.StringVar(&g.projectDir, "project-directory", "", "project directory: where .env, .env.<env> and relative paths start, and where the stack file is looked for (default: the first stack file's directory)")
 	f.StringVar(&g.env, "env", "", "environment: merges <file>.<env>.yaml overrides and .env.<env>")
 	f.StringArrayVar(&g.envFiles, "env-file", nil, "extra environment file for interpolation; repeatable, later wins")
 	f.StringArrayVar(&g.profiles, "profile", nil, "enable a profile; repeatable (default: COMPOSE_PROFILES)")
 	f.StringVar(&g.url, "url", "", "Podman service URI: unix://, tcp:// or ssh:// (default: CONTAINER_HOST, containers.conf, then the local socket)")
 	f.StringVar(&g.progress, "progress", "auto", "progress output: auto, tty, plain, json or quiet")
+	f.StringVar(&g.ansi, "ansi", "auto", "ANSI control characters (colours, live progress): never, always or auto (on a terminal, unless NO_COLOR or TERM=dumb)")
 	f.StringVar(&g.pods, "pods", "", "pod grouping: auto, service or project (default: x-podstack.pods, else auto)")
 	f.StringVar(&g.pod, "pod", "", "limit start/stop/restart/kill/pause/unpause/rm/logs/stats/top/wait to the services of this pod")
+	f.BoolVar(&g.dryRun, "dry-run", false, "show what the command would do and change nothing: steps are marked DRY-RUN, up prints its plan")
 	f.BoolVar(&g.noWaitLock, "no-wait-lock", false, "fail at once when another stack command is changing the same project, instead of waiting for it")
 	f.DurationVar(&g.lockTimeout, "lock-timeout", 0, "give up waiting for another stack command on the same project after this long (0: wait)")
 
@@ -136,9 +143,15 @@ func (g *globalOptions) resolve(cmd *cobra.Command) error {
 	if len(files) == 0 {
 		if env := g.getenv(envPrefix + "_FILE"); env != "" {
 			files = splitList(env)
+		} else {
+			files = composeFiles(g.getenv)
 		}
 	}
-	if path := configPath(files); path != "" {
+	projectDir := g.projectDir
+	if projectDir == "" {
+		projectDir = g.getenv(envName("project-directory"))
+	}
+	if path := configPath(files, projectDir); path != "" {
 		if err := readConfigFile(v, path, cmd.Root()); err != nil {
 			return err
 		}
@@ -172,8 +185,22 @@ func (g *globalOptions) resolve(cmd *cobra.Command) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	if len(g.files) == 0 {
+		g.files = composeFiles(g.getenv)
+	}
+	if g.dryRun {
+		if f := cmd.Flags().Lookup("output"); f != nil && f.Changed {
+			return usagef("--dry-run changes nothing on Podman; %s -o writes files, so leave out -o to see the output", cmd.Name())
+		}
+	}
 	if err := oneOf("progress", g.progress, "auto", "tty", "plain", "json", "quiet"); err != nil {
 		return err
+	}
+	if err := oneOf("ansi", g.ansi, "never", "always", "auto"); err != nil {
+		return err
+	}
+	if g.ansi == "never" && g.progress == "tty" {
+		return usagef("--progress tty draws with ANSI control characters, which --ansi never turns off: choose one")
 	}
 	if g.pods != "" {
 		if err := oneOf("pods", g.pods, stack.PodPolicies...); err != nil {
@@ -220,12 +247,41 @@ func oneOf(flag, value string, valid ...string) error {
 	return usagef("invalid --%s %q: must be one of %s", flag, value, strings.Join(valid, ", "))
 }
 
-// configPath finds stack.config.yaml beside the first stack file (or in the
-// working directory when no file is named).
-func configPath(files []string) string {
-	dir := "."
+// composeFiles are the stack files COMPOSE_FILE names, split on
+// COMPOSE_PATH_SEPARATOR (default ':'), as docker compose reads them: the
+// last fallback after -f and STACK_FILE.
+func composeFiles(getenv func(string) string) []string {
+	v := getenv("COMPOSE_FILE")
+	if v == "" {
+		return nil
+	}
+	sep := getenv("COMPOSE_PATH_SEPARATOR")
+	if sep == "" {
+		sep = string(os.PathListSeparator)
+	}
+	var out []string
+	for _, f := range strings.Split(v, sep) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// configPath finds stack.config.yaml beside the first stack file: the one
+// named, else the one discovery finds from the project directory (or the
+// working directory).
+func configPath(files []string, projectDir string) string {
+	dir := projectDir
+	if dir == "" {
+		dir = "."
+	}
 	if len(files) > 0 && files[0] != "-" {
 		dir = filepath.Dir(files[0])
+	} else if len(files) == 0 {
+		if found, err := stack.Discover(dir); err == nil {
+			dir = filepath.Dir(found[0])
+		}
 	}
 	path := filepath.Join(dir, configFileName)
 	if _, err := os.Stat(path); err != nil {
@@ -270,6 +326,7 @@ func readConfigFile(v *viper.Viper, path string, root *cobra.Command) error {
 func (g *globalOptions) loadOptions() stack.LoadOptions {
 	return stack.LoadOptions{
 		Files:       g.files,
+		WorkingDir:  g.projectDir,
 		ProjectName: g.projectName,
 		Environment: g.env,
 		EnvFiles:    g.envFiles,
@@ -296,6 +353,13 @@ func (g *globalOptions) load(ctx context.Context, adjust ...func(*stack.LoadOpti
 	}
 	g.warn(s.Warnings)
 	return s, nil
+}
+
+// naming is the load adjustment for a command's service arguments: their
+// profiles are enabled, as docker compose does for services named on the
+// command line.
+func naming(services []string) func(*stack.LoadOptions) {
+	return func(o *stack.LoadOptions) { o.Services = services }
 }
 
 func (g *globalOptions) warn(ws []stack.Warning) {
@@ -331,19 +395,39 @@ func (g *globalOptions) connect(ctx context.Context) (*podmanapi.Client, error) 
 	return c, nil
 }
 
-// renderer opens the progress renderer --progress asks for on stderr.
-func (g *globalOptions) renderer() (display.Renderer, error) {
-	isTTY := false
-	w := g.streams.err
+// ansiOn says whether output to w may carry ANSI control characters
+// (colours, cursor moves): --ansi always or never decides; auto means on
+// a terminal, unless NO_COLOR is set or TERM is dumb.
+func (g *globalOptions) ansiOn(w io.Writer) bool {
+	switch g.ansi {
+	case "always":
+		return true
+	case "never":
+		return false
+	}
 	if r, ok := w.(*redactingWriter); ok {
 		w = r.w
 	}
-	if f, ok := w.(*os.File); ok {
-		isTTY = display.IsTerminal(f)
+	f, ok := w.(*os.File)
+	return ok && display.IsTerminal(f) && g.getenv("NO_COLOR") == "" && g.getenv("TERM") != "dumb"
+}
+
+// renderer opens the progress renderer --progress asks for on stderr;
+// auto is the live tty renderer where --ansi allows it, else plain.
+func (g *globalOptions) renderer() (display.Renderer, error) {
+	mode := g.progress
+	if mode == "" || mode == "auto" {
+		mode = "plain"
+		if g.ansiOn(g.streams.err) {
+			mode = "tty"
+		}
 	}
-	r, err := display.New(g.progress, g.streams.err, isTTY, g.getenv)
+	r, err := display.New(mode, g.streams.err, false, g.getenv)
 	if err != nil {
 		return nil, usageError{err}
+	}
+	if g.dryRun {
+		r = display.DryRun(r)
 	}
 	return r, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -36,7 +37,7 @@ func (g *globalOptions) open(cmd *cobra.Command, args []string) (*ops.Project, [
 	if g.pod != "" && len(args) > 0 {
 		return nil, nil, nil, usagef("--pod and service names cannot be combined")
 	}
-	s, name, err := loadForTeardown(g, cmd)
+	s, name, err := loadForTeardown(g, cmd, naming(args))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -74,8 +75,15 @@ func (g *globalOptions) project(s *stack.Stack, c *podmanapi.Client) *ops.Projec
 }
 
 // attachEngine gives p the connection, status output on stderr and the
-// project lock.
+// project lock. With --dry-run the connection is wrapped so nothing can
+// change (ops.DryRun), every status line says DRY-RUN, and no lock is
+// taken: the one mechanism behind --dry-run for every command.
 func (g *globalOptions) attachEngine(p *ops.Project, c *podmanapi.Client) {
+	if g.dryRun {
+		p.Status = &prefixWriter{w: g.streams.err, prefix: "DRY-RUN "}
+		p.Engine = ops.DryRun(c, func(s string) { fmt.Fprintln(p.Status, s) })
+		return
+	}
 	p.Engine = c
 	p.Status = g.streams.err
 	p.Lock = func(ctx context.Context, command string) (func(), error) {
@@ -116,8 +124,8 @@ func (g *globalOptions) withProgress(p *ops.Project, fn func() error) error {
 
 // loadForTeardown loads the stack when there is one; with -p and no stack
 // file the project name alone is enough to find everything by label.
-func loadForTeardown(g *globalOptions, cmd *cobra.Command) (*stack.Stack, string, error) {
-	s, err := g.load(cmd.Context())
+func loadForTeardown(g *globalOptions, cmd *cobra.Command, adjust ...func(*stack.LoadOptions)) (*stack.Stack, string, error) {
+	s, err := g.load(cmd.Context(), adjust...)
 	if err == nil {
 		return s, s.Name, nil
 	}
@@ -125,4 +133,26 @@ func loadForTeardown(g *globalOptions, cmd *cobra.Command) (*stack.Stack, string
 		return nil, g.projectName, nil
 	}
 	return nil, "", fmt.Errorf("%w (with no stack file, name the project: stack down -p NAME)", err)
+}
+
+// prefixWriter starts every line written to it with prefix.
+type prefixWriter struct {
+	w       io.Writer
+	prefix  string
+	midLine bool
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	var out []byte
+	for _, c := range b {
+		if !p.midLine {
+			out = append(out, p.prefix...)
+		}
+		out = append(out, c)
+		p.midLine = c != '\n'
+	}
+	if _, err := p.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }

@@ -287,3 +287,14 @@ func (t *tty) Close() {
 	defer t.mu.Unlock()
 	t.draw()
 }
+
+// DryRun marks every event r renders as one that did not happen: its kind
+// reads "DRY-RUN Container", as docker compose prefixes its dry-run lines.
+func DryRun(r Renderer) Renderer { return dryRun{r} }
+
+type dryRun struct{ Renderer }
+
+func (d dryRun) Emit(e planner.Event) {
+	e.Object = "DRY-RUN " + kindOf(e)
+	d.Renderer.Emit(e)
+}

@@ -201,3 +201,14 @@ func TestStepOutput(t *testing.T) {
 		t.Errorf("tty does not clear its live lines before printing output: %q", tty)
 	}
 }
+
+func TestDryRunMarksEveryLine(t *testing.T) {
+	var b strings.Builder
+	r, _ := New("plain", &b, false, func(string) string { return "" })
+	r = DryRun(r)
+	r.Emit(planner.Event{Kind: planner.StepStopContainer, Resource: "demo-web-1", Status: planner.StatusDone, Text: "Stopped"})
+	r.Close()
+	if got := b.String(); got != "DRY-RUN Container demo-web-1 Stopped\n" {
+		t.Errorf("got %q", got)
+	}
+}

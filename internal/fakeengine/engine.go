@@ -66,7 +66,7 @@ var mutating = map[string]bool{
 	"CreateDirectory": true, "CreatePod": true, "CreateContainer": true, "StartContainer": true,
 	"StopContainer": true, "RemoveContainer": true, "RemovePod": true, "RemoveVolume": true,
 	"RemoveNetwork": true, "RemoveSecret": true, "Kill": true, "KillAll": true, "Pause": true,
-	"Unpause": true, "RunContainer": true, "CopyToContainer": true,
+	"Unpause": true, "RunContainer": true, "CopyTo": true,
 }
 
 type fault struct {
@@ -107,12 +107,13 @@ type Engine struct {
 	faults         map[string]*fault
 	delays         map[string]time.Duration
 
-	calls   []Call
-	history []ops.Event
-	subs    map[*subscriber]bool
-	execs   []ExecRequest
-	runs    []RunRequest
-	copies  []CopyRequest
+	calls    []Call
+	history  []ops.Event
+	subs     map[*subscriber]bool
+	execs    []ExecRequest
+	runs     []RunRequest
+	attaches []AttachRequest
+	copies   []CopyRequest
 
 	seq      int
 	nextPort uint16

@@ -173,6 +173,10 @@ func (e *Engine) exitLocked(c *container, code int, byUser bool) {
 	i := len(c.exits) - 1
 	restart := !byUser && !c.removed && e.shouldRestartLocked(c)
 	e.changedLocked()
+	if c.autoRemove && !c.removed {
+		e.removeLocked(c, true)
+		return
+	}
 	if !restart {
 		return
 	}

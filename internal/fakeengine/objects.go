@@ -154,7 +154,10 @@ type container struct {
 	exits     []exitRecord
 	logs      []logEntry
 	removed   bool
-	waiters   int // WaitExit and WaitEnd calls blocked on it
+	waiters   int                 // WaitExit and WaitEnd calls blocked on it
+	files     map[string]*fsEntry // its file system (see files.go)
+	// autoRemove: Podman removes it when it exits (a detached run --rm).
+	autoRemove bool
 }
 
 type pod struct {

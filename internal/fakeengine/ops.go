@@ -24,10 +24,11 @@ import (
 
 // ExecRequest is one Exec call as the engine received it.
 type ExecRequest struct {
-	Container        string
-	Cmd, Env         []string
-	User, WorkDir    string
-	TTY, Interactive bool
+	Container          string
+	Cmd, Env           []string
+	User, WorkDir      string
+	TTY, Interactive   bool
+	Detach, Privileged bool
 	// Stdin is what was read from ExecOptions.Stdin (Interactive only).
 	Stdin string
 }
@@ -40,9 +41,13 @@ type RunRequest struct {
 	Env, Labels             map[string]string
 	Networks                []string
 	TTY, Interactive        bool
-	Remove                  bool
+	Remove, Detach          bool
 	// Stdin is what was read from RunIO.Stdin (Interactive only).
 	Stdin string
+	// Spec is the one-off's definition and PodSpec the pod it was given,
+	// as RunContainer received them.
+	Spec    *stack.Service
+	PodSpec *planner.Pod
 }
 
 // Execs returns the Exec calls made so far, in order.
@@ -365,7 +370,7 @@ func (e *Engine) Exec(ctx context.Context, name string, o ops.ExecOptions) (int,
 	sc := e.scriptLocked(c)
 	e.mu.Unlock()
 	req := ExecRequest{Container: name, Cmd: slices.Clone(o.Cmd), Env: slices.Clone(o.Env), User: o.User, WorkDir: o.WorkDir,
-		TTY: o.TTY, Interactive: o.Interactive}
+		TTY: o.TTY, Interactive: o.Interactive, Detach: o.Detach, Privileged: o.Privileged}
 	if o.Interactive && o.Stdin != nil {
 		in, err := io.ReadAll(o.Stdin)
 		if err != nil {
@@ -376,6 +381,9 @@ func (e *Engine) Exec(ctx context.Context, name string, o ops.ExecOptions) (int,
 	e.mu.Lock()
 	e.execs = append(e.execs, req)
 	e.mu.Unlock()
+	if o.Detach {
+		return 0, nil // started in the background: nothing is connected
+	}
 	if sc.Exec != nil {
 		return sc.Exec(o)
 	}
@@ -409,7 +417,8 @@ func (e *Engine) RunContainer(ctx context.Context, c *planner.Container, p *plan
 	if err := e.begin(ctx, "RunContainer", c.Name); err != nil {
 		return -1, fmt.Errorf("create container %s: %w", c.Name, err)
 	}
-	req := RunRequest{Container: c.Name, Service: c.Service, TTY: o.TTY, Interactive: o.Interactive, Remove: o.Remove}
+	req := RunRequest{Container: c.Name, Service: c.Service, TTY: o.TTY, Interactive: o.Interactive, Remove: o.Remove, Detach: o.Detach,
+		Spec: c.Spec, PodSpec: p}
 	if o.Interactive && o.Stdin != nil {
 		in, err := io.ReadAll(o.Stdin)
 		if err != nil {
@@ -430,7 +439,7 @@ func (e *Engine) RunContainer(ctx context.Context, c *planner.Container, p *plan
 	req.Pod, req.Image, req.Labels, req.Networks = ct.Pod, ct.Image, maps.Clone(ct.Labels), slices.Clone(ct.Networks)
 	req.Entrypoint, req.Command, req.Env = slices.Clone(ct.Entrypoint), slices.Clone(ct.Command), maps.Clone(ct.Env)
 	e.runs = append(e.runs, req)
-	if o.Remove {
+	if o.Remove && !o.Detach {
 		defer func() {
 			e.mu.Lock()
 			if e.containers[c.Name] == ct {
@@ -448,6 +457,17 @@ func (e *Engine) RunContainer(ctx context.Context, c *planner.Container, p *plan
 	if err := e.startLocked(ct, true); err != nil {
 		e.mu.Unlock()
 		return -1, fmt.Errorf("start container %s: %w", c.Name, err)
+	}
+	if o.Detach {
+		// Detached: it runs on; Podman removes a --rm one-off when it exits.
+		if o.Remove {
+			ct.autoRemove = true
+			if ended(ct) {
+				e.removeLocked(ct, true)
+			}
+		}
+		e.mu.Unlock()
+		return 0, nil
 	}
 	if len(e.scriptLocked(ct).Exits) == 0 && ct.State == "running" {
 		e.exitLocked(ct, 0, false)

@@ -363,6 +363,9 @@ func (e *Engine) RemoveContainer(ctx context.Context, name string, volumes bool)
 func (e *Engine) removeLocked(c *container, volumes bool) {
 	if up(c.State) {
 		e.exitLocked(c, 137, true)
+		if c.removed {
+			return // an auto-remove container went with its exit
+		}
 	}
 	c.removed = true
 	delete(e.containers, c.Name)

@@ -1,0 +1,402 @@
+package stack
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/template"
+	"go.yaml.in/yaml/v3"
+)
+
+// Translation of compose-go's errors that name neither a file nor a line.
+
+// findSubstituted finds the first scalar of f that holds a ${VAR} and,
+// substituted with env, contains v: compose-go names the substituted value
+// of a bad port ("invalid hostPort: 80a"), which the file does not hold.
+func findSubstituted(f sourceFile, env map[string]string, v string) (string, int) {
+	if len(f.docs) == 0 || v == "" {
+		return "", 0
+	}
+	lookup := func(k string) (string, bool) {
+		val, ok := env[k]
+		return val, ok
+	}
+	var foundPath string
+	var foundLine int
+	var walk func(n *yaml.Node, path string) bool
+	walk = func(n *yaml.Node, path string) bool {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				if walk(c, path) {
+					return true
+				}
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if walk(n.Content[i+1], join(path, n.Content[i].Value)) {
+					return true
+				}
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				if walk(c, join(path, strconv.Itoa(i))) {
+					return true
+				}
+			}
+		case yaml.ScalarNode:
+			if !strings.Contains(n.Value, "$") {
+				return false
+			}
+			if out, err := template.Substitute(n.Value, lookup); err == nil && strings.Contains(out, v) {
+				foundPath, foundLine = path, n.Line
+				return true
+			}
+		}
+		return false
+	}
+	walk(f.docs[0], "")
+	return foundPath, foundLine
+}
+
+var (
+	constructRe  = regexp.MustCompile(`line (\d+): mapping key "([^"]*)" already defined at line (\d+)`)
+	offsetRe     = regexp.MustCompile(`offset (\d+): (.*)$`)
+	refFileRe    = regexp.MustCompile(`^(env|label) file (\S+) not found`)
+	openMissing  = regexp.MustCompile(`^open (\S+): no such file or directory$`)
+	leadingPath  = regexp.MustCompile(`^((?:services|volumes|networks|secrets|configs|include|models)(?:\.[^\s:]+)*)(?::\s*| )(.*)$`)
+	extendsRe    = regexp.MustCompile(`^cannot extend service "([^"]+)" in (\S+): service "([^"]+)" not found$`)
+	portErrorRe  = regexp.MustCompile(`^invalid (containerPort|hostPort|port|hostIP|proto|protocol|IP address)s?:?\s*"?([^"\s]*)"?$`)
+	topLevelKeys = []string{"version", "name", "include", "services", "networks", "volumes", "secrets", "configs", "models"}
+)
+
+// yamlProblem positions a YAML syntax error of f, which yaml reports by
+// line, by offset, or (duplicate keys) as "construct errors" whose first
+// line is the document's.
+func yamlProblem(f sourceFile, detail string) Problem {
+	p := Problem{Position: Position{File: f.Name}, Message: "invalid YAML: " + detail}
+	switch m := constructRe.FindStringSubmatch(detail); {
+	case m != nil:
+		p.Line, _ = strconv.Atoi(m[1])
+		p.Message = fmt.Sprintf("invalid YAML: key %q is defined twice (first at line %s)", m[2], m[3])
+		p.Fix = "remove one of them"
+		return p
+	case offsetRe.MatchString(detail):
+		m := offsetRe.FindStringSubmatch(detail)
+		if off, err := strconv.Atoi(m[1]); err == nil && off <= len(f.Content) {
+			p.Line = bytes.Count(f.Content[:off], []byte("\n")) + 1
+			p.Message = "invalid YAML: " + m[2]
+		}
+		return p
+	}
+	if l := yamlLineRe.FindStringSubmatch(detail); l != nil {
+		p.Line, _ = strconv.Atoi(l[1])
+	}
+	if strings.Contains(detail, "tab character") || lineHasTab([]sourceFile{f}, f.Name, p.Line) {
+		p.Fix = "indent with spaces, not tabs"
+	}
+	return p
+}
+
+// topLevelProblems explains unknown top-level keys: an old version-1 file
+// (services at the top, no services: key) gets that said; any other key a
+// did-you-mean.
+func topLevelProblems(f sourceFile, idx positions) Problems {
+	if len(f.docs) == 0 || len(f.docs[0].Content) == 0 || f.docs[0].Content[0].Kind != yaml.MappingNode {
+		return nil
+	}
+	top := f.docs[0].Content[0].Content
+	hasServices := false
+	var unknown, serviceLike []string
+	for i := 0; i+1 < len(top); i += 2 {
+		k, v := top[i].Value, top[i+1]
+		switch {
+		case k == "services":
+			hasServices = true
+		case slices.Contains(topLevelKeys, k) || strings.HasPrefix(k, "x-"):
+		default:
+			unknown = append(unknown, k)
+			if v.Kind == yaml.MappingNode && (nodeAt(v, "image") != nil || nodeAt(v, "build") != nil) {
+				serviceLike = append(serviceLike, k)
+			}
+		}
+	}
+	if !hasServices && len(serviceLike) > 0 {
+		return Problems{{Position: Position{File: f.Name, Line: idx.line(serviceLike[0])},
+			Message: fmt.Sprintf("no services: section; %s look like services in the old version-1 format", quoteList(serviceLike)),
+			Fix:     "put them under a top-level services: key (indent them one level)"}}
+	}
+	var ps Problems
+	for _, k := range unknown {
+		p := Problem{Position: Position{File: f.Name, Line: idx.line(k)}, Message: fmt.Sprintf("unknown top-level key %q", k),
+			Fix: "top-level keys are " + strings.Join(topLevelKeys, ", ") + " and x-*"}
+		if s := closest(k, topLevelKeys); s != "" {
+			p.Fix = fmt.Sprintf("did you mean %q?", s)
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
+}
+
+// placeProblem positions the compose-go messages that name a path or a
+// file but no line; ok is false for any other message.
+func placeProblem(msg string, files []sourceFile, idx map[string]positions, env map[string]string, unset []string) (Problem, bool) {
+	find := func(path string) Position {
+		for _, f := range files {
+			if l := idx[f.Name].exact(path); l > 0 {
+				return Position{File: f.Name, Line: l}
+			}
+		}
+		for _, f := range files {
+			if l := idx[f.Name].line(path); l > 0 {
+				return Position{File: f.Name, Line: l}
+			}
+		}
+		return Position{File: files[0].Name}
+	}
+	// underKey finds a scalar naming file below services or include, and
+	// returns it as written.
+	underKey := func(key, file string) (Position, string, string) {
+		base := filepath.Base(file)
+		for _, f := range files {
+			if len(f.docs) == 0 {
+				continue
+			}
+			for _, scope := range []string{"services", "include"} {
+				n := nodeAt(f.docs[0], scope)
+				if n == nil {
+					continue
+				}
+				if path, line := findValueIn(n, base); line > 0 && (key == "" || strings.Contains(path, key)) {
+					written := file
+					if v := nodeAt(n, path); v != nil {
+						written = v.Value
+					}
+					return Position{File: f.Name, Line: line}, join(scope, path), written
+				}
+			}
+		}
+		return Position{File: files[0].Name}, "", file
+	}
+	switch {
+	case extendsRe.MatchString(msg):
+		m := extendsRe.FindStringSubmatch(msg)
+		p := Problem{Position: find("services." + m[1] + ".extends.service"), Service: m[1],
+			Message: fmt.Sprintf("extends service %q, which %s does not define", m[3], m[2])}
+		var names []string
+		for _, f := range files {
+			if len(f.docs) > 0 {
+				if svcs := nodeAt(f.docs[0], "services"); svcs != nil && svcs.Kind == yaml.MappingNode {
+					for i := 0; i < len(svcs.Content); i += 2 {
+						names = append(names, svcs.Content[i].Value)
+					}
+				}
+			}
+		}
+		if sug := closest(m[3], names); sug != "" && sug != m[1] {
+			p.Fix = fmt.Sprintf("did you mean %q?", sug)
+		}
+		return p, true
+	case refFileRe.MatchString(msg):
+		m := refFileRe.FindStringSubmatch(msg)
+		pos, path, written := underKey(m[1]+"_file", m[2])
+		p := Problem{Position: pos, Service: serviceOf(path), Message: fmt.Sprintf("%s file %s: no such file", m[1], written),
+			Fix: "create it, or correct the path (relative to the stack file's directory)"}
+		if m[1] == "env" {
+			p.Fix += "; an optional one is written {path: FILE, required: false}"
+		}
+		return p, true
+	case openMissing.MatchString(msg):
+		file := openMissing.FindStringSubmatch(msg)[1]
+		pos, path, written := underKey("", file)
+		return Problem{Position: pos, Service: serviceOf(path), Message: fmt.Sprintf("%s: no such file", written),
+			Fix: "correct the path of the extends or include entry (relative to the stack file's directory)"}, true
+	case portErrorRe.MatchString(msg):
+		m := portErrorRe.FindStringSubmatch(msg)
+		for _, f := range files {
+			path, line := findPortEntry(f, env, m[2], unset)
+			if line == 0 {
+				continue
+			}
+			p := Problem{Position: Position{File: f.Name, Line: line}, Service: serviceOf(path),
+				Message: fmt.Sprintf("%s: invalid %s %q", path, m[1], m[2]), Fix: valueFix(m[1])}
+			return p, true
+		}
+	case leadingPath.MatchString(msg):
+		m := leadingPath.FindStringSubmatch(msg)
+		path := normalizePath(m[1])
+		rest := m[2]
+		if !strings.Contains(msg, m[1]+":") {
+			rest = strings.TrimPrefix(msg, m[1]+" ")
+		}
+		return Problem{Position: find(path), Service: serviceOf(path), Message: path + ": " + rest}, true
+	}
+	return Problem{}, false
+}
+
+// findPortEntry finds the ports entry a port error is about: one holding
+// the value, or one whose substitution does; for an empty value, the first
+// entry that uses an unset variable.
+func findPortEntry(f sourceFile, env map[string]string, value string, unset []string) (string, int) {
+	if len(f.docs) == 0 {
+		return "", 0
+	}
+	services := nodeAt(f.docs[0], "services")
+	if services == nil || services.Kind != yaml.MappingNode {
+		return "", 0
+	}
+	for i := 0; i+1 < len(services.Content); i += 2 {
+		name := services.Content[i].Value
+		ports := nodeAt(services.Content[i+1], "ports")
+		if ports == nil {
+			continue
+		}
+		base := "services." + name + ".ports"
+		if value != "" {
+			if path, line := findValueIn(ports, value); line > 0 {
+				return join(base, path), line
+			}
+			sub := sourceFile{docs: []*yaml.Node{ports}}
+			if path, line := findSubstituted(sub, env, value); line > 0 {
+				return join(base, path), line
+			}
+			continue
+		}
+		for _, v := range unset {
+			if path, line := findValueIn(ports, "${"+v); line > 0 {
+				return join(base, path), line
+			}
+			if path, line := findValueIn(ports, "$"+v); line > 0 {
+				return join(base, path), line
+			}
+		}
+	}
+	return "", 0
+}
+
+var unsetVarRe = regexp.MustCompile(`^The "([^"]+)" variable is not set`)
+
+// unsetVariables reads the names out of compose-go's "variable is not
+// set" warnings.
+func unsetVariables(warnings []string) []string {
+	var out []string
+	for _, w := range warnings {
+		if m := unsetVarRe.FindStringSubmatch(w); m != nil && !slices.Contains(out, m[1]) {
+			out = append(out, m[1])
+		}
+	}
+	return out
+}
+
+// explainUnset puts first, in each problem, the unset variables used on
+// its line: a value that is invalid only because a variable is missing
+// says so before what compose-go made of it.
+func explainUnset(ps Problems, files []sourceFile, unset []string) Problems {
+	if len(unset) == 0 {
+		return ps
+	}
+	for i, p := range ps {
+		if p.Line == 0 {
+			continue
+		}
+		var used []string
+		for _, f := range files {
+			if f.Name != p.File {
+				continue
+			}
+			lines := strings.Split(string(f.Content), "\n")
+			if p.Line > len(lines) {
+				continue
+			}
+			for _, v := range unset {
+				if refersTo(lines[p.Line-1], v) {
+					used = append(used, v)
+				}
+			}
+		}
+		if len(used) == 0 {
+			continue
+		}
+		verb := "is"
+		if len(used) > 1 {
+			verb = "are"
+		}
+		ps[i].Message = fmt.Sprintf("%s %s not set (substituted as empty): %s", strings.Join(used, ", "), verb, p.Message)
+		fix := fmt.Sprintf("set %s in the environment, .env or an --env-file, or give a default: ${%s:-VALUE}", used[0], used[0])
+		if p.Fix != "" {
+			fix += "; " + p.Fix
+		}
+		ps[i].Fix = fix
+	}
+	return ps
+}
+
+// refersTo reports whether line refers to variable v ($v or ${v...}).
+func refersTo(line, v string) bool {
+	for _, m := range varExpr.FindAllStringSubmatch(line, -1) {
+		if m[1] == v || m[3] == v {
+			return true
+		}
+	}
+	return false
+}
+
+var canonicalInt = regexp.MustCompile(`^[-+]?(0|[1-9][0-9]*)$`)
+
+// preComposeProblems finds, before compose-go reads the files, values on
+// which compose-go panics instead of returning an error: a ulimit soft or
+// hard limit that is not a plain integer (048 reads as a float, and
+// compose-go v2.16 asserts an int).
+func preComposeProblems(files []sourceFile) Problems {
+	var ps Problems
+	for _, f := range files {
+		if len(f.docs) == 0 {
+			continue
+		}
+		services := nodeAt(f.docs[0], "services")
+		if services == nil || services.Kind != yaml.MappingNode {
+			continue
+		}
+		for i := 0; i+1 < len(services.Content); i += 2 {
+			name := services.Content[i].Value
+			ulimits := nodeAt(services.Content[i+1], "ulimits")
+			if ulimits == nil || ulimits.Kind != yaml.MappingNode {
+				continue
+			}
+			for j := 0; j+1 < len(ulimits.Content); j += 2 {
+				limit, v := ulimits.Content[j].Value, ulimits.Content[j+1]
+				check := func(what string, n *yaml.Node) {
+					if n == nil || n.Kind != yaml.ScalarNode || strings.Contains(n.Value, "$") || canonicalInt.MatchString(n.Value) {
+						return
+					}
+					ps = append(ps, Problem{Position: Position{File: f.Name, Line: n.Line}, Service: name,
+						Message: fmt.Sprintf("ulimit %s: %s must be a whole number, got %q", limit, what, n.Value),
+						Fix:     "write a number without leading zeros, e.g. 65536"})
+				}
+				if v.Kind == yaml.MappingNode {
+					check("soft", nodeAt(v, "soft"))
+					check("hard", nodeAt(v, "hard"))
+				} else {
+					check("the limit", v)
+				}
+			}
+		}
+	}
+	return ps
+}
