@@ -278,3 +278,87 @@ func TestImagesAfterRebuild(t *testing.T) {
 		t.Errorf("web's row after a rebuild: %+v (old image %s)", r, old)
 	}
 }
+
+// TestDryRunImages: build, pull, push and down --rmi on the dry-run engine
+// report their steps and change nothing, not one image; a later plan on
+// the same engine plans as after them (a command of several phases, such
+// as watch's rebuild then up): the image a dry build made is current, the
+// one a dry down removed is missing.
+func TestDryRunImages(t *testing.T) {
+	f, dir, _ := newBuildFixture(t)
+	ctx := context.Background()
+	f.up(planner.Options{})
+	os.WriteFile(filepath.Join(dir, "web/Dockerfile"), []byte("FROM busybox\nRUN true\n"), 0o644)
+	images, webID, containers := f.e.Images(), f.e.ImageID("shop-web"), f.containerIDs()
+	f.e.ResetCalls()
+
+	var mu sync.Mutex
+	var steps []string
+	p := ops.New(f.p.Stack, ops.DryRun(f.e, nil))
+	p.Now = f.p.Now
+	p.Progress = planner.EventsFunc(func(e planner.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		if e.Status == planner.StatusDone && e.Kind != "" {
+			steps = append(steps, string(e.Kind)+" "+e.Resource)
+		}
+	})
+	reported := func(what string, want ...string) {
+		t.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, w := range want {
+			if !slices.Contains(steps, w) {
+				t.Errorf("%s --dry-run: no %q among the steps %v", what, w, steps)
+			}
+		}
+		steps = nil
+	}
+	planOf := func() string {
+		t.Helper()
+		plan, err := p.Up(ctx, ops.UpOptions{DryRun: true, Exec: f.exec})
+		if err != nil {
+			t.Fatalf("up --dry-run: %v", err)
+		}
+		var out []string
+		for _, s := range plan.Steps {
+			out = append(out, string(s.Kind)+" "+s.Target+" ("+s.Cause+")")
+		}
+		return strings.Join(out, "; ")
+	}
+
+	if n, err := p.Build(ctx, ops.BuildOptions{}); err != nil || n != 2 {
+		t.Fatalf("build --dry-run: %d, %v", n, err)
+	}
+	reported("build", "BuildImage shop-web", "BuildImage registry.example/shop/api:1")
+	if got := planOf(); strings.Contains(got, "BuildImage") || !strings.Contains(got, "RemoveContainer shop-web-1 (image changed)") ||
+		strings.Contains(got, "RemoveContainer shop-api-1") {
+		t.Errorf("up after build --dry-run plans %s; want web recreated from its new image, nothing built", got)
+	}
+	steps = nil
+	if err := p.Pull(ctx, ops.PullOptions{}); err != nil {
+		t.Errorf("pull --dry-run: %v", err)
+	}
+	reported("pull", "PullImage postgres:16")
+	if err := p.Push(ctx, ops.PushOptions{}); err != nil {
+		t.Errorf("push --dry-run: %v", err)
+	}
+	reported("push", "PushImage registry.example/shop/api:1")
+	if _, err := p.Down(ctx, planner.DownOptions{RemoveImages: "local"}, f.exec); err != nil {
+		t.Errorf("down --rmi local --dry-run: %v", err)
+	}
+	reported("down --rmi local", "RemoveContainer shop-web-1", "RemoveImage shop-web")
+	if got := planOf(); !strings.Contains(got, "BuildImage shop-web (image not present)") {
+		t.Errorf("up after down --rmi local --dry-run plans %s; want web's image built again", got)
+	}
+
+	if m := mutations(f); len(m) != 0 {
+		t.Errorf("dry runs reached the engine: %v", m)
+	}
+	if after := f.e.Images(); !slices.Equal(after, images) || f.e.ImageID("shop-web") != webID {
+		t.Errorf("images %v (web %s), were %v (web %s)", after, f.e.ImageID("shop-web"), images, webID)
+	}
+	if after := f.containerIDs(); len(after) != len(containers) || after["shop-web-1"] != containers["shop-web-1"] {
+		t.Errorf("containers %v, were %v", after, containers)
+	}
+}
