@@ -338,3 +338,68 @@ func TestPushPullRegistry(t *testing.T) {
 		t.Errorf("down --rmi all left %s", ref)
 	}
 }
+
+// TestDryRunImageCommands: --dry-run on build, up --build, pull, push and
+// down --rmi shows each image step marked DRY-RUN and changes nothing on
+// Podman: no build runs, no image is pulled, pushed or removed, no
+// container is touched.
+func TestDryRunImageCommands(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "dryimages")
+	web, app := "localhost/"+p+"-web:latest", "localhost:1/"+p+"/app:1"
+	removeImages(t, web, app)
+	dir := writeStack(t, map[string]string{
+		"compose.yaml": `services:
+  web:
+    build: ./web
+    command: ["/bin/sh", "-c", "cat /version; exec sleep 3600"]
+  app:
+    build: ./app
+    image: ` + app + `
+    command: ["/bin/sleep", "3600"]
+  db:
+    image: localhost/busybox:test
+    command: ["/bin/sleep", "3600"]
+`,
+		"web/Dockerfile": webDockerfile("v1"),
+		"app/Dockerfile": "FROM localhost/busybox:test\nRUN echo built-$((1+1))-app\n",
+	})
+	mustStack(t, dir, "-p", p, "up", "-d")
+	os.WriteFile(filepath.Join(dir, "web/Dockerfile"), []byte(webDockerfile("v2")), 0o644)
+	imageIDs := func() string {
+		return podman(t, "image", "inspect", "--format", "{{.Id}} {{.RepoTags}}", web, app, "localhost/busybox:test")
+	}
+	containers := func() string {
+		names := strings.Fields(podman(t, "ps", "-a", "--filter", "label=io.podstack.project="+p, "--format", "{{.Names}}"))
+		return podman(t, append([]string{"container", "inspect", "--format", "{{.Name}} {{.Id}} {{.State.Status}} {{.State.StartedAt}}"}, names...)...)
+	}
+	images, before := imageIDs(), containers()
+
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"build", "--dry-run"}, []string{"DRY-RUN Image " + p + "-web Built", "DRY-RUN Image " + app + " Built"}},
+		{[]string{"--dry-run", "up", "-d", "--build"}, []string{"BuildImage", p + "-web-1"}},
+		{[]string{"pull", "--dry-run", "db"}, []string{"DRY-RUN Image localhost/busybox:test Pulled"}},
+		{[]string{"push", "--dry-run"}, []string{"DRY-RUN Image " + app + " Pushed"}},
+		{[]string{"down", "--rmi", "local", "--dry-run"}, []string{"DRY-RUN Image " + p + "-web Removed", "DRY-RUN Container " + p + "-web-1 Removed"}},
+		{[]string{"down", "--rmi", "all", "--dry-run"}, []string{"DRY-RUN Image " + app + " Removed"}},
+	} {
+		r := mustStack(t, dir, append([]string{"-p", p}, tc.args...)...)
+		for _, w := range tc.want {
+			if !strings.Contains(r.stdout+r.stderr, w) {
+				t.Errorf("%v: no %q in\n%s", tc.args, w, r)
+			}
+		}
+		if strings.Contains(r.stderr, "built-2-") {
+			t.Errorf("%v ran a build:\n%s", tc.args, r.stderr)
+		}
+	}
+	if after := imageIDs(); after != images {
+		t.Errorf("dry runs changed the images:\nbefore:\n%s\nafter:\n%s", images, after)
+	}
+	if after := containers(); after != before {
+		t.Errorf("dry runs changed the containers:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
