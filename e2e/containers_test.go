@@ -407,3 +407,34 @@ func TestRunInterrupt(t *testing.T) {
 		t.Errorf("the one-off did not get the interrupt: running %v, exit code %d", c.State.Running, c.State.ExitCode)
 	}
 }
+
+// TestNamedServiceEnablesItsProfileInEveryCommand: as docker compose does,
+// naming a service behind a profile on the command line enables that
+// profile for run, create and scale (run used to say "no such service").
+func TestNamedServiceEnablesItsProfileInEveryCommand(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "profnamed")
+	dir := writeStack(t, map[string]string{"compose.yaml": `services:
+  web:
+    image: localhost/busybox:test
+    command: ` + sleeper + `
+  tool:
+    image: localhost/busybox:test
+    profiles: [tools]
+    command: ` + sleeper + `
+`})
+	if r := runStackIn(t, dir, "", time.Minute, "-p", p, "run", "--rm", "-T", "tool", "echo", "from-tool"); r.code != 0 || !strings.Contains(r.stdout, "from-tool") {
+		t.Errorf("run --rm tool: %s", r)
+	}
+	mustStack(t, dir, "-p", p, "create", "tool")
+	if got := podman(t, "ps", "-a", "--filter", "name=^"+p+"-tool-1$", "--format", "{{.Names}}"); strings.TrimSpace(got) != p+"-tool-1" {
+		t.Errorf("create tool: containers %q", got)
+	}
+	mustStack(t, dir, "-p", p, "scale", "tool=2")
+	if got := podman(t, "ps", "--filter", "name=^"+p+"-tool-", "--format", "{{.Names}}"); len(strings.Fields(got)) != 2 {
+		t.Errorf("scale tool=2: running %q", got)
+	}
+	if got := podman(t, "ps", "-a", "--filter", "name=^"+p+"-web-", "--format", "{{.Names}}"); strings.TrimSpace(got) != "" {
+		t.Errorf("scale tool=2 touched web: %q", got)
+	}
+}

@@ -354,7 +354,7 @@ are one (-T: none). Its exit code is stack's; -d prints the container's name.`,
 				return usagef("--service-ports and --publish cannot be used together")
 			}
 			ctx := cmd.Context()
-			s, err := g.load(ctx)
+			s, err := g.load(ctx, naming(args[:1]))
 			if err != nil {
 				return err
 			}
