@@ -14,7 +14,7 @@
 #
 # Env: TESTBIN (directory of the *.test binaries `make test-binaries` builds,
 # default bin/test), STACK_BIN (the built stack), RUN (only tests matching this
-# regexp, as go test -run), TEST_TIMEOUT (per binary, default 15m), V=1
+# regexp, as go test -run), TEST_TIMEOUT (per binary, default 25m), V=1
 # (verbose), LEG_SUMMARY (a file the leg's result line is appended to).
 set -uo pipefail
 leg=${1:?usage: $0 podman|podman5|rootless|kube}
@@ -94,7 +94,7 @@ export PODSTACK_PEER_REPORT
 PODSTACK_PEER_REPORT=$(mktemp)
 chmod 666 "$PODSTACK_PEER_REPORT"
 
-args=(-test.count=1 -test.timeout="${TEST_TIMEOUT:-15m}")
+args=(-test.count=1 -test.timeout="${TEST_TIMEOUT:-25m}")
 [ -n "${RUN:-}" ] && args+=(-test.run="$RUN")
 [ "${V:-}" = 1 ] && args+=(-test.v)
 rc=0
