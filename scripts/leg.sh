@@ -76,6 +76,16 @@ kube)
 *) echo "usage: $0 podman|podman5|rootless|kube" >&2; exit 2 ;;
 esac
 
+# The rootless leg's user and the podman5 leg's namespaces are the machine's,
+# one of each: a second run of the same leg (another clone, another user of
+# the machine) waits its turn, since each start resets what the last left.
+case $leg in
+rootless | podman5)
+  exec 8>"$(if [ -d /run/lock ]; then echo /run/lock; else echo /tmp; fi)/podstack-leg-$leg.lock"
+  flock -n 8 || { say "waiting for another run of this leg to finish"; flock 8; }
+  ;;
+esac
+
 say "starting its ${service:-Podman service}"
 if ! url=$(start); then
   detail="its ${service:-Podman service} did not start"
