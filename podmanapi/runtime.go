@@ -166,12 +166,16 @@ func (c *Client) CreateVolume(ctx context.Context, v *stack.Volume, labels map[s
 	return nil
 }
 
-// CreatePod creates the pod (without an infra container when p.Infra is false).
+// CreatePod creates the pod (without an infra container when p.Infra is
+// false). A pod already holding the name is settled by planner.ClaimName.
 func (c *Client) CreatePod(ctx context.Context, p *planner.Pod, s *stack.Stack) error {
 	psg := podSpec(p, s)
-	if _, err := pods.CreatePodFromSpec(c.ctx(ctx), &entitiesTypes.PodSpec{PodSpecGen: *psg}); err != nil {
-		err = mapErr(err)
-		if !errors.Is(err, ErrExists) {
+	err := c.createClaiming(ctx, "pod", p.Name, p.Labels, func() error {
+		_, err := pods.CreatePodFromSpec(c.ctx(ctx), &entitiesTypes.PodSpec{PodSpecGen: *psg})
+		return mapErr(err)
+	})
+	if err != nil {
+		if !errors.Is(err, ErrExists) && !errors.Is(err, planner.ErrNameHeld) {
 			// Podman 4.3 can leave the pod behind when it refuses its infra
 			// container; the plan creates a pod only where none was, so
 			// whatever has this name now is that half-made pod.
@@ -183,7 +187,8 @@ func (c *Client) CreatePod(ctx context.Context, p *planner.Pod, s *stack.Stack) 
 }
 
 // CreateContainer creates the container; the plan has created the Podman
-// secrets it uses.
+// secrets it uses. A container already holding the name is settled by
+// planner.ClaimName: adopted, replaced or refused.
 func (c *Client) CreateContainer(ctx context.Context, ct *planner.Container, p *planner.Pod, s *stack.Stack) error {
 	ref := planner.ImageRef(s, ct.Spec)
 	g, err := containerSpec(ct, p, s, ref, planner.ServiceSecrets(s, ct.Spec), func(msg string) { c.warnOnce(ct.Service, msg) })
@@ -204,8 +209,12 @@ func (c *Client) CreateContainer(ctx context.Context, ct *planner.Container, p *
 			c.warnOnce(ct.Service, fmt.Sprintf("the healthcheck keeps the image's own test, but image %s has none: no healthcheck", ref))
 		}
 	}
-	if _, err := containers.CreateWithSpec(c.ctx(ctx), g, nil); err != nil {
-		return fmt.Errorf("create container %s: %w", ct.Name, mapErr(err))
+	err = c.createClaiming(ctx, "container", ct.Name, ct.Labels, func() error {
+		_, err := containers.CreateWithSpec(c.ctx(ctx), g, nil)
+		return mapErr(err)
+	})
+	if err != nil {
+		return fmt.Errorf("create container %s: %w", ct.Name, err)
 	}
 	return nil
 }

@@ -1,0 +1,121 @@
+package podmanapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/containers/podman/v5/pkg/bindings/containers"
+	"github.com/containers/podman/v5/pkg/bindings/pods"
+
+	"github.com/podstack/podstack/planner"
+)
+
+// claimPatience bounds how long a create waits for the object holding its
+// name to become inspectable: the service may still be making it (a
+// create of a killed client, which it finishes anyway), and until then the
+// name is held by a container only in storage, or by nothing Podman shows.
+// claimPoll is how often it looks again.
+var (
+	claimPatience = 10 * time.Second
+	claimPoll     = 200 * time.Millisecond
+)
+
+// createClaiming runs create, which makes the kind ("container" or "pod")
+// called name with the labels want. When Podman answers that the name is
+// in use, the holder is settled by planner.ClaimName: adopted (the create
+// succeeds), replaced (removed, and create runs once more), or refused.
+func (c *Client) createClaiming(ctx context.Context, kind, name string, want map[string]string, create func() error) error {
+	err := create()
+	for retried := false; errors.Is(err, ErrExists); retried = true {
+		h, lerr := c.holder(ctx, name)
+		if lerr != nil {
+			return fmt.Errorf("%w (and looking at what holds the name: %v)", err, lerr)
+		}
+		claim := planner.ClaimReplace // the name was freed meanwhile: create again
+		if h != nil {
+			claim = planner.ClaimName(want, *h)
+			if h.Kind != kind {
+				claim = planner.ClaimRefuse // Podman keeps one name space for pods and containers
+			}
+		}
+		switch {
+		case claim == planner.ClaimAdopt:
+			return nil
+		case claim == planner.ClaimRefuse:
+			return planner.RefusedName(*h)
+		case retried:
+			return fmt.Errorf("%w (still held after removing what held it)", err)
+		}
+		if h != nil {
+			if rerr := c.removeHolder(ctx, *h); rerr != nil {
+				return fmt.Errorf("%w (removing the project's %s %s that held the name: %v)", err, h.State, h.Kind, rerr)
+			}
+		}
+		err = create()
+	}
+	return err
+}
+
+func (c *Client) removeHolder(ctx context.Context, h planner.Holder) error {
+	if h.Kind == "pod" {
+		return c.RemovePod(ctx, h.Name)
+	}
+	return c.RemoveContainer(ctx, h.Name, true)
+}
+
+// holder returns what holds name: a container, a pod, or a container only
+// in storage. A name held by nothing inspectable, or only in storage, may
+// be one the service is still creating, so it looks again until that
+// settles or claimPatience runs out; nil when nothing holds it by then.
+func (c *Client) holder(ctx context.Context, name string) (*planner.Holder, error) {
+	deadline := time.Now().Add(claimPatience)
+	for {
+		h, err := c.lookHolder(ctx, name)
+		if err != nil || (h != nil && h.State != planner.StateStorage) || time.Now().After(deadline) {
+			return h, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(claimPoll):
+		}
+	}
+}
+
+func (c *Client) lookHolder(ctx context.Context, name string) (*planner.Holder, error) {
+	data, err := containers.Inspect(c.ctx(ctx), name, nil)
+	if err == nil {
+		h := &planner.Holder{Kind: "container", ID: data.ID, Name: name}
+		if data.Config != nil {
+			h.Labels = data.Config.Labels
+		}
+		if data.State != nil {
+			h.State = data.State.Status
+		}
+		return h, nil
+	}
+	if err = mapErr(err); !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("inspect container %s: %w", name, err)
+	}
+	pod, err := pods.Inspect(c.ctx(ctx), name, nil)
+	if err == nil {
+		return &planner.Holder{Kind: "pod", ID: pod.ID, Name: name, State: pod.State, Labels: pod.Labels}, nil
+	}
+	if err = mapErr(err); !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("inspect pod %s: %w", name, err)
+	}
+	// Podman applies no filters to containers only in storage: list them all.
+	all, external := true, true
+	list, err := containers.List(c.ctx(ctx), &containers.ListOptions{All: &all, External: &external})
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", mapErr(err))
+	}
+	for _, ct := range list {
+		if ct.State == planner.StateStorage && len(ct.Names) > 0 && ct.Names[0] == name {
+			return &planner.Holder{Kind: "container", ID: ct.ID, Name: name, State: planner.StateStorage}, nil
+		}
+	}
+	return nil, nil
+}
