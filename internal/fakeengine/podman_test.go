@@ -88,8 +88,11 @@ func TestCreateChecksWhatPodmanChecks(t *testing.T) {
 	if err := e.CreatePod(ctx, pod, c.s); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.CreatePod(ctx, pod, c.s); !errors.Is(err, fakeengine.ErrExists) || !strings.Contains(err.Error(), "pod already exists") {
-		t.Errorf("a second pod of that name: %v", err)
+	// A create whose name is held is settled as podmanapi settles it
+	// (planner.ClaimName): the project's pod of the same configuration is
+	// adopted.
+	if err := e.CreatePod(ctx, pod, c.s); err != nil || len(e.Pods()) != 1 {
+		t.Errorf("a second pod of that name: %v, pods %v; want the first adopted", err, e.Pods())
 	}
 	if err := c.create(e, "pr-a-1"); !errors.Is(err, fakeengine.ErrNotFound) || !strings.Contains(err.Error(), "no such secret") {
 		t.Errorf("create without its secret: %v", err)
@@ -103,13 +106,21 @@ func TestCreateChecksWhatPodmanChecks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := c.create(e, "pr-a-1"); !errors.Is(err, fakeengine.ErrExists) {
-		t.Errorf("a second container of that name: %v", err)
+	ids := func() (out []string) {
+		for _, ct := range e.Containers() {
+			out = append(out, ct.ID)
+		}
+		return out
 	}
-	// Pods and containers share one namespace of names.
+	before := ids()
+	if err := c.create(e, "pr-a-1"); err != nil || !slices.Equal(ids(), before) {
+		t.Errorf("a second container of that name: %v; want the first adopted", err)
+	}
+	// Pods and containers share one namespace of names: a container never
+	// stands in for a pod.
 	clash := *pod
 	clash.Name = "pr-a-1"
-	if err := e.CreatePod(ctx, &clash, c.s); !errors.Is(err, fakeengine.ErrExists) || !strings.Contains(err.Error(), "container already exists") {
+	if err := e.CreatePod(ctx, &clash, c.s); !errors.Is(err, planner.ErrNameHeld) || !strings.Contains(err.Error(), "held by container") {
 		t.Errorf("a pod named like a container: %v", err)
 	}
 
@@ -269,5 +280,39 @@ func TestStartStartsThePodFirst(t *testing.T) {
 	f.e.StopContainer(context.Background(), "shop-proxy-1", 0)
 	if p, _ := f.e.Pod("shop-app"); p.State != "Degraded" {
 		t.Errorf("pod with only its infra running: %s, want Degraded (as Podman shows it)", p.State)
+	}
+}
+
+// TestCreateSettlesAHeldName: as podmanapi, a create whose name is held
+// replaces the project's container of another configuration and refuses,
+// untouched, one that is not the project's.
+func TestCreateSettlesAHeldName(t *testing.T) {
+	f := newFixture(t, pairStack)
+	c := plan(t, f, "")
+	e := f.e
+	e.AddImages("busybox")
+	ct := c.container("pr-solo-1")
+	e.CreateNetwork(context.Background(), c.s.Networks["default"], nil)
+	if err := e.CreatePod(context.Background(), c.p.PodOf("solo"), c.s); err != nil {
+		t.Fatal(err)
+	}
+	old := planner.Labels("pr", "", planner.LabelConfigHash, "an-older-hash")
+	e.AddContainer(fakeengine.Container{Name: ct.Name, Image: "busybox", Pod: ct.Pod, State: "exited", Labels: old})
+	if err := c.create(e, ct.Name); err != nil {
+		t.Fatalf("create over the project's container of another configuration: %v", err)
+	}
+	if got, _ := e.Container(ct.Name); got.Labels[planner.LabelConfigHash] != ct.Hash || got.State != "created" {
+		t.Errorf("not replaced: %+v", got)
+	}
+	if err := e.RemoveContainer(context.Background(), ct.Name, false); err != nil {
+		t.Fatal(err)
+	}
+	foreign := e.AddContainer(fakeengine.Container{Name: ct.Name, Image: "busybox", State: "running", Labels: map[string]string{"made.by": "hand"}})
+	err := c.create(e, ct.Name)
+	if !errors.Is(err, planner.ErrNameHeld) || !strings.Contains(err.Error(), "podman rm "+ct.Name) {
+		t.Errorf("create over a foreign container: %v", err)
+	}
+	if got, _ := e.Container(ct.Name); got.ID != foreign.ID || got.State != "running" {
+		t.Errorf("the foreign container was touched: %+v", got)
 	}
 }

@@ -2,6 +2,7 @@ package fakeengine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -176,18 +177,66 @@ func (e *Engine) CreatePod(ctx context.Context, p *planner.Pod, s *stack.Stack) 
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.landsLateLocked("CreatePod", p.Name) {
+		e.createPodLocked(p)
+	}
+	if err := e.claimLocked("pod", p.Name, p.Labels, func() error { return e.createPodLocked(p) }); err != nil {
+		return fmt.Errorf("create pod %s: %w", p.Name, err)
+	}
+	return nil
+}
+
+// claimLocked runs create; when the name is held, it settles the holder
+// as podmanapi does, by planner.ClaimName: adopt it, replace it (remove it
+// and create once more), or refuse it untouched.
+func (e *Engine) claimLocked(kind, name string, want map[string]string, create func() error) error {
+	err := create()
+	if !errors.Is(err, ErrExists) {
+		return err
+	}
+	var h planner.Holder
+	switch {
+	case e.containers[name] != nil:
+		c := e.containers[name]
+		h = planner.Holder{Kind: "container", ID: c.ID, Name: name, State: c.State, Labels: c.Labels}
+	case e.pods[name] != nil:
+		pd := e.pods[name]
+		h = planner.Holder{Kind: "pod", ID: pd.ID, Name: name, State: e.podStateLocked(name), Labels: pd.Labels}
+	default:
+		return err
+	}
+	claim := planner.ClaimName(want, h)
+	if h.Kind != kind {
+		claim = planner.ClaimRefuse // one name space for pods and containers
+	}
+	switch claim {
+	case planner.ClaimAdopt:
+		return nil
+	case planner.ClaimRefuse:
+		return planner.RefusedName(h)
+	}
+	if kind == "pod" {
+		e.removePodLocked(e.pods[name])
+	} else {
+		e.removeLocked(e.containers[name], true)
+	}
+	return create()
+}
+
+// createPodLocked makes the pod, or says why it cannot.
+func (e *Engine) createPodLocked(p *planner.Pod) error {
 	if err := e.nameInUseLocked(p.Name); err != nil {
 		if _, isCtr := e.containers[p.Name]; isCtr {
 			err = podmanErr(ErrExists, fmt.Sprintf("adding pod to state: name %q is in use: container already exists", p.Name))
 		}
-		return fmt.Errorf("create pod %s: %w", p.Name, err)
+		return err
 	}
 	np := Pod{Name: p.Name, Labels: p.Labels, Infra: p.Infra}
 	if p.Infra {
 		if p.NetworkMode == "" {
 			np.Networks = sortedKeys(p.Networks)
 			if err := e.networksExistLocked(np.Networks); err != nil {
-				return fmt.Errorf("create pod %s: %w", p.Name, err)
+				return err
 			}
 		}
 		np.Ports = e.publishLocked(p.Ports)
@@ -238,7 +287,13 @@ func (e *Engine) CreateContainer(ctx context.Context, c *planner.Container, p *p
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if _, err := e.createLocked(c, p, s); err != nil {
+	if e.landsLateLocked("CreateContainer", c.Name) {
+		e.createLocked(c, p, s)
+	}
+	if err := e.claimLocked("container", c.Name, c.Labels, func() error {
+		_, err := e.createLocked(c, p, s)
+		return err
+	}); err != nil {
 		return fmt.Errorf("create container %s: %w", c.Name, err)
 	}
 	return nil
@@ -427,10 +482,15 @@ func (e *Engine) RemovePod(ctx context.Context, name string) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	p := e.pods[name]
-	if p == nil {
-		return nil
+	if p := e.pods[name]; p != nil {
+		e.removePodLocked(p)
 	}
+	return nil
+}
+
+// removePodLocked removes p and every container in it.
+func (e *Engine) removePodLocked(p *pod) {
+	name := p.Name
 	for _, cn := range sortedKeys(e.containers) {
 		if c := e.containers[cn]; c.Pod == name && !c.Infra {
 			e.removeLocked(c, false)
@@ -442,7 +502,6 @@ func (e *Engine) RemovePod(ctx context.Context, name string) error {
 	delete(e.pods, name)
 	e.emitLocked(ops.Event{Time: e.clockLocked(), Type: "pod", Action: "remove", Name: name, ID: p.ID})
 	e.changedLocked()
-	return nil
 }
 
 // RemoveVolume removes a volume, with force as podmanapi asks: the
