@@ -44,7 +44,7 @@ func (c Claim) String() string {
 
 // Holder is the object found holding a name a create wants.
 type Holder struct {
-	// Kind is "container" or "pod".
+	// Kind is "container", "pod", "secret", "volume" or "network".
 	Kind string
 	ID   string
 	Name string
@@ -53,6 +53,10 @@ type Holder struct {
 	State  string
 	Labels map[string]string
 }
+
+// Secrets, volumes and networks have no state: a secret of the project is
+// adopted when its content digest (LabelConfigHash) is the one wanted; a
+// volume or network of the project always is.
 
 // adoptable are the states in which a container is what a create (and
 // the start step after it) would leave: created, or already started by a
@@ -68,6 +72,9 @@ func ClaimName(want map[string]string, h Holder) Claim {
 	}
 	if h.Labels[LabelProject] == "" || h.Labels[LabelProject] != want[LabelProject] {
 		return ClaimRefuse
+	}
+	if h.Kind == "volume" || h.Kind == "network" {
+		return ClaimAdopt // its data and attachments are never replaced by a create
 	}
 	if h.Labels[LabelConfigHash] != want[LabelConfigHash] || h.Labels[LabelEnvironment] != want[LabelEnvironment] ||
 		h.Labels[LabelOneOff] != want[LabelOneOff] {
@@ -93,14 +100,14 @@ func RefusedName(h Holder) error {
 	if p := h.Labels[LabelProject]; p != "" {
 		whose = fmt.Sprintf("of project %q", p)
 	}
-	id := h.ID
-	if len(id) > 12 {
-		id = id[:12]
+	what := h.Kind
+	if id := h.ID; id != "" {
+		what += " " + id[:min(len(id), 12)]
 	}
 	rm := "podman rm " + h.Name
-	if h.Kind == "pod" {
-		rm = "podman pod rm " + h.Name
+	if h.Kind != "container" {
+		rm = "podman " + h.Kind + " rm " + h.Name
 	}
-	return fmt.Errorf("%w: the name %s is held by %s %s %s, left untouched: remove or rename it (%s), or run this stack under another project name (-p)",
-		ErrNameHeld, h.Name, h.Kind, id, whose, rm)
+	return fmt.Errorf("%w: the name %s is held by %s %s, left untouched: remove or rename it (%s), or run this stack under another project name (-p)",
+		ErrNameHeld, h.Name, what, whose, rm)
 }

@@ -31,6 +31,11 @@ func TestClaimName(t *testing.T) {
 		{"one-off", Holder{Kind: "container", State: "running", Labels: with(func(l map[string]string) { l[LabelOneOff] = "true" })}, ClaimReplace},
 		{"no labels", Holder{Kind: "container", State: "created"}, ClaimRefuse},
 		{"other project", Holder{Kind: "container", State: "created", Labels: with(func(l map[string]string) { l[LabelProject] = "blog" })}, ClaimRefuse},
+		{"late secret", Holder{Kind: "secret", Labels: same}, ClaimAdopt},
+		{"secret of other content", Holder{Kind: "secret", Labels: with(func(l map[string]string) { l[LabelConfigHash] = "h0" })}, ClaimReplace},
+		{"foreign secret", Holder{Kind: "secret"}, ClaimRefuse},
+		{"project's volume", Holder{Kind: "volume", Labels: Labels("shop", "")}, ClaimAdopt},
+		{"foreign network", Holder{Kind: "network", Labels: map[string]string{"made.by": "hand"}}, ClaimRefuse},
 		{"other project's pod", Holder{Kind: "pod", State: "Running", Labels: with(func(l map[string]string) { l[LabelProject] = "blog" })}, ClaimRefuse},
 	} {
 		if got := ClaimName(want, tc.h); got != tc.want {
@@ -51,6 +56,12 @@ func TestRefusedNameSaysWhoseAndTheFix(t *testing.T) {
 	}
 	err = RefusedName(Holder{Kind: "pod", Name: "shop-web", Labels: Labels("blog", "")})
 	for _, want := range []string{`of project "blog"`, "podman pod rm shop-web"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not say %q", err, want)
+		}
+	}
+	err = RefusedName(Holder{Kind: "volume", Name: "shop_data"})
+	for _, want := range []string{"volume", "podman volume rm shop_data"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q does not say %q", err, want)
 		}

@@ -7,7 +7,11 @@ import (
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
+	"github.com/containers/podman/v5/pkg/bindings/network"
 	"github.com/containers/podman/v5/pkg/bindings/pods"
+	"github.com/containers/podman/v5/pkg/bindings/secrets"
+	"github.com/containers/podman/v5/pkg/bindings/volumes"
+	entitiesTypes "github.com/containers/podman/v5/pkg/domain/entities/types"
 
 	"github.com/podstack/podstack/planner"
 )
@@ -29,7 +33,7 @@ var (
 func (c *Client) createClaiming(ctx context.Context, kind, name string, want map[string]string, create func() error) error {
 	err := create()
 	for retried := false; errors.Is(err, ErrExists); retried = true {
-		h, lerr := c.holder(ctx, name)
+		h, lerr := c.holder(ctx, kind, name)
 		if lerr != nil {
 			return fmt.Errorf("%w (and looking at what holds the name: %v)", err, lerr)
 		}
@@ -59,17 +63,28 @@ func (c *Client) createClaiming(ctx context.Context, kind, name string, want map
 }
 
 func (c *Client) removeHolder(ctx context.Context, h planner.Holder) error {
-	if h.Kind == "pod" {
+	switch h.Kind {
+	case "pod":
 		return c.RemovePod(ctx, h.Name)
+	case "secret":
+		return c.RemoveSecret(ctx, h.Name)
+	case "container":
+		return c.RemoveContainer(ctx, h.Name, true)
 	}
-	return c.RemoveContainer(ctx, h.Name, true)
+	return fmt.Errorf("a %s is never replaced", h.Kind)
 }
 
-// holder returns what holds name: a container, a pod, or a container only
-// in storage. A name held by nothing inspectable, or only in storage, may
-// be one the service is still creating, so it looks again until that
-// settles or claimPatience runs out; nil when nothing holds it by then.
-func (c *Client) holder(ctx context.Context, name string) (*planner.Holder, error) {
+// holder returns what holds the name a create of kind wants: for a
+// container or pod, a container, a pod, or a container only in storage
+// (Podman keeps one name space for those). A name held by nothing
+// inspectable, or only in storage, may be one the service is still
+// creating, so it looks again until that settles or claimPatience runs
+// out; nil when nothing holds it by then.
+func (c *Client) holder(ctx context.Context, kind, name string) (*planner.Holder, error) {
+	switch kind {
+	case "secret", "volume", "network":
+		return c.lookObject(ctx, kind, name)
+	}
 	deadline := time.Now().Add(claimPatience)
 	for {
 		h, err := c.lookHolder(ctx, name)
@@ -118,4 +133,35 @@ func (c *Client) lookHolder(ctx context.Context, name string) (*planner.Holder, 
 		}
 	}
 	return nil, nil
+}
+
+// lookObject returns the secret, volume or network called name; nil when
+// there is none (it went since the create was refused).
+func (c *Client) lookObject(ctx context.Context, kind, name string) (*planner.Holder, error) {
+	h := &planner.Holder{Kind: kind, Name: name}
+	var err error
+	switch kind {
+	case "secret":
+		var info *entitiesTypes.SecretInfoReport
+		if info, err = secrets.Inspect(c.ctx(ctx), name, nil); err == nil {
+			h.ID, h.Labels = info.ID, info.Spec.Labels
+		}
+	case "volume":
+		var info *entitiesTypes.VolumeConfigResponse
+		if info, err = volumes.Inspect(c.ctx(ctx), name, nil); err == nil {
+			h.Labels = info.Labels
+		}
+	case "network":
+		var info entitiesTypes.NetworkInspectReport
+		if info, err = network.Inspect(c.ctx(ctx), name, nil); err == nil {
+			h.ID, h.Labels = info.ID, info.Labels
+		}
+	}
+	if err != nil {
+		if err = mapErr(err); errors.Is(err, ErrNotFound) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("inspect %s %s: %w", kind, name, err)
+	}
+	return h, nil
 }

@@ -2,7 +2,9 @@ package podmanapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -160,4 +162,72 @@ func TestCreateMeetsItsNameHeld(t *testing.T) {
 			t.Errorf("the other project's pod was replaced: %s, was %s", got, id)
 		}
 	})
+}
+
+// TestCreateSecretAndVolumeMeetTheirNameHeld: a secret met at create is
+// adopted when it is the project's with the content wanted, replaced when
+// its content differs, refused when it is not the project's; a volume (or
+// network) is adopted when it is the project's and refused, untouched,
+// when it is not.
+func TestCreateSecretAndVolumeMeetTheirNameHeld(t *testing.T) {
+	c := testClient(t)
+	ctx := context.Background()
+	project := fmt.Sprintf("itclaims%d", time.Now().UnixNano()%1000000)
+	dir := t.TempDir()
+	file := dir + "/pw"
+	if err := os.WriteFile(file, []byte("hunter2"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &stack.Stack{Name: project, Secrets: map[string]*stack.Secret{"pw": {Key: "pw", File: file}}}
+	sec := &planner.SecretSpec{Name: project + "_pw", Kind: "secret", Key: "pw", Digest: "d1"}
+	vol := &stack.Volume{Key: "data", Name: project + "_data"}
+	t.Cleanup(func() {
+		exec.Command("podman", "--url", c.URL(), "secret", "rm", sec.Name).Run()
+		exec.Command("podman", "--url", c.URL(), "volume", "rm", "-f", vol.Name).Run()
+	})
+	labels := func(digest string) map[string]string {
+		return planner.Labels(project, "", planner.LabelSecret, "secret/pw", planner.LabelConfigHash, digest)
+	}
+	secretID := func() string {
+		return podman(t, c, "secret", "inspect", "--format", "{{.ID}}", sec.Name)
+	}
+	outOfBand := func(l map[string]string) string {
+		t.Helper()
+		podman(t, c, append(append([]string{"secret", "create"}, labelArgs(l)...), sec.Name, file)...)
+		return secretID()
+	}
+
+	id := outOfBand(labels("d1"))
+	if err := c.CreateSecret(ctx, sec, s, labels("d1")); err != nil {
+		t.Fatalf("create of a secret that landed late: %v, want it adopted", err)
+	}
+	if got := secretID(); got != id {
+		t.Errorf("secret made again (%s, was %s), want it adopted", got, id)
+	}
+	podman(t, c, "secret", "rm", sec.Name)
+
+	id = outOfBand(labels("d0"))
+	if err := c.CreateSecret(ctx, sec, s, labels("d1")); err != nil {
+		t.Fatalf("create over the project's secret of other content: %v, want it replaced", err)
+	}
+	if got := secretID(); got == id {
+		t.Errorf("secret of other content kept (%s), want it replaced", got)
+	}
+	podman(t, c, "secret", "rm", sec.Name)
+
+	id = outOfBand(map[string]string{"made.by": "hand"})
+	if err := c.CreateSecret(ctx, sec, s, labels("d1")); !errors.Is(err, planner.ErrNameHeld) || !strings.Contains(err.Error(), "podman secret rm "+sec.Name) {
+		t.Errorf("create over a foreign secret: %v, want a refusal naming it and the fix", err)
+	}
+	if got := secretID(); got != id {
+		t.Errorf("the foreign secret was replaced: %s, was %s", got, id)
+	}
+
+	podman(t, c, append(append([]string{"volume", "create"}, labelArgs(map[string]string{"made.by": "hand"})...), vol.Name)...)
+	if err := c.CreateVolume(ctx, vol, planner.Labels(project, "", planner.LabelVolume, "data")); !errors.Is(err, planner.ErrNameHeld) {
+		t.Errorf("create over a foreign volume: %v, want a refusal", err)
+	}
+	if got := podman(t, c, "volume", "inspect", "--format", `{{index .Labels "made.by"}}`, vol.Name); got != "hand" {
+		t.Errorf("the foreign volume was touched: made.by=%q", got)
+	}
 }

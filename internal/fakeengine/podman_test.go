@@ -215,33 +215,61 @@ func TestVolumes(t *testing.T) {
 	}
 }
 
-// TestSecretsAndExistingObjects: a second secret of a name fails; existing
-// networks and volumes are accepted as they are.
+// TestSecretsAndExistingObjects: a secret, network or volume met at create
+// is settled as podmanapi settles it (planner.ClaimName): a secret that is
+// not the project's is refused, the project's of the same content adopted
+// and of other content replaced; a network or volume of the project is
+// accepted as it is, one of no project refused and left as it was.
 func TestSecretsAndExistingObjects(t *testing.T) {
 	f := newFixture(t, shopStack)
 	s := f.load("")
 	ctx := context.Background()
 	e := f.e
 	spec := &planner.SecretSpec{Name: "shop_dbpass", Kind: "secret", Key: "dbpass"}
+	mine := func(digest string) map[string]string {
+		return planner.Labels("shop", "", planner.LabelConfigHash, digest)
+	}
 	if err := e.CreateSecret(ctx, spec, s, map[string]string{"a": "1"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.CreateSecret(ctx, spec, s, nil); !errors.Is(err, fakeengine.ErrExists) || !strings.Contains(err.Error(), "secret name in use") {
-		t.Errorf("second secret: %v", err)
+	if err := e.CreateSecret(ctx, spec, s, mine("d1")); !errors.Is(err, planner.ErrNameHeld) || !strings.Contains(err.Error(), "podman secret rm shop_dbpass") {
+		t.Errorf("a secret over one of no project: %v", err)
 	}
+	e.RemoveSecret(ctx, spec.Name)
+	if err := e.CreateSecret(ctx, spec, s, mine("d0")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.CreateSecret(ctx, spec, s, mine("d0")); err != nil {
+		t.Errorf("a secret over the project's of the same content: %v", err)
+	}
+	if err := e.CreateSecret(ctx, spec, s, mine("d1")); err != nil {
+		t.Errorf("a secret over the project's of other content: %v", err)
+	}
+	if got := e.Secrets(); len(got) != 1 || got[0].Labels[planner.LabelConfigHash] != "d1" {
+		t.Errorf("secrets %+v, want the one of content d1", got)
+	}
+
 	e.AddNetwork(fakeengine.Network{Name: "shop_default", Labels: map[string]string{"mine": "yes"}})
-	if err := e.CreateNetwork(ctx, s.Networks["default"], map[string]string{planner.LabelProject: "shop"}); err != nil {
-		t.Errorf("create of an existing network: %v", err)
+	if err := e.CreateNetwork(ctx, s.Networks["default"], map[string]string{planner.LabelProject: "shop"}); !errors.Is(err, planner.ErrNameHeld) {
+		t.Errorf("create over a network of no project: %v", err)
 	}
 	if n := e.Networks(); !slices.ContainsFunc(n, func(n fakeengine.Network) bool { return n.Name == "shop_default" && n.Labels["mine"] == "yes" }) {
 		t.Errorf("the existing network changed: %+v", n)
 	}
 	e.AddVolume(fakeengine.Volume{Name: "shop_data", Labels: map[string]string{"mine": "yes"}})
-	if err := e.CreateVolume(ctx, s.Volumes["data"], map[string]string{planner.LabelProject: "shop"}); err != nil {
-		t.Errorf("create of an existing volume: %v", err)
+	if err := e.CreateVolume(ctx, s.Volumes["data"], map[string]string{planner.LabelProject: "shop"}); !errors.Is(err, planner.ErrNameHeld) {
+		t.Errorf("create over a volume of no project: %v", err)
 	}
 	if v := e.Volumes(); len(v) != 1 || v[0].Labels["mine"] != "yes" || v[0].Labels[planner.LabelProject] != "" {
 		t.Errorf("the existing volume changed: %+v", v)
+	}
+	e.RemoveVolume(ctx, "shop_data")
+	e.AddVolume(fakeengine.Volume{Name: "shop_data", Labels: map[string]string{planner.LabelProject: "shop", "mine": "yes"}})
+	if err := e.CreateVolume(ctx, s.Volumes["data"], map[string]string{planner.LabelProject: "shop"}); err != nil {
+		t.Errorf("create over the project's volume: %v", err)
+	}
+	if v := e.Volumes(); len(v) != 1 || v[0].Labels["mine"] != "yes" {
+		t.Errorf("the project's volume changed: %+v", v)
 	}
 }
 

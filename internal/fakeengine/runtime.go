@@ -48,7 +48,8 @@ func (e *Engine) BuildImage(ctx context.Context, ref string, b *stack.Build) err
 }
 
 // CreateNetwork creates a network with the stack's labels; an existing
-// network of that name is accepted as it is, as podmanapi accepts it.
+// network of that name is settled as podmanapi settles it: the project's
+// accepted as it is, another refused (planner.ClaimName).
 func (e *Engine) CreateNetwork(ctx context.Context, n *stack.Network, labels map[string]string) error {
 	if err := e.begin(ctx, "CreateNetwork", n.Name); err != nil {
 		return fmt.Errorf("create network %s: %w", n.Name, err)
@@ -60,8 +61,15 @@ func (e *Engine) CreateNetwork(ctx context.Context, n *stack.Network, labels map
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if err := e.claimLocked("network", n.Name, labels, func() error { return e.createNetworkLocked(n, labels) }); err != nil {
+		return fmt.Errorf("create network %s: %w", n.Name, err)
+	}
+	return nil
+}
+
+func (e *Engine) createNetworkLocked(n *stack.Network, labels map[string]string) error {
 	if e.networks[n.Name] != nil {
-		return nil
+		return podmanErr(ErrExists, fmt.Sprintf("network name %s already used: network already exists", n.Name))
 	}
 	driver := n.Driver
 	if driver == "" {
@@ -81,15 +89,22 @@ func merge(a, b map[string]string) map[string]string {
 }
 
 // CreateVolume creates a named volume with the stack's labels; an existing
-// one is accepted as it is.
+// one is settled as for networks.
 func (e *Engine) CreateVolume(ctx context.Context, v *stack.Volume, labels map[string]string) error {
 	if err := e.begin(ctx, "CreateVolume", v.Name); err != nil {
 		return fmt.Errorf("create volume %s: %w", v.Name, err)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if err := e.claimLocked("volume", v.Name, labels, func() error { return e.createVolumeLocked(v, labels) }); err != nil {
+		return fmt.Errorf("create volume %s: %w", v.Name, err)
+	}
+	return nil
+}
+
+func (e *Engine) createVolumeLocked(v *stack.Volume, labels map[string]string) error {
 	if e.volumes[v.Name] != nil {
-		return nil
+		return podmanErr(ErrExists, fmt.Sprintf("volume with name %s already exists: volume already exists", v.Name))
 	}
 	e.volumes[v.Name] = &Volume{Name: v.Name, Labels: merge(v.Labels, labels), Driver: v.Driver, Options: maps.Clone(v.Options)}
 	e.emitLocked(ops.Event{Time: e.clockLocked(), Type: "volume", Action: "create", Name: v.Name})
@@ -98,8 +113,8 @@ func (e *Engine) CreateVolume(ctx context.Context, v *stack.Volume, labels map[s
 }
 
 // CreateSecret creates a Podman secret from the stack's secret or config,
-// reading its content now as podmanapi does. A secret of that name is an
-// error (Podman: "secret name in use"), as is empty content.
+// reading its content now as podmanapi does. Empty content is an error; a
+// secret of that name is settled by planner.ClaimName as podmanapi does.
 func (e *Engine) CreateSecret(ctx context.Context, sec *planner.SecretSpec, s *stack.Stack, labels map[string]string) error {
 	if err := e.begin(ctx, "CreateSecret", sec.Name); err != nil {
 		return fmt.Errorf("create secret %s: %w", sec.Name, err)
@@ -127,15 +142,20 @@ func (e *Engine) CreateSecret(ctx context.Context, sec *planner.SecretSpec, s *s
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.secrets[sec.Name] != nil {
-		return fmt.Errorf("create secret %s: %w", sec.Name, podmanErr(ErrExists, sec.Name+": secret name in use"))
+	if err := e.claimLocked("secret", sec.Name, labels, func() error {
+		if e.secrets[sec.Name] != nil {
+			return podmanErr(ErrExists, sec.Name+": secret name in use")
+		}
+		if len(data) == 0 || len(data) >= 512000 {
+			return podmanErr(nil, "secret data must be larger than 0 and less than 512000 bytes")
+		}
+		e.secrets[sec.Name] = &Secret{ID: e.newIDLocked()[:25], Name: sec.Name, Labels: maps.Clone(labels), Data: data}
+		e.emitLocked(ops.Event{Time: e.clockLocked(), Type: "secret", Action: "create", Name: sec.Name})
+		e.changedLocked()
+		return nil
+	}); err != nil {
+		return fmt.Errorf("create secret %s: %w", sec.Name, err)
 	}
-	if len(data) == 0 || len(data) >= 512000 {
-		return fmt.Errorf("create secret %s: %w", sec.Name, podmanErr(nil, "secret data must be larger than 0 and less than 512000 bytes"))
-	}
-	e.secrets[sec.Name] = &Secret{ID: e.newIDLocked()[:25], Name: sec.Name, Labels: maps.Clone(labels), Data: data}
-	e.emitLocked(ops.Event{Time: e.clockLocked(), Type: "secret", Action: "create", Name: sec.Name})
-	e.changedLocked()
 	return nil
 }
 
@@ -196,6 +216,12 @@ func (e *Engine) claimLocked(kind, name string, want map[string]string, create f
 	}
 	var h planner.Holder
 	switch {
+	case kind == "secret":
+		h = planner.Holder{Kind: kind, ID: e.secrets[name].ID, Name: name, Labels: e.secrets[name].Labels}
+	case kind == "volume":
+		h = planner.Holder{Kind: kind, Name: name, Labels: e.volumes[name].Labels}
+	case kind == "network":
+		h = planner.Holder{Kind: kind, Name: name, Labels: e.networks[name].Labels}
 	case e.containers[name] != nil:
 		c := e.containers[name]
 		h = planner.Holder{Kind: "container", ID: c.ID, Name: name, State: c.State, Labels: c.Labels}
@@ -215,9 +241,14 @@ func (e *Engine) claimLocked(kind, name string, want map[string]string, create f
 	case planner.ClaimRefuse:
 		return planner.RefusedName(h)
 	}
-	if kind == "pod" {
+	switch kind {
+	case "pod":
 		e.removePodLocked(e.pods[name])
-	} else {
+	case "secret":
+		delete(e.secrets, name)
+		e.emitLocked(ops.Event{Time: e.clockLocked(), Type: "secret", Action: "remove", Name: name})
+		e.changedLocked()
+	default:
 		e.removeLocked(e.containers[name], true)
 	}
 	return create()
