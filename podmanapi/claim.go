@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
@@ -122,8 +123,7 @@ func (c *Client) lookHolder(ctx context.Context, name string) (*planner.Holder, 
 		return nil, fmt.Errorf("inspect pod %s: %w", name, err)
 	}
 	// Podman applies no filters to containers only in storage: list them all.
-	all, external := true, true
-	list, err := containers.List(c.ctx(ctx), &containers.ListOptions{All: &all, External: &external})
+	list, err := c.listExternal(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", mapErr(err))
 	}
@@ -165,3 +165,41 @@ func (c *Client) lookObject(ctx context.Context, kind, name string) (*planner.Ho
 	}
 	return h, nil
 }
+
+// listExternal lists every container (with filters) and those only in
+// storage. Podman 4.x fails the whole list when a container in storage
+// goes while it looks at it ("determining buildah container for container
+// X: container not known"), as happens while a create or removal of any
+// client of the same storage is under way: that list is tried again.
+func (c *Client) listExternal(ctx context.Context, filters map[string][]string) ([]entitiesTypes.ListContainer, error) {
+	all, external := true, true
+	var list []entitiesTypes.ListContainer
+	err := retryVanished(ctx, func() error {
+		var err error
+		list, err = containers.List(c.ctx(ctx), &containers.ListOptions{All: &all, External: &external, Filters: filters})
+		return err
+	})
+	return list, err
+}
+
+// retryVanished runs list until it no longer fails on a container that
+// vanished under it, up to vanishedRetries times.
+func retryVanished(ctx context.Context, list func() error) error {
+	for try := 0; ; try++ {
+		err := list()
+		if err == nil || try >= vanishedRetries || !strings.Contains(err.Error(), "determining buildah container") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(vanishedWait):
+		}
+	}
+}
+
+// vanishedRetries and vanishedWait bound retryVanished's patience.
+var (
+	vanishedRetries = 10
+	vanishedWait    = 200 * time.Millisecond
+)

@@ -231,3 +231,26 @@ func TestCreateSecretAndVolumeMeetTheirNameHeld(t *testing.T) {
 		t.Errorf("the foreign volume was touched: made.by=%q", got)
 	}
 }
+
+// TestRetryVanished: a container list that failed on a container which
+// vanished under it (another client's create or removal in the same
+// storage) is tried again; any other failure is not.
+func TestRetryVanished(t *testing.T) {
+	defer func(w time.Duration) { vanishedWait = w }(vanishedWait)
+	vanishedWait = time.Millisecond
+	tries := 0
+	err := retryVanished(context.Background(), func() error {
+		if tries++; tries < 3 {
+			return errors.New("determining buildah container for container 0ebc2b1b21f7: container not known")
+		}
+		return nil
+	})
+	if err != nil || tries != 3 {
+		t.Errorf("after %d tries: %v, want success on the third", tries, err)
+	}
+	tries = 0
+	err = retryVanished(context.Background(), func() error { tries++; return errors.New("no such network") })
+	if err == nil || tries != 1 {
+		t.Errorf("another failure was tried %d times (%v), want once", tries, err)
+	}
+}
