@@ -350,9 +350,12 @@ type Runtime interface {
 	CreateSecret(ctx context.Context, sec *SecretSpec, s *stack.Stack, labels map[string]string) error
 	// CreatePod creates (but does not start) a pod. With p.Infra false the
 	// runtime may create nothing and let the single container carry the
-	// pod's ports and aliases.
+	// pod's ports and aliases. A pod already holding the name is settled
+	// by ClaimName (adopted, replaced, or refused with RefusedName).
 	CreatePod(ctx context.Context, p *Pod, s *stack.Stack) error
-	// CreateContainer creates (but does not start) a container.
+	// CreateContainer creates (but does not start) a container. A
+	// container already holding the name is settled by ClaimName, as for
+	// pods, so a create that landed late does not fail the next run.
 	CreateContainer(ctx context.Context, c *Container, p *Pod, s *stack.Stack) error
 	// StartContainer starts a created or stopped container.
 	StartContainer(ctx context.Context, name string) error

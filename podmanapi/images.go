@@ -67,14 +67,6 @@ func (c *Client) observeImage(ctx context.Context, ref string) (*localImage, err
 	return img, nil
 }
 
-// buildRace reports the error Podman (before 5.2) answers a listing of
-// external containers with when a build on the host removes one of its
-// step containers between the list and the lookup (Podman issue 23492).
-// The next list does not see that container: it is worth asking again.
-func buildRace(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "determining buildah container")
-}
-
 // PullImage pulls ref with Podman's pull policy, writing Podman's progress
 // lines ("Trying to pull ...", "Copying blob ...") to out.
 func (c *Client) PullImage(ctx context.Context, ref, policy string, out io.Writer) error {

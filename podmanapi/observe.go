@@ -42,11 +42,7 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 		// Podman service that died mid-create leaves behind, holding the
 		// name. Podman applies no filter to those: keep the ones named like
 		// the project's containers; the planner matches exact names.
-		all, external := true, true
-		list, err := containers.List(c.ctx(gctx), &containers.ListOptions{All: &all, External: &external, Filters: filter})
-		for try := 0; buildRace(err) && try < 10; try++ {
-			list, err = containers.List(c.ctx(gctx), &containers.ListOptions{All: &all, External: &external, Filters: filter})
-		}
+		list, err := c.listExternal(gctx, filter)
 		if err != nil {
 			return fmt.Errorf("list containers: %w", mapErr(err))
 		}

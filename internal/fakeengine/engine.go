@@ -106,6 +106,7 @@ type Engine struct {
 	stats          map[string]ops.Stat
 	faults         map[string]*fault
 	delays         map[string]time.Duration
+	late           map[string]bool // "Op name" of creates that land late (LandLate)
 
 	calls    []Call
 	history  []ops.Event
@@ -144,6 +145,7 @@ func New() *Engine {
 		stats:          map[string]ops.Stat{},
 		faults:         map[string]*fault{},
 		delays:         map[string]time.Duration{},
+		late:           map[string]bool{},
 		subs:           map[*subscriber]bool{},
 		nextPort:       40000,
 	}
@@ -244,6 +246,25 @@ func (e *Engine) setFault(op, name string, err error, left int) {
 		return
 	}
 	e.faults[op+" "+name] = &fault{err: err, left: left}
+}
+
+// LandLate makes the next call of op ("CreateContainer" or "CreatePod") on
+// name find the object already made, as the call itself would make it: a
+// create of a killed client that the service finished after the next run
+// had observed. The call then meets its name held.
+func (e *Engine) LandLate(op, name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.late[op+" "+name] = true
+}
+
+// landsLateLocked reports (and uses up) a LandLate of op on name.
+func (e *Engine) landsLateLocked(op, name string) bool {
+	if !e.late[op+" "+name] {
+		return false
+	}
+	delete(e.late, op+" "+name)
+	return true
 }
 
 // Delay makes every call of op on name ("" any) take d of real time before
