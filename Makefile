@@ -10,7 +10,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS := -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/internal/version.Commit=$(COMMIT)
 BIN := bin/stack
-TEST_TIMEOUT ?= 15m
+TEST_TIMEOUT ?= 25m
 
 # WITH_SERVICE runs the rest of a recipe line against a private Podman API
 # service (started here, stopped when the line ends, even on failure), with

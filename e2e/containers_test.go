@@ -173,16 +173,29 @@ func TestRunFlags(t *testing.T) {
 	}
 }
 
-// TestComposeUsersDayContainers is the containers part of a docker compose
-// user's day (issue 14's acceptance): cp a file in and out, exec with
-// piped stdin, run --rm a one-off on a service with a restart policy
-// (it runs once), scale up and down.
-func TestComposeUsersDayContainers(t *testing.T) {
+// TestComposeUsersDay is a docker compose user's day (issue 14's
+// acceptance), one command after another on one project: build an image
+// from a Dockerfile with up --build, edit the Dockerfile and see up
+// rebuild and recreate only that service, cp a file in and out, exec with
+// piped stdin, run --rm a one-off of a service with a restart policy (it
+// runs once), scale up and down, watch sync a changed file into the
+// running container, and down --rmi local remove the built image.
+func TestComposeUsersDay(t *testing.T) {
 	requirePodman(t)
-	p := project(t, "dayc")
+	p := project(t, "day")
+	image := "localhost/" + p + "-app:latest"
+	seen := removeImages(t, image)
 	dir := writeStack(t, map[string]string{
-		"seed.sql": "INSERT INTO t VALUES (1);\n",
+		"seed.sql":        "INSERT INTO t VALUES (1);\n",
+		"app/Dockerfile":  webDockerfile("v1"),
+		"site/index.html": "v1",
 		"compose.yaml": `services:
+  app:
+    build: ./app
+    command: ["/bin/sh", "-c", "cat /version; exec sleep 3600"]
+    develop:
+      watch:
+        - {path: ./site, action: sync, target: /srv/site}
   db:
     image: localhost/busybox:test
     command: ` + sleeper + `
@@ -196,9 +209,34 @@ func TestComposeUsersDayContainers(t *testing.T) {
 volumes:
   data: {}
 `})
-	mustStack(t, dir, "-p", p, "up", "-d")
 
-	// cp in, into every replica, then out again.
+	// up --build builds app's image; an edited Dockerfile is rebuilt by
+	// the next up, which recreates app alone.
+	r := mustStack(t, dir, "-p", p, "up", "-d", "--build")
+	seen()
+	if !strings.Contains(r.stderr, "built-2-web-v1") || !imageExists(t, image) {
+		t.Fatalf("up --build: want %s built, with its output:\n%s", image, r.stderr)
+	}
+	before := containerIDs(t, p)
+	if err := os.WriteFile(filepath.Join(dir, "app/Dockerfile"), []byte(webDockerfile("v2")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = mustStack(t, dir, "-p", p, "up", "-d")
+	seen()
+	if !strings.Contains(r.stderr, "built-2-web-v2") {
+		t.Errorf("up after editing the Dockerfile did not rebuild:\n%s", r.stderr)
+	}
+	after := containerIDs(t, p)
+	for name, id := range before {
+		if changed, want := after[name] != id, name == p+"-app-1"; changed != want {
+			t.Errorf("up after editing app's Dockerfile: %s recreated=%v, want %v", name, changed, want)
+		}
+	}
+	if got := mustStack(t, dir, "-p", p, "exec", "-T", "app", "cat", "/version").stdout; strings.TrimSpace(got) != "v2" {
+		t.Errorf("app runs %q, want the rebuilt v2", got)
+	}
+
+	// cp in, then out again.
 	mustStack(t, dir, "-p", p, "cp", "seed.sql", "db:/data/")
 	mustStack(t, dir, "-p", p, "cp", "db:/data/seed.sql", "copied.sql")
 	if got, err := os.ReadFile(filepath.Join(dir, "copied.sql")); err != nil || string(got) != "INSERT INTO t VALUES (1);\n" {
@@ -215,7 +253,7 @@ volumes:
 	}
 
 	// A one-off of the restart: unless-stopped worker runs once.
-	r := runStackIn(t, dir, "", 2*time.Minute, "-p", p, "run", "--rm", "worker", "sh", "-c", "echo migrated >> /data/migrations")
+	r = runStackIn(t, dir, "", 2*time.Minute, "-p", p, "run", "--rm", "worker", "sh", "-c", "echo migrated >> /data/migrations")
 	if r.code != 0 {
 		t.Fatalf("run --rm worker: %s", r)
 	}
@@ -241,6 +279,59 @@ volumes:
 	mustStack(t, dir, "-p", p, "scale", "worker=1")
 	if names := podman(t, "ps", "-a", "--filter", "label=io.podstack.project="+p, "--format", "{{.Names}}"); strings.Contains(names, p+"-worker-2") || !strings.Contains(names, p+"-worker-1") {
 		t.Errorf("scale worker=1 left:\n%s", names)
+	}
+
+	// watch syncs a changed file into the running app container.
+	watchDaySync(t, dir, p)
+
+	// down --rmi local removes the built image, and only it.
+	mustStack(t, dir, "-p", p, "down", "--rmi", "local")
+	if imageExists(t, image) {
+		t.Errorf("down --rmi local left %s", image)
+	}
+	if !imageExists(t, "localhost/busybox:test") {
+		t.Errorf("down --rmi local removed an image the stack did not build")
+	}
+}
+
+// watchDaySync runs `stack watch --no-up` in dir, changes site/index.html
+// and waits until app's container has the new content; then stops watch
+// with Ctrl-C.
+func watchDaySync(t *testing.T, dir, p string) {
+	t.Helper()
+	cmd := exec.Command(stackBin, "-p", p, "--progress", "plain", "watch", "--no-up")
+	cmd.Dir, cmd.Env = dir, stackEnv(podURL)
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("watch still running 30s after Ctrl-C:\n%s", stderr.String())
+		}
+	}()
+	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(stderr.String(), "Watch enabled"); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("watch never said it was watching:\n%s", stderr.String())
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "site/index.html"), []byte("v2"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(300 * time.Millisecond) {
+		if r := runStack(t, dir, "-p", p, "exec", "-T", "app", "cat", "/srv/site/index.html"); r.stdout == "v2" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("watch did not sync site/index.html into app within a minute:\n%s", stderr.String())
+		}
 	}
 }
 
@@ -405,5 +496,36 @@ func TestRunInterrupt(t *testing.T) {
 	}
 	if c.State.Running || c.State.ExitCode != 9 {
 		t.Errorf("the one-off did not get the interrupt: running %v, exit code %d", c.State.Running, c.State.ExitCode)
+	}
+}
+
+// TestNamedServiceEnablesItsProfileInEveryCommand: as docker compose does,
+// naming a service behind a profile on the command line enables that
+// profile for run, create and scale (run used to say "no such service").
+func TestNamedServiceEnablesItsProfileInEveryCommand(t *testing.T) {
+	requirePodman(t)
+	p := project(t, "profnamed")
+	dir := writeStack(t, map[string]string{"compose.yaml": `services:
+  web:
+    image: localhost/busybox:test
+    command: ` + sleeper + `
+  tool:
+    image: localhost/busybox:test
+    profiles: [tools]
+    command: ` + sleeper + `
+`})
+	if r := runStackIn(t, dir, "", time.Minute, "-p", p, "run", "--rm", "-T", "tool", "echo", "from-tool"); r.code != 0 || !strings.Contains(r.stdout, "from-tool") {
+		t.Errorf("run --rm tool: %s", r)
+	}
+	mustStack(t, dir, "-p", p, "create", "tool")
+	if got := podman(t, "ps", "-a", "--filter", "name=^"+p+"-tool-1$", "--format", "{{.Names}}"); strings.TrimSpace(got) != p+"-tool-1" {
+		t.Errorf("create tool: containers %q", got)
+	}
+	mustStack(t, dir, "-p", p, "scale", "tool=2")
+	if got := podman(t, "ps", "--filter", "name=^"+p+"-tool-", "--format", "{{.Names}}"); len(strings.Fields(got)) != 2 {
+		t.Errorf("scale tool=2: running %q", got)
+	}
+	if got := podman(t, "ps", "-a", "--filter", "name=^"+p+"-web-", "--format", "{{.Names}}"); strings.TrimSpace(got) != "" {
+		t.Errorf("scale tool=2 touched web: %q", got)
 	}
 }

@@ -49,6 +49,7 @@ func TestMain(m *testing.M) {
 		}
 		code := m.Run()
 		testcorpus.Report()
+		reportNotRun()
 		return code
 	}())
 }
@@ -95,6 +96,36 @@ func serverCaps(t *testing.T) podmanapi.Capabilities {
 		t.Fatal(capsErr)
 	}
 	return caps
+}
+
+var (
+	notRunMu   sync.Mutex
+	notRunList []string
+)
+
+// notRun records a check this service cannot run (what, and why: a limit of
+// the Podman or host under test, never a podstack failure). It is logged in
+// the test and listed again, loudly, when the tests end: a gate on a
+// capability says what it leaves out, it never skips silently.
+func notRun(t *testing.T, what string, why error) {
+	t.Helper()
+	t.Logf("NOT RUN: %s: %v", what, why)
+	notRunMu.Lock()
+	defer notRunMu.Unlock()
+	notRunList = append(notRunList, fmt.Sprintf("%s: %s: %v", t.Name(), what, why))
+}
+
+func reportNotRun() {
+	notRunMu.Lock()
+	defer notRunMu.Unlock()
+	if len(notRunList) == 0 {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "\n*** NOT RUN on this Podman service, %d check(s) (limits of the service, not failures):\n", len(notRunList))
+	for _, s := range notRunList {
+		fmt.Fprintf(os.Stderr, "***   %s\n", s)
+	}
+	fmt.Fprintln(os.Stderr)
 }
 
 type result struct {

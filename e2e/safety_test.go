@@ -84,7 +84,9 @@ secrets:
 
 // TestDownPausedAndSharedNamespace: down takes a paused container (Podman
 // alone refuses to stop one) and removes a service whose pid namespace
-// another joins only after that one.
+// another joins only after that one. Where the service cannot pause
+// (rootless on cgroup v1), the refusal must explain that limit, and down is
+// tested on the running containers sharing the namespace.
 func TestDownPausedAndSharedNamespace(t *testing.T) {
 	requirePodman(t)
 	p := project(t, "pausedown")
@@ -100,7 +102,18 @@ func TestDownPausedAndSharedNamespace(t *testing.T) {
     pid: "service:app"
 `})
 	mustStack(t, dir, "-p", p, "up", "-d")
-	mustStack(t, dir, "-p", p, "pause", "app")
+	if k := serverCaps(t); k.Freezer() != nil {
+		r := runStack(t, dir, "-p", p, "pause", "app")
+		if r.code != 1 || !strings.Contains(r.stderr, "cgroup v1") || !strings.Contains(r.stderr, "cgroup v2") {
+			t.Errorf("pause on %s: want the limit explained, with the fix: %s", k.Mode(), r)
+		}
+		if st := inspect(t, p+"-app-1").State.Status; st != "running" {
+			t.Errorf("app is %s after a refused pause", st)
+		}
+		notRun(t, "down of a paused container (down of the shared pid namespace still runs)", k.Freezer())
+	} else {
+		mustStack(t, dir, "-p", p, "pause", "app")
+	}
 	mustStack(t, dir, "-p", p, "down")
 	if st := stateOf(t, podURL, p); len(st.containers)+len(st.pods) > 0 {
 		t.Errorf("down left %+v", st)

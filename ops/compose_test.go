@@ -142,7 +142,7 @@ func TestLs(t *testing.T) {
 func TestJSONKeysAreComposes(t *testing.T) {
 	for _, v := range []any{
 		ops.Container{Name: "c"}, ops.ProjectSummary{Name: "p", Environment: "prod"},
-		ops.Image{Container: "c"}, ops.PodStat{Stat: ops.Stat{Name: "n", CPUPercent: 1}, Pod: "p"},
+		ops.Image{ContainerName: "c", Created: &time.Time{}}, ops.PodStat{Stat: ops.Stat{Name: "n", CPUPercent: 1}, Pod: "p"},
 	} {
 		data, _ := json.Marshal(v)
 		var m map[string]any

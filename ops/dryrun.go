@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,15 +17,17 @@ import (
 
 // DryRun returns an Engine on which nothing changes: what reads passes
 // through to e, and every operation that would change something (create,
-// start, stop, remove, kill, pause, exec, run, pull, build) succeeds
-// without reaching e. It is `--dry-run` for every command at once: a use
-// case runs as it would, its plan steps reported through Progress as
-// usual, and the engine is left as it was.
+// start, stop, remove, kill, pause, exec, run, pull, build, push, remove an
+// image) succeeds without reaching e. It is `--dry-run` for every command
+// at once: a use case runs as it would, its plan steps reported through
+// Progress as usual, and the engine is left as it was.
 //
 // So that a command of several phases plans each phase as after the one
 // before (restart: the starts after the stops), Observe reports what this
-// engine stopped as exited, started as running and removed as gone. Waits
-// end at once (health "healthy", exit 0), since nothing was started.
+// engine stopped as exited, started as running and removed as gone, and
+// the images it built or pulled as present (a build's with its new build
+// digest) and those it removed as gone. Waits end at once (health
+// "healthy", exit 0), since nothing was started.
 // Exec, RunContainer, CopyTo and AttachContainer, which no step reports, say what
 // they would do through say (nil: nothing).
 //
@@ -34,7 +38,7 @@ func DryRun(e Engine, say func(string)) Engine {
 	if say == nil {
 		say = func(string) {}
 	}
-	return &dryRun{e: e, say: say, state: map[string]string{}, gone: map[string]bool{}}
+	return &dryRun{e: e, say: say, state: map[string]string{}, gone: map[string]bool{}, images: map[string]imageChange{}}
 }
 
 type dryRun struct {
@@ -44,6 +48,23 @@ type dryRun struct {
 	mu    sync.Mutex
 	state map[string]string // container -> state it would be in
 	gone  map[string]bool   // containers, pods, volumes, networks, secrets removed
+	// images are what this engine did to local images, by reference (an
+	// image may share its name with a pod, so they have their own map).
+	images map[string]imageChange
+}
+
+// imageChange is what a dry run would have done to a local image.
+type imageChange struct {
+	removed bool
+	built   bool
+	digest  string // the LabelBuildDigest a build would give it
+}
+
+func (d *dryRun) image(ref string, ch imageChange) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.images[ref] = ch
+	return nil
 }
 
 func (d *dryRun) set(name, state string) error {
@@ -87,7 +108,50 @@ func (d *dryRun) Observe(ctx context.Context, project string, look *planner.Look
 	out.Volumes = keep(o.Volumes, d.gone, func(v planner.ObservedVolume) string { return v.Name })
 	out.Networks = keep(o.Networks, d.gone, func(n planner.ObservedNetwork) string { return n.Name })
 	out.Secrets = keep(o.Secrets, d.gone, func(s planner.ObservedSecret) string { return s.Name })
+	if look != nil && len(d.images) > 0 {
+		d.observeImages(&out, look)
+	}
 	return &out, nil
+}
+
+// observeImages applies to out what this engine did to the images look
+// asks about. A built or pulled image that was not there is present (its
+// ID unknown: nothing was made from it); a build replaces its digest.
+func (d *dryRun) observeImages(out *planner.ObservedState, look *planner.Lookup) {
+	present := map[string]bool{}
+	for _, ref := range out.Images {
+		present[ref] = true
+	}
+	out.ImageIDs, out.BuildDigests, out.ImageHealth = maps.Clone(out.ImageIDs), maps.Clone(out.BuildDigests), maps.Clone(out.ImageHealth)
+	for _, ref := range look.Images {
+		ch, ok := d.images[ref]
+		if !ok {
+			continue
+		}
+		present[ref] = !ch.removed
+		if ch.removed {
+			delete(out.ImageIDs, ref)
+			delete(out.BuildDigests, ref)
+			delete(out.ImageHealth, ref)
+			continue
+		}
+		if ch.built {
+			delete(out.BuildDigests, ref)
+			if ch.digest != "" && slices.Contains(look.Builds, ref) {
+				if out.BuildDigests == nil {
+					out.BuildDigests = map[string]string{}
+				}
+				out.BuildDigests[ref] = ch.digest
+			}
+		}
+	}
+	out.Images = nil
+	for ref, here := range present {
+		if here {
+			out.Images = append(out.Images, ref)
+		}
+	}
+	slices.Sort(out.Images)
 }
 
 func keep[T any](in []T, gone map[string]bool, name func(T) string) []T {
@@ -140,6 +204,9 @@ func (d *dryRun) GenerateKube(ctx context.Context, pods []string) ([]byte, error
 func (d *dryRun) ImageExposedPorts(ctx context.Context, ref string) ([]string, bool, error) {
 	return d.e.ImageExposedPorts(ctx, ref)
 }
+func (d *dryRun) InspectImages(ctx context.Context, refs []string) (map[string]ImageInfo, error) {
+	return d.e.InspectImages(ctx, refs)
+}
 
 // Waits end at once: what they wait for was not started.
 
@@ -149,12 +216,32 @@ func (d *dryRun) WaitEnd(context.Context, string) (int, bool, error)     { retur
 
 // Changes are skipped.
 
-func (d *dryRun) PullImage(context.Context, string, string) error        { return nil }
-func (d *dryRun) BuildImage(context.Context, string, *stack.Build) error { return nil }
-func (d *dryRun) CreateDirectory(context.Context, string) error          { return nil }
-func (d *dryRun) StartContainer(_ context.Context, name string) error    { return d.set(name, "running") }
-func (d *dryRun) Unpause(_ context.Context, name string) error           { return d.set(name, "running") }
-func (d *dryRun) Pause(_ context.Context, name string) error             { return d.set(name, "paused") }
+// Pulls, builds, pushes and image removals are plan steps, reported (as
+// DRY-RUN) through Progress like every other; they write no output.
+
+func (d *dryRun) PullImage(_ context.Context, ref, _ string, _ io.Writer) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.images[ref].built {
+		d.images[ref] = imageChange{} // present; a build's digest stays
+	}
+	return nil
+}
+func (d *dryRun) BuildImage(_ context.Context, ref string, b *stack.Build, _ io.Writer) error {
+	ch := imageChange{built: true}
+	if b != nil {
+		ch.digest = b.Labels[planner.LabelBuildDigest]
+	}
+	return d.image(ref, ch)
+}
+func (d *dryRun) PushImage(context.Context, string, io.Writer) error { return nil }
+func (d *dryRun) RemoveImage(_ context.Context, ref string) error {
+	return d.image(ref, imageChange{removed: true})
+}
+func (d *dryRun) CreateDirectory(context.Context, string) error       { return nil }
+func (d *dryRun) StartContainer(_ context.Context, name string) error { return d.set(name, "running") }
+func (d *dryRun) Unpause(_ context.Context, name string) error        { return d.set(name, "running") }
+func (d *dryRun) Pause(_ context.Context, name string) error          { return d.set(name, "paused") }
 func (d *dryRun) RemoveContainer(_ context.Context, name string, _ bool) error {
 	return d.remove(name)
 }

@@ -84,6 +84,20 @@ type Engine interface {
 	// ImageExposedPorts returns the ports a local image exposes
 	// ("6379/tcp"), and whether the image is there at all.
 	ImageExposedPorts(ctx context.Context, ref string) ([]string, bool, error)
+	// InspectImages returns the local images refs name (IDs or
+	// references), by the ref asked; one that is not there is left out.
+	InspectImages(ctx context.Context, refs []string) (map[string]ImageInfo, error)
+}
+
+// ImageInfo is a local image, as `stack images` shows it.
+type ImageInfo struct {
+	// ID is the full image ID (hex, no algorithm prefix).
+	ID       string
+	RepoTags []string
+	// Size is in bytes.
+	Size     int64
+	Created  time.Time
+	Platform string // os/arch
 }
 
 // ServerInfo is what Version reports of the service.

@@ -30,6 +30,9 @@ func (p *Project) Up(ctx context.Context, o UpOptions) (*planner.Plan, error) {
 	}
 	s := p.Stack
 	o.Plan.Policy = p.policy(o.Plan.Policy)
+	if err := p.resolveBuilds(o.Plan); err != nil {
+		return nil, err
+	}
 	if o.DryRun {
 		return planner.Up(ctx, p.Engine, s, o.Plan, planner.UpOptions{DryRun: true, Planned: p.warnPlan}, o.Exec, planner.NoEvents)
 	}
@@ -69,6 +72,9 @@ func (p *Project) Plan(ctx context.Context, opts planner.Options, offline bool) 
 		return nil, err
 	}
 	opts.Policy = p.policy(opts.Policy)
+	if err := p.resolveBuilds(opts); err != nil {
+		return nil, err
+	}
 	observed := &planner.ObservedState{}
 	if !offline {
 		var err error

@@ -344,7 +344,8 @@ func TestPsAndQueries(t *testing.T) {
 		t.Error("port of an unpublished port")
 	}
 	imgs, _ := f.p.Images(ctx, []string{"db"})
-	if len(imgs) != 1 || imgs[0].Image != "postgres:16" {
+	if len(imgs) != 1 || imgs[0].Repository != "docker.io/library/postgres" || imgs[0].Tag != "16" ||
+		imgs[0].ID != f.e.ImageID("postgres:16") || imgs[0].Size == 0 || imgs[0].ContainerName != "shop-db-1" {
 		t.Errorf("images db: %+v", imgs)
 	}
 	procs, err := f.p.Top(ctx, []string{"web"})
@@ -517,5 +518,37 @@ func TestContainersSaysWhatIsMissing(t *testing.T) {
 	_, err := f.p.Containers(context.Background(), []string{"db"}, "running")
 	if err == nil || err.Error() != `no running containers for db in project "shop" (is it up?)` {
 		t.Errorf("containers of a stack that is not up: %v", err)
+	}
+}
+
+// TestUpMeetsCreatesThatLandedLate: creates of a killed `stack up` that the
+// service finished after this run observed (a pod and a container) are
+// met at create and adopted: the first up after the kill converges, with
+// one container per replica and nothing removed.
+func TestUpMeetsCreatesThatLandedLate(t *testing.T) {
+	f := newFixture(t, shop)
+	f.e.LandLate("CreatePod", "shop-front")
+	f.e.LandLate("CreateContainer", "shop-web-1")
+	f.e.LandLate("CreateContainer", "shop-db-1")
+	f.up(planner.Options{})
+	st := f.states()
+	for _, n := range []string{"shop-db-1", "shop-api-1", "shop-web-1", "shop-proxy-1"} {
+		if st[n] != "running" {
+			t.Errorf("%s is %q after up", n, st[n])
+		}
+	}
+	var names []string
+	for _, c := range f.e.Containers() {
+		if !c.Infra {
+			names = append(names, c.Name)
+		}
+	}
+	if len(names) != 5 {
+		t.Errorf("containers %v, want the five of the stack", names)
+	}
+	for _, c := range f.e.Mutations() {
+		if strings.HasPrefix(c.Op, "Remove") {
+			t.Errorf("%s: a create that landed late is adopted, not removed", c)
+		}
 	}
 }

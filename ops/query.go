@@ -280,26 +280,6 @@ func (p *Project) Port(ctx context.Context, service string, private int, protoco
 	return "", fmt.Errorf("port %d/%s of service %q is not published", private, protocol, service)
 }
 
-// Image is the image one of the project's containers runs.
-type Image struct {
-	Container string `json:"ContainerName"`
-	Service   string
-	Image     string
-}
-
-// Images lists the images the services' containers use.
-func (p *Project) Images(ctx context.Context, services []string) ([]Image, error) {
-	o, err := p.Engine.Observe(ctx, p.Name, nil)
-	if err != nil {
-		return nil, err
-	}
-	var rows []Image
-	for _, c := range match(o, services, nil) {
-		rows = append(rows, Image{c.Name, c.Labels[planner.LabelService], c.Image})
-	}
-	return rows, nil
-}
-
 // Events streams the engine's events of the project's containers and pods
 // until ctx ends.
 func (p *Project) Events(ctx context.Context, each func(Event)) error {

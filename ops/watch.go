@@ -237,13 +237,10 @@ func (p *Project) handleBatch(ctx context.Context, batch []string, rules []*watc
 // containers alone.
 func (p *Project) watchRebuild(ctx context.Context, services []string, o WatchOptions) error {
 	p.say("Rebuilding %s after changes", strings.Join(services, ", "))
-	// Until `stack build` has its own use case, the engine builds each
-	// image and an up of these services alone recreates them.
-	for _, name := range services {
-		svc := p.Stack.Services[name]
-		if err := p.Engine.BuildImage(ctx, planner.ImageRef(p.Stack, svc), svc.Build); err != nil {
-			return fmt.Errorf("rebuild %s: %w", name, err)
-		}
+	// Build first (the images get the digest of the files as they are
+	// now), then an up of these services alone recreates them.
+	if _, err := p.Build(ctx, BuildOptions{Build: planner.BuildOptions{Services: services}, Exec: o.Up.Exec}); err != nil {
+		return fmt.Errorf("rebuild %s: %w", strings.Join(services, ", "), err)
 	}
 	up := o.Up
 	up.DryRun = false

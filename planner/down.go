@@ -144,10 +144,17 @@ func PlanDown(project string, s *stack.Stack, observed *ObservedState, opts Down
 		}
 		podSteps = append(podSteps, b.add(&Step{Kind: StepRemovePod, Target: p.Name, Pod: p.Name, Cause: "down"}, removeSteps...))
 	}
+	after := append(append([]*Step{}, removeSteps...), podSteps...)
+	if opts.RemoveImages != "" {
+		// Optional: an image another project's container uses stays, with
+		// a warning, as docker compose leaves it.
+		for _, ref := range downImages(project, s, observed, targets, only, opts.RemoveImages) {
+			b.add(&Step{Kind: StepRemoveImage, Target: ref, Cause: "down --rmi " + opts.RemoveImages, Optional: true}, after...)
+		}
+	}
 	if len(only) > 0 {
 		return plan, nil
 	}
-	after := append(append([]*Step{}, removeSteps...), podSteps...)
 	for _, n := range observed.Networks {
 		if n.Labels[LabelProject] == project {
 			b.add(&Step{Kind: StepRemoveNetwork, Target: n.Name, Cause: "down"}, after...)
@@ -168,6 +175,55 @@ func PlanDown(project string, s *stack.Stack, observed *ObservedState, opts Down
 		}
 	}
 	return plan, nil
+}
+
+// downImages are the images down --rmi removes: with "local", those built
+// under the project's default names (services without an image: name),
+// with "all" every image the services use. With the stack file they come
+// from its services (those present); without it, from the containers'
+// images. Sorted, each once.
+func downImages(project string, s *stack.Stack, observed *ObservedState, targets []ObservedContainer, only map[string]bool, mode string) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(ref string) {
+		if ref != "" && !seen[ref] {
+			seen[ref] = true
+			out = append(out, ref)
+		}
+	}
+	if s != nil {
+		present := map[string]bool{}
+		for _, ref := range observed.Images {
+			present[ref] = true
+		}
+		for _, name := range s.ServiceNames() {
+			svc := s.Services[name]
+			if (len(only) > 0 && !only[name]) || (mode == "local" && svc.Image != "") {
+				continue
+			}
+			if ref := ImageRef(s, svc); present[ref] {
+				add(ref)
+			}
+		}
+	} else {
+		for _, c := range targets {
+			svc := c.Labels[LabelService]
+			if mode == "local" && !isDefaultName(c.Image, project+"-"+svc) {
+				continue
+			}
+			add(c.Image)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// isDefaultName reports whether image is name as Podman stores a build
+// tagged with it: localhost/name:latest.
+func isDefaultName(image, name string) bool {
+	image = strings.TrimPrefix(image, "localhost/")
+	image = strings.TrimSuffix(image, ":latest")
+	return image == name
 }
 
 // storageLeftover reports whether a storage-only container's name is one

@@ -1,8 +1,11 @@
 package planner
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-multierror"
@@ -152,6 +155,8 @@ var verbs = map[StepKind][2]string{
 	StepRemoveVolume:    {"Removing", "Removed"},
 	StepRemoveNetwork:   {"Removing", "Removed"},
 	StepRemoveSecret:    {"Removing", "Removed"},
+	StepRemoveImage:     {"Removing", "Removed"},
+	StepPushImage:       {"Pushing", "Pushed"},
 }
 
 func (e *executor) emit(st *Step, status Status, text, detail string, elapsed time.Duration) {
@@ -173,7 +178,11 @@ func (e *executor) run(ctx context.Context, st *Step) error {
 	case err == nil && st.Kind == StepUseVolume:
 		e.emit(st, StatusWarning, "Using a volume stack did not create", st.Cause, elapsed)
 	case err != nil && st.Optional && ctx.Err() == nil:
-		e.emit(st, StatusWarning, "Skipped optional dependency", err.Error(), elapsed)
+		text := "Failed, going on"
+		if st.Kind == StepWait {
+			text = "Skipped optional dependency"
+		}
+		e.emit(st, StatusWarning, text, err.Error(), elapsed)
 	case err != nil:
 		e.emit(st, StatusFailed, "Failed", err.Error(), elapsed)
 	default:
@@ -206,9 +215,19 @@ func (e *executor) do(ctx context.Context, st *Step) (string, error) {
 	rt := e.rt
 	switch st.Kind {
 	case StepPullImage:
-		return "", rt.PullImage(ctx, st.Image, st.Policy)
+		out := e.output(st)
+		defer out.Close()
+		return "", rt.PullImage(ctx, st.Image, st.Policy, out)
 	case StepBuildImage:
-		return "", rt.BuildImage(ctx, st.Image, st.Build)
+		out := e.output(st)
+		defer out.Close()
+		return "", rt.BuildImage(ctx, st.Image, st.Build, out)
+	case StepPushImage:
+		out := e.output(st)
+		defer out.Close()
+		return "", rt.PushImage(ctx, st.Image, out)
+	case StepRemoveImage:
+		return "", rt.RemoveImage(ctx, st.Target)
 	case StepCreateNetwork:
 		return "", rt.CreateNetwork(ctx, st.Network, e.objectLabels(LabelNetwork, st.Network.Key))
 	case StepCreateVolume:
@@ -243,6 +262,54 @@ func (e *executor) do(ctx context.Context, st *Step) (string, error) {
 		return "", rt.RemoveSecret(ctx, st.Target)
 	}
 	return "", fmt.Errorf("unknown step kind %q", st.Kind)
+}
+
+// output is the writer a step's output goes to: each line becomes a
+// StatusOutput event of the step, so every renderer shows it as it comes,
+// once, and a failure's error need not repeat it.
+func (e *executor) output(st *Step) *lineWriter {
+	return &lineWriter{emit: func(line string) {
+		e.events.Emit(Event{Time: e.opts.Now(), StepID: st.ID, Kind: st.Kind, Resource: st.Target, Service: st.Service,
+			Status: StatusOutput, Text: line})
+	}}
+}
+
+// lineWriter splits what is written into lines (a carriage return ends
+// one too: progress bars redraw with it) and emits the non-blank ones;
+// Close emits what is left.
+type lineWriter struct {
+	mu   sync.Mutex
+	buf  []byte
+	emit func(string)
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexAny(w.buf, "\r\n")
+		if i < 0 {
+			return len(p), nil
+		}
+		w.line(w.buf[:i])
+		w.buf = w.buf[i+1:]
+	}
+}
+
+func (w *lineWriter) line(b []byte) {
+	if line := strings.TrimRight(string(b), " \t"); strings.TrimSpace(line) != "" {
+		w.emit(line)
+	}
+}
+
+// Close emits the last, unterminated line.
+func (w *lineWriter) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.line(w.buf)
+	w.buf = nil
+	return nil
 }
 
 func (e *executor) podFor(c *Container) *Pod {

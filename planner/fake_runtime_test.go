@@ -62,11 +62,19 @@ func (f *fakeRuntime) do(ctx context.Context, op, name string) error {
 	return err
 }
 
-func (f *fakeRuntime) PullImage(ctx context.Context, ref, policy string) error {
+func (f *fakeRuntime) PullImage(ctx context.Context, ref, policy string, out io.Writer) error {
+	fmt.Fprintf(out, "%s", f.logs["pull "+ref])
 	return f.do(ctx, "pull", ref)
 }
-func (f *fakeRuntime) BuildImage(ctx context.Context, ref string, b *stack.Build) error {
+func (f *fakeRuntime) BuildImage(ctx context.Context, ref string, b *stack.Build, out io.Writer) error {
+	fmt.Fprintf(out, "%s", f.logs["build "+ref])
 	return f.do(ctx, "build", ref)
+}
+func (f *fakeRuntime) PushImage(ctx context.Context, ref string, out io.Writer) error {
+	return f.do(ctx, "push", ref)
+}
+func (f *fakeRuntime) RemoveImage(ctx context.Context, ref string) error {
+	return f.do(ctx, "remove-image", ref)
 }
 func (f *fakeRuntime) CreateNetwork(ctx context.Context, n *stack.Network, l map[string]string) error {
 	return f.do(ctx, "create-network", n.Name)

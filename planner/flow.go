@@ -48,6 +48,14 @@ func Images(s *stack.Stack) []string {
 // create, so that ones of the same name it did not create are seen.
 func LookupFor(s *stack.Stack) *Lookup {
 	l := &Lookup{Images: Images(s)}
+	seen := map[string]bool{}
+	for _, name := range s.ServiceNames() {
+		if svc := s.Services[name]; svc.Build != nil && !seen[ImageRef(s, svc)] {
+			seen[ImageRef(s, svc)] = true
+			l.Builds = append(l.Builds, ImageRef(s, svc))
+		}
+	}
+	sort.Strings(l.Builds)
 	for _, key := range sortedKeys(s.Volumes) {
 		l.Volumes = append(l.Volumes, s.Volumes[key].Name)
 	}
@@ -62,7 +70,7 @@ func LookupFor(s *stack.Stack) *Lookup {
 			l.Secrets = append(l.Secrets, SecretName(s, "config", key))
 		}
 	}
-	seen := map[string]bool{}
+	seen = map[string]bool{}
 	for _, name := range s.ServiceNames() {
 		for _, m := range s.Services[name].Mounts {
 			if m.Type == stack.MountBind && m.Source != "" && !seen[m.Source] {
@@ -186,7 +194,11 @@ func newObjects(before, after *ObservedState) *ObservedState {
 // Down observes the project and tears it down. s may be nil when only the
 // project name is known.
 func Down(ctx context.Context, b Backend, project string, s *stack.Stack, opts DownOptions, exec ExecOptions, events Events) (*Plan, error) {
-	observed, err := b.Observe(ctx, project, nil)
+	var look *Lookup
+	if opts.RemoveImages != "" && s != nil {
+		look = &Lookup{Images: Images(s)} // which of them --rmi finds
+	}
+	observed, err := b.Observe(ctx, project, look)
 	if err != nil {
 		return nil, fmt.Errorf("observe project %s: %w", project, err)
 	}

@@ -28,6 +28,13 @@ func containerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
 	c.PullPolicy = ""
 	c.Source = stack.Position{}
 	c.Unsupported = nil
+	if svc.Build != nil {
+		// How an image is built (without cache, pulling its base) is not
+		// what it is; what it is, the build digest label says.
+		b := *svc.Build
+		b.NoCache, b.Pull = false, false
+		c.Build = &b
+	}
 	c.Develop = nil // what watch does, not what the container is
 	c.Keys = nil
 	service, err := c.MarshalJSON()

@@ -27,6 +27,10 @@ type Options struct {
 	NoStart bool
 	// Pull is the image policy: "missing" (default), "always" or "never".
 	Pull string
+	// Build builds the images of the selected services that have a build
+	// section, even when current (up --build). NoBuild builds none, even
+	// when missing or stale (up --no-build).
+	Build, NoBuild bool
 	// Scale sets services' replica counts, overriding the stack's (`up
 	// --scale web=3`); 0 removes a service's containers.
 	Scale map[string]int
@@ -56,6 +60,10 @@ type DownOptions struct {
 	// StopOnly stops the containers (in reverse dependency order) and
 	// removes nothing: `stack stop`, and Ctrl-C of an attached `up`.
 	StopOnly bool
+	// RemoveImages also removes images once the containers are gone:
+	// "local" the ones built under the project's own names (services
+	// without an image: name), "all" every image the services use.
+	RemoveImages string
 }
 
 // ExecOptions tune Execute.

@@ -55,13 +55,6 @@ func normalizePull(p string) string {
 	return "missing"
 }
 
-func buildCause(present bool) string {
-	if present {
-		return "pull_policy build"
-	}
-	return "image not present"
-}
-
 func podCause(recreate bool) string {
 	if recreate {
 		return "pod configuration changed"

@@ -19,6 +19,7 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 	if err != nil {
 		return nil, err
 	}
+	r.buildPhase()
 	r.decide()
 	r.environmentWarnings()
 	if err := r.imagePhase(); err != nil {
@@ -60,7 +61,8 @@ type reconciler struct {
 	volumes   map[string]ObservedVolume  // every observed volume, by name
 	networks  map[string]ObservedNetwork // every observed network, by name
 	images    map[string]bool
-	noHealth  map[string]bool // services whose image has no test to keep (imageHealth)
+	builds    map[string]*imageBuild // image ref -> what the plan does with a built image
+	noHealth  map[string]bool        // services whose image has no test to keep (imageHealth)
 
 	decisions   map[string]*decision // container name -> what happens to it
 	podRecreate map[string]bool
@@ -120,7 +122,7 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 	r := &reconciler{s: s, observed: observed, opts: opts, pods: pods, byService: podOf(pods), selected: selected,
 		order: topoOrder(s, selected), ofService: map[string][]*Container{},
 		obsC: map[string]ObservedContainer{}, storage: map[string]ObservedContainer{}, obsP: map[string]ObservedPod{}, volumes: map[string]ObservedVolume{},
-		networks: map[string]ObservedNetwork{}, images: map[string]bool{},
+		networks: map[string]ObservedNetwork{}, images: map[string]bool{}, builds: map[string]*imageBuild{},
 		decisions: map[string]*decision{}, podRecreate: map[string]bool{}, podCause: map[string]string{}, creates: map[string]bool{}, podCreated: map[string]bool{},
 		oneOffNets: map[string]bool{}, oneOffVols: map[string]bool{},
 		imageStep: map[string]*Step{}, netStep: map[string]*Step{}, volStep: map[string]*Step{}, secretStep: map[string]*Step{}, dirStep: map[string]*Step{},
@@ -212,6 +214,8 @@ func (r *reconciler) decide() {
 			d.existing, d.create, d.cause = &ex, true, r.environmentChange(ex.Labels)
 		case ex.Labels[LabelConfigHash] != c.Hash && !opts.NoRecreate:
 			d.existing, d.create, d.cause = &ex, true, "configuration changed"
+		case r.staleImage(c, ex) != "" && !opts.NoRecreate:
+			d.existing, d.create, d.cause = &ex, true, r.staleImage(c, ex)
 		case interrupted[ex.State] && !opts.NoRecreate:
 			d.existing, d.create, d.cause = &ex, true, "left "+ex.State+" by an interrupted run"
 		default:
@@ -372,30 +376,42 @@ func (r *reconciler) repairPods() {
 }
 
 // imagePhase pulls or builds the images of the services that get new
-// containers.
+// containers, and with Options.Build builds every selected service's.
 func (r *reconciler) imagePhase() error {
 	s, opts := r.s, r.opts
 	var problems stack.Problems
 	for _, name := range s.ServiceNames() {
 		svc := s.Services[name]
-		if !r.creates[name] {
+		if !r.creates[name] && !(opts.Build && svc.Build != nil && r.selected[name]) {
 			continue
 		}
 		ref := ImageRef(s, svc)
 		if _, done := r.imageStep[ref]; done {
 			continue
 		}
+		has := r.images[ref]
+		if ib := r.builds[ref]; ib != nil {
+			switch {
+			case ib.build:
+				r.imageStep[ref] = r.b.add(&Step{Kind: StepBuildImage, Target: ref, Service: name, Image: ref,
+					Build: buildSpec(svc.Build, ib.digest), Cause: ib.cause})
+				continue
+			case has:
+				r.imageStep[ref] = nil
+				continue
+			case svc.Image == "": // --no-build
+				problems = append(problems, stack.Problem{Position: svc.Source, Service: name,
+					Message: fmt.Sprintf("image %s is not present locally and --no-build forbids building it", ref),
+					Fix:     "build it first (stack build " + name + "), or drop --no-build"})
+				continue
+			}
+			// --no-build with an image: name that is not here: pull it.
+		}
 		policy := opts.Pull
 		if policy == "" || (policy == "missing" && svc.PullPolicy != "") {
 			policy = normalizePull(svc.PullPolicy)
 		}
-		has := r.images[ref]
 		switch {
-		case svc.Build != nil && (!has || policy == "build" || policy == "always"):
-			r.imageStep[ref] = r.b.add(&Step{Kind: StepBuildImage, Target: ref, Service: name, Image: ref, Build: svc.Build,
-				Cause: buildCause(has)})
-		case svc.Build != nil:
-			r.imageStep[ref] = nil
 		case policy == "always":
 			r.imageStep[ref] = r.b.add(&Step{Kind: StepPullImage, Target: ref, Service: name, Image: ref, Policy: "always", Cause: "--pull always"})
 		case has:
@@ -594,6 +610,8 @@ func (r *reconciler) container(d *decision) {
 	if d.create {
 		var deps []*Step
 		if d.existing != nil && r.removeStep[c.Name] == nil {
+			// The old container runs until its new image is there: a
+			// failed build or pull leaves it running.
 			rs := removeContainer(b, *d.existing, stopTimeout(svc, r.opts.Timeout), d.cause, r.imageStep[ImageRef(s, svc)])
 			r.removeStep[c.Name] = rs[len(rs)-1]
 		}

@@ -39,6 +39,15 @@ func applied(p *Plan) *ObservedState {
 		}
 	}
 	o.Images = Images(p.Stack)
+	// Built images carry the digest they were built from.
+	for _, st := range p.Steps {
+		if st.Kind == StepBuildImage && st.Build.Labels[LabelBuildDigest] != "" {
+			if o.BuildDigests == nil {
+				o.BuildDigests = map[string]string{}
+			}
+			o.BuildDigests[st.Image] = st.Build.Labels[LabelBuildDigest]
+		}
+	}
 	return o
 }
 

@@ -118,7 +118,7 @@ func stepWeight(st *Step) int {
 	switch st.Kind {
 	case StepBuildImage:
 		return 30
-	case StepPullImage:
+	case StepPullImage, StepPushImage:
 		return 20
 	case StepWait:
 		switch st.Condition {

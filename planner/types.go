@@ -37,6 +37,13 @@ const (
 	LabelVolume      = "io.podstack.volume"
 	LabelNetwork     = "io.podstack.network"
 	LabelSecret      = "io.podstack.secret"
+	// LabelBuildDigest is on an image stack built, and on every container
+	// of a service with a build section: the digest of the build's inputs
+	// (stack.Build.ContextDigest) the image was built from. An image whose
+	// label differs from the stack's digest is stale and rebuilt; a
+	// container whose label differs from its image's runs a stale image and
+	// is recreated.
+	LabelBuildDigest = "io.podstack.build-digest"
 
 	// The compose labels let Podman Desktop and other tools group our objects.
 	LabelComposeProject = "com.docker.compose.project"
@@ -119,6 +126,14 @@ type ObservedState struct {
 	Secrets  []ObservedSecret  `json:"secrets,omitempty"`
 	// Images are the image references present locally (for pull decisions).
 	Images []string `json:"images,omitempty"`
+	// ImageIDs are the IDs of the present Images, by reference: a container
+	// whose ImageID differs runs an image its name no longer points to (it
+	// was rebuilt or pulled since), and is recreated.
+	ImageIDs map[string]string `json:"imageIDs,omitempty"`
+	// BuildDigests are the LabelBuildDigest labels of the local images
+	// Lookup.Builds names, by reference; an image without one (pulled, or
+	// built by hand) has no entry.
+	BuildDigests map[string]string `json:"buildDigests,omitempty"`
 	// ImageHealth is the HEALTHCHECK test of each present image that has
 	// one, for services whose healthcheck keeps the image's test.
 	ImageHealth map[string][]string `json:"imageHealth,omitempty"`
@@ -151,6 +166,9 @@ type ObservedContainer struct {
 	Name  string `json:"name"`
 	Pod   string `json:"pod,omitempty"` // pod name
 	Image string `json:"image"`
+	// ImageID is the image the container was created from: after a
+	// rebuild, Image names the new one, ImageID still the old.
+	ImageID string `json:"imageID,omitempty"`
 	// State is Podman's state: created, running, paused, exited, ...
 	State string `json:"state"`
 	// Health is "", "starting", "healthy" or "unhealthy".
@@ -184,7 +202,10 @@ type ObservedSecret struct {
 // which images exist, and the volumes, networks and secrets that already
 // carry a name the stack would create, labelled or not.
 type Lookup struct {
-	Images   []string
+	Images []string
+	// Builds are the images of Images built from the stack: their
+	// LabelBuildDigest is read too.
+	Builds   []string
 	Volumes  []string
 	Networks []string
 	Secrets  []string
@@ -231,6 +252,11 @@ const (
 	StepRemoveVolume    StepKind = "RemoveVolume"
 	StepRemoveNetwork   StepKind = "RemoveNetwork"
 	StepRemoveSecret    StepKind = "RemoveSecret"
+	// StepRemoveImage removes a local image (down --rmi); one in use by a
+	// container of another project is refused, and the step warns.
+	StepRemoveImage StepKind = "RemoveImage"
+	// StepPushImage pushes an image to its registry (stack push).
+	StepPushImage StepKind = "PushImage"
 )
 
 // Mutating reports whether a step of this kind changes the Podman service.
@@ -255,7 +281,9 @@ type Step struct {
 	Cause string `json:"cause"`
 	// Condition is what a StepWait waits for.
 	Condition stack.Condition `json:"condition,omitempty"`
-	// Optional steps (depends_on required: false) warn instead of failing.
+	// Optional steps warn instead of failing, and the plan goes on:
+	// depends_on required: false, pull --ignore-pull-failures, the removal
+	// of an image still in use.
 	Optional bool `json:"optional,omitempty"`
 
 	// Payloads: exactly the one the Kind needs is set.
@@ -267,8 +295,11 @@ type Step struct {
 	// Image is the reference for pull and build steps.
 	Image string `json:"image,omitempty"`
 	// Policy is the pull policy of a pull step (missing or always).
-	Policy string       `json:"policy,omitempty"`
-	Build  *stack.Build `json:"-"`
+	Policy string `json:"policy,omitempty"`
+	// Build is what a build step builds: the service's build section with
+	// the command line's overrides, and the labels the image gets (the
+	// project, the service and LabelBuildDigest).
+	Build *stack.Build `json:"-"`
 	// Health is the healthcheck a service_healthy wait runs.
 	Health *stack.HealthCheck `json:"-"`
 	// StopTimeout is the grace period for StepStopContainer.
@@ -299,10 +330,17 @@ type Plan struct {
 // the object's name.
 type Runtime interface {
 	// PullImage makes ref present locally (policy "always" or "missing"; the
-	// plan only has a pull step when one is needed).
-	PullImage(ctx context.Context, ref string, policy string) error
-	// BuildImage builds ref from b.
-	BuildImage(ctx context.Context, ref string, b *stack.Build) error
+	// plan only has a pull step when one is needed), writing the engine's
+	// progress lines to out.
+	PullImage(ctx context.Context, ref string, policy string, out io.Writer) error
+	// BuildImage builds ref from b (its labels on the image; NoCache and
+	// Pull as it says), writing the build's output to out as it comes.
+	BuildImage(ctx context.Context, ref string, b *stack.Build, out io.Writer) error
+	// PushImage pushes ref to its registry, writing progress lines to out.
+	PushImage(ctx context.Context, ref string, out io.Writer) error
+	// RemoveImage removes a local image; a missing one is fine, one in
+	// use by a container is an error.
+	RemoveImage(ctx context.Context, ref string) error
 	// CreateNetwork creates a network with the stack's labels.
 	CreateNetwork(ctx context.Context, n *stack.Network, labels map[string]string) error
 	// CreateVolume creates a named volume with the stack's labels.
@@ -312,9 +350,12 @@ type Runtime interface {
 	CreateSecret(ctx context.Context, sec *SecretSpec, s *stack.Stack, labels map[string]string) error
 	// CreatePod creates (but does not start) a pod. With p.Infra false the
 	// runtime may create nothing and let the single container carry the
-	// pod's ports and aliases.
+	// pod's ports and aliases. A pod already holding the name is settled
+	// by ClaimName (adopted, replaced, or refused with RefusedName).
 	CreatePod(ctx context.Context, p *Pod, s *stack.Stack) error
-	// CreateContainer creates (but does not start) a container.
+	// CreateContainer creates (but does not start) a container. A
+	// container already holding the name is settled by ClaimName, as for
+	// pods, so a create that landed late does not fail the next run.
 	CreateContainer(ctx context.Context, c *Container, p *Pod, s *stack.Stack) error
 	// StartContainer starts a created or stopped container.
 	StartContainer(ctx context.Context, name string) error
@@ -361,6 +402,9 @@ const (
 	StatusSkipped Status = "skipped"
 	StatusWarning Status = "warning"
 	StatusInfo    Status = "info"
+	// StatusOutput carries one line of a step's output in Text (a build's
+	// or a pull's): renderers show it as it comes, beside the step's line.
+	StatusOutput Status = "output"
 )
 
 // Event is one progress report. Renderers (tty, plain, json, quiet) turn

@@ -4,9 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
+	"strings"
 
+	"github.com/containers/buildah/define"
 	"github.com/containers/podman/v5/pkg/bindings/images"
+	entitiesTypes "github.com/containers/podman/v5/pkg/domain/entities/types"
+
+	"github.com/podstack/podstack/ops"
+	"github.com/podstack/podstack/planner"
+	"github.com/podstack/podstack/stack"
 )
 
 // ImageExposedPorts returns the ports a local image exposes ("6379/tcp"),
@@ -27,4 +35,156 @@ func (c *Client) ImageExposedPorts(ctx context.Context, ref string) ([]string, b
 	}
 	sort.Strings(ports)
 	return ports, true, nil
+}
+
+// localImage is what Observe needs of a local image.
+type localImage struct {
+	ID string
+	// Digest is its LabelBuildDigest label.
+	Digest string
+	// Health is its HEALTHCHECK test, for healthchecks that keep it.
+	Health []string
+}
+
+// observeImage returns the local image ref (nil when there is none): its
+// ID, build digest label and healthcheck. One inspect, without the size
+// (which costs Podman a walk of the layers), is as cheap as an existence
+// check.
+func (c *Client) observeImage(ctx context.Context, ref string) (*localImage, error) {
+	data, err := images.GetImage(c.ctx(ctx), ref, nil)
+	if err = mapErr(err); errors.Is(err, ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("inspect image %s: %w", ref, err)
+	}
+	if data.ImageData == nil {
+		return nil, nil
+	}
+	img := &localImage{ID: data.ID, Digest: data.Labels[planner.LabelBuildDigest], Health: imageHealthTest(data.ImageData)}
+	if img.Digest == "" && data.Config != nil {
+		img.Digest = data.Config.Labels[planner.LabelBuildDigest]
+	}
+	return img, nil
+}
+
+// PullImage pulls ref with Podman's pull policy, writing Podman's progress
+// lines ("Trying to pull ...", "Copying blob ...") to out.
+func (c *Client) PullImage(ctx context.Context, ref, policy string, out io.Writer) error {
+	if policy == "" {
+		policy = "missing"
+	}
+	quiet := false
+	if out == nil {
+		out = io.Discard
+	}
+	_, err := images.Pull(c.ctx(ctx), ref, &images.PullOptions{Quiet: &quiet, Policy: &policy, ProgressWriter: &out})
+	if err != nil {
+		return fmt.Errorf("pull image %s: %w%s", ref, mapRegistryErr(err), pullHint)
+	}
+	return nil
+}
+
+const pullHint = " (with no registry reachable, build or load the image locally and use --pull never or missing)"
+
+// mapRegistryErr maps a registry failure, keeping its text: "no such host"
+// is no missing image, so it must not become ErrNotFound.
+func mapRegistryErr(err error) error {
+	err = mapErr(err)
+	if errors.Is(err, ErrNotFound) && strings.Contains(err.Error(), "no such host") {
+		return errors.New(strings.TrimPrefix(err.Error(), ErrNotFound.Error()+": "))
+	}
+	return err
+}
+
+// BuildImage builds ref from b through the service: the context is sent
+// as an archive (what .containerignore or .dockerignore leave in), the
+// build's output is written to out line by line as Podman streams it, and
+// the image gets b's labels. The error names the step that failed; the
+// output is not repeated in it.
+func (c *Client) BuildImage(ctx context.Context, ref string, b *stack.Build, out io.Writer) error {
+	if out == nil {
+		out = io.Discard
+	}
+	opts := entitiesTypes.BuildOptions{}
+	opts.ContextDirectory = b.Context
+	opts.Output = ref
+	opts.Target = b.Target
+	opts.Labels = labelList(b.Labels)
+	opts.Args = b.Args
+	opts.NoCache = b.NoCache
+	if b.Pull {
+		opts.PullPolicy = define.PullAlways
+	}
+	opts.Out = out
+	if _, err := images.Build(c.ctx(ctx), []string{b.DockerfilePath()}, opts); err != nil {
+		return fmt.Errorf("build image %s from %s: %w", ref, b.Context, mapErr(err))
+	}
+	return nil
+}
+
+func labelList(m map[string]string) []string {
+	var out []string
+	for _, k := range sortedKeys(m) {
+		out = append(out, k+"="+m[k])
+	}
+	return out
+}
+
+// PushImage pushes ref to the registry it names, writing progress to out.
+func (c *Client) PushImage(ctx context.Context, ref string, out io.Writer) error {
+	if out == nil {
+		out = io.Discard
+	}
+	quiet := false
+	if err := images.Push(c.ctx(ctx), ref, ref, &images.PushOptions{Quiet: &quiet, ProgressWriter: &out}); err != nil {
+		return fmt.Errorf("push image %s: %w", ref, mapRegistryErr(err))
+	}
+	return nil
+}
+
+// RemoveImage removes a local image by reference (the name only, when it
+// has others: Podman untags it). A missing one is fine; one a container
+// uses is ErrConflict.
+func (c *Client) RemoveImage(ctx context.Context, ref string) error {
+	_, errs := images.Remove(c.ctx(ctx), []string{ref}, nil)
+	var out []error
+	for _, err := range errs {
+		err = mapErr(err)
+		msg := strings.ToLower(err.Error())
+		switch {
+		case errors.Is(err, ErrNotFound), strings.Contains(msg, "image not known"), strings.Contains(msg, "no such image"):
+		case strings.Contains(msg, "in use"):
+			out = append(out, fmt.Errorf("remove image %s: %w: %s", ref, ErrConflict, err))
+		default:
+			out = append(out, fmt.Errorf("remove image %s: %w", ref, err))
+		}
+	}
+	return errors.Join(out...)
+}
+
+// InspectImages returns the local images refs name (IDs or references),
+// by the ref asked; one that is not there is left out.
+func (c *Client) InspectImages(ctx context.Context, refs []string) (map[string]ops.ImageInfo, error) {
+	out := map[string]ops.ImageInfo{}
+	for _, ref := range dedupe(refs) {
+		size := true
+		data, err := images.GetImage(c.ctx(ctx), ref, &images.GetOptions{Size: &size})
+		if err = mapErr(err); errors.Is(err, ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, fmt.Errorf("inspect image %s: %w", ref, err)
+		}
+		if data.ImageData == nil {
+			continue
+		}
+		info := ops.ImageInfo{ID: data.ID, RepoTags: data.RepoTags, Size: data.Size}
+		if data.Created != nil {
+			info.Created = *data.Created
+		}
+		if data.Os != "" {
+			info.Platform = data.Os + "/" + data.Architecture
+		}
+		out[ref] = info
+	}
+	return out, nil
 }

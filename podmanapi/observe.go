@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
-	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/bindings/network"
 	"github.com/containers/podman/v5/pkg/bindings/pods"
 	"github.com/containers/podman/v5/pkg/bindings/secrets"
@@ -28,8 +27,8 @@ import (
 // Observe snapshots everything labelled with the project, and what look
 // names: which images exist locally, and volumes, networks and secrets of
 // those names whoever made them (the planner tells ours from foreign ones by
-// their labels). A handful of list calls and one existence check per image,
-// all concurrent: a no-op `up` costs little more than this.
+// their labels). A handful of list calls and one inspect per image (its ID
+// and build digest, not its size), all concurrent: a no-op `up` costs little more than this.
 func (c *Client) Observe(ctx context.Context, project string, look *planner.Lookup) (*planner.ObservedState, error) {
 	if look == nil {
 		look = &planner.Lookup{}
@@ -43,8 +42,7 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 		// Podman service that died mid-create leaves behind, holding the
 		// name. Podman applies no filter to those: keep the ones named like
 		// the project's containers; the planner matches exact names.
-		all, external := true, true
-		list, err := containers.List(c.ctx(gctx), &containers.ListOptions{All: &all, External: &external, Filters: filter})
+		list, err := c.listExternal(gctx, filter)
 		if err != nil {
 			return fmt.Errorf("list containers: %w", mapErr(err))
 		}
@@ -66,7 +64,7 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 			case "healthy", "unhealthy", "starting":
 				health = ct.Status
 			}
-			oc := planner.ObservedContainer{ID: ct.ID, Name: name, Pod: ct.PodName, Image: ct.Image, State: ct.State,
+			oc := planner.ObservedContainer{ID: ct.ID, Name: name, Pod: ct.PodName, Image: ct.Image, ImageID: ct.ImageID, State: ct.State,
 				Health: health, ExitCode: int(ct.ExitCode), Labels: ct.Labels}
 			if ct.StartedAt > 0 {
 				oc.StartedAt = time.Unix(ct.StartedAt, 0)
@@ -146,22 +144,27 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 	})
 	for _, ref := range dedupe(look.Images) {
 		g.Go(func() error {
-			// One inspect tells whether the image is here and its
-			// HEALTHCHECK (for healthchecks that keep the image's test).
-			img, err := images.GetImage(c.ctx(gctx), ref, nil)
-			if err != nil {
-				if err = mapErr(err); errors.Is(err, ErrNotFound) {
-					return nil
-				}
-				return fmt.Errorf("check image %s: %w", ref, err)
+			img, err := c.observeImage(gctx, ref)
+			if err != nil || img == nil {
+				return err
 			}
 			mu.Lock()
 			out.Images = append(out.Images, ref)
-			if test := imageHealthTest(img.ImageData); len(test) > 0 {
+			if out.ImageIDs == nil {
+				out.ImageIDs = map[string]string{}
+			}
+			out.ImageIDs[ref] = img.ID
+			if img.Digest != "" && slices.Contains(look.Builds, ref) {
+				if out.BuildDigests == nil {
+					out.BuildDigests = map[string]string{}
+				}
+				out.BuildDigests[ref] = img.Digest
+			}
+			if len(img.Health) > 0 {
 				if out.ImageHealth == nil {
 					out.ImageHealth = map[string][]string{}
 				}
-				out.ImageHealth[ref] = test
+				out.ImageHealth[ref] = img.Health
 			}
 			mu.Unlock()
 			return nil

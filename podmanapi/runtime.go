@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
-	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/bindings/network"
 	"github.com/containers/podman/v5/pkg/bindings/pods"
 	"github.com/containers/podman/v5/pkg/bindings/secrets"
@@ -47,7 +46,8 @@ func mapErr(err error) error {
 	if errors.As(err, &em) {
 		because := strings.ToLower(em.Because + " " + em.Message)
 		switch {
-		case strings.Contains(because, "already in use"), strings.Contains(because, "already exists"):
+		case strings.Contains(because, "already in use"), strings.Contains(because, "already exists"),
+			strings.Contains(because, "name in use"): // secrets: "secret name in use"
 			return fmt.Errorf("%w: %s", ErrExists, em.Error())
 		case strings.Contains(because, "not running"), strings.Contains(because, "state improper"):
 			return fmt.Errorf("%w: %s", ErrNotRunning, em.Error())
@@ -73,70 +73,18 @@ var (
 	_ ops.Engine      = (*Client)(nil)
 )
 
-// PullImage pulls ref with Podman's pull policy.
-func (c *Client) PullImage(ctx context.Context, ref, policy string) error {
-	if policy == "" {
-		policy = "missing"
-	}
-	quiet := true
-	_, err := images.Pull(c.ctx(ctx), ref, &images.PullOptions{Quiet: &quiet, Policy: &policy})
-	if err != nil {
-		return fmt.Errorf("pull image %s: %w (with no registry reachable, build or load the image locally and use --pull never or missing)", ref, mapErr(err))
-	}
-	return nil
-}
-
-// BuildImage builds ref from b through the service.
-func (c *Client) BuildImage(ctx context.Context, ref string, b *stack.Build) error {
-	opts := entitiesTypes.BuildOptions{}
-	opts.ContextDirectory = b.Context
-	opts.Output = ref
-	opts.Target = b.Target
-	opts.Labels = labelList(b.Labels)
-	opts.Args = b.Args
-	opts.Out, opts.Err = io.Discard, io.Discard
-	var logs bytes.Buffer
-	opts.Out = &logs
-	dockerfile := b.Dockerfile
-	if dockerfile == "" {
-		dockerfile = "Dockerfile"
-	}
-	if !strings.HasPrefix(dockerfile, "/") {
-		dockerfile = b.Context + "/" + dockerfile
-	}
-	if _, err := images.Build(c.ctx(ctx), []string{dockerfile}, opts); err != nil {
-		return fmt.Errorf("build image %s from %s: %w\n%s", ref, b.Context, mapErr(err), tailLines(logs.String(), 20))
-	}
-	return nil
-}
-
-func labelList(m map[string]string) []string {
-	var out []string
-	for _, k := range sortedKeys(m) {
-		out = append(out, k+"="+m[k])
-	}
-	return out
-}
-
-func tailLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 // CreateNetwork creates a DNS-enabled network (aliases resolve through it).
-// An existing network of that name is accepted.
+// An existing network of that name is accepted when it is the project's
+// (a create that landed late) and refused otherwise (planner.ClaimName).
 func (c *Client) CreateNetwork(ctx context.Context, n *stack.Network, labels map[string]string) error {
 	nw, err := networkSpec(n, labels)
 	if err != nil {
 		return err
 	}
-	if _, err := network.Create(c.ctx(ctx), nw); err != nil {
-		if err = mapErr(err); errors.Is(err, ErrExists) {
-			return nil
-		}
+	if err := c.createClaiming(ctx, "network", n.Name, labels, func() error {
+		_, err := network.Create(c.ctx(ctx), nw)
+		return mapErr(err)
+	}); err != nil {
 		return fmt.Errorf("create network %s: %w", n.Name, err)
 	}
 	return nil
@@ -153,25 +101,29 @@ func mergeLabels(a, b map[string]string) map[string]string {
 	return out
 }
 
-// CreateVolume creates a named volume; an existing one is accepted.
+// CreateVolume creates a named volume; an existing one is accepted when it
+// is the project's and refused otherwise, as for networks.
 func (c *Client) CreateVolume(ctx context.Context, v *stack.Volume, labels map[string]string) error {
-	_, err := volumes.Create(c.ctx(ctx), entitiesTypes.VolumeCreateOptions{Name: v.Name, Driver: v.Driver,
-		Options: v.Options, Labels: mergeLabels(v.Labels, labels)}, nil)
-	if err != nil {
-		if err = mapErr(err); errors.Is(err, ErrExists) {
-			return nil
-		}
+	if err := c.createClaiming(ctx, "volume", v.Name, labels, func() error {
+		_, err := volumes.Create(c.ctx(ctx), entitiesTypes.VolumeCreateOptions{Name: v.Name, Driver: v.Driver,
+			Options: v.Options, Labels: mergeLabels(v.Labels, labels)}, nil)
+		return mapErr(err)
+	}); err != nil {
 		return fmt.Errorf("create volume %s: %w", v.Name, err)
 	}
 	return nil
 }
 
-// CreatePod creates the pod (without an infra container when p.Infra is false).
+// CreatePod creates the pod (without an infra container when p.Infra is
+// false). A pod already holding the name is settled by planner.ClaimName.
 func (c *Client) CreatePod(ctx context.Context, p *planner.Pod, s *stack.Stack) error {
 	psg := podSpec(p, s)
-	if _, err := pods.CreatePodFromSpec(c.ctx(ctx), &entitiesTypes.PodSpec{PodSpecGen: *psg}); err != nil {
-		err = mapErr(err)
-		if !errors.Is(err, ErrExists) {
+	err := c.createClaiming(ctx, "pod", p.Name, p.Labels, func() error {
+		_, err := pods.CreatePodFromSpec(c.ctx(ctx), &entitiesTypes.PodSpec{PodSpecGen: *psg})
+		return mapErr(err)
+	})
+	if err != nil {
+		if !errors.Is(err, ErrExists) && !errors.Is(err, planner.ErrNameHeld) {
 			// Podman 4.3 can leave the pod behind when it refuses its infra
 			// container; the plan creates a pod only where none was, so
 			// whatever has this name now is that half-made pod.
@@ -183,7 +135,8 @@ func (c *Client) CreatePod(ctx context.Context, p *planner.Pod, s *stack.Stack) 
 }
 
 // CreateContainer creates the container; the plan has created the Podman
-// secrets it uses.
+// secrets it uses. A container already holding the name is settled by
+// planner.ClaimName: adopted, replaced or refused.
 func (c *Client) CreateContainer(ctx context.Context, ct *planner.Container, p *planner.Pod, s *stack.Stack) error {
 	ref := planner.ImageRef(s, ct.Spec)
 	g, err := containerSpec(ct, p, s, ref, planner.ServiceSecrets(s, ct.Spec), func(msg string) { c.warnOnce(ct.Service, msg) })
@@ -194,18 +147,20 @@ func (c *Client) CreateContainer(ctx context.Context, ct *planner.Container, p *
 		// The stack gives timings only: run the image's test with them.
 		// An image without one gets no healthcheck (the plan said so).
 		g.HealthConfig = nil
-		if img, err := images.GetImage(c.ctx(ctx), ref, nil); err == nil {
-			if test := imageHealthTest(img.ImageData); len(test) > 0 {
-				g.HealthConfig = &manifest.Schema2HealthConfig{Test: test, Interval: h.Interval, Timeout: h.Timeout,
-					StartPeriod: h.StartPeriod, Retries: h.Retries}
-			}
+		if img, err := c.observeImage(ctx, ref); err == nil && img != nil && len(img.Health) > 0 {
+			g.HealthConfig = &manifest.Schema2HealthConfig{Test: img.Health, Interval: h.Interval, Timeout: h.Timeout,
+				StartPeriod: h.StartPeriod, Retries: h.Retries}
 		}
 		if g.HealthConfig == nil {
 			c.warnOnce(ct.Service, fmt.Sprintf("the healthcheck keeps the image's own test, but image %s has none: no healthcheck", ref))
 		}
 	}
-	if _, err := containers.CreateWithSpec(c.ctx(ctx), g, nil); err != nil {
-		return fmt.Errorf("create container %s: %w", ct.Name, mapErr(err))
+	err = c.createClaiming(ctx, "container", ct.Name, ct.Labels, func() error {
+		_, err := containers.CreateWithSpec(c.ctx(ctx), g, nil)
+		return mapErr(err)
+	})
+	if err != nil {
+		return fmt.Errorf("create container %s: %w", ct.Name, err)
 	}
 	return nil
 }
@@ -231,8 +186,10 @@ func (c *Client) CreateDirectory(ctx context.Context, path string) error {
 
 // CreateSecret creates a Podman secret from the stack secret or config sec
 // names, reading its content now (a file's, or the value the stack was
-// loaded with). A secret of that name is an error: the plan removes a
-// changed one first and refuses one it did not create.
+// loaded with). The plan removes a changed one first and refuses one it did
+// not create; one met at create (a create that landed late) is settled by
+// planner.ClaimName: the project's of the same content adopted, of other
+// content replaced, anything else refused.
 func (c *Client) CreateSecret(ctx context.Context, sec *planner.SecretSpec, s *stack.Stack, labels map[string]string) error {
 	var data []byte
 	var err error
@@ -255,8 +212,11 @@ func (c *Client) CreateSecret(ctx context.Context, sec *planner.SecretSpec, s *s
 	if err != nil {
 		return fmt.Errorf("create secret %s: %w", sec.Name, err)
 	}
-	if _, err := secrets.Create(c.ctx(ctx), bytes.NewReader(data), new(secrets.CreateOptions).WithName(sec.Name).WithLabels(labels)); err != nil {
-		return fmt.Errorf("create secret %s: %w", sec.Name, mapErr(err))
+	if err := c.createClaiming(ctx, "secret", sec.Name, labels, func() error {
+		_, err := secrets.Create(c.ctx(ctx), bytes.NewReader(data), new(secrets.CreateOptions).WithName(sec.Name).WithLabels(labels))
+		return mapErr(err)
+	}); err != nil {
+		return fmt.Errorf("create secret %s: %w", sec.Name, err)
 	}
 	return nil
 }

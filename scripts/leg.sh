@@ -14,7 +14,7 @@
 #
 # Env: TESTBIN (directory of the *.test binaries `make test-binaries` builds,
 # default bin/test), STACK_BIN (the built stack), RUN (only tests matching this
-# regexp, as go test -run), TEST_TIMEOUT (per binary, default 15m), V=1
+# regexp, as go test -run), TEST_TIMEOUT (per binary, default 25m), V=1
 # (verbose), LEG_SUMMARY (a file the leg's result line is appended to).
 set -uo pipefail
 leg=${1:?usage: $0 podman|podman5|rootless|kube}
@@ -76,6 +76,16 @@ kube)
 *) echo "usage: $0 podman|podman5|rootless|kube" >&2; exit 2 ;;
 esac
 
+# The rootless leg's user and the podman5 leg's namespaces are the machine's,
+# one of each: a second run of the same leg (another clone, another user of
+# the machine) waits its turn, since each start resets what the last left.
+case $leg in
+rootless | podman5)
+  exec 8>"$(if [ -d /run/lock ]; then echo /run/lock; else echo /tmp; fi)/podstack-leg-$leg.lock"
+  flock -n 8 || { say "waiting for another run of this leg to finish"; flock 8; }
+  ;;
+esac
+
 say "starting its ${service:-Podman service}"
 if ! url=$(start); then
   detail="its ${service:-Podman service} did not start"
@@ -94,7 +104,7 @@ export PODSTACK_PEER_REPORT
 PODSTACK_PEER_REPORT=$(mktemp)
 chmod 666 "$PODSTACK_PEER_REPORT"
 
-args=(-test.count=1 -test.timeout="${TEST_TIMEOUT:-15m}")
+args=(-test.count=1 -test.timeout="${TEST_TIMEOUT:-25m}")
 [ -n "${RUN:-}" ] && args+=(-test.run="$RUN")
 [ "${V:-}" = 1 ] && args+=(-test.v)
 rc=0

@@ -19,13 +19,23 @@ fi
 sock=$dir/podman.sock
 url=unix://$sock
 
+# alive PID: PID runs (a zombie, which kill -0 accepts, does not).
+alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$st" ] && [ "${st#Z}" = "$st" ]; }
+answers() { [ -S "$sock" ] && podman --url "$url" version >/dev/null 2>&1; }
+
 case ${1:-} in
 start)
   mkdir -p -m 700 "$dir"
-  if [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+  if [ -f "$dir/pid" ] && alive "$(cat "$dir/pid")" && answers; then
     log "already running (pid $(cat "$dir/pid")) at $url"
   else
-    rm -f "$sock"
+    # A killed run leaves its pid file: the pid may be a zombie (kill -0
+    # says yes), a process since given that pid, or a service that hangs.
+    stale=$(cat "$dir/pid" 2>/dev/null || true)
+    if [ -n "$stale" ] && alive "$stale" && grep -qa 'system.service' "/proc/$stale/cmdline" 2>/dev/null; then
+      kill -9 "$stale" 2>/dev/null || true
+    fi
+    rm -f "$sock" "$dir/pid"
     setsid podman system service --time=0 "$url" >"$dir/service.log" 2>&1 &
     echo $! > "$dir/pid"
     for _ in $(seq 1 100); do
@@ -39,7 +49,8 @@ start)
   ;;
 stop)
   if [ -f "$dir/pid" ]; then
-    kill "$(cat "$dir/pid")" 2>/dev/null || true
+    pid=$(cat "$dir/pid")
+    if alive "$pid" && grep -qa 'system.service' "/proc/$pid/cmdline" 2>/dev/null; then kill "$pid" 2>/dev/null || true; fi
     rm -f "$dir/pid"
     log "stopped the service at $url"
   fi

@@ -144,7 +144,15 @@ EOF
   chmod 755 "$WRAP/podman"
 }
 
-running() { [ -f "$RUN/pid" ] && kill -0 "$(cat "$RUN/pid")" 2>/dev/null; }
+# alive PID: PID runs (a zombie does not: kill -0 succeeds on one, and a
+# machine whose init reaps slowly keeps the zombies of a killed run).
+alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$st" ] && [ "${st#Z}" = "$st" ]; }
+# running: the pid file names a live service of ours (not a pid reused since).
+running() {
+  local pid
+  pid=$(cat "$RUN/pid" 2>/dev/null) && [ -n "$pid" ] && alive "$pid" &&
+    [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$BIN")" ]
+}
 answers() { curl -sf --max-time 3 --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; }
 
 # MNTNS is a mount namespace every Podman 5 service of the leg runs in (a
@@ -169,8 +177,25 @@ drop_mntns() {
   umount "$RUN/ns" 2>/dev/null || true
 }
 
+# The leg's network namespace, as `ip netns add` makes it: /run/netns/$NETNS,
+# a bind mount of the namespace. A killed run leaves it mounted (reused) or,
+# after a reboot or a half-done delete, as a plain file (removed). Never found
+# through `ip netns list | grep -q`: with pipefail, grep exiting early kills
+# the listing with SIGPIPE, the pipeline fails, and a namespace that exists
+# looks absent ("File exists"). The other names in /run/netns are not ours.
+NETNS_FILE=/run/netns/$NETNS
+netns_live() { nsenter --net="$NETNS_FILE" true 2>/dev/null; }
 ensure_netns() {
-  ip netns list | grep -qw "^$NETNS" || { ip netns add "$NETNS" || die "ip netns add $NETNS failed"; }
+  if [ -e "$NETNS_FILE" ] && ! netns_live; then
+    log "removing a stale $NETNS_FILE (left by an earlier run)"
+    umount "$NETNS_FILE" 2>/dev/null || true
+    rm -f "$NETNS_FILE" || die "could not remove the stale $NETNS_FILE"
+  fi
+  if netns_live; then
+    log "reusing network namespace $NETNS"
+  else
+    ip netns add "$NETNS" || die "ip netns add $NETNS failed"
+  fi
   ip netns exec "$NETNS" ip link set lo up
   ip netns exec "$NETNS" sysctl -qw net.ipv4.ip_forward=1
 }
@@ -212,11 +237,20 @@ cmd_stop() {
   if running; then
     local pid; pid=$(cat "$RUN/pid")
     kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    for _ in $(seq 1 50); do alive "$pid" || break; sleep 0.2; done
     log "stopped the service (pid $pid)"
   fi
   rm -f "$RUN/pid" "$SOCK"
-  if ip netns list 2>/dev/null | grep -qw "^$NETNS"; then
+  if [ -e "$NETNS_FILE" ]; then
+    # What still runs in the namespace once its containers are gone is ours
+    # and lost: exec sessions' conmons waiting out their exit delay,
+    # aardvark-dns, or what a killed run left.
+    local left; left=$(ip netns pids "$NETNS" 2>/dev/null | tr '\n' ' ')
+    if [ -n "$left" ]; then
+      kill -9 $left 2>/dev/null || true
+      log "killed what was left in network namespace $NETNS (pids $left)"
+      for _ in $(seq 1 25); do [ -z "$(ip netns pids "$NETNS" 2>/dev/null)" ] && break; sleep 0.2; done
+    fi
     if [ -z "$(ip netns pids "$NETNS" 2>/dev/null)" ]; then
       drop_mntns
       ip netns delete "$NETNS"

@@ -59,6 +59,51 @@ write_if_changed() {
   log "wrote $1"
 }
 
+# alive PID: PID runs. A zombie does not, though kill -0 says yes to one: a
+# machine whose init reaps slowly keeps the zombies of a killed run for a
+# while, and Podman, netavark and this script must not take them for live.
+alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$st" ] && [ "${st#Z}" = "$st" ]; }
+
+# user_pids: the live processes of the user and of its subordinate uids
+# (a container's processes run as those).
+user_pids() {
+  local ranges
+  ranges=$(awk -F: -v u="$U" -v id="$UID_" '($1 == u || $1 == id) {print $2, $2 + $3}' /etc/subuid | tr '\n' ' ')
+  ps -eo pid=,uid=,stat= | awk -v uid="$UID_" -v r="$ranges" '
+    BEGIN { n = split(r, a, " ") }
+    $3 ~ /^Z/ { next }
+    { ok = ($2 == uid); for (i = 1; i < n; i += 2) if ($2 >= a[i] && $2 < a[i + 1]) ok = 1; if (ok) print $1 }'
+}
+
+# reset_runtime: the user's Podman as after a reboot. Everything the user
+# runs is a test's, and a run that was killed (CI cancelled, a machine
+# reused) leaves its service, pause process, slirp4netns, aardvark-dns and
+# conmons dead or half-alive, with their pid files in the runtime directory.
+# Podman then trusts those files: it joins a pause process that is gone
+# ("invalid internal status ... could not find any running process"), and
+# netavark signals an aardvark-dns that is gone or a zombie instead of
+# starting one, so no name resolves ("nslookup: write to GATEWAY:
+# Connection refused"). So every start kills what the user runs and empties
+# its runtime directory (/run/user/UID is a tmpfs that a boot empties; Podman
+# knows a boot by its missing "alive" file and refreshes its containers'
+# states). Root's Podman is not touched: nothing here is outside the user's
+# processes and runtime directory.
+reset_runtime() {
+  local pids n=0
+  pids=$(user_pids)
+  if [ -n "$pids" ]; then
+    n=$(echo $pids | wc -w)
+    kill -9 $pids 2>/dev/null || true
+    for _ in $(seq 1 50); do [ -z "$(user_pids)" ] && break; sleep 0.1; done
+    [ -z "$(user_pids)" ] || die "processes of $U survive kill -9: $(user_pids | tr '\n' ' ')"
+  fi
+  [ -d "$RT" ] || return 0
+  local m
+  for m in $(findmnt -rn -o TARGET | grep "^$RT/" | sort -r); do umount -l "$m" 2>/dev/null || true; done
+  find "$RT" -mindepth 1 -maxdepth 1 -exec rm -rf --one-file-system {} +
+  log "reset the runtime state of $U (killed $n leftover processes, emptied $RT)"
+}
+
 prepare() {
   local need=() p
   for p in podman runc uidmap slirp4netns fuse-overlayfs catatonit busybox-static; do
@@ -77,6 +122,7 @@ prepare() {
     chmod 0666 /dev/net/tun
     log "chmod 0666 /dev/net/tun: slirp4netns opens it as the user (0666 is its usual mode)"
   fi
+  reset_runtime
   install -d -m 700 -o "$U" -g "$U" "$RT"
   install -d -m 755 -o "$U" -g "$U" "$H/.config" "$H/.config/containers"
   {
@@ -89,13 +135,23 @@ prepare() {
   } | write_if_changed "$H/.config/containers/containers.conf"
   printf '[storage]\ndriver = "overlay"\n' | write_if_changed "$H/.config/containers/storage.conf"
   local drv
-  drv=$(as_user podman info --format '{{.Store.GraphDriverName}}' 2>/dev/null || true)
+  # A failing podman info is reported as it is: resetting storage for it
+  # would hide the cause and lose the test image.
+  local err; err=$(mktemp)
+  drv=$(as_user podman info --format '{{.Store.GraphDriverName}}' 2>"$err") || die "podman info as $U: $(cat "$err")"
+  rm -f "$err"
   if [ "$drv" != overlay ]; then
     log "the user's storage driver is '$drv', not overlay: resetting its (test-only) storage"
     as_user podman system reset -f >/dev/null 2>&1 || true
     drv=$(as_user podman info --format '{{.Store.GraphDriverName}}' 2>&1) || die "podman info as $U: $drv"
     [ "$drv" = overlay ] || die "the storage driver of $U is '$drv' after a reset, not overlay"
   fi
+  # What earlier runs left (a killed run never reached stop): all of it is
+  # tests', and stale networks would use up the subnets Podman allots.
+  as_user podman pod rm -af -t 0 >/dev/null 2>&1 || true
+  as_user podman rm -af -t 0 >/dev/null 2>&1 || true
+  as_user podman network prune -f >/dev/null 2>&1 || true
+  as_user podman volume prune -f >/dev/null 2>&1 || true
   (cd / && as_user "$here/test-image.sh") || die "could not build the test image as $U"
 }
 
@@ -138,13 +194,16 @@ cmd_stop() {
   done
   [ $n = 0 ] || log "killed $n leftover conmon/container processes of $U"
   (cd / && as_user "$here/podman-service.sh" stop) || true
-  # The pause process holds the user namespace; Podman restarts it on demand.
-  local pp=$RT/libpod/tmp/pause.pid pid
-  if [ -f "$pp" ] && [ -z "$(live_conmons)" ]; then
-    pid=$(cat "$pp")
-    if [ "$(stat -c %U /proc/"$pid" 2>/dev/null)" = "$U" ]; then
-      kill "$pid" 2>/dev/null && log "stopped the pause process of $U"
-    fi
+  # What the user still runs is a leftover: its pause process (Podman
+  # restarts it on demand), slirp4netns, and aardvark-dns, which would
+  # otherwise outlive the rootless network namespace it serves.
+  local left; left=$(user_pids | tr '\n' ' ')
+  if [ -n "$left" ]; then
+    kill $left 2>/dev/null || true
+    for _ in $(seq 1 30); do [ -z "$(user_pids)" ] && break; sleep 0.1; done
+    left=$(user_pids | tr '\n' ' ')
+    [ -z "$left" ] || kill -9 $left 2>/dev/null || true
+    log "stopped what $U still ran (pause process, slirp4netns, aardvark-dns)"
   fi
 }
 

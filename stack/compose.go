@@ -635,7 +635,7 @@ func (c *converter) service(svc types.ServiceConfig) *Service {
 	}
 	if svc.Build != nil {
 		b := &Build{Context: svc.Build.Context, Dockerfile: svc.Build.Dockerfile, Target: svc.Build.Target,
-			Labels: map[string]string(svc.Build.Labels)}
+			Labels: map[string]string(svc.Build.Labels), NoCache: svc.Build.NoCache, Pull: svc.Build.Pull}
 		for k, v := range svc.Build.Args {
 			if v != nil {
 				if b.Args == nil {

@@ -191,6 +191,14 @@ type Build struct {
 	Args       map[string]string `json:"args,omitempty"`
 	Target     string            `json:"target,omitempty"`
 	Labels     map[string]string `json:"labels,omitempty"`
+	// NoCache builds without the layer cache; Pull pulls the base images
+	// first, even when present (compose's no_cache and pull).
+	NoCache bool `json:"noCache,omitempty"`
+	Pull    bool `json:"pull,omitempty"`
+	// Digest fingerprints the build's inputs (see ContextDigest); empty
+	// until ResolveBuildDigests, and for a remote context. The image built
+	// carries it in a label, so a later up knows whether it is current.
+	Digest string `json:"-"`
 }
 
 // Port is one published or container port.

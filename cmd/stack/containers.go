@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +42,7 @@ networks, volumes, pods and containers. 'stack start' starts them later.`,
 			if err != nil {
 				return err
 			}
-			return g.upLike(cmd, func(ctx context.Context, p *ops.Project) (*planner.Plan, error) {
+			return g.upLike(cmd, args, func(ctx context.Context, p *ops.Project) (*planner.Plan, error) {
 				return p.Create(ctx, ops.UpOptions{Plan: opts})
 			})
 		},
@@ -54,11 +56,12 @@ networks, volumes, pods and containers. 'stack start' starts them later.`,
 	return cmd
 }
 
-// upLike loads the stack, connects, runs fn (an up-like use case) with
-// progress, and prints the plan's warnings.
-func (g *globalOptions) upLike(cmd *cobra.Command, fn func(ctx context.Context, p *ops.Project) (*planner.Plan, error)) error {
+// upLike loads the stack with the named services' profiles enabled,
+// connects, runs fn (an up-like use case) with progress, and prints the
+// plan's warnings.
+func (g *globalOptions) upLike(cmd *cobra.Command, services []string, fn func(ctx context.Context, p *ops.Project) (*planner.Plan, error)) error {
 	ctx := cmd.Context()
-	s, err := g.load(ctx)
+	s, err := g.load(ctx, naming(services))
 	if err != nil {
 		return err
 	}
@@ -106,7 +109,7 @@ ones start after their dependencies, health-gated. The next 'stack up' without
 				}
 				replicas[name] = n
 			}
-			return g.upLike(cmd, func(ctx context.Context, p *ops.Project) (*planner.Plan, error) {
+			return g.upLike(cmd, slices.Sorted(maps.Keys(replicas)), func(ctx context.Context, p *ops.Project) (*planner.Plan, error) {
 				return p.Scale(ctx, ops.ScaleOptions{Replicas: replicas, NoDeps: noDeps, Exec: planner.ExecOptions{WaitTimeout: waitTimeout}})
 			})
 		},

@@ -22,7 +22,8 @@ func addDay2Commands(root *cobra.Command, g *globalOptions) {
 		newEachCommand(g, "kill", "Send a signal to the services' containers (default KILL)"),
 		newEachCommand(g, "pause", "Pause the services' containers"),
 		newEachCommand(g, "unpause", "Unpause the services' containers"),
-		newRmCommand(g), newStatsCommand(g), newTopCommand(g), newPortCommand(g), newImagesCommand(g),
+		newRmCommand(g), newStatsCommand(g), newTopCommand(g), newPortCommand(g),
+		newImagesCommand(g), newBuildCommand(g), newPullCommand(g), newPushCommand(g),
 		newExecCommand(g), newRunCommand(g), newEventsCommand(g), newInspectCommand(g),
 		newCreateCommand(g), newScaleCommand(g), newCpCommand(g), newAttachCommand(g),
 	)
@@ -248,26 +249,6 @@ func newPortCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-func newImagesCommand(g *globalOptions) *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:   "images [SERVICE...]",
-		Short: "List the images the services' containers use",
-		Example: `  stack images
-  stack images --format json`,
-		RunE: g.withProject(func(ctx context.Context, p *ops.Project, args []string) error {
-			rows, err := p.Images(ctx, args)
-			if err != nil {
-				return err
-			}
-			return writeRows(g, format, rows, []string{"CONTAINER", "SERVICE", "IMAGE"},
-				func(r ops.Image) []string { return []string{r.Container, r.Service, r.Image} })
-		}),
-	}
-	cmd.Flags().StringVar(&format, "format", "table", "table, json, or a Go template")
-	return cmd
-}
-
 func newExecCommand(g *globalOptions) *cobra.Command {
 	var (
 		tf                 ttyFlags
@@ -373,7 +354,7 @@ are one (-T: none). Its exit code is stack's; -d prints the container's name.`,
 				return usagef("--service-ports and --publish cannot be used together")
 			}
 			ctx := cmd.Context()
-			s, err := g.load(ctx)
+			s, err := g.load(ctx, naming(args[:1]))
 			if err != nil {
 				return err
 			}

@@ -14,6 +14,7 @@ func newDownCommand(g *globalOptions) *cobra.Command {
 	var (
 		volumes, removeOrphans bool
 		timeout                int
+		rmi                    string
 		ef                     execFlags
 	)
 	cmd := &cobra.Command{
@@ -25,10 +26,15 @@ objects labelled with this project are ever touched. Works with just
 -p NAME when the stack file is gone.`,
 		Example: `  stack down
   stack down -v
+  stack down --rmi local
   stack down -p myproject
   stack down web -t 2`,
 		RunE: g.withProject(func(ctx context.Context, p *ops.Project, args []string) error {
-			opts := planner.DownOptions{Services: args, Volumes: volumes, RemoveOrphans: removeOrphans, Timeout: stopTimeout(timeout)}
+			if err := oneOf("rmi", rmi, "", "local", "all"); err != nil {
+				return err
+			}
+			opts := planner.DownOptions{Services: args, Volumes: volumes, RemoveOrphans: removeOrphans, Timeout: stopTimeout(timeout),
+				RemoveImages: rmi}
 			return g.withProgress(p, func() error {
 				_, err := p.Down(ctx, opts, ef.options())
 				return err
@@ -38,6 +44,7 @@ objects labelled with this project are ever touched. Works with just
 	f := cmd.Flags()
 	f.BoolVarP(&volumes, "volumes", "v", false, "also remove the project's named volumes")
 	f.BoolVar(&removeOrphans, "remove-orphans", false, "also remove project containers the stack no longer declares")
+	f.StringVar(&rmi, "rmi", "", "also remove images: local (the ones built under the project's names), or all (every service's)")
 	f.IntVarP(&timeout, "timeout", "t", -1, "seconds to wait for a container to stop before killing it (default: each service's stop_grace_period)")
 	f.IntVar(&ef.parallel, "parallel", 0, "how many steps may run at once (0: no limit)")
 	return cmd

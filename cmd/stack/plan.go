@@ -16,6 +16,7 @@ import (
 // plan printed by `stack plan` is exactly what `stack up` would run.
 type planFlags struct {
 	noDeps, forceRecreate, noRecreate, removeOrphans, noStart, wait bool
+	build, noBuild                                                  bool
 	alwaysRecreateDeps                                              bool
 	pull                                                            string
 	scale                                                           []string
@@ -30,6 +31,8 @@ func (p *planFlags) register(f *pflag.FlagSet) {
 	f.BoolVar(&p.noStart, "no-start", false, "create but do not start")
 	f.BoolVar(&p.wait, "wait", false, "wait until every service is running, or healthy when it has a healthcheck")
 	f.StringVar(&p.pull, "pull", "missing", "pull images: missing, always or never")
+	f.BoolVar(&p.build, "build", false, "build the images of services with a build section, even when current")
+	f.BoolVar(&p.noBuild, "no-build", false, "build no image, even one that is missing or whose build inputs changed")
 	f.StringArrayVar(&p.scale, "scale", nil, "run NUM replicas of SERVICE (SERVICE=NUM), overriding the stack; repeatable")
 }
 
@@ -39,6 +42,9 @@ func (p *planFlags) options(g *globalOptions, services []string) (planner.Option
 	}
 	if (p.forceRecreate || p.alwaysRecreateDeps) && p.noRecreate {
 		return planner.Options{}, usagef("--force-recreate and --always-recreate-deps cannot be used with --no-recreate")
+	}
+	if p.build && p.noBuild {
+		return planner.Options{}, usagef("--build and --no-build cannot be used together")
 	}
 	scale := map[string]int{}
 	for _, kv := range p.scale {
@@ -54,6 +60,7 @@ func (p *planFlags) options(g *globalOptions, services []string) (planner.Option
 		Services: services, NoDeps: p.noDeps,
 		ForceRecreate: p.forceRecreate, AlwaysRecreateDeps: p.alwaysRecreateDeps, NoRecreate: p.noRecreate,
 		RemoveOrphans: p.removeOrphans, NoStart: p.noStart, Pull: p.pull, Wait: p.wait,
+		Build: p.build, NoBuild: p.noBuild,
 	}, nil
 }
 

@@ -62,7 +62,7 @@ func kindOf(e planner.Event) string {
 		return "Volume"
 	case planner.StepCreateNetwork, planner.StepRemoveNetwork:
 		return "Network"
-	case planner.StepPullImage, planner.StepBuildImage:
+	case planner.StepPullImage, planner.StepBuildImage, planner.StepPushImage, planner.StepRemoveImage:
 		return "Image"
 	case "":
 		return ""
@@ -71,6 +71,17 @@ func kindOf(e planner.Event) string {
 }
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
+
+// outputLine is how a line of a step's output (planner.StatusOutput: a
+// build's, a pull's) is shown: prefixed with its service, as compose
+// prefixes logs, or with the image when no service is named.
+func outputLine(e planner.Event) string {
+	who := e.Service
+	if who == "" {
+		who = e.Resource
+	}
+	return who + " | " + e.Text
+}
 
 // plain prints one line per event, for logs and pipes.
 type plain struct {
@@ -81,6 +92,10 @@ type plain struct {
 func (p *plain) Emit(e planner.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if e.Status == planner.StatusOutput {
+		fmt.Fprintln(p.w, outputLine(e))
+		return
+	}
 	line := fmt.Sprintf("%s %s %s", kindOf(e), e.Resource, e.Text)
 	if e.Elapsed > 0 && e.Status != planner.StatusWorking {
 		line += " " + seconds(e.Elapsed)
@@ -107,19 +122,38 @@ func (j *jsonR) Emit(e planner.Event) {
 
 func (j *jsonR) Close() {}
 
-// quiet prints failures only.
+// quiet prints failures only: a failed step's last lines of output first
+// (a build's error means little without them).
 type quiet struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu     sync.Mutex
+	w      io.Writer
+	output map[int][]string // step -> its last lines of output
 }
 
+// quietOutputLines is how much of a failed step's output quiet keeps.
+const quietOutputLines = 30
+
 func (q *quiet) Emit(e planner.Event) {
-	if e.Status != planner.StatusFailed {
-		return
-	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	fmt.Fprintf(q.w, "%s %s %s: %s\n", kindOf(e), e.Resource, e.Text, e.Detail)
+	switch e.Status {
+	case planner.StatusOutput:
+		if q.output == nil {
+			q.output = map[int][]string{}
+		}
+		lines := append(q.output[e.StepID], outputLine(e))
+		if len(lines) > quietOutputLines {
+			lines = lines[len(lines)-quietOutputLines:]
+		}
+		q.output[e.StepID] = lines
+	case planner.StatusFailed:
+		for _, line := range q.output[e.StepID] {
+			fmt.Fprintln(q.w, line)
+		}
+		fmt.Fprintf(q.w, "%s %s %s: %s\n", kindOf(e), e.Resource, e.Text, e.Detail)
+	case planner.StatusDone:
+		delete(q.output, e.StepID)
+	}
 }
 
 func (q *quiet) Close() {}
@@ -170,6 +204,18 @@ func newTTY(w io.Writer, now func() time.Time) *tty {
 func (t *tty) Emit(e planner.Event) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if e.Status == planner.StatusOutput {
+		// Output scrolls above the live lines: clear them, print the
+		// line, draw them again below it. Nothing of it is lost when the
+		// step succeeds.
+		if t.drawn > 0 {
+			fmt.Fprintf(t.w, "\x1b[%dA\x1b[J", t.drawn)
+			t.drawn = 0
+		}
+		fmt.Fprintf(t.w, "%s\n", outputLine(e))
+		t.draw()
+		return
+	}
 	key := kindOf(e) + " " + e.Resource
 	l := t.byKey[key]
 	if l == nil {

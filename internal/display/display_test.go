@@ -133,6 +133,75 @@ func TestTTYFinalFrame(t *testing.T) {
 	}
 }
 
+// outputEvents are a build's: two lines of output, then the step's end.
+func outputEvents(end planner.Status) []planner.Event {
+	ev := []planner.Event{
+		{Time: t0, StepID: 1, Kind: planner.StepBuildImage, Resource: "demo-web", Service: "web", Status: planner.StatusWorking, Text: "Building"},
+		{Time: t0, StepID: 1, Kind: planner.StepBuildImage, Resource: "demo-web", Service: "web", Status: planner.StatusOutput, Text: "STEP 1/2: FROM busybox"},
+		{Time: t0, StepID: 1, Kind: planner.StepBuildImage, Resource: "demo-web", Service: "web", Status: planner.StatusOutput, Text: "compiling"},
+	}
+	last := planner.Event{Time: t0, StepID: 1, Kind: planner.StepBuildImage, Resource: "demo-web", Service: "web", Status: end, Text: "Built", Elapsed: time.Second}
+	if end == planner.StatusFailed {
+		last.Text, last.Detail = "Failed", "exit status 2"
+	}
+	return append(ev, last)
+}
+
+func renderEvents(mode string, ev []planner.Event) string {
+	var b bytes.Buffer
+	r, _ := New(mode, &b, mode == "tty", func(string) string { return "" })
+	for _, e := range ev {
+		r.Emit(e)
+	}
+	r.Close()
+	return b.String()
+}
+
+// TestStepOutput: a build's output is shown as it comes, once, prefixed
+// with its service, whether the build succeeds or fails; quiet shows it
+// only with a failure; json passes it on as events.
+func TestStepOutput(t *testing.T) {
+	for _, end := range []planner.Status{planner.StatusDone, planner.StatusFailed} {
+		plain := renderEvents("plain", outputEvents(end))
+		if !strings.Contains(plain, "Image demo-web Building\nweb | STEP 1/2: FROM busybox\nweb | compiling\nImage demo-web ") {
+			t.Errorf("plain, %s:\n%s", end, plain)
+		}
+		tty := ansi.ReplaceAllString(renderEvents("tty", outputEvents(end)), "")
+		if strings.Count(tty, "web | compiling") != 1 || strings.Count(tty, "web | STEP 1/2: FROM busybox") != 1 {
+			t.Errorf("tty, %s: the output is not shown exactly once:\n%s", end, tty)
+		}
+		quiet := renderEvents("quiet", outputEvents(end))
+		if end == planner.StatusDone && quiet != "" {
+			t.Errorf("quiet shows a successful build's output: %q", quiet)
+		}
+		if end == planner.StatusFailed && quiet != "web | STEP 1/2: FROM busybox\nweb | compiling\nImage demo-web Failed: exit status 2\n" {
+			t.Errorf("quiet, failed: %q", quiet)
+		}
+		var n int
+		for _, line := range strings.Split(strings.TrimSpace(renderEvents("json", outputEvents(end))), "\n") {
+			var e planner.Event
+			if json.Unmarshal([]byte(line), &e) == nil && e.Status == planner.StatusOutput {
+				n++
+			}
+		}
+		if n != 2 {
+			t.Errorf("json, %s: %d output events", end, n)
+		}
+	}
+	var b bytes.Buffer
+	r, _ := New("plain", &b, false, nil)
+	r.Emit(planner.Event{Time: t0, StepID: 1, Kind: planner.StepRemoveImage, Resource: "demo-web", Status: planner.StatusDone, Text: "Removed"})
+	r.Emit(planner.Event{Time: t0, StepID: 2, Kind: planner.StepPushImage, Resource: "reg/web:1", Status: planner.StatusDone, Text: "Pushed"})
+	if b.String() != "Image demo-web Removed\nImage reg/web:1 Pushed\n" {
+		t.Errorf("image steps are not shown as images: %q", b.String())
+	}
+	// The live line stays below the output, redrawn after each line.
+	tty := renderEvents("tty", outputEvents(planner.StatusDone))
+	if !strings.Contains(tty, "\x1b[1A\x1b[J") {
+		t.Errorf("tty does not clear its live lines before printing output: %q", tty)
+	}
+}
+
 func TestDryRunMarksEveryLine(t *testing.T) {
 	var b strings.Builder
 	r, _ := New("plain", &b, false, func(string) string { return "" })

@@ -62,7 +62,7 @@ func (c Call) String() string { return c.Op + " " + c.Name }
 
 // mutating are the operations that change the engine's state.
 var mutating = map[string]bool{
-	"PullImage": true, "BuildImage": true, "CreateNetwork": true, "CreateVolume": true, "CreateSecret": true,
+	"PullImage": true, "BuildImage": true, "PushImage": true, "RemoveImage": true, "CreateNetwork": true, "CreateVolume": true, "CreateSecret": true,
 	"CreateDirectory": true, "CreatePod": true, "CreateContainer": true, "StartContainer": true,
 	"StopContainer": true, "RemoveContainer": true, "RemovePod": true, "RemoveVolume": true,
 	"RemoveNetwork": true, "RemoveSecret": true, "Kill": true, "KillAll": true, "Pause": true,
@@ -96,7 +96,8 @@ type Engine struct {
 	volumes    map[string]*Volume
 	networks   map[string]*Network
 	secrets    map[string]*Secret
-	images     map[string]bool // normalized references
+	images     map[string]*image // normalized references
+	dangling   map[string]*image // by ID: images a rebuild took the name of
 	exposed    map[string][]string
 	missing    map[string]bool
 
@@ -105,6 +106,7 @@ type Engine struct {
 	stats          map[string]ops.Stat
 	faults         map[string]*fault
 	delays         map[string]time.Duration
+	late           map[string]bool // "Op name" of creates that land late (LandLate)
 
 	calls    []Call
 	history  []ops.Event
@@ -134,7 +136,8 @@ func New() *Engine {
 		volumes:        map[string]*Volume{},
 		networks:       map[string]*Network{"podman": {Name: "podman", Driver: "bridge", Labels: map[string]string{}}},
 		secrets:        map[string]*Secret{},
-		images:         map[string]bool{},
+		images:         map[string]*image{},
+		dangling:       map[string]*image{},
 		exposed:        map[string][]string{},
 		missing:        map[string]bool{},
 		scripts:        map[string]Script{},
@@ -142,6 +145,7 @@ func New() *Engine {
 		stats:          map[string]ops.Stat{},
 		faults:         map[string]*fault{},
 		delays:         map[string]time.Duration{},
+		late:           map[string]bool{},
 		subs:           map[*subscriber]bool{},
 		nextPort:       40000,
 	}
@@ -242,6 +246,25 @@ func (e *Engine) setFault(op, name string, err error, left int) {
 		return
 	}
 	e.faults[op+" "+name] = &fault{err: err, left: left}
+}
+
+// LandLate makes the next call of op ("CreateContainer" or "CreatePod") on
+// name find the object already made, as the call itself would make it: a
+// create of a killed client that the service finished after the next run
+// had observed. The call then meets its name held.
+func (e *Engine) LandLate(op, name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.late[op+" "+name] = true
+}
+
+// landsLateLocked reports (and uses up) a LandLate of op on name.
+func (e *Engine) landsLateLocked(op, name string) bool {
+	if !e.late[op+" "+name] {
+		return false
+	}
+	delete(e.late, op+" "+name)
+	return true
 }
 
 // Delay makes every call of op on name ("" any) take d of real time before

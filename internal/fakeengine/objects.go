@@ -21,6 +21,8 @@ type Container struct {
 	Name  string
 	Pod   string // the pod's name, "" for none
 	Image string
+	// ImageID is the ID of the image it was made from.
+	ImageID string
 	// State is Podman's: created, running, paused, exited, stopped,
 	// stopping, removing, configured, initialized, unknown, or
 	// planner.StateStorage for a leftover only in storage.
@@ -336,7 +338,9 @@ func (e *Engine) AddImages(refs ...string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, r := range refs {
-		e.images[qualify(r, true)] = true
+		if !e.hasImageLocked(r) {
+			e.images[qualify(r, true)] = e.newImageLocked(nil)
+		}
 	}
 }
 
@@ -436,10 +440,10 @@ func (e *Engine) SetExposedPorts(ref string, ports ...string) {
 	defer e.mu.Unlock()
 	n := qualify(ref, true)
 	if !e.hasImageLocked(ref) {
-		e.images[n] = true
+		e.images[n] = e.newImageLocked(nil)
 	}
 	for _, c := range candidates(ref) {
-		if e.images[c] {
+		if e.images[c] != nil {
 			e.exposed[c] = slices.Clone(ports)
 		}
 	}
@@ -637,12 +641,7 @@ func qualify(ref string, pulled bool) string {
 
 // hasImageLocked reports whether ref resolves to a local image.
 func (e *Engine) hasImageLocked(ref string) bool {
-	for _, c := range candidates(ref) {
-		if e.images[c] {
-			return true
-		}
-	}
-	return false
+	return e.imageLocked(ref) != nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -42,7 +42,7 @@ func (e *Engine) Observe(ctx context.Context, project string, look *planner.Look
 		} else if !ours(c.Labels) {
 			continue
 		}
-		oc := planner.ObservedContainer{ID: c.ID, Name: c.Name, Pod: c.Pod, Image: c.Image, State: c.State,
+		oc := planner.ObservedContainer{ID: c.ID, Name: c.Name, Pod: c.Pod, Image: c.Image, ImageID: c.ImageID, State: c.State,
 			ExitCode: c.ExitCode, Labels: maps.Clone(c.Labels), Ports: e.portsOfLocked(c)}
 		switch c.Health {
 		case "healthy", "unhealthy", "starting":
@@ -76,8 +76,18 @@ func (e *Engine) Observe(ctx context.Context, project string, look *planner.Look
 	}
 	seen := map[string]bool{}
 	for _, ref := range look.Images {
-		if !seen[ref] && e.hasImageLocked(ref) {
+		if img := e.imageLocked(ref); !seen[ref] && img != nil {
 			out.Images = append(out.Images, ref)
+			if out.ImageIDs == nil {
+				out.ImageIDs = map[string]string{}
+			}
+			out.ImageIDs[ref] = img.id
+			if d := img.labels[planner.LabelBuildDigest]; d != "" && slices.Contains(look.Builds, ref) {
+				if out.BuildDigests == nil {
+					out.BuildDigests = map[string]string{}
+				}
+				out.BuildDigests[ref] = d
+			}
 		}
 		seen[ref] = true
 	}

@@ -557,7 +557,7 @@ func (e *Engine) ImageExposedPorts(ctx context.Context, ref string) ([]string, b
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, c := range candidates(ref) {
-		if e.images[c] {
+		if e.images[c] != nil {
 			ports := slices.Clone(e.exposed[c])
 			slices.Sort(ports)
 			return ports, true, nil

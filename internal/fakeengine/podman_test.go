@@ -88,8 +88,11 @@ func TestCreateChecksWhatPodmanChecks(t *testing.T) {
 	if err := e.CreatePod(ctx, pod, c.s); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.CreatePod(ctx, pod, c.s); !errors.Is(err, fakeengine.ErrExists) || !strings.Contains(err.Error(), "pod already exists") {
-		t.Errorf("a second pod of that name: %v", err)
+	// A create whose name is held is settled as podmanapi settles it
+	// (planner.ClaimName): the project's pod of the same configuration is
+	// adopted.
+	if err := e.CreatePod(ctx, pod, c.s); err != nil || len(e.Pods()) != 1 {
+		t.Errorf("a second pod of that name: %v, pods %v; want the first adopted", err, e.Pods())
 	}
 	if err := c.create(e, "pr-a-1"); !errors.Is(err, fakeengine.ErrNotFound) || !strings.Contains(err.Error(), "no such secret") {
 		t.Errorf("create without its secret: %v", err)
@@ -103,13 +106,21 @@ func TestCreateChecksWhatPodmanChecks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := c.create(e, "pr-a-1"); !errors.Is(err, fakeengine.ErrExists) {
-		t.Errorf("a second container of that name: %v", err)
+	ids := func() (out []string) {
+		for _, ct := range e.Containers() {
+			out = append(out, ct.ID)
+		}
+		return out
 	}
-	// Pods and containers share one namespace of names.
+	before := ids()
+	if err := c.create(e, "pr-a-1"); err != nil || !slices.Equal(ids(), before) {
+		t.Errorf("a second container of that name: %v; want the first adopted", err)
+	}
+	// Pods and containers share one namespace of names: a container never
+	// stands in for a pod.
 	clash := *pod
 	clash.Name = "pr-a-1"
-	if err := e.CreatePod(ctx, &clash, c.s); !errors.Is(err, fakeengine.ErrExists) || !strings.Contains(err.Error(), "container already exists") {
+	if err := e.CreatePod(ctx, &clash, c.s); !errors.Is(err, planner.ErrNameHeld) || !strings.Contains(err.Error(), "held by container") {
 		t.Errorf("a pod named like a container: %v", err)
 	}
 
@@ -204,33 +215,61 @@ func TestVolumes(t *testing.T) {
 	}
 }
 
-// TestSecretsAndExistingObjects: a second secret of a name fails; existing
-// networks and volumes are accepted as they are.
+// TestSecretsAndExistingObjects: a secret, network or volume met at create
+// is settled as podmanapi settles it (planner.ClaimName): a secret that is
+// not the project's is refused, the project's of the same content adopted
+// and of other content replaced; a network or volume of the project is
+// accepted as it is, one of no project refused and left as it was.
 func TestSecretsAndExistingObjects(t *testing.T) {
 	f := newFixture(t, shopStack)
 	s := f.load("")
 	ctx := context.Background()
 	e := f.e
 	spec := &planner.SecretSpec{Name: "shop_dbpass", Kind: "secret", Key: "dbpass"}
+	mine := func(digest string) map[string]string {
+		return planner.Labels("shop", "", planner.LabelConfigHash, digest)
+	}
 	if err := e.CreateSecret(ctx, spec, s, map[string]string{"a": "1"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.CreateSecret(ctx, spec, s, nil); !errors.Is(err, fakeengine.ErrExists) || !strings.Contains(err.Error(), "secret name in use") {
-		t.Errorf("second secret: %v", err)
+	if err := e.CreateSecret(ctx, spec, s, mine("d1")); !errors.Is(err, planner.ErrNameHeld) || !strings.Contains(err.Error(), "podman secret rm shop_dbpass") {
+		t.Errorf("a secret over one of no project: %v", err)
 	}
+	e.RemoveSecret(ctx, spec.Name)
+	if err := e.CreateSecret(ctx, spec, s, mine("d0")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.CreateSecret(ctx, spec, s, mine("d0")); err != nil {
+		t.Errorf("a secret over the project's of the same content: %v", err)
+	}
+	if err := e.CreateSecret(ctx, spec, s, mine("d1")); err != nil {
+		t.Errorf("a secret over the project's of other content: %v", err)
+	}
+	if got := e.Secrets(); len(got) != 1 || got[0].Labels[planner.LabelConfigHash] != "d1" {
+		t.Errorf("secrets %+v, want the one of content d1", got)
+	}
+
 	e.AddNetwork(fakeengine.Network{Name: "shop_default", Labels: map[string]string{"mine": "yes"}})
-	if err := e.CreateNetwork(ctx, s.Networks["default"], map[string]string{planner.LabelProject: "shop"}); err != nil {
-		t.Errorf("create of an existing network: %v", err)
+	if err := e.CreateNetwork(ctx, s.Networks["default"], map[string]string{planner.LabelProject: "shop"}); !errors.Is(err, planner.ErrNameHeld) {
+		t.Errorf("create over a network of no project: %v", err)
 	}
 	if n := e.Networks(); !slices.ContainsFunc(n, func(n fakeengine.Network) bool { return n.Name == "shop_default" && n.Labels["mine"] == "yes" }) {
 		t.Errorf("the existing network changed: %+v", n)
 	}
 	e.AddVolume(fakeengine.Volume{Name: "shop_data", Labels: map[string]string{"mine": "yes"}})
-	if err := e.CreateVolume(ctx, s.Volumes["data"], map[string]string{planner.LabelProject: "shop"}); err != nil {
-		t.Errorf("create of an existing volume: %v", err)
+	if err := e.CreateVolume(ctx, s.Volumes["data"], map[string]string{planner.LabelProject: "shop"}); !errors.Is(err, planner.ErrNameHeld) {
+		t.Errorf("create over a volume of no project: %v", err)
 	}
 	if v := e.Volumes(); len(v) != 1 || v[0].Labels["mine"] != "yes" || v[0].Labels[planner.LabelProject] != "" {
 		t.Errorf("the existing volume changed: %+v", v)
+	}
+	e.RemoveVolume(ctx, "shop_data")
+	e.AddVolume(fakeengine.Volume{Name: "shop_data", Labels: map[string]string{planner.LabelProject: "shop", "mine": "yes"}})
+	if err := e.CreateVolume(ctx, s.Volumes["data"], map[string]string{planner.LabelProject: "shop"}); err != nil {
+		t.Errorf("create over the project's volume: %v", err)
+	}
+	if v := e.Volumes(); len(v) != 1 || v[0].Labels["mine"] != "yes" {
+		t.Errorf("the project's volume changed: %+v", v)
 	}
 }
 
@@ -269,5 +308,39 @@ func TestStartStartsThePodFirst(t *testing.T) {
 	f.e.StopContainer(context.Background(), "shop-proxy-1", 0)
 	if p, _ := f.e.Pod("shop-app"); p.State != "Degraded" {
 		t.Errorf("pod with only its infra running: %s, want Degraded (as Podman shows it)", p.State)
+	}
+}
+
+// TestCreateSettlesAHeldName: as podmanapi, a create whose name is held
+// replaces the project's container of another configuration and refuses,
+// untouched, one that is not the project's.
+func TestCreateSettlesAHeldName(t *testing.T) {
+	f := newFixture(t, pairStack)
+	c := plan(t, f, "")
+	e := f.e
+	e.AddImages("busybox")
+	ct := c.container("pr-solo-1")
+	e.CreateNetwork(context.Background(), c.s.Networks["default"], nil)
+	if err := e.CreatePod(context.Background(), c.p.PodOf("solo"), c.s); err != nil {
+		t.Fatal(err)
+	}
+	old := planner.Labels("pr", "", planner.LabelConfigHash, "an-older-hash")
+	e.AddContainer(fakeengine.Container{Name: ct.Name, Image: "busybox", Pod: ct.Pod, State: "exited", Labels: old})
+	if err := c.create(e, ct.Name); err != nil {
+		t.Fatalf("create over the project's container of another configuration: %v", err)
+	}
+	if got, _ := e.Container(ct.Name); got.Labels[planner.LabelConfigHash] != ct.Hash || got.State != "created" {
+		t.Errorf("not replaced: %+v", got)
+	}
+	if err := e.RemoveContainer(context.Background(), ct.Name, false); err != nil {
+		t.Fatal(err)
+	}
+	foreign := e.AddContainer(fakeengine.Container{Name: ct.Name, Image: "busybox", State: "running", Labels: map[string]string{"made.by": "hand"}})
+	err := c.create(e, ct.Name)
+	if !errors.Is(err, planner.ErrNameHeld) || !strings.Contains(err.Error(), "podman rm "+ct.Name) {
+		t.Errorf("create over a foreign container: %v", err)
+	}
+	if got, _ := e.Container(ct.Name); got.ID != foreign.ID || got.State != "running" {
+		t.Errorf("the foreign container was touched: %+v", got)
 	}
 }

@@ -2,6 +2,7 @@ package fakeengine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -15,39 +16,9 @@ import (
 	"github.com/podstack/podstack/stack"
 )
 
-// PullImage makes ref present (a short name as docker.io's). Inject a
-// failure with Fail("PullImage", ref, err) for an unreachable registry.
-func (e *Engine) PullImage(ctx context.Context, ref, policy string) error {
-	if err := e.begin(ctx, "PullImage", ref); err != nil {
-		return fmt.Errorf("pull image %s: %w", ref, err)
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if policy == "always" || !e.hasImageLocked(ref) {
-		e.images[qualify(ref, true)] = true
-	}
-	e.emitLocked(ops.Event{Time: e.clockLocked(), Type: "image", Action: "pull", Name: ref})
-	return nil
-}
-
-// BuildImage makes ref present (a short name as localhost's).
-func (e *Engine) BuildImage(ctx context.Context, ref string, b *stack.Build) error {
-	dir := ""
-	if b != nil {
-		dir = b.Context
-	}
-	if err := e.begin(ctx, "BuildImage", ref); err != nil {
-		return fmt.Errorf("build image %s from %s: %w", ref, dir, err)
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.images[qualify(ref, false)] = true
-	e.emitLocked(ops.Event{Time: e.clockLocked(), Type: "image", Action: "build", Name: ref})
-	return nil
-}
-
 // CreateNetwork creates a network with the stack's labels; an existing
-// network of that name is accepted as it is, as podmanapi accepts it.
+// network of that name is settled as podmanapi settles it: the project's
+// accepted as it is, another refused (planner.ClaimName).
 func (e *Engine) CreateNetwork(ctx context.Context, n *stack.Network, labels map[string]string) error {
 	if err := e.begin(ctx, "CreateNetwork", n.Name); err != nil {
 		return fmt.Errorf("create network %s: %w", n.Name, err)
@@ -59,8 +30,15 @@ func (e *Engine) CreateNetwork(ctx context.Context, n *stack.Network, labels map
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if err := e.claimLocked("network", n.Name, labels, func() error { return e.createNetworkLocked(n, labels) }); err != nil {
+		return fmt.Errorf("create network %s: %w", n.Name, err)
+	}
+	return nil
+}
+
+func (e *Engine) createNetworkLocked(n *stack.Network, labels map[string]string) error {
 	if e.networks[n.Name] != nil {
-		return nil
+		return podmanErr(ErrExists, fmt.Sprintf("network name %s already used: network already exists", n.Name))
 	}
 	driver := n.Driver
 	if driver == "" {
@@ -80,15 +58,22 @@ func merge(a, b map[string]string) map[string]string {
 }
 
 // CreateVolume creates a named volume with the stack's labels; an existing
-// one is accepted as it is.
+// one is settled as for networks.
 func (e *Engine) CreateVolume(ctx context.Context, v *stack.Volume, labels map[string]string) error {
 	if err := e.begin(ctx, "CreateVolume", v.Name); err != nil {
 		return fmt.Errorf("create volume %s: %w", v.Name, err)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if err := e.claimLocked("volume", v.Name, labels, func() error { return e.createVolumeLocked(v, labels) }); err != nil {
+		return fmt.Errorf("create volume %s: %w", v.Name, err)
+	}
+	return nil
+}
+
+func (e *Engine) createVolumeLocked(v *stack.Volume, labels map[string]string) error {
 	if e.volumes[v.Name] != nil {
-		return nil
+		return podmanErr(ErrExists, fmt.Sprintf("volume with name %s already exists: volume already exists", v.Name))
 	}
 	e.volumes[v.Name] = &Volume{Name: v.Name, Labels: merge(v.Labels, labels), Driver: v.Driver, Options: maps.Clone(v.Options)}
 	e.emitLocked(ops.Event{Time: e.clockLocked(), Type: "volume", Action: "create", Name: v.Name})
@@ -97,8 +82,8 @@ func (e *Engine) CreateVolume(ctx context.Context, v *stack.Volume, labels map[s
 }
 
 // CreateSecret creates a Podman secret from the stack's secret or config,
-// reading its content now as podmanapi does. A secret of that name is an
-// error (Podman: "secret name in use"), as is empty content.
+// reading its content now as podmanapi does. Empty content is an error; a
+// secret of that name is settled by planner.ClaimName as podmanapi does.
 func (e *Engine) CreateSecret(ctx context.Context, sec *planner.SecretSpec, s *stack.Stack, labels map[string]string) error {
 	if err := e.begin(ctx, "CreateSecret", sec.Name); err != nil {
 		return fmt.Errorf("create secret %s: %w", sec.Name, err)
@@ -126,15 +111,20 @@ func (e *Engine) CreateSecret(ctx context.Context, sec *planner.SecretSpec, s *s
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.secrets[sec.Name] != nil {
-		return fmt.Errorf("create secret %s: %w", sec.Name, podmanErr(ErrExists, sec.Name+": secret name in use"))
+	if err := e.claimLocked("secret", sec.Name, labels, func() error {
+		if e.secrets[sec.Name] != nil {
+			return podmanErr(ErrExists, sec.Name+": secret name in use")
+		}
+		if len(data) == 0 || len(data) >= 512000 {
+			return podmanErr(nil, "secret data must be larger than 0 and less than 512000 bytes")
+		}
+		e.secrets[sec.Name] = &Secret{ID: e.newIDLocked()[:25], Name: sec.Name, Labels: maps.Clone(labels), Data: data}
+		e.emitLocked(ops.Event{Time: e.clockLocked(), Type: "secret", Action: "create", Name: sec.Name})
+		e.changedLocked()
+		return nil
+	}); err != nil {
+		return fmt.Errorf("create secret %s: %w", sec.Name, err)
 	}
-	if len(data) == 0 || len(data) >= 512000 {
-		return fmt.Errorf("create secret %s: %w", sec.Name, podmanErr(nil, "secret data must be larger than 0 and less than 512000 bytes"))
-	}
-	e.secrets[sec.Name] = &Secret{ID: e.newIDLocked()[:25], Name: sec.Name, Labels: maps.Clone(labels), Data: data}
-	e.emitLocked(ops.Event{Time: e.clockLocked(), Type: "secret", Action: "create", Name: sec.Name})
-	e.changedLocked()
 	return nil
 }
 
@@ -176,18 +166,77 @@ func (e *Engine) CreatePod(ctx context.Context, p *planner.Pod, s *stack.Stack) 
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.landsLateLocked("CreatePod", p.Name) {
+		e.createPodLocked(p)
+	}
+	if err := e.claimLocked("pod", p.Name, p.Labels, func() error { return e.createPodLocked(p) }); err != nil {
+		return fmt.Errorf("create pod %s: %w", p.Name, err)
+	}
+	return nil
+}
+
+// claimLocked runs create; when the name is held, it settles the holder
+// as podmanapi does, by planner.ClaimName: adopt it, replace it (remove it
+// and create once more), or refuse it untouched.
+func (e *Engine) claimLocked(kind, name string, want map[string]string, create func() error) error {
+	err := create()
+	if !errors.Is(err, ErrExists) {
+		return err
+	}
+	var h planner.Holder
+	switch {
+	case kind == "secret":
+		h = planner.Holder{Kind: kind, ID: e.secrets[name].ID, Name: name, Labels: e.secrets[name].Labels}
+	case kind == "volume":
+		h = planner.Holder{Kind: kind, Name: name, Labels: e.volumes[name].Labels}
+	case kind == "network":
+		h = planner.Holder{Kind: kind, Name: name, Labels: e.networks[name].Labels}
+	case e.containers[name] != nil:
+		c := e.containers[name]
+		h = planner.Holder{Kind: "container", ID: c.ID, Name: name, State: c.State, Labels: c.Labels}
+	case e.pods[name] != nil:
+		pd := e.pods[name]
+		h = planner.Holder{Kind: "pod", ID: pd.ID, Name: name, State: e.podStateLocked(name), Labels: pd.Labels}
+	default:
+		return err
+	}
+	claim := planner.ClaimName(want, h)
+	if h.Kind != kind {
+		claim = planner.ClaimRefuse // one name space for pods and containers
+	}
+	switch claim {
+	case planner.ClaimAdopt:
+		return nil
+	case planner.ClaimRefuse:
+		return planner.RefusedName(h)
+	}
+	switch kind {
+	case "pod":
+		e.removePodLocked(e.pods[name])
+	case "secret":
+		delete(e.secrets, name)
+		e.emitLocked(ops.Event{Time: e.clockLocked(), Type: "secret", Action: "remove", Name: name})
+		e.changedLocked()
+	default:
+		e.removeLocked(e.containers[name], true)
+	}
+	return create()
+}
+
+// createPodLocked makes the pod, or says why it cannot.
+func (e *Engine) createPodLocked(p *planner.Pod) error {
 	if err := e.nameInUseLocked(p.Name); err != nil {
 		if _, isCtr := e.containers[p.Name]; isCtr {
 			err = podmanErr(ErrExists, fmt.Sprintf("adding pod to state: name %q is in use: container already exists", p.Name))
 		}
-		return fmt.Errorf("create pod %s: %w", p.Name, err)
+		return err
 	}
 	np := Pod{Name: p.Name, Labels: p.Labels, Infra: p.Infra}
 	if p.Infra {
 		if p.NetworkMode == "" {
 			np.Networks = sortedKeys(p.Networks)
 			if err := e.networksExistLocked(np.Networks); err != nil {
-				return fmt.Errorf("create pod %s: %w", p.Name, err)
+				return err
 			}
 		}
 		np.Ports = e.publishLocked(p.Ports)
@@ -238,7 +287,13 @@ func (e *Engine) CreateContainer(ctx context.Context, c *planner.Container, p *p
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if _, err := e.createLocked(c, p, s); err != nil {
+	if e.landsLateLocked("CreateContainer", c.Name) {
+		e.createLocked(c, p, s)
+	}
+	if err := e.claimLocked("container", c.Name, c.Labels, func() error {
+		_, err := e.createLocked(c, p, s)
+		return err
+	}); err != nil {
 		return fmt.Errorf("create container %s: %w", c.Name, err)
 	}
 	return nil
@@ -256,7 +311,7 @@ func (e *Engine) createLocked(c *planner.Container, p *planner.Pod, s *stack.Sta
 	if !e.hasImageLocked(image) {
 		return nil, podmanErr(nil, image+": image not known")
 	}
-	ct := Container{Name: c.Name, Image: image, State: "created", Labels: merge(svc.Labels, c.Labels),
+	ct := Container{Name: c.Name, Image: image, ImageID: e.imageLocked(image).id, State: "created", Labels: merge(svc.Labels, c.Labels),
 		Restart: svc.Restart, Entrypoint: slices.Clone(svc.Entrypoint), Command: slices.Clone(svc.Command),
 		Env: maps.Clone(svc.Environment)}
 	if svc.Health != nil {
@@ -427,10 +482,15 @@ func (e *Engine) RemovePod(ctx context.Context, name string) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	p := e.pods[name]
-	if p == nil {
-		return nil
+	if p := e.pods[name]; p != nil {
+		e.removePodLocked(p)
 	}
+	return nil
+}
+
+// removePodLocked removes p and every container in it.
+func (e *Engine) removePodLocked(p *pod) {
+	name := p.Name
 	for _, cn := range sortedKeys(e.containers) {
 		if c := e.containers[cn]; c.Pod == name && !c.Infra {
 			e.removeLocked(c, false)
@@ -442,7 +502,6 @@ func (e *Engine) RemovePod(ctx context.Context, name string) error {
 	delete(e.pods, name)
 	e.emitLocked(ops.Event{Time: e.clockLocked(), Type: "pod", Action: "remove", Name: name, ID: p.ID})
 	e.changedLocked()
-	return nil
 }
 
 // RemoveVolume removes a volume, with force as podmanapi asks: the
