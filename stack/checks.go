@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -213,4 +214,129 @@ func statReason(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
+}
+
+// consistency checks references across the project, reporting all at once
+// (compose-go's own check stops at the first).
+func (c *converter) consistency(s *Stack) Problems {
+	var ps Problems
+	names := s.ServiceNames()
+	for _, name := range names {
+		svc := s.Services[name]
+		base := "services." + name
+		pos := func(path string) Position { return c.where(path) }
+		for _, dep := range sortedDeps(svc.DependsOn) {
+			if _, ok := s.Services[dep]; ok {
+				continue
+			}
+			if _, ok := s.Disabled[dep]; ok {
+				continue // the planner says which profile enables it
+			}
+			if pos(base+".depends_on").Line == pos(base).Line {
+				continue // implied by network_mode, links or volumes_from: reported there
+			}
+			p := Problem{Position: pos(base + ".depends_on." + dep), Service: name,
+				Message: fmt.Sprintf("depends on undefined service %q", dep)}
+			if sug := closest(dep, names); sug != "" {
+				p.Fix = fmt.Sprintf("did you mean %q?", sug)
+			}
+			if p.Line == 0 {
+				p.Position = pos(base + ".depends_on")
+			}
+			ps = append(ps, p)
+		}
+		if target, ok := strings.CutPrefix(svc.NetworkMode, "service:"); ok {
+			if _, ok := s.Services[target]; !ok {
+				if _, dis := s.Disabled[target]; !dis {
+					p := Problem{Position: pos(base + ".network_mode"), Service: name,
+						Message: fmt.Sprintf("network_mode refers to undefined service %q", target)}
+					if sug := closest(target, names); sug != "" {
+						p.Fix = fmt.Sprintf("did you mean %q?", sug)
+					}
+					ps = append(ps, p)
+				}
+			}
+		}
+		for i, m := range svc.Mounts {
+			if m.Type == MountVolume && m.Source != "" {
+				if _, ok := s.Volumes[m.Source]; !ok {
+					ps = append(ps, Problem{Position: pos(fmt.Sprintf("%s.volumes.%d", base, i)), Service: name,
+						Message: fmt.Sprintf("refers to undefined volume %q", m.Source),
+						Fix:     fmt.Sprintf("declare it under the top-level volumes: (%s: {})", m.Source)})
+				}
+			}
+		}
+		for _, n := range sortedKeysOf(svc.Networks) {
+			if _, ok := s.Networks[n]; !ok {
+				ps = append(ps, Problem{Position: pos(base + ".networks." + n), Service: name,
+					Message: fmt.Sprintf("refers to undefined network %q", n),
+					Fix:     fmt.Sprintf("declare it under the top-level networks: (%s: {})", n)})
+			}
+		}
+		for i, sec := range svc.Secrets {
+			if _, ok := s.Secrets[sec.Source]; !ok {
+				ps = append(ps, Problem{Position: pos(fmt.Sprintf("%s.secrets.%d", base, i)), Service: name,
+					Message: fmt.Sprintf("refers to undefined secret %q", sec.Source),
+					Fix:     fmt.Sprintf("declare it under the top-level secrets: (%s: {file: ./%s.txt})", sec.Source, sec.Source)})
+			}
+		}
+		for i, cf := range svc.Configs {
+			if _, ok := s.Configs[cf.Source]; !ok {
+				ps = append(ps, Problem{Position: pos(fmt.Sprintf("%s.configs.%d", base, i)), Service: name,
+					Message: fmt.Sprintf("refers to undefined config %q", cf.Source),
+					Fix:     "declare it under the top-level configs:"})
+			}
+		}
+	}
+	return ps
+}
+
+func sortedDeps(m map[string]Dependency) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedKeysOf[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// closest returns the candidate nearest to s by edit distance, if it is
+// close enough to be a likely typo.
+func closest(s string, candidates []string) string {
+	best, bestD := "", len(s)/2+2
+	for _, c := range candidates {
+		if d := levenshtein(s, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

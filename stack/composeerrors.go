@@ -400,3 +400,193 @@ func preComposeProblems(files []sourceFile) Problems {
 	}
 	return ps
 }
+
+var (
+	yamlLineRe         = regexp.MustCompile(`line (\d+)`)
+	validatingRe       = regexp.MustCompile(`^validating (.+?): (\S*) ?(.*)$`)
+	addPropRe          = regexp.MustCompile(`additional propert(?:y|ies) (?:'([^']+)'|(\S+)) not allowed`)
+	interpRe           = regexp.MustCompile(`error while interpolating (\S+): (.*)$`)
+	decodingRe         = regexp.MustCompile(`'([^']+)' (.*)`)
+	parseFileRe        = regexp.MustCompile(`(?s)^failed to parse (.+?): (.*)$`)
+	undefinedRe        = regexp.MustCompile(`service "([^"]+)" (.*)$`)
+	unknownFieldYAMLRe = regexp.MustCompile(`field (\S+) not found`)
+	badValueRe         = regexp.MustCompile(`invalid (containerPort|hostPort|port|hostIP|proto|protocol|IP address)s?:? "?([^"\s]+)"?`)
+)
+
+func valueFix(kind string) string {
+	if strings.Contains(strings.ToLower(kind), "port") {
+		return `write "HOST:CONTAINER[/PROTOCOL]" with numbers, e.g. "8080:80"`
+	}
+	return ""
+}
+
+func lineHasTab(files []sourceFile, name string, line int) bool {
+	for _, f := range files {
+		if f.Name != name || line <= 0 {
+			continue
+		}
+		lines := strings.Split(string(f.Content), "\n")
+		if line <= len(lines) && strings.Contains(lines[line-1], "\t") {
+			return true
+		}
+	}
+	return false
+}
+
+// composeProblems turns a compose-go load error into positioned problems.
+// A schema error is re-checked against each file on its own so that every
+// schema problem is reported, not only the first.
+func composeProblems(err error, files []sourceFile, idx map[string]positions, env map[string]string, opts LoadOptions, unset []string) error {
+	msg := strings.TrimSpace(err.Error())
+	byName := map[string]string{}
+	for _, f := range files {
+		byName[f.Name] = f.Name
+		if abs, e := filepath.Abs(f.Name); e == nil {
+			byName[abs] = f.Name
+		}
+		byName[filepath.Join(opts.WorkingDir, f.Name)] = f.Name
+	}
+	display := func(file string) string {
+		if n, ok := byName[file]; ok {
+			return n
+		}
+		return file
+	}
+	findPath := func(path string) (string, int) {
+		for _, f := range files {
+			if l := idx[f.Name].exact(path); l > 0 {
+				return f.Name, l
+			}
+		}
+		for _, f := range files {
+			if l := idx[f.Name].line(path); l > 0 {
+				return f.Name, l
+			}
+		}
+		return files[0].Name, 0
+	}
+
+	if m := validatingRe.FindStringSubmatch(msg); m != nil {
+		if m[2] == "" {
+			var top Problems
+			for _, f := range files {
+				top = append(top, topLevelProblems(f, idx[f.Name])...)
+			}
+			if len(top) > 0 {
+				return top.Err()
+			}
+		}
+		if all := schemaProblems(files, idx, env, opts); len(all) > 0 {
+			return all.Err()
+		}
+		file, path, rest := display(m[1]), m[2], m[3]
+		return Problems{schemaProblem(file, idx[file], path, rest)}
+	}
+	if m := parseFileRe.FindStringSubmatch(msg); m != nil {
+		f := sourceFile{Name: display(m[1])}
+		for _, g := range files {
+			if g.Name == f.Name {
+				f = g
+			}
+		}
+		return Problems{yamlProblem(f, strings.TrimPrefix(m[2], "yaml: "))}
+	}
+	var docs []namedDoc
+	for _, f := range files {
+		d := namedDoc{name: f.Name, content: f.Content}
+		if len(f.docs) > 0 {
+			d.root = f.docs[0]
+		}
+		docs = append(docs, d)
+	}
+	if ps, ok := interpolationProblems(err, docs); ok {
+		return ps.Err()
+	}
+	if m := interpRe.FindStringSubmatch(msg); m != nil {
+		path := normalizePath(m[1])
+		file, line := findPath(path)
+		p := Problem{Position: Position{File: file, Line: line}, Service: serviceOf(path), Message: fmt.Sprintf("%s: %s", path, m[2])}
+		if strings.Contains(m[2], "required variable") {
+			p.Fix = "set the variable in the environment, .env or an --env-file"
+		}
+		return Problems{p}
+	}
+	if strings.Contains(msg, "decoding failed") {
+		var ps Problems
+		for _, line := range strings.Split(msg, "\n") {
+			line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "*"))
+			if m := decodingRe.FindStringSubmatch(line); m != nil {
+				path := normalizePath(m[1])
+				file, l := findPath(path)
+				ps = append(ps, Problem{Position: Position{File: file, Line: l}, Service: serviceOf(path),
+					Message: fmt.Sprintf("%s: %s", path, m[2])})
+			}
+		}
+		if len(ps) > 0 {
+			return ps.Err()
+		}
+	}
+	if p, ok := placeProblem(msg, files, idx, env, unset); ok {
+		return Problems{p}
+	}
+	if m := undefinedRe.FindStringSubmatch(msg); m != nil {
+		file, line := findPath("services." + m[1])
+		return Problems{{Position: Position{File: file, Line: line}, Service: m[1], Message: m[2]}}
+	}
+	// compose-go reports a bad port or similar value without its place:
+	// find the value in the files.
+	if m := badValueRe.FindStringSubmatch(msg); m != nil {
+		for _, f := range files {
+			path, line := findValue(f, m[2])
+			if line == 0 {
+				path, line = findSubstituted(f, env, m[2])
+			}
+			if line > 0 {
+				return Problems{{Position: Position{File: f.Name, Line: line}, Service: serviceOf(path),
+					Message: fmt.Sprintf("%s: invalid %s %q", path, m[1], m[2]), Fix: valueFix(m[1])}}
+			}
+		}
+	}
+	// Messages compose-go gives in other shapes still name the file.
+	p := Problem{Position: Position{File: files[0].Name}, Message: msg}
+	for _, f := range files {
+		if strings.Contains(msg, f.Name) {
+			p.File = f.Name
+			p.Message = strings.ReplaceAll(msg, f.Name+": ", "")
+			break
+		}
+	}
+	if l := yamlLineRe.FindStringSubmatch(msg); l != nil {
+		p.Line, _ = strconv.Atoi(l[1])
+	}
+	return Problems{p}
+}
+
+// schemaProblem positions one schema error (`services.web.comand additional
+// properties 'comand' not allowed`).
+func schemaProblem(file string, idx positions, path, rest string) Problem {
+	p := Problem{Position: Position{File: file}, Service: serviceOf(path)}
+	if m := addPropRe.FindStringSubmatch(rest); m != nil {
+		name := m[1] + m[2]
+		key := join(path, name)
+		p.Line = idx.line(key)
+		p.Message = fmt.Sprintf("unknown key %q in %s", name, path)
+		if path == "services" {
+			p.Service = name
+			p.Message = fmt.Sprintf("service name %q is not valid", name)
+			p.Fix = "use letters, digits, '.', '_' and '-', starting with a letter or digit"
+			return p
+		}
+		m[1] = name
+		if p.Service != "" && path == "services."+p.Service {
+			p.Message = fmt.Sprintf("unknown service key %q", m[1])
+			if s := closest(m[1], knownServiceKeys); s != "" {
+				p.Fix = fmt.Sprintf("did you mean %q?", s)
+			}
+		}
+		return p
+	}
+	p.Line = idx.line(path)
+	p.Message = fmt.Sprintf("%s %s", path, rest)
+	return p
+}

@@ -306,3 +306,44 @@ func isEmpty(v any) bool {
 	}
 	return false
 }
+
+// knownServiceKeys is for "did you mean" suggestions: every key the table
+// of service keys lists.
+var knownServiceKeys = func() []string {
+	var keys []string
+	for k := range ServiceKeys {
+		if !strings.HasPrefix(k, "deploy.") {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}()
+
+// warnUnsupported adds a warning for every key a service sets that
+// podstack does not carry out, at the position where gives: the loader
+// warns, so every command that loads says so, once, and before anything
+// runs.
+func (s *Stack) warnUnsupported(where func(svc *Service, key string) Position) {
+	for _, name := range s.ServiceNames() {
+		svc := s.Services[name]
+		for _, key := range svc.Unsupported {
+			s.Warnings = append(s.Warnings, Warning{Position: where(svc, key), Service: name,
+				Message: key + " is not supported by podstack and is ignored"})
+		}
+	}
+}
+
+// unsupported lists what svc sets that `stack up` does not carry out: keys
+// the table says Podman does not carry, and podman-compose's own x-podman
+// extensions (named rather than ignored like any other x- key).
+func unsupported(svc types.ServiceConfig, keys []string) []string {
+	out := (&Service{Keys: keys}).NotCarried(PodmanKeys)
+	for k := range svc.Extensions {
+		if strings.HasPrefix(k, "x-podman") {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -16,7 +14,6 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/interpolation"
-	"github.com/compose-spec/compose-go/v2/loader"
 	"go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -41,34 +38,6 @@ const (
 	PodAnnotation     = "podstack.io/pod"
 	VolumeAnnotation  = "podstack.io/volume"
 )
-
-// sourceFile is one stack file's name and raw content.
-type sourceFile struct {
-	Name    string
-	Content []byte
-	// docs are Content's YAML documents up to parseErr, parsed once and
-	// shared by format detection, position indexing and the Kubernetes
-	// loader (a 1000-service file takes tens of milliseconds to parse).
-	docs     []*yaml.Node
-	parseErr error
-}
-
-func newSourceFile(name string, content []byte) sourceFile {
-	f := sourceFile{Name: name, Content: content}
-	dec := yaml.NewDecoder(bytes.NewReader(content))
-	for {
-		var node yaml.Node
-		err := dec.Decode(&node)
-		if errors.Is(err, io.EOF) {
-			return f
-		}
-		if err != nil {
-			f.parseErr = err
-			return f
-		}
-		f.docs = append(f.docs, &node)
-	}
-}
 
 // kubeDoc is one YAML document of a Kubernetes file.
 type kubeDoc struct {
@@ -123,16 +92,7 @@ func loadKube(ctx context.Context, files []sourceFile, env map[string]string, op
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	name := opts.ProjectName
-	if name == "" {
-		name = env["COMPOSE_PROJECT_NAME"]
-	}
-	if name == "" {
-		name = l.annotatedProject()
-	}
-	if name == "" {
-		name = loader.NormalizeProjectName(filepath.Base(opts.WorkingDir))
-	}
+	name, _ := projectName(opts, env, l.annotatedProject)
 	l.s.Name = name
 	l.s.Networks["default"] = &Network{Key: "default", Name: name + "_default"}
 	// ConfigMaps, Secrets and claims first: pods refer to them.

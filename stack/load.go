@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/loader"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -410,4 +411,23 @@ func isKube(f sourceFile) bool {
 		}
 	}
 	return false
+}
+
+// projectName is the project's name by docker compose's rule, for every
+// format: -p (opts.ProjectName), then COMPOSE_PROJECT_NAME, then the name
+// the files give themselves (fromFiles: compose's name: key, or the project
+// annotation `stack convert` writes; "" for none), then the working
+// directory's base name, normalized. explicit is false for that last one:
+// compose-go may still find a name in files it reads itself.
+func projectName(opts LoadOptions, env map[string]string, fromFiles func() string) (name string, explicit bool) {
+	switch {
+	case opts.ProjectName != "":
+		return opts.ProjectName, true
+	case env["COMPOSE_PROJECT_NAME"] != "":
+		return env["COMPOSE_PROJECT_NAME"], true
+	}
+	if name := fromFiles(); name != "" {
+		return name, true
+	}
+	return loader.NormalizeProjectName(filepath.Base(opts.WorkingDir)), false
 }
