@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containers/podman/v5/pkg/bindings/containers"
+
+	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
 	"github.com/podstack/podstack/stack"
 )
@@ -227,5 +230,70 @@ func TestRefusedPodLeavesNothing(t *testing.T) {
 	}
 	if _, err := c.InspectPod(ctx, name); !errors.Is(err, ErrNotFound) {
 		t.Errorf("a refused pod was left behind: inspect says %v", err)
+	}
+}
+
+// TestAttachEndsWithTheExit: an attach returns once the container has
+// exited, so what Podman then reports of it is that exit and its code, on
+// which `stack attach` exits (Podman 5 ends the attach stream before it
+// records the exit).
+func TestAttachEndsWithTheExit(t *testing.T) {
+	c := testClient(t)
+	ctx := context.Background()
+	project := fmt.Sprintf("it%d-attach", time.Now().UnixNano()%1000000)
+	s := &stack.Stack{Name: project,
+		Networks: map[string]*stack.Network{"default": {Key: "default", Name: project + "_default"}},
+		Services: map[string]*stack.Service{
+			"ticker": {Name: "ticker", Image: "localhost/busybox:test", Replicas: 1,
+				Command: []string{"/bin/sh", "-c", "sleep 1; echo tick; exit 7"}},
+		}}
+	pods, err := planner.Group(s, planner.PolicyAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cts := planner.Containers(s, pods)
+	t.Cleanup(func() {
+		for _, ct := range cts {
+			c.RemoveContainer(ctx, ct.Name, true)
+		}
+		for _, p := range pods {
+			c.RemovePod(ctx, p.Name)
+		}
+		c.RemoveNetwork(ctx, project+"_default")
+	})
+	if err := c.CreateNetwork(ctx, s.Networks["default"], map[string]string{planner.LabelProject: project}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods {
+		if err := c.CreatePod(ctx, p, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ct := cts[0]
+	var pod *planner.Pod
+	for _, p := range pods {
+		if p.Name == ct.Pod {
+			pod = p
+		}
+	}
+	if err := c.CreateContainer(ctx, ct, pod, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartContainer(ctx, ct.Name); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if detached, err := c.AttachContainer(ctx, ct.Name, ops.AttachIO{Stdout: &out, Stderr: &out}); detached || err != nil {
+		t.Fatalf("attach: detached %v, %v", detached, err)
+	}
+	if out.String() != "tick\n" {
+		t.Errorf("attach output %q, want the container's", out.String())
+	}
+	data, err := containers.Inspect(c.ctx(ctx), ct.Name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data.State.Running || data.State.ExitCode != 7 {
+		t.Errorf("once the attach has returned, Podman reports %s %s with code %d; want it exited with 7", ct.Name, data.State.Status, data.State.ExitCode)
 	}
 }
