@@ -77,7 +77,11 @@ func (c *Client) PullImage(ctx context.Context, ref, policy string, out io.Write
 	if out == nil {
 		out = io.Discard
 	}
-	_, err := images.Pull(c.ctx(ctx), ref, &images.PullOptions{Quiet: &quiet, Policy: &policy, ProgressWriter: &out})
+	opts := &images.PullOptions{Quiet: &quiet, Policy: &policy, ProgressWriter: &out}
+	if f := registryAuthFile(); f != "" {
+		opts.WithAuthfile(f)
+	}
+	_, err := images.Pull(c.ctx(ctx), ref, opts)
 	if err != nil {
 		return fmt.Errorf("pull image %s: %w%s", ref, mapRegistryErr(err), pullHint)
 	}
@@ -136,7 +140,11 @@ func (c *Client) PushImage(ctx context.Context, ref string, out io.Writer) error
 		out = io.Discard
 	}
 	quiet := false
-	if err := images.Push(c.ctx(ctx), ref, ref, &images.PushOptions{Quiet: &quiet, ProgressWriter: &out}); err != nil {
+	opts := &images.PushOptions{Quiet: &quiet, ProgressWriter: &out}
+	if f := registryAuthFile(); f != "" {
+		opts.WithAuthfile(f)
+	}
+	if err := images.Push(c.ctx(ctx), ref, ref, opts); err != nil {
 		return fmt.Errorf("push image %s: %w", ref, mapRegistryErr(err))
 	}
 	return nil
