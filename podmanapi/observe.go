@@ -194,10 +194,11 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 
 // listProject lists the project's containers (filter) and, unless every
 // name in wanted is held by one of them, those only in storage. Listing
-// those (external) costs the service two to three times a plain listing
-// on a busy machine, since it reads every container in storage, and a
-// leftover can only matter where a wanted name is not held already: a
-// no-op `up` lists once, plainly.
+// those (external) makes the service read every container in storage,
+// the machine's other projects' too (for a small project on a shared
+// machine, two to three times a plain listing), and a leftover can only
+// matter where a wanted name is not held already: a no-op `up` lists
+// once, plainly.
 func (c *Client) listProject(ctx context.Context, filter map[string][]string, wanted []string) ([]entitiesTypes.ListContainer, error) {
 	if wanted != nil {
 		all := true
