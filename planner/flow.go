@@ -47,9 +47,12 @@ func Images(s *stack.Stack) []string {
 // objects: its images, and the volumes, networks and secrets it would
 // create, so that ones of the same name it did not create are seen.
 func LookupFor(s *stack.Stack) *Lookup {
-	l := &Lookup{Images: Images(s)}
+	l := &Lookup{Images: Images(s), Containers: []string{}}
 	seen := map[string]bool{}
 	for _, name := range s.ServiceNames() {
+		for i := 1; i <= s.Services[name].Replicas; i++ {
+			l.Containers = append(l.Containers, ContainerName(s, s.Services[name], i))
+		}
 		if svc := s.Services[name]; svc.Build != nil && !seen[ImageRef(s, svc)] {
 			seen[ImageRef(s, svc)] = true
 			l.Builds = append(l.Builds, ImageRef(s, svc))

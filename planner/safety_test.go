@@ -334,3 +334,26 @@ services:
 		}
 	}
 }
+
+// TestLookupNamesEveryContainer: LookupFor names exactly the containers the
+// plan has (replicas, container_name), since Observe skips looking for
+// leftovers in storage when all of them are held: a name missing from the
+// lookup would hide a leftover that holds it.
+func TestLookupNamesEveryContainer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "compose.yaml")
+	os.WriteFile(path, []byte(`name: l
+services:
+  web: {image: x, deploy: {replicas: 3}}
+  db: {image: x, container_name: the-db}
+  off: {image: x, deploy: {replicas: 0}}
+`), 0o644)
+	s := load(t, path)
+	var want []string
+	for _, c := range reconcile(t, s, &ObservedState{}, Options{}).Containers {
+		want = append(want, c.Name)
+	}
+	got := LookupFor(s).Containers
+	if strings.Join(got, ",") != strings.Join(want, ",") || len(want) != 4 {
+		t.Errorf("lookup containers %v, want %v", got, want)
+	}
+}

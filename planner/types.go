@@ -202,7 +202,13 @@ type ObservedSecret struct {
 // which images exist, and the volumes, networks and secrets that already
 // carry a name the stack would create, labelled or not.
 type Lookup struct {
-	Images []string
+	// Containers are the names of the containers the stack has. When set,
+	// containers left only in storage (which need a dearer listing) are
+	// looked for only if one of these names is not held by a container
+	// the project's labels find: no leftover can hold a name a container
+	// holds. Nil looks for leftovers always.
+	Containers []string
+	Images     []string
 	// Builds are the images of Images built from the stack: their
 	// LabelBuildDigest is read too.
 	Builds   []string

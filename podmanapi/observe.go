@@ -16,6 +16,7 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/pods"
 	"github.com/containers/podman/v5/pkg/bindings/secrets"
 	"github.com/containers/podman/v5/pkg/bindings/volumes"
+	entitiesTypes "github.com/containers/podman/v5/pkg/domain/entities/types"
 	"github.com/containers/podman/v5/pkg/inspect"
 	"golang.org/x/sync/errgroup"
 
@@ -42,7 +43,7 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 		// Podman service that died mid-create leaves behind, holding the
 		// name. Podman applies no filter to those: keep the ones named like
 		// the project's containers; the planner matches exact names.
-		list, err := c.listExternal(gctx, filter)
+		list, err := c.listProject(gctx, filter, look.Containers)
 		if err != nil {
 			return fmt.Errorf("list containers: %w", mapErr(err))
 		}
@@ -189,6 +190,33 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 	sort.Slice(out.Secrets, func(i, j int) bool { return out.Secrets[i].Name < out.Secrets[j].Name })
 	sort.Strings(out.Images)
 	return out, nil
+}
+
+// listProject lists the project's containers (filter) and, unless every
+// name in wanted is held by one of them, those only in storage. Listing
+// those (external) makes the service read every container in storage,
+// the machine's other projects' too (for a small project on a shared
+// machine, two to three times a plain listing), and a leftover can only
+// matter where a wanted name is not held already: a no-op `up` lists
+// once, plainly.
+func (c *Client) listProject(ctx context.Context, filter map[string][]string, wanted []string) ([]entitiesTypes.ListContainer, error) {
+	if wanted != nil {
+		all := true
+		list, err := containers.List(c.ctx(ctx), &containers.ListOptions{All: &all, Filters: filter})
+		if err != nil {
+			return nil, err
+		}
+		held := make(map[string]bool, len(list))
+		for _, ct := range list {
+			if len(ct.Names) > 0 {
+				held[ct.Names[0]] = true
+			}
+		}
+		if !slices.ContainsFunc(wanted, func(name string) bool { return !held[name] }) {
+			return list, nil
+		}
+	}
+	return c.listExternal(ctx, filter)
 }
 
 // imageHealthTest is the image's HEALTHCHECK test; nil for none.

@@ -15,7 +15,7 @@ import (
 
 // Observe snapshots the project as podmanapi does: containers and pods
 // labelled with it (never infra containers), storage-only leftovers named
-// <project>-..., volumes and networks labelled with it or named in look
+// <project>-... (unless every container look names is the project's), volumes and networks labelled with it or named in look
 // (whoever made them), secrets labelled with it, named in look or named
 // <project>_..., the images of look that are present, and the bind-mount
 // sources of look that are missing (none on a remote service).
@@ -30,13 +30,19 @@ func (e *Engine) Observe(ctx context.Context, project string, look *planner.Look
 	defer e.mu.Unlock()
 	out := &planner.ObservedState{}
 	ours := func(l map[string]string) bool { return l[planner.LabelProject] == project }
+	// Leftovers in storage are looked for unless every container look
+	// names is held by one of the project's, as podmanapi does.
+	leftovers := look.Containers == nil || slices.ContainsFunc(look.Containers, func(name string) bool {
+		c, ok := e.containers[name]
+		return !ok || c.Infra || c.State == planner.StateStorage || !ours(c.Labels)
+	})
 	for _, name := range sortedKeys(e.containers) {
 		c := e.containers[name]
 		if c.Infra {
 			continue
 		}
 		if c.State == planner.StateStorage {
-			if !strings.HasPrefix(name, project+"-") {
+			if !leftovers || !strings.HasPrefix(name, project+"-") {
 				continue
 			}
 		} else if !ours(c.Labels) {

@@ -104,3 +104,28 @@ func TestProjectsAggregates(t *testing.T) {
 		t.Errorf("projects %+v, want %+v", got, want)
 	}
 }
+
+// TestObserveLeftoversOnlyWhereANameIsFree: as podmanapi, leftovers in
+// storage are looked for only when Lookup.Containers names a container the
+// project's labelled ones do not hold (or is not given).
+func TestObserveLeftoversOnlyWhereANameIsFree(t *testing.T) {
+	e := fakeengine.New()
+	e.AddContainer(fakeengine.Container{Name: "p-web-1", Labels: map[string]string{planner.LabelProject: "p"}, State: "running"})
+	e.AddContainer(fakeengine.Container{Name: "p-db-1", State: planner.StateStorage})
+	for _, tc := range []struct {
+		wanted []string
+		want   []string
+	}{
+		{nil, []string{"p-db-1", "p-web-1"}},
+		{[]string{"p-web-1", "p-db-1"}, []string{"p-db-1", "p-web-1"}},
+		{[]string{"p-web-1"}, []string{"p-web-1"}},
+	} {
+		o, err := e.Observe(context.Background(), "p", &planner.Lookup{Containers: tc.wanted})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := names(o.Containers, func(c planner.ObservedContainer) string { return c.Name }); !slices.Equal(got, tc.want) {
+			t.Errorf("wanted %q: observed %v, want %v", tc.wanted, got, tc.want)
+		}
+	}
+}
