@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -550,5 +551,31 @@ func TestUpMeetsCreatesThatLandedLate(t *testing.T) {
 		if strings.HasPrefix(c.Op, "Remove") {
 			t.Errorf("%s: a create that landed late is adopted, not removed", c)
 		}
+	}
+}
+
+// TestSettleWait: after a run died holding the lock, the next waits out
+// the longest stop grace period of the stack (a stop that run sent kills
+// its container that much later), bounded.
+func TestSettleWait(t *testing.T) {
+	d := func(s string) *time.Duration { v, _ := time.ParseDuration(s); return &v }
+	for _, c := range []struct {
+		graces []*time.Duration
+		want   time.Duration
+	}{
+		{[]*time.Duration{d("1s"), d("2s")}, 3 * time.Second},
+		{[]*time.Duration{d("1s"), nil}, 11 * time.Second},
+		{[]*time.Duration{d("5m")}, 30 * time.Second},
+	} {
+		s := &stack.Stack{Name: "x", Services: map[string]*stack.Service{}}
+		for i, g := range c.graces {
+			s.Services[fmt.Sprint("s", i)] = &stack.Service{Name: fmt.Sprint("s", i), StopGracePeriod: g}
+		}
+		if got := (&ops.Project{Stack: s}).SettleWait(); got != c.want {
+			t.Errorf("graces %v: wait %v, want %v", c.graces, got, c.want)
+		}
+	}
+	if got := (&ops.Project{Name: "x"}).SettleWait(); got != 11*time.Second {
+		t.Errorf("without the stack file: %v", got)
 	}
 }

@@ -91,6 +91,12 @@ func (g *globalOptions) attachEngine(p *ops.Project, c *podmanapi.Client) {
 		if err != nil {
 			return nil, err
 		}
+		if h := l.Interrupted(); h != nil {
+			if err := p.SettleAfterInterrupted(ctx, h.String()); err != nil {
+				l.Release()
+				return nil, err
+			}
+		}
 		return func() { l.Release() }, nil
 	}
 }

@@ -83,6 +83,19 @@ type Options struct {
 // Lock is a held project lock.
 type Lock struct {
 	f *os.File
+	// left is the record of a holder that never released the lock: its
+	// process died holding it (kill -9, a crash, power loss).
+	left *Holder
+}
+
+// Interrupted is the holder before this one when that holder died with the
+// lock instead of releasing it, else nil. Requests such a run had sent may
+// still be under way in the service (a stop waits out its grace period).
+func (l *Lock) Interrupted() *Holder {
+	if l == nil {
+		return nil
+	}
+	return l.left
 }
 
 // Dir is where lock files live: one directory for every user of this
@@ -161,6 +174,9 @@ func Acquire(ctx context.Context, opts Options) (*Lock, error) {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
 			l := &Lock{f: f}
+			if h := readHolder(f); h.PID != 0 && h.PID != os.Getpid() {
+				l.left = &h
+			}
 			l.record(opts.Command)
 			return l, nil
 		}
@@ -196,7 +212,9 @@ func (l *Lock) Release() error {
 	}
 	f := l.f
 	l.f = nil
-	// The holder record stays: it is only read while the lock is held.
+	// A clean release clears the holder record: a record found by the next
+	// holder means this process died with the lock (see Interrupted).
+	f.Truncate(0)
 	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	return f.Close()
 }
@@ -243,7 +261,8 @@ func (l *Lock) record(command string) {
 	}
 	data, _ := json.Marshal(h)
 	if err := l.f.Truncate(0); err != nil {
-		return // opened read-only: waiters will see "another stack command"
+		l.left = nil // opened read-only: no record of ours will be cleared either
+		return       // waiters will see "another stack command"
 	}
 	l.f.WriteAt(append(data, '\n'), 0)
 }

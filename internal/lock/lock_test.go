@@ -130,6 +130,20 @@ func TestKilledHolderReleases(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the lock outlived its killed holder: %v", err)
 	}
+	// The next holder learns that the killed one never finished: what it
+	// asked of Podman may still be under way.
+	if h := l.Interrupted(); h == nil || h.PID != cmd.Process.Pid || h.Command != "up" {
+		t.Errorf("Interrupted() = %+v, want the killed holder (pid %d, up)", h, cmd.Process.Pid)
+	}
+	l.Release()
+	// A holder that released cleanly is not reported.
+	l, err = Acquire(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := l.Interrupted(); h != nil {
+		t.Errorf("after a clean release, Interrupted() = %+v", h)
+	}
 	l.Release()
 }
 
