@@ -3,9 +3,11 @@ package e2e
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestDemo: examples/demo, as `make demo` runs it, comes up healthy and
@@ -93,8 +95,18 @@ func TestSharedNamespacePod(t *testing.T) {
 		t.Errorf("probe does not share web's network namespace: %q", out)
 	}
 	// The pod is on the project network: other services reach it by name.
-	if out := podman(t, "exec", p+"-other-1", "wget", "-q", "-O", "-", "http://web:8080/"); !strings.Contains(out, "podstack test image") {
-		t.Errorf("other cannot reach web by name: %q", out)
+	// up -d does not wait for httpd or for DNS to learn the pod (Podman 5's
+	// aardvark-dns learns it a moment later): a few seconds' grace.
+	var out []byte
+	var err error
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		out, err = exec.Command("podman", "--url", podURL, "exec", p+"-other-1", "wget", "-q", "-O", "-", "http://web:8080/").CombinedOutput()
+		if (err == nil && strings.Contains(string(out), "podstack test image")) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil || !strings.Contains(string(out), "podstack test image") {
+		t.Errorf("other cannot reach web by name: %v: %q", err, out)
 	}
 	mustStack(t, dir, "-p", p, "down", "-t", "1")
 }

@@ -210,6 +210,15 @@ cmd_start() {
     if running; then kill "$(cat "$RUN/pid")" 2>/dev/null || true; sleep 1; fi
     ensure_netns
     ensure_mntns
+    # Nothing of ours runs in the namespace while the service does not: an
+    # aardvark-dns left there by an earlier service answers from a config
+    # this one never writes, netavark signals it instead of starting its
+    # own, and no container name resolves (seen: NXDOMAIN for every name).
+    local left; left=$(ip netns pids "$NETNS" 2>/dev/null | tr '\n' ' ')
+    if [ -n "$left" ]; then
+      kill -9 $left 2>/dev/null || true
+      log "killed what an earlier service left in network namespace $NETNS (pids $left)"
+    fi
     rm -f "$SOCK"
     # nsenter joins the network namespace (`ip netns exec` would remount /sys
     # and hide cgroup v1 hierarchies) and the leg's mount namespace, where
