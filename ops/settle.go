@@ -20,11 +20,7 @@ func (p *Project) SettleWait() time.Duration {
 	if p.Stack != nil {
 		longest = 0
 		for _, svc := range p.Stack.Services {
-			g := planner.DefaultStopTimeout
-			if svc.StopGracePeriod != nil {
-				g = *svc.StopGracePeriod
-			}
-			longest = max(longest, g)
+			longest = max(longest, planner.StopTimeout(svc, 0))
 		}
 	}
 	return min(longest+time.Second, maxSettle)

@@ -96,7 +96,7 @@ func PlanDown(project string, s *stack.Stack, observed *ObservedState, opts Down
 					cause = "stop"
 				}
 				stop = b.add(&Step{Kind: StepStopContainer, Target: c.Name, Service: svc, Pod: c.Pod,
-					StopTimeout: stopTimeout(sv, opts.Timeout), Cause: cause}, sortSteps(deps)...)
+					StopTimeout: StopTimeout(sv, opts.Timeout), Cause: cause}, sortSteps(deps)...)
 				stopped[svc] = append(stopped[svc], stop)
 			}
 			if opts.StopOnly {

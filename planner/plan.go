@@ -89,7 +89,10 @@ func removeContainer(b *builder, ex ObservedContainer, timeout time.Duration, ca
 	return steps
 }
 
-func stopTimeout(svc *stack.Service, override time.Duration) time.Duration {
+// StopTimeout is the grace period a stop of svc's containers gives them
+// before it kills: override (-t) when set, else the service's
+// stop_grace_period, else DefaultStopTimeout.
+func StopTimeout(svc *stack.Service, override time.Duration) time.Duration {
 	if override > 0 {
 		return override
 	}

@@ -515,11 +515,11 @@ func (r *reconciler) orphanPhase() {
 		case enabled && r.selected[svcName]:
 			n, _ := strconv.Atoi(ex.Labels[LabelNumber])
 			if n > svc.Replicas {
-				r.orphanSteps = append(r.orphanSteps, removeContainer(b, ex, stopTimeout(svc, r.opts.Timeout), "scaled down")...)
+				r.orphanSteps = append(r.orphanSteps, removeContainer(b, ex, StopTimeout(svc, r.opts.Timeout), "scaled down")...)
 			}
 		case enabled || disabled:
 		case opts.RemoveOrphans:
-			r.orphanSteps = append(r.orphanSteps, removeContainer(b, ex, stopTimeout(nil, r.opts.Timeout), "orphan")...)
+			r.orphanSteps = append(r.orphanSteps, removeContainer(b, ex, StopTimeout(nil, r.opts.Timeout), "orphan")...)
 		default:
 			r.plan.Warnings = append(r.plan.Warnings, fmt.Sprintf("container %s belongs to service %q, which the stack no longer declares; remove it with --remove-orphans", ex.Name, svcName))
 		}
@@ -578,7 +578,7 @@ func (r *reconciler) pod(p *Pod) {
 				if svc := r.s.Services[ex.Labels[LabelService]]; svc != nil {
 					image = r.imageStep[ImageRef(r.s, svc)]
 				}
-				rs := removeContainer(b, ex, stopTimeout(r.s.Services[ex.Labels[LabelService]], r.opts.Timeout), cause, image)
+				rs := removeContainer(b, ex, StopTimeout(r.s.Services[ex.Labels[LabelService]], r.opts.Timeout), cause, image)
 				r.removeStep[ex.Name] = rs[len(rs)-1]
 				removed = append(removed, rs...)
 			}
@@ -612,7 +612,7 @@ func (r *reconciler) container(d *decision) {
 		if d.existing != nil && r.removeStep[c.Name] == nil {
 			// The old container runs until its new image is there: a
 			// failed build or pull leaves it running.
-			rs := removeContainer(b, *d.existing, stopTimeout(svc, r.opts.Timeout), d.cause, r.imageStep[ImageRef(s, svc)])
+			rs := removeContainer(b, *d.existing, StopTimeout(svc, r.opts.Timeout), d.cause, r.imageStep[ImageRef(s, svc)])
 			r.removeStep[c.Name] = rs[len(rs)-1]
 		}
 		deps = append(deps, r.removeStep[c.Name], r.podStep[c.Pod], r.imageStep[ImageRef(s, svc)])
