@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
@@ -185,17 +184,7 @@ func (c *Client) listExternal(ctx context.Context, filters map[string][]string) 
 // retryVanished runs list until it no longer fails on a container that
 // vanished under it, up to vanishedRetries times.
 func retryVanished(ctx context.Context, list func() error) error {
-	for try := 0; ; try++ {
-		err := list()
-		if err == nil || try >= vanishedRetries || !strings.Contains(err.Error(), "determining buildah container") {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(vanishedWait):
-		}
-	}
+	return retryWhile(ctx, "determining buildah container", vanishedRetries, vanishedWait, list)
 }
 
 // vanishedRetries and vanishedWait bound retryVanished's patience.

@@ -387,15 +387,21 @@ func (c *Client) RemoveContainer(ctx context.Context, name string, volumes bool)
 // Podman then answers "device or resource busy", and a little later
 // removes it. It gives up after about five seconds.
 func retryBusy(ctx context.Context, remove func() error) error {
+	return retryWhile(ctx, "device or resource busy", busyRetries, busyWait, remove)
+}
+
+// retryWhile runs fn again, wait apart and up to tries more times, while
+// it fails with an error that says transient; ctx ends the wait.
+func retryWhile(ctx context.Context, transient string, tries int, wait time.Duration, fn func() error) error {
 	for try := 0; ; try++ {
-		err := remove()
-		if err == nil || try >= busyRetries || !strings.Contains(err.Error(), "device or resource busy") {
+		err := fn()
+		if err == nil || try >= tries || !strings.Contains(err.Error(), transient) {
 			return err
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(busyWait):
+		case <-time.After(wait):
 		}
 	}
 }
