@@ -26,42 +26,13 @@ func findSubstituted(f sourceFile, env map[string]string, v string) (string, int
 		val, ok := env[k]
 		return val, ok
 	}
-	var foundPath string
-	var foundLine int
-	var walk func(n *yaml.Node, path string) bool
-	walk = func(n *yaml.Node, path string) bool {
-		switch n.Kind {
-		case yaml.DocumentNode:
-			for _, c := range n.Content {
-				if walk(c, path) {
-					return true
-				}
-			}
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if walk(n.Content[i+1], join(path, n.Content[i].Value)) {
-					return true
-				}
-			}
-		case yaml.SequenceNode:
-			for i, c := range n.Content {
-				if walk(c, join(path, strconv.Itoa(i))) {
-					return true
-				}
-			}
-		case yaml.ScalarNode:
-			if !strings.Contains(n.Value, "$") {
-				return false
-			}
-			if out, err := template.Substitute(n.Value, lookup); err == nil && strings.Contains(out, v) {
-				foundPath, foundLine = path, n.Line
-				return true
-			}
+	return findScalar(f.docs[0], func(value string) bool {
+		if !strings.Contains(value, "$") {
+			return false
 		}
-		return false
-	}
-	walk(f.docs[0], "")
-	return foundPath, foundLine
+		out, err := template.Substitute(value, lookup)
+		return err == nil && strings.Contains(out, v)
+	})
 }
 
 var (

@@ -154,6 +154,12 @@ func findValue(f sourceFile, v string) (string, int) {
 
 // findValueIn is findValue over a parsed node.
 func findValueIn(root *yaml.Node, v string) (string, int) {
+	return findScalar(root, func(value string) bool { return strings.Contains(value, v) })
+}
+
+// findScalar returns the path and line of the first scalar under root,
+// in document order, whose value match accepts.
+func findScalar(root *yaml.Node, match func(value string) bool) (string, int) {
 	var foundPath string
 	var foundLine int
 	var walk func(n *yaml.Node, path string) bool
@@ -178,7 +184,7 @@ func findValueIn(root *yaml.Node, v string) (string, int) {
 				}
 			}
 		case yaml.ScalarNode:
-			if strings.Contains(n.Value, v) {
+			if match(n.Value) {
 				foundPath, foundLine = path, n.Line
 				return true
 			}
