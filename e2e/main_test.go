@@ -243,6 +243,38 @@ func cleanupProject(p string) {
 			pc("secret", "rm", name)
 		}
 	}
+	// A Podman service killed while it starts a container (the fault
+	// tests) leaves that container's aardvark-dns entry behind even after
+	// the network is gone (containers/podman#22407), and the next network
+	// given the same subnet answers names from it. Forget the project's.
+	if dir := aardvarkDir(); dir != "" {
+		live := map[string]bool{}
+		for _, n := range pc("network", "ls", "--format", "{{.Name}}") {
+			live[n] = true
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, p+"_*"))
+		for _, f := range files {
+			if !live[filepath.Base(f)] && os.Remove(f) == nil {
+				fmt.Fprintf(os.Stderr, "e2e: %s: removed the aardvark-dns entries Podman left of removed network %s\n", p, filepath.Base(f))
+			}
+		}
+	}
+}
+
+// aardvarkDir is netavark's aardvark-dns directory of the service under
+// test: PODSTACK_AARDVARK_DIR where a leg moved it (scripts/podman5.sh),
+// else rootful or rootless Podman's default.
+func aardvarkDir() string {
+	if d := os.Getenv("PODSTACK_AARDVARK_DIR"); d != "" {
+		return d
+	}
+	if os.Geteuid() == 0 {
+		return "/run/containers/networks/aardvark-dns"
+	}
+	if rt := os.Getenv("XDG_RUNTIME_DIR"); rt != "" {
+		return filepath.Join(rt, "containers", "networks", "aardvark-dns")
+	}
+	return ""
 }
 
 // projectSecrets lists the Podman secrets whose name starts with the

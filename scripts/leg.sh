@@ -95,29 +95,10 @@ trap 'stop >/dev/null 2>&1 || true' EXIT
 say "service at $url ($(elapsed "$t0"))"
 
 # What an earlier run killed mid-test left behind (its cleanup never ran):
-# the e2e tests' projects are all named e2e-*, and a leftover network, say,
-# holds the fixed subnet a fixture asks for. Remove them before testing.
-clean_leftovers() {
-  local kind names
-  for kind in pod container network volume secret; do
-    case $kind in
-    pod) names=$(podman pod ls --filter label=io.podstack.project --format '{{.Name}}') ;;
-    container) names=$(podman ps -a --filter label=io.podstack.project --format '{{.Names}}') ;;
-    network) names=$(podman network ls --filter label=io.podstack.project --format '{{.Name}}') ;;
-    volume) names=$(podman volume ls --filter label=io.podstack.project --format '{{.Name}}') ;;
-    secret) names=$(podman secret ls --format '{{.Name}}') ;;
-    esac
-    names=$(grep '^e2e-' <<<"$names" || true)
-    [ -z "$names" ] && continue
-    say "removing $(wc -l <<<"$names") ${kind}(s) left by an earlier run"
-    # shellcheck disable=SC2086
-    if [ $kind = secret ]; then podman secret rm $names; else podman $kind rm -f $names; fi >/dev/null 2>&1 || true
-  done
-}
+# e2e-* projects' objects, and aardvark-dns entries a killed service left
+# (scripts/clean-leftovers.sh says why they break the next network's names).
 if [ "$leg" != kube ]; then
-  export -f clean_leftovers say
-  export leg
-  runner env CONTAINER_HOST="$url" bash -c clean_leftovers || true
+  runner env CONTAINER_HOST="$url" "$here/clean-leftovers.sh" || true
 fi
 if ! runner test -r "$top/go.mod" -a -x "$TESTBIN"; then
   detail="the clone ($top) or $TESTBIN is not readable by the leg's user: give others read access (chmod o+rX)"

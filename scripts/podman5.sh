@@ -275,7 +275,8 @@ cmd_stop() {
 cmd_exec() {
   [ $# -gt 0 ] || die "usage: $0 exec CMD [ARG...]"
   running && answers || die "the Podman 5 service does not run: $0 start"
-  exec nsenter --net="/run/netns/$NETNS" env PATH="$WRAP:$PATH" STACK_URL="$URL" STACK_TEST_URL="$URL" "$@"
+  exec nsenter --net="/run/netns/$NETNS" env PATH="$WRAP:$PATH" STACK_URL="$URL" STACK_TEST_URL="$URL" \
+    PODSTACK_AARDVARK_DIR="$RUN/networks/aardvark-dns" "$@"
 }
 
 case ${1:-} in

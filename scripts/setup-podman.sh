@@ -26,6 +26,22 @@ fi
 
 "$here/test-image.sh"
 
+# netavark finds its aardvark-dns by the pid in a file and signals whatever
+# process holds that pid now. Once aardvark-dns has exited, a test run that
+# wraps the kernel's pids (32768 by default: a whole run forks far more)
+# hands that pid to another process: netavark signals it instead of starting
+# aardvark-dns, and no container name resolves for the rest of the run
+# ("nslookup: write to GATEWAY: Connection refused"). A larger pid space
+# makes the wrap as unlikely as on a machine that is rebooted now and then.
+want_pids=4194304
+if [ "$(cat /proc/sys/kernel/pid_max 2>/dev/null || echo "$want_pids")" -lt $want_pids ]; then
+  if [ "$(id -u)" = 0 ] && echo $want_pids >/proc/sys/kernel/pid_max 2>/dev/null; then
+    log "raised kernel.pid_max to $want_pids: netavark's aardvark-dns pid file must not name a reused pid"
+  else
+    log "WARNING: kernel.pid_max is $(cat /proc/sys/kernel/pid_max); a long test run may reuse aardvark-dns's pid and lose container DNS (as root: sysctl kernel.pid_max=$want_pids)"
+  fi
+fi
+
 conf=/etc/containers/containers.conf
 probe() { podman run --rm --network none localhost/busybox:test /bin/sh -c true 2>&1; }
 # add_setting SECTION LINE: appends LINE under [SECTION] in containers.conf.

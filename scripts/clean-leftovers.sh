@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Removes what an earlier test run killed mid-test left on a Podman service
+# (its cleanup never ran). Every e2e project is named e2e-*, so only objects
+# of such projects are touched:
+#   - pods, containers, networks, volumes and secrets: a leftover network,
+#     say, holds the fixed subnet a fixture asks for;
+#   - aardvark-dns entries of e2e-* networks that no longer exist. When the
+#     Podman service is killed while it starts a container (the e2e fault
+#     tests do that on purpose), netavark has written the container's DNS
+#     entry but Podman never learns it, so removing the container and its
+#     network leaves the entry behind (the upstream problem is
+#     containers/podman#22407). The next network given the same subnet then
+#     answers names from the dead entry: NXDOMAIN, or no aardvark-dns at all.
+#
+# Runs as the service's user, with `podman` on PATH bound to the service.
+# PODSTACK_AARDVARK_DIR names netavark's aardvark-dns directory where it is not the
+# default for the user (root: /run/containers/networks/aardvark-dns, others:
+# $XDG_RUNTIME_DIR/containers/networks/aardvark-dns).
+set -uo pipefail
+
+say() { echo "clean-leftovers: $*" >&2; }
+
+for kind in pod container network volume secret; do
+  case $kind in
+  pod) names=$(podman pod ls --filter label=io.podstack.project --format '{{.Name}}') ;;
+  container) names=$(podman ps -a --filter label=io.podstack.project --format '{{.Names}}') ;;
+  network) names=$(podman network ls --filter label=io.podstack.project --format '{{.Name}}') ;;
+  volume) names=$(podman volume ls --filter label=io.podstack.project --format '{{.Name}}') ;;
+  secret) names=$(podman secret ls --format '{{.Name}}') ;;
+  esac
+  names=$(grep '^e2e-' <<<"$names" || true)
+  [ -z "$names" ] && continue
+  say "removing $(wc -l <<<"$names") ${kind}(s) left by an earlier run"
+  # shellcheck disable=SC2086
+  if [ $kind = secret ]; then podman secret rm $names; else podman $kind rm -f $names; fi >/dev/null 2>&1 || true
+done
+
+if [ -z "${PODSTACK_AARDVARK_DIR:-}" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    PODSTACK_AARDVARK_DIR=/run/containers/networks/aardvark-dns
+  else
+    PODSTACK_AARDVARK_DIR=${XDG_RUNTIME_DIR:-/run/user/$(id -u)}/containers/networks/aardvark-dns
+  fi
+fi
+[ -d "$PODSTACK_AARDVARK_DIR" ] || exit 0
+# netavark trusts aardvark-dns's pid file: when it names a pid that some
+# other process holds now (aardvark-dns exited and the pids wrapped),
+# netavark signals that process and never starts aardvark-dns again.
+pidfile=$PODSTACK_AARDVARK_DIR/aardvark.pid
+if [ -f "$pidfile" ]; then
+  pid=$(tr -dc 0-9 <"$pidfile")
+  if [ -z "$pid" ] || [ "$(cat /proc/"$pid"/comm 2>/dev/null)" != aardvark-dns ]; then
+    rm -f "$pidfile"
+    say "removed aardvark-dns's pid file: pid ${pid:-?} is not aardvark-dns (it exited)"
+  fi
+fi
+networks=$(podman network ls --format '{{.Name}}') || exit 0
+stale=()
+for f in "$PODSTACK_AARDVARK_DIR"/e2e-*; do
+  [ -f "$f" ] || continue
+  grep -qxF "$(basename "$f")" <<<"$networks" || stale+=("$f")
+done
+if [ ${#stale[@]} -gt 0 ]; then
+  rm -f "${stale[@]}"
+  say "removed the aardvark-dns entries of ${#stale[@]} network(s) that no longer exist (in $PODSTACK_AARDVARK_DIR)"
+fi
