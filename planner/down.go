@@ -90,7 +90,7 @@ func PlanDown(project string, s *stack.Stack, observed *ObservedState, opts Down
 				sv = s.Services[svc]
 			}
 			var stop *Step
-			if c.State == "running" || c.State == "paused" {
+			if needsStop(c, sv) {
 				cause := "down"
 				if opts.StopOnly {
 					cause = "stop"
@@ -260,4 +260,19 @@ func sortedStrings(in []string) []string {
 	out := append([]string(nil), in...)
 	sort.Strings(out)
 	return out
+}
+
+// needsStop reports whether stopping the services must stop c: it runs, is
+// paused or being stopped, or it exited and its restart policy is about to
+// start it again: caught between two runs, it is not running, so Podman's
+// stop does not count; the stop step waits for the policy's restart and
+// stops that run (podmanapi StopContainer).
+func needsStop(c ObservedContainer, sv *stack.Service) bool {
+	switch c.State {
+	case "running", "paused", "stopping":
+		return true
+	case "exited", "stopped":
+		return sv != nil && sv.Restart.RestartsAfter(c.ExitCode)
+	}
+	return false
 }

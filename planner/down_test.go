@@ -3,6 +3,7 @@ package planner
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -147,4 +148,47 @@ func longestStopChain(p *Plan) int {
 		most = max(most, depth(st))
 	}
 	return most
+}
+
+// TestStopCatchesARestartBetweenRuns: a container its restart policy is
+// about to start again is stopped too, though it shows exited at the moment
+// it is observed: leaving it alone let the policy bring it back after
+// `stop` (or an aborted attached `up`) had reported every service stopped.
+// One that will stay down (no policy, or on-failure after a clean exit) is
+// left alone, and one Podman is stopping is stopped.
+func TestStopCatchesARestartBetweenRuns(t *testing.T) {
+	s := load(t, writeCompose(t, `name: rs
+services:
+  flappy: {image: busybox, restart: always}
+  keeper: {image: busybox, restart: unless-stopped}
+  failing: {image: busybox, restart: "on-failure:3"}
+  done: {image: busybox, restart: on-failure}
+  plain: {image: busybox}
+  going: {image: busybox}
+`))
+	o := applied(reconcile(t, s, nil, Options{}))
+	state := map[string]struct {
+		state string
+		code  int
+	}{
+		"rs-flappy-1": {"exited", 3}, "rs-keeper-1": {"stopped", 0}, "rs-failing-1": {"exited", 1},
+		"rs-done-1": {"exited", 0}, "rs-plain-1": {"exited", 3}, "rs-going-1": {"stopping", 0},
+	}
+	for i, c := range o.Containers {
+		o.Containers[i].State, o.Containers[i].ExitCode = state[c.Name].state, state[c.Name].code
+	}
+	p, err := PlanDown("rs", s, o, DownOptions{StopOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, st := range p.Steps {
+		if st.Kind == StepStopContainer {
+			got = append(got, st.Target)
+		}
+	}
+	slices.Sort(got)
+	if want := []string{"rs-failing-1", "rs-flappy-1", "rs-going-1", "rs-keeper-1"}; !slices.Equal(got, want) {
+		t.Errorf("stopped %v, want %v", got, want)
+	}
 }

@@ -312,6 +312,18 @@ type Dependency struct {
 // RestartPolicy is compose's restart: "no", "always", "on-failure[:N]", "unless-stopped".
 type RestartPolicy string
 
+// RestartsAfter reports whether the policy starts a container again after
+// it exited with code by itself (on-failure's retry count aside).
+func (r RestartPolicy) RestartsAfter(code int) bool {
+	switch {
+	case r == "always" || r == "unless-stopped":
+		return true
+	case r == "on-failure" || strings.HasPrefix(string(r), "on-failure:"):
+		return code != 0
+	}
+	return false
+}
+
 // Resources are the service's limits and reservations.
 type Resources struct {
 	// CPUs is a fractional CPU count (0.5); 0 means no limit.
