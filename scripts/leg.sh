@@ -41,6 +41,7 @@ finish() {
 # RUN): the Podman legs run the integration and e2e tests, the kube leg the
 # tests that need an API server.
 pkgs=(podmanapi e2e)
+lock=
 case $leg in
 podman)
   start() { "$here/podman-service.sh" start; }
@@ -64,7 +65,7 @@ rootless)
 kube)
   # Its "service" is the API server; start prints its kubeconfig. Only the
   # e2e binary has tests that use it; the others' need Podman.
-  exec 9>"$("$here/kube-apiserver.sh" lockfile)" && flock 9
+  lock=$("$here/kube-apiserver.sh" lockfile)
   start() { "$here/kube-apiserver.sh" start; }
   stop() { "$here/kube-apiserver.sh" stop; }
   runner() {
@@ -77,14 +78,19 @@ kube)
 esac
 
 # The rootless leg's user and the podman5 leg's namespaces are the machine's,
-# one of each: a second run of the same leg (another clone, another user of
-# the machine) waits its turn, since each start resets what the last left.
+# one of each (as is the kube leg's API server): a second run of the same
+# leg (another clone, another user of the machine) waits its turn, since each
+# start resets what the last left. The lock is held by flock itself, which
+# runs this script again with it closed (-o): an open lock descriptor would
+# pass to the services, conmons and slirp4netns the leg starts, and one left
+# running by a killed run would hold the lock for good.
 case $leg in
-rootless | podman5)
-  exec 8>"$(if [ -d /run/lock ]; then echo /run/lock; else echo /tmp; fi)/podstack-leg-$leg.lock"
-  flock -n 8 || { say "waiting for another run of this leg to finish"; flock 8; }
-  ;;
+rootless | podman5) lock="$(if [ -d /run/lock ]; then echo /run/lock; else echo /tmp; fi)/podstack-leg-$leg.lock" ;;
 esac
+if [ -n "${lock:-}" ] && [ -z "${PODSTACK_LEG_LOCKED:-}" ]; then
+  flock -n "$lock" true || say "waiting for another run of this leg to finish"
+  PODSTACK_LEG_LOCKED=1 exec flock -o "$lock" "$here/leg.sh" "$leg"
+fi
 
 say "starting its ${service:-Podman service}"
 if ! url=$(start); then
