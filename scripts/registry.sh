@@ -23,10 +23,10 @@
 #
 # Settings (environment): PODSTACK_CACHE; PODSTACK_REGISTRY_RUN, the state
 # directory (configuration, storage, log, PID; default
-# $XDG_RUNTIME_DIR/podstack-registry, /run/podstack-registry for root): one
-# registry per directory; PODSTACK_REGISTRY_PORT (default: a free port
-# between 20000 and 29999, in the network namespace `start` runs in);
-# REGISTRY_VERSION (3.1.2).
+# /run/podstack-test-registry for root, $XDG_RUNTIME_DIR/podstack-test-registry
+# for a user): one registry per directory; PODSTACK_REGISTRY_PORT (default: a
+# free port between 20000 and 29999, in the network namespace `start` runs
+# in); REGISTRY_VERSION (3.1.2).
 set -euo pipefail
 
 VERSION=${REGISTRY_VERSION:-3.1.2}
@@ -35,9 +35,9 @@ BIN=$cache/registry
 if [ -n "${PODSTACK_REGISTRY_RUN:-}" ]; then
   run=$PODSTACK_REGISTRY_RUN
 elif [ "$(id -u)" = 0 ]; then
-  run=/run/podstack-registry
+  run=/run/podstack-test-registry
 else
-  run=${XDG_RUNTIME_DIR:-/tmp}/podstack-registry-$(id -u)
+  run=${XDG_RUNTIME_DIR:-/tmp/podstack-$(id -u)}/podstack-test-registry
 fi
 
 log() { echo "registry.sh: $*" >&2; }
@@ -46,6 +46,14 @@ die() { log "ERROR: $*"; exit 1; }
 build() {
   [ -x "$BIN" ] && return 0
   command -v go >/dev/null || die "go is needed to build the registry"
+  mkdir -p "$cache"
+  # Legs that start beside each other on a machine with no binary yet:
+  # one builds, the others wait for it.
+  ( flock 7 && build_locked ) 7>"$cache/build.lock" || exit 1
+}
+
+build_locked() {
+  [ -x "$BIN" ] && return 0
   log "building registry v$VERSION (once per machine: a few minutes cold)"
   local w=$cache/src t0=$SECONDS
   mkdir -p "$w"
