@@ -33,7 +33,7 @@ export TESTBIN TEST_TIMEOUT
 BUILT = $(if $(NODEPS),,build test-binaries)
 
 .DEFAULT_GOAL := help
-.PHONY: help build test check unit e2e lint fmt bench demo clean setup test-binaries podman5 \
+.PHONY: help build test check unit e2e lint fmt bench demo clean setup test-binaries podman5 registry \
 	test-podman test-podman5 test-rootless test-kube fuzz fuzz-short
 
 help: ## list the targets
@@ -53,7 +53,10 @@ test-binaries: ## compile the integration and e2e test binaries once, for every 
 podman5: ## build Podman 5 from the Go module proxy (cached outside the clone, per version)
 	scripts/podman5.sh build
 
-test: setup build test-binaries podman5 ## everything CI runs: lint, unit tests, then every leg of the matrix
+registry: ## build the test registry from the Go module proxy (cached outside the clone, per version)
+	scripts/registry.sh build
+
+test: setup build test-binaries podman5 registry ## everything CI runs: lint, unit tests, then every leg of the matrix
 	@export LEG_SUMMARY=$$(mktemp) iso=$$(mktemp) && t0=$$SECONDS && \
 	$(MAKE) --no-print-directory lint unit fuzz-short || exit 1; \
 	{ $(MAKE) --no-print-directory -k NODEPS=1 $(ISOLATED_LEGS) >$$iso 2>&1; } & bg=$$!; \
@@ -65,13 +68,13 @@ test: setup build test-binaries podman5 ## everything CI runs: lint, unit tests,
 
 check: lint unit test-podman ## the quick everyday run: lint, unit tests, and the machine's own Podman
 
-test-podman: $(if $(NODEPS),,setup) $(BUILT) ## leg: the machine's Podman (rootful as root, rootless as a user)
+test-podman: $(if $(NODEPS),,setup registry) $(BUILT) ## leg: the machine's Podman (rootful as root, rootless as a user)
 	@scripts/leg.sh podman
 
-test-podman5: $(BUILT) $(if $(NODEPS),,podman5) ## leg: Podman 5 rootful, isolated beside the machine's Podman (root)
+test-podman5: $(BUILT) $(if $(NODEPS),,podman5 registry) ## leg: Podman 5 rootful, isolated beside the machine's Podman (root)
 	@scripts/leg.sh podman5
 
-test-rootless: $(BUILT) ## leg: the machine's Podman rootless, as a created user (root)
+test-rootless: $(BUILT) $(if $(NODEPS),,registry) ## leg: the machine's Podman rootless, as a created user (root)
 	@scripts/leg.sh rootless
 
 test-kube: $(BUILT) ## leg: every export dry-run on a real kube-apiserver, one applied and deleted (built once per machine)

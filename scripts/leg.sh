@@ -16,6 +16,15 @@
 # default bin/test), STACK_BIN (the built stack), RUN (only tests matching this
 # regexp, as go test -run), TEST_TIMEOUT (per binary, default 25m), V=1
 # (verbose), LEG_SUMMARY (a file the leg's result line is appended to).
+#
+# Each Podman leg also runs its own registry (scripts/registry.sh: plain HTTP
+# on 127.0.0.1, its storage removed when the leg ends) where its Podman pulls
+# from: in the host's network namespace for podman and rootless (a free
+# port), in the service's for podman5 (port 5000 there). The service is
+# started with CONTAINERS_REGISTRIES_CONF naming that registry insecure, and
+# the tests get STACK_TEST_REGISTRY=127.0.0.1:PORT and
+# PODSTACK_REQUIRE_REGISTRY=1: a leg without its registry fails, it never
+# skips the push and pull tests.
 set -uo pipefail
 leg=${1:?usage: $0 podman|podman5|rootless|kube}
 cd "$(dirname "$0")/.."
@@ -92,13 +101,47 @@ if [ -n "${lock:-}" ] && [ -z "${PODSTACK_LEG_LOCKED:-}" ]; then
   PODSTACK_LEG_LOCKED=1 exec flock -o "$lock" "$here/leg.sh" "$leg"
 fi
 
+# The leg's registry: its state (configuration, storage, log) and the
+# registries.conf its service reads live in a directory of the leg's own,
+# readable by the rootless leg's user and removed when the leg ends.
+regdir=
+cleanup() {
+  [ -n "$regdir" ] && { "$here/registry.sh" stop >/dev/null 2>&1 || true; }
+  [ -n "${started:-}" ] && { stop >/dev/null 2>&1 || true; }
+  [ -n "$regdir" ] && rm -rf "$regdir"
+}
+trap cleanup EXIT
+if [ "$leg" != kube ]; then
+  regdir=$(mktemp -d) && chmod 755 "$regdir" || { detail="no directory for its registry"; finish 1 FAIL; }
+  export PODSTACK_REGISTRY_RUN=$regdir/registry
+  # Built (once per machine) here: the podman5 leg starts it in a namespace
+  # with no route to the Go module proxy.
+  "$here/registry.sh" build || { detail="its registry did not build"; finish 1 FAIL; }
+  if [ "$leg" = podman5 ]; then
+    # Its own network namespace (locked above): a fixed port is free there.
+    export PODSTACK_REGISTRY_PORT=${PODSTACK_REGISTRY_PORT:-5000}
+    registry=127.0.0.1:$PODSTACK_REGISTRY_PORT
+  else
+    say "starting its registry"
+    registry=$("$here/registry.sh" start) || { detail="its registry did not start"; finish 1 FAIL; }
+  fi
+  "$here/registry.sh" registries-conf "$registry" "$regdir/registries.conf" ||
+    { detail="could not write its registries.conf"; finish 1 FAIL; }
+  export CONTAINERS_REGISTRIES_CONF=$regdir/registries.conf STACK_TEST_REGISTRY=$registry PODSTACK_REQUIRE_REGISTRY=1
+fi
+
 say "starting its ${service:-Podman service}"
 if ! url=$(start); then
   detail="its ${service:-Podman service} did not start"
   finish 1 FAIL
 fi
-trap 'stop >/dev/null 2>&1 || true' EXIT
+started=1
 say "service at $url ($(elapsed "$t0"))"
+if [ "$leg" = podman5 ]; then
+  say "starting its registry in the service's network namespace"
+  runner "$here/registry.sh" start >/dev/null || { detail="its registry did not start"; finish 1 FAIL; }
+fi
+[ -n "$regdir" ] && say "registry at $registry"
 
 # What an earlier run killed mid-test left behind (its cleanup never ran):
 # e2e-* projects' objects, and aardvark-dns entries a killed service left

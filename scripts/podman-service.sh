@@ -3,7 +3,10 @@
 #   scripts/podman-service.sh start|stop|url
 # Its socket, pid and log live in $PODSTACK_TEST_RUN: by default
 # /run/podstack-test for root, and $XDG_RUNTIME_DIR/podstack-test for a
-# normal user (a rootless service, the user's own containers).
+# normal user (a rootless service, the user's own containers). The service
+# reads CONTAINERS_REGISTRIES_CONF as `start` finds it (the test legs point
+# it at a file that makes their registry insecure: scripts/registry.sh); a
+# running service started with another one is restarted.
 set -euo pipefail
 log() { echo "podman-service: $*" >&2; }
 if [ -n "${PODSTACK_TEST_RUN:-}" ]; then
@@ -22,11 +25,14 @@ url=unix://$sock
 # alive PID: PID runs (a zombie, which kill -0 accepts, does not).
 alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$st" ] && [ "${st#Z}" = "$st" ]; }
 answers() { [ -S "$sock" ] && podman --url "$url" version >/dev/null 2>&1; }
+# registries_conf PID: the CONTAINERS_REGISTRIES_CONF PID was started with.
+registries_conf() { tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | sed -n 's/^CONTAINERS_REGISTRIES_CONF=//p'; }
 
 case ${1:-} in
 start)
   mkdir -p -m 700 "$dir"
-  if [ -f "$dir/pid" ] && alive "$(cat "$dir/pid")" && answers; then
+  if [ -f "$dir/pid" ] && alive "$(cat "$dir/pid")" && answers &&
+    [ "$(registries_conf "$(cat "$dir/pid")")" = "${CONTAINERS_REGISTRIES_CONF:-}" ]; then
     log "already running (pid $(cat "$dir/pid")) at $url"
   else
     # A killed run leaves its pid file: the pid may be a zombie (kill -0

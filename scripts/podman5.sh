@@ -17,6 +17,8 @@
 # ${PODSTACK_CACHE:-$HOME/.cache/podstack}/podman-VERSION/podman; it is rebuilt
 # only when absent (~4 min on 2 cores, then seconds). The service's state lives in
 # $PODMAN5_ROOT (/var/lib/podstack-podman5) and $PODMAN5_RUN (/run/podstack-podman5).
+# It reads CONTAINERS_REGISTRIES_CONF as `start` finds it (a test leg's, where
+# the leg's registry is insecure); one running with another is restarted.
 #
 # Why the isolation (every item is shared between rootful Podmans by default,
 # whatever --root and --runroot say):
@@ -154,6 +156,12 @@ running() {
     [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$BIN")" ]
 }
 answers() { curl -sf --max-time 3 --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; }
+# same_registries: the running service reads the CONTAINERS_REGISTRIES_CONF
+# this start was given (a test leg's, naming its registry insecure).
+same_registries() {
+  [ "$(tr '\0' '\n' <"/proc/$(cat "$RUN/pid")/environ" 2>/dev/null | sed -n 's/^CONTAINERS_REGISTRIES_CONF=//p')" = \
+    "${CONTAINERS_REGISTRIES_CONF:-}" ]
+}
 
 # MNTNS is a mount namespace every Podman 5 service of the leg runs in (a
 # slave of the host's, where the directories Podman hard-codes are the
@@ -204,7 +212,7 @@ cmd_start() {
   cmd_build
   apt_install conmon runc netavark aardvark-dns catatonit iptables busybox-static curl iproute2 util-linux
   write_conf
-  if running && answers; then
+  if running && answers && same_registries; then
     log "already running (pid $(cat "$RUN/pid")) at $URL"
   else
     if running; then kill "$(cat "$RUN/pid")" 2>/dev/null || true; sleep 1; fi

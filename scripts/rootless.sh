@@ -11,7 +11,9 @@
 #   scripts/rootless.sh url        print the service URL
 #   scripts/rootless.sh exec CMD.. run CMD as the user, with HOME, XDG_RUNTIME_DIR,
 #                                  STACK_URL and STACK_TEST_URL set (and the
-#                                  PODSTACK_* and STACK_BIN variables passed on)
+#                                  PODSTACK_*, STACK_BIN, STACK_TEST_REGISTRY and
+#                                  CONTAINERS_REGISTRIES_CONF variables passed on:
+#                                  the service the user starts reads the last)
 #
 # The user is $PODSTACK_ROOTLESS_USER (default podstack-test), created here and
 # used for nothing else: everything it runs is a test's. On a machine without
@@ -41,7 +43,10 @@ user_vars() {
 as_user() {
   local pass=() v
   for v in $(compgen -e); do
-    case $v in PODSTACK_ROOTLESS_USER) ;; PODSTACK_* | STACK_BIN | STACK_TEST_TIMEOUT) pass+=("$v=${!v}") ;; esac
+    case $v in
+    PODSTACK_ROOTLESS_USER) ;;
+    PODSTACK_* | STACK_BIN | STACK_TEST_TIMEOUT | STACK_TEST_REGISTRY | CONTAINERS_REGISTRIES_CONF) pass+=("$v=${!v}") ;;
+    esac
   done
   runuser -u "$U" -- env -i HOME="$H" USER="$U" LOGNAME="$U" SHELL=/bin/sh \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin XDG_RUNTIME_DIR="$RT" \
