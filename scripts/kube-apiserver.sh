@@ -88,12 +88,14 @@ build_kube() {
       } > go.mod.tmp
       mv go.mod.tmp go.mod
     fi
-    go get "k8s.io/kubernetes/cmd/kube-apiserver@v$K8S" "k8s.io/kubernetes/cmd/kubectl@v$K8S" >build.log 2>&1
+    # set -e does not hold inside a subshell that is the left side of ||:
+    # each step fails the subshell itself.
+    go get "k8s.io/kubernetes/cmd/kube-apiserver@v$K8S" "k8s.io/kubernetes/cmd/kubectl@v$K8S" >build.log 2>&1 || exit 1
     # Without the version stamp the server reports v0.0.0-master.
     local X=k8s.io/component-base/version
     local ld="-s -w -X $X.gitVersion=v$K8S -X $X.gitMajor=${K8S%%.*} -X $X.gitMinor=${minor%%.*} -X $X.gitTreeState=clean"
-    [ -x "$apiserver" ] || gobuild "$apiserver" k8s.io/kubernetes/cmd/kube-apiserver "$ld"
-    [ -x "$kubectl" ] || gobuild "$kubectl" k8s.io/kubernetes/cmd/kubectl "$ld"
+    [ -x "$apiserver" ] || gobuild "$apiserver" k8s.io/kubernetes/cmd/kube-apiserver "$ld" || exit 1
+    [ -x "$kubectl" ] || gobuild "$kubectl" k8s.io/kubernetes/cmd/kubectl "$ld" || exit 1
   ) || { tail -20 "$w/build.log" >&2; die "kube-apiserver build failed (log: $w/build.log)"; }
 }
 
