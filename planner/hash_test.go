@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"testing"
 
@@ -129,4 +130,13 @@ func TestContainerHashIsStable(t *testing.T) {
 	if n < 150 {
 		t.Errorf("hashed only %d services", n)
 	}
+}
+
+// hashOf is the hash of v's encoding/json bytes: the definitions' hash.
+func hashOf(v any) string {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic("planner: hash input does not marshal: " + err.Error())
+	}
+	return hashSum(data)
 }

@@ -171,7 +171,7 @@ func TestConfigHashOfRandomServices(t *testing.T) {
 // randomStrings are what encoding/json treats differently: HTML, quotes,
 // control characters, invalid UTF-8, the JavaScript line separators.
 var randomStrings = []string{"", "a", "web", "volume", "bind", "tmpfs", "tcp", "<b>", "a&b", `"q"`, `back\slash`, "tab\t", "nl\n",
-	"\x00\x1f\x7f", "é", "✓", "\u2028\u2029", "\xff", "\xc3", "ok-1.2_3:4/5", "http://h/?a=1&b=<2>", "CMD", "CMD-SHELL"}
+	"\x00\x1f\x7f", "unit\x1fsep", "del\x7f", "é", "✓", "\u2028\u2029", "\xff", "\xc3", "ok-1.2_3:4/5", "http://h/?a=1&b=<2>", "CMD", "CMD-SHELL"}
 
 func randomString(rng *rand.Rand) string {
 	if rng.IntN(4) == 0 {
