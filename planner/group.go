@@ -57,11 +57,15 @@ func ContainerName(s *stack.Stack, svc *stack.Service, index int) string {
 // a network namespace, which in Podman means a pod. pid and ipc "service:X"
 // do too: Podman only joins namespaces within a pod.
 func Group(s *stack.Stack, policy Policy) ([]*Pod, error) {
+	return group(s, policy, s.ServiceNames())
+}
+
+// group is Group with the service names, sorted.
+func group(s *stack.Stack, policy Policy, names []string) ([]*Pod, error) {
 	policy, err := resolvePolicy(s, policy)
 	if err != nil {
 		return nil, err
 	}
-	names := s.ServiceNames()
 	parent := map[string]string{}
 	for _, n := range names {
 		parent[n] = n
@@ -278,7 +282,11 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // podOf maps each service to its pod.
 func podOf(pods []*Pod) map[string]*Pod {
-	out := map[string]*Pod{}
+	n := 0
+	for _, p := range pods {
+		n += len(p.Services)
+	}
+	out := make(map[string]*Pod, n)
 	for _, p := range pods {
 		for _, svc := range p.Services {
 			out[svc] = p
@@ -295,9 +303,18 @@ func (p *Plan) PodOf(service string) *Pod {
 // Containers lists the desired containers of every enabled service, in
 // service then replica order, with their labels and hashes.
 func Containers(s *stack.Stack, pods []*Pod) []*Container {
-	byService := podOf(pods)
-	var out []*Container
-	for _, name := range s.ServiceNames() {
+	return containers(s, s.ServiceNames(), podOf(pods))
+}
+
+// containers is Containers with the service names, sorted, and each
+// service's pod.
+func containers(s *stack.Stack, names []string, byService map[string]*Pod) []*Container {
+	n := 0
+	for _, svc := range s.Services {
+		n += svc.Replicas
+	}
+	out := make([]*Container, 0, n)
+	for _, name := range names {
 		svc := s.Services[name]
 		pod := byService[name]
 		hash := containerHash(s, svc, pod) // replicas share their service's configuration

@@ -178,13 +178,14 @@ func noSuchService(s *stack.Stack, name string) stack.Problem {
 // selectServices expands the requested services with their dependencies
 // (unless noDeps); empty means every enabled service.
 func selectServices(s *stack.Stack, names []string, noDeps bool) (map[string]bool, error) {
-	out := map[string]bool{}
 	if len(names) == 0 {
+		out := make(map[string]bool, len(s.Services))
 		for n := range s.Services {
 			out[n] = true
 		}
 		return out, nil
 	}
+	out := map[string]bool{}
 	var problems stack.Problems
 	var add func(n string)
 	add = func(n string) {
@@ -213,23 +214,23 @@ func selectServices(s *stack.Stack, names []string, noDeps bool) (map[string]boo
 
 // topoOrder lists the selected services so that dependencies come first,
 // ties broken by name (deterministic).
-func topoOrder(s *stack.Stack, selected map[string]bool) []string {
-	var order []string
-	done := map[string]bool{}
+func topoOrder(s *stack.Stack, ix *index, selected map[string]bool) []string {
+	order := make([]string, 0, len(selected))
+	done := make(map[string]bool, len(selected))
 	var visit func(n string)
 	visit = func(n string) {
 		if done[n] {
 			return
 		}
 		done[n] = true
-		for _, dep := range sortedKeys(s.Services[n].DependsOn) {
+		for _, dep := range ix.depsOf(s.Services[n]) {
 			if _, ok := s.Services[dep]; ok && selected[dep] {
 				visit(dep)
 			}
 		}
 		order = append(order, n)
 	}
-	for _, n := range s.ServiceNames() {
+	for _, n := range ix.names {
 		if selected[n] {
 			visit(n)
 		}

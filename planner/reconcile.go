@@ -44,6 +44,7 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 // steps later phases depend on.
 type reconciler struct {
 	s        *stack.Stack
+	ix       *index
 	observed *ObservedState
 	opts     Options
 	plan     *Plan
@@ -95,11 +96,13 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 	if observed == nil {
 		observed = &ObservedState{}
 	}
-	pods, err := Group(s, opts.Policy)
+	ix := newIndex(s)
+	pods, err := group(s, opts.Policy, ix.names)
 	if err != nil {
 		return nil, err
 	}
-	if err := Validate(s, pods); err != nil {
+	byService := podOf(pods)
+	if err := validate(s, pods, ix, byService); err != nil {
 		return nil, err
 	}
 	var selected map[string]bool
@@ -111,16 +114,16 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 	if err != nil {
 		return nil, err
 	}
-	if err := checkHost(s, selected, observed.Host); err != nil {
+	if err := checkHost(s, ix.names, selected, observed.Host); err != nil {
 		return nil, err
 	}
-	healthNotes, noHealth, err := imageHealth(s, observed)
+	healthNotes, noHealth, err := imageHealth(s, ix.names, observed)
 	if err != nil {
 		return nil, err
 	}
-	containers := Containers(s, pods)
-	r := &reconciler{s: s, observed: observed, opts: opts, pods: pods, byService: podOf(pods), selected: selected,
-		order: topoOrder(s, selected), ofService: map[string][]*Container{},
+	containers := containers(s, ix.names, byService)
+	r := &reconciler{s: s, ix: ix, observed: observed, opts: opts, pods: pods, byService: byService, selected: selected,
+		order: topoOrder(s, ix, selected), ofService: make(map[string][]*Container, len(s.Services)),
 		obsC: map[string]ObservedContainer{}, storage: map[string]ObservedContainer{}, obsP: map[string]ObservedPod{}, volumes: map[string]ObservedVolume{},
 		networks: map[string]ObservedNetwork{}, images: map[string]bool{}, builds: map[string]*imageBuild{},
 		decisions: map[string]*decision{}, podRecreate: map[string]bool{}, podCause: map[string]string{}, creates: map[string]bool{}, podCreated: map[string]bool{},
@@ -380,7 +383,7 @@ func (r *reconciler) repairPods() {
 func (r *reconciler) imagePhase() error {
 	s, opts := r.s, r.opts
 	var problems stack.Problems
-	for _, name := range s.ServiceNames() {
+	for _, name := range r.ix.names {
 		svc := s.Services[name]
 		if !r.creates[name] && !(opts.Build && svc.Build != nil && r.selected[name]) {
 			continue
@@ -484,7 +487,7 @@ func (r *reconciler) directoryPhase() {
 	if len(missing) == 0 {
 		return
 	}
-	for _, name := range r.s.ServiceNames() {
+	for _, name := range r.ix.names {
 		if !r.creates[name] {
 			continue
 		}
@@ -694,7 +697,7 @@ func (r *reconciler) waitPhase() {
 func (r *reconciler) gates(svc *stack.Service) []*Step {
 	s := r.s
 	var out []*Step
-	for _, dep := range sortedKeys(svc.DependsOn) {
+	for _, dep := range r.ix.depsOf(svc) {
 		d := svc.DependsOn[dep]
 		target := s.Services[dep]
 		if target == nil {

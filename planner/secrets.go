@@ -96,7 +96,7 @@ func (r *reconciler) secretPhase() (map[string]*Step, error) {
 			}
 		}
 	}
-	for _, name := range s.ServiceNames() {
+	for _, name := range r.ix.names {
 		svc := s.Services[name]
 		addService(svc, r.creates[name] || name == r.opts.OneOff)
 	}
