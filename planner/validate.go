@@ -100,7 +100,7 @@ type validator struct {
 	s         *stack.Stack
 	ix        *index
 	byService map[string]*Pod // each service's pod
-	problems stack.Problems
+	problems  stack.Problems
 	// host are the problems of binding host ports (see ValidateDefinition).
 	host stack.Problems
 }
