@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/podstack/podstack/stack"
 )
@@ -35,6 +36,14 @@ func Name(project, key string) string {
 }
 
 func normalizeName(s string) string {
+	normal := true
+	for i := 0; i < len(s) && normal; i++ {
+		c := s[i]
+		normal = c < utf8.RuneSelf && !('A' <= c && c <= 'Z') && c != '_' && c != '.'
+	}
+	if normal {
+		return s
+	}
 	s = strings.ToLower(s)
 	return strings.Map(func(r rune) rune {
 		if r == '_' || r == '.' {

@@ -20,15 +20,26 @@ type builder struct {
 	plan *Plan
 }
 
+// add gives st the next ID and the IDs of deps (nil ones are left out) as
+// its dependencies, sorted and without repeats.
 func (b *builder) add(st *Step, deps ...*Step) *Step {
 	st.ID = len(b.plan.Steps) + 1
+	n := 0
 	for _, d := range deps {
 		if d != nil {
-			st.Deps = append(st.Deps, d.ID)
+			n++
 		}
 	}
-	slices.Sort(st.Deps)
-	st.Deps = slices.Compact(st.Deps)
+	if n > 0 {
+		st.Deps = make([]int, 0, n)
+		for _, d := range deps {
+			if d != nil {
+				st.Deps = append(st.Deps, d.ID)
+			}
+		}
+		slices.Sort(st.Deps)
+		st.Deps = slices.Compact(st.Deps)
+	}
 	b.plan.Steps = append(b.plan.Steps, st)
 	return st
 }
@@ -62,17 +73,6 @@ func podCause(recreate bool) string {
 	return "no existing pod"
 }
 
-func sortSteps(in []*Step) []*Step {
-	var out []*Step
-	for _, s := range in {
-		if s != nil {
-			out = append(out, s)
-		}
-	}
-	slices.SortFunc(out, func(a, b *Step) int { return a.ID - b.ID })
-	return out
-}
-
 // removeContainer adds stop (when running) and remove steps for ex.
 // after are steps that must succeed first (the new image's pull or build:
 // a replacement that cannot be made must not cost the running container).
@@ -81,10 +81,10 @@ func removeContainer(b *builder, ex ObservedContainer, timeout time.Duration, ca
 	var stop *Step
 	if ex.State == "running" || ex.State == "paused" {
 		stop = b.add(&Step{Kind: StepStopContainer, Target: ex.Name, Service: ex.Labels[LabelService], Pod: ex.Pod, StopTimeout: timeout, Cause: cause},
-			sortSteps(after)...)
+			after...)
 		steps = append(steps, stop)
 	}
-	deps := sortSteps(append([]*Step{stop}, after...))
+	deps := append([]*Step{stop}, after...)
 	steps = append(steps, b.add(&Step{Kind: StepRemoveContainer, Target: ex.Name, Service: ex.Labels[LabelService], Pod: ex.Pod, Cause: cause}, deps...))
 	return steps
 }

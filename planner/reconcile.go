@@ -83,7 +83,13 @@ type reconciler struct {
 	createStep  map[string]*Step // container name -> create step
 	startStep   map[string]*Step // container name -> start step
 	removeStep  map[string]*Step // container name -> remove step
-	waits       map[string]*Step // "container/condition" -> wait step
+	waits       map[waitKey]*Step
+}
+
+// waitKey names a wait step: a container and the condition waited for.
+type waitKey struct {
+	container string
+	condition stack.Condition
 }
 
 // newReconciler scales, groups and validates the stack, selects the
@@ -130,7 +136,7 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 		oneOffNets: map[string]bool{}, oneOffVols: map[string]bool{},
 		imageStep: map[string]*Step{}, netStep: map[string]*Step{}, volStep: map[string]*Step{}, secretStep: map[string]*Step{}, dirStep: map[string]*Step{},
 		podStep: map[string]*Step{}, createStep: map[string]*Step{}, startStep: map[string]*Step{}, removeStep: map[string]*Step{},
-		waits: map[string]*Step{}}
+		waits: map[waitKey]*Step{}}
 	r.noHealth = noHealth
 	r.plan = &Plan{Stack: s, Project: s.Name, Environment: s.Environment, Pods: pods, Containers: containers, Warnings: healthNotes}
 	r.b = &builder{plan: r.plan}
@@ -193,36 +199,38 @@ func (r *reconciler) decide() {
 			r.podRecreate[p.Name] = true
 		}
 	}
-	for _, c := range r.plan.Containers {
+	all := make([]decision, len(r.plan.Containers))
+	for i, c := range r.plan.Containers {
 		if !r.selected[c.Service] {
 			continue
 		}
-		d := &decision{c: c}
+		d := &all[i]
+		d.c = c
 		r.decisions[c.Name] = d
 		ex, ok := r.obsC[c.Name]
 		switch {
 		case !ok:
 			d.create, d.cause = true, "no existing container"
 			if left, inStorage := r.storage[c.Name]; inStorage {
-				d.existing, d.cause = &left, "left in storage by an interrupted run"
+				d.existing, d.cause = addressOf(left), "left in storage by an interrupted run"
 			}
 		case r.podRecreate[c.Pod]:
-			d.existing, d.create, d.cause = &ex, true, "pod configuration changed"
+			d.existing, d.create, d.cause = addressOf(ex), true, "pod configuration changed"
 			if cause := r.podCause[c.Pod]; cause != "" {
 				d.cause = cause
 			}
 		case r.forced(c.Service):
-			d.existing, d.create, d.cause = &ex, true, r.forceCause(c.Service)
+			d.existing, d.create, d.cause = addressOf(ex), true, r.forceCause(c.Service)
 		case r.environmentChange(ex.Labels) != "" && !opts.NoRecreate:
-			d.existing, d.create, d.cause = &ex, true, r.environmentChange(ex.Labels)
+			d.existing, d.create, d.cause = addressOf(ex), true, r.environmentChange(ex.Labels)
 		case ex.Labels[LabelConfigHash] != c.Hash && !opts.NoRecreate:
-			d.existing, d.create, d.cause = &ex, true, "configuration changed"
+			d.existing, d.create, d.cause = addressOf(ex), true, "configuration changed"
 		case r.staleImage(c, ex) != "" && !opts.NoRecreate:
-			d.existing, d.create, d.cause = &ex, true, r.staleImage(c, ex)
+			d.existing, d.create, d.cause = addressOf(ex), true, r.staleImage(c, ex)
 		case interrupted[ex.State] && !opts.NoRecreate:
-			d.existing, d.create, d.cause = &ex, true, "left "+ex.State+" by an interrupted run"
+			d.existing, d.create, d.cause = addressOf(ex), true, "left "+ex.State+" by an interrupted run"
 		default:
-			d.existing = &ex
+			d.existing = addressOf(ex)
 			switch ex.State {
 			case "running", "paused":
 			case "exited", "stopped":
@@ -263,6 +271,10 @@ func (r *reconciler) decide() {
 		}
 	}
 }
+
+// addressOf is a pointer to a copy of c: taking the address of a loop's
+// variable would put every iteration's on the heap.
+func addressOf(c ObservedContainer) *ObservedContainer { return &c }
 
 // environmentChange says why an object labelled labels is made again:
 // its environment is not the stack's. Labels cannot change in place, and a
@@ -600,7 +612,7 @@ func (r *reconciler) pod(p *Pod) {
 			cause = c
 		}
 		r.podStep[p.Name] = b.add(&Step{Kind: StepCreatePod, Target: p.Name, Pod: p.Name, PodSpec: p, Cause: cause},
-			sortSteps(deps)...)
+			deps...)
 	}
 }
 
@@ -644,26 +656,25 @@ func (r *reconciler) container(d *decision) {
 				deps = append(deps, r.netStep[net])
 			}
 		}
-		cs = b.add(&Step{Kind: StepCreateContainer, Target: c.Name, Service: c.Service, Pod: c.Pod, Container: c, Cause: d.cause}, sortSteps(deps)...)
+		cs = b.add(&Step{Kind: StepCreateContainer, Target: c.Name, Service: c.Service, Pod: c.Pod, Container: c, Cause: d.cause}, deps...)
 		r.createStep[c.Name] = cs
 	}
 	if !d.start {
 		return
 	}
-	deps := []*Step{cs}
-	deps = append(deps, r.gates(svc)...)
+	deps := r.gates(svc, append(make([]*Step, 0, 1+2*len(svc.DependsOn)), cs))
 	cause := d.cause
 	if d.create {
 		cause = "created"
 	}
-	r.startStep[c.Name] = b.add(&Step{Kind: StepStartContainer, Target: c.Name, Service: c.Service, Pod: c.Pod, Container: c, Cause: cause}, sortSteps(deps)...)
+	r.startStep[c.Name] = b.add(&Step{Kind: StepStartContainer, Target: c.Name, Service: c.Service, Pod: c.Pod, Container: c, Cause: cause}, deps...)
 }
 
 // oneOffPhase: the one-off starts once the plan is done, so its
 // dependency conditions are the plan's last steps.
 func (r *reconciler) oneOffPhase() {
 	if svc := r.s.Services[r.opts.OneOff]; svc != nil && !r.opts.NoDeps {
-		r.gates(svc)
+		r.gates(svc, nil)
 	}
 }
 
@@ -683,7 +694,7 @@ func (r *reconciler) waitPhase() {
 			if svc.Health != nil && !r.noHealth[name] {
 				cond = stack.ConditionHealthy
 			}
-			if r.waits[c.Name+"/"+string(cond)] != nil {
+			if r.waits[waitKey{c.Name, cond}] != nil {
 				continue
 			}
 			r.b.add(&Step{Kind: StepWait, Target: c.Name, Service: name, Pod: c.Pod, Condition: cond, Health: svc.Health, Cause: "--wait"}, r.startStep[c.Name])
@@ -691,12 +702,11 @@ func (r *reconciler) waitPhase() {
 	}
 }
 
-// gates returns the steps a service's start must wait for: its
+// gates appends to out the steps a service's start must wait for: its
 // dependencies' starts (service_started) or wait steps (healthy, completed),
 // adding each wait step on first use.
-func (r *reconciler) gates(svc *stack.Service) []*Step {
+func (r *reconciler) gates(svc *stack.Service, out []*Step) []*Step {
 	s := r.s
-	var out []*Step
 	for _, dep := range r.ix.depsOf(svc) {
 		d := svc.DependsOn[dep]
 		target := s.Services[dep]
@@ -725,11 +735,11 @@ func (r *reconciler) gates(svc *stack.Service) []*Step {
 				// status is the last check's, which without systemd timers
 				// may be long stale. The wait costs one check when healthy.
 			}
-			key := c.Name + "/" + string(d.Condition)
+			key := waitKey{c.Name, d.Condition}
 			w := r.waits[key]
 			if w == nil {
 				w = r.b.add(&Step{Kind: StepWait, Target: c.Name, Service: dep, Pod: c.Pod, Condition: d.Condition,
-					Health: target.Health, Optional: !d.Required, Cause: fmt.Sprintf("%s depends on it", svc.Name)}, started)
+					Health: target.Health, Optional: !d.Required, Cause: svc.Name + " depends on it"}, started)
 				r.waits[key] = w
 			}
 			out = append(out, w)
