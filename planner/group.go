@@ -75,7 +75,7 @@ func group(s *stack.Stack, policy Policy, names []string) ([]*Pod, error) {
 	if err != nil {
 		return nil, err
 	}
-	parent := map[string]string{}
+	parent := make(map[string]string, len(names))
 	for _, n := range names {
 		parent[n] = n
 	}
@@ -136,7 +136,7 @@ func group(s *stack.Stack, policy Policy, names []string) ([]*Pod, error) {
 		}
 	}
 
-	groups := map[string][]string{}
+	groups := make(map[string][]string, len(names))
 	for _, n := range names {
 		r := find(n)
 		groups[r] = append(groups[r], n)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/podstack/podstack/stack"
@@ -25,7 +26,7 @@ import (
 // encoding/json, so its escaping rules are never restated here.
 func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !plainJSON[s[i]] {
 			q, err := json.Marshal(s)
 			if err != nil {
 				panic("planner: hash input does not marshal: " + err.Error())
@@ -36,6 +37,39 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// plainJSON are the bytes encoding/json writes as they are in a string
+// (HTML-escaping, as json.Marshal does): printable ASCII but for '"',
+// '\\', '<', '>' and '&'.
+var plainJSON = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = true
+	}
+	for _, c := range `"\<>&` {
+		t[c] = false
+	}
+	return t
+}()
+
+// appendDuration appends d as d.String() writes it, without allocating for
+// whole seconds below 100 hours, which healthcheck timings nearly always are.
+func appendDuration(b []byte, d time.Duration) []byte {
+	if d < 0 || d%time.Second != 0 || d >= 100*time.Hour {
+		return append(b, d.String()...)
+	}
+	secs := int64(d / time.Second)
+	h, m, sec := secs/3600, secs/60%60, secs%60
+	if h > 0 {
+		b = strconv.AppendInt(b, h, 10)
+		b = append(b, 'h')
+	}
+	if h > 0 || m > 0 {
+		b = strconv.AppendInt(b, m, 10)
+		b = append(b, 'm')
+	}
+	b = strconv.AppendInt(b, sec, 10)
+	return append(b, 's')
 }
 
 // appendJSONFloat appends f as encoding/json writes a float64.
@@ -127,6 +161,15 @@ func (o *jsonObject) key(name string) {
 func (o *jsonObject) str(name, v string) {
 	o.key(name)
 	o.b = appendJSONString(o.b, v)
+}
+
+// duration writes d as a string, as d.String() has it (no character of
+// which encoding/json escapes).
+func (o *jsonObject) duration(name string, d time.Duration) {
+	o.key(name)
+	o.b = append(o.b, '"')
+	o.b = appendDuration(o.b, d)
+	o.b = append(o.b, '"')
 }
 
 func (o *jsonObject) strOmit(name, v string) {
@@ -292,7 +335,7 @@ func appendHashedService(b []byte, svc *stack.Service) []byte {
 	o.boolOmit("initContainer", svc.InitContainer)
 	// develop: cleared
 	if svc.StopGracePeriod != nil {
-		o.strOmit("stopGracePeriod", svc.StopGracePeriod.String())
+		o.duration("stopGracePeriod", *svc.StopGracePeriod)
 	}
 	return o.close()
 }
@@ -381,11 +424,11 @@ func appendHealthCheck(b []byte, h *stack.HealthCheck) []byte {
 	o := openObject(b)
 	o.key("test")
 	o.b = appendJSONStrings(o.b, h.Test)
-	o.str("interval", h.Interval.String())
-	o.str("timeout", h.Timeout.String())
-	o.str("startPeriod", h.StartPeriod.String())
+	o.duration("interval", h.Interval)
+	o.duration("timeout", h.Timeout)
+	o.duration("startPeriod", h.StartPeriod)
 	if h.StartInterval > 0 {
-		o.str("startInterval", h.StartInterval.String())
+		o.duration("startInterval", h.StartInterval)
 	}
 	o.int("retries", int64(h.Retries))
 	return o.close()

@@ -253,3 +253,20 @@ func fillRandom(rng *rand.Rand, v reflect.Value, depth int) {
 		panic("fillRandom: no rule for " + v.Type().String())
 	}
 }
+
+// TestAppendDuration: appendDuration writes what time.Duration's String
+// does, on the fast path (whole seconds) and off it.
+func TestAppendDuration(t *testing.T) {
+	ds := []time.Duration{0, 1, time.Millisecond, time.Second, 59 * time.Second, time.Minute, 61 * time.Second, time.Hour,
+		time.Hour + time.Second, 99*time.Hour + 59*time.Minute + 59*time.Second, 100 * time.Hour, 1000 * time.Hour,
+		-time.Second, 1500 * time.Millisecond, 1<<63 - 1, -1 << 63}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 10000; i++ {
+		ds = append(ds, time.Duration(rng.Int64N(400*3600))*time.Second, time.Duration(rng.Int64()>>rng.IntN(64)))
+	}
+	for _, d := range ds {
+		if got := string(appendDuration(nil, d)); got != d.String() {
+			t.Errorf("%d: %q, want %q", int64(d), got, d.String())
+		}
+	}
+}

@@ -130,15 +130,21 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 	containers := containers(s, ix.names, byService)
 	r := &reconciler{s: s, ix: ix, observed: observed, opts: opts, pods: pods, byService: byService, selected: selected,
 		order: topoOrder(s, ix, selected), ofService: make(map[string][]*Container, len(s.Services)),
-		obsC: map[string]ObservedContainer{}, storage: map[string]ObservedContainer{}, obsP: map[string]ObservedPod{}, volumes: map[string]ObservedVolume{},
+		obsC: make(map[string]ObservedContainer, len(observed.Containers)), storage: map[string]ObservedContainer{},
+		obsP: make(map[string]ObservedPod, len(observed.Pods)), volumes: map[string]ObservedVolume{},
 		networks: map[string]ObservedNetwork{}, images: map[string]bool{}, builds: map[string]*imageBuild{},
-		decisions: map[string]*decision{}, podRecreate: map[string]bool{}, podCause: map[string]string{}, creates: map[string]bool{}, podCreated: map[string]bool{},
+		decisions: make(map[string]*decision, len(containers)), podRecreate: map[string]bool{}, podCause: map[string]string{},
+		creates: make(map[string]bool, len(s.Services)), podCreated: make(map[string]bool, len(pods)),
 		oneOffNets: map[string]bool{}, oneOffVols: map[string]bool{},
 		imageStep: map[string]*Step{}, netStep: map[string]*Step{}, volStep: map[string]*Step{}, secretStep: map[string]*Step{}, dirStep: map[string]*Step{},
-		podStep: map[string]*Step{}, createStep: map[string]*Step{}, startStep: map[string]*Step{}, removeStep: map[string]*Step{},
-		waits: map[waitKey]*Step{}}
+		podStep: make(map[string]*Step, len(pods)), createStep: make(map[string]*Step, len(containers)),
+		startStep: make(map[string]*Step, len(containers)), removeStep: map[string]*Step{},
+		waits: make(map[waitKey]*Step, len(containers))}
 	r.noHealth = noHealth
-	r.plan = &Plan{Stack: s, Project: s.Name, Environment: s.Environment, Pods: pods, Containers: containers, Warnings: healthNotes}
+	// Room for a create, a start and a wait per container and a create per pod:
+	// what `up` of a fresh stack whose services are health-gated takes.
+	steps := make([]*Step, 0, 3*len(containers)+len(pods))
+	r.plan = &Plan{Stack: s, Project: s.Name, Environment: s.Environment, Pods: pods, Containers: containers, Warnings: healthNotes, Steps: steps}
 	r.b = &builder{plan: r.plan}
 	for _, c := range containers {
 		r.ofService[c.Service] = append(r.ofService[c.Service], c)
@@ -515,9 +521,12 @@ func (r *reconciler) directoryPhase() {
 // objects might reuse their names or ports.
 func (r *reconciler) orphanPhase() {
 	s, opts, b := r.s, r.opts, r.b
-	desiredNames := map[string]bool{}
-	for _, c := range r.plan.Containers {
-		desiredNames[c.Name] = true
+	var desiredNames map[string]bool
+	if len(r.projectCs) > 0 {
+		desiredNames = make(map[string]bool, len(r.plan.Containers))
+		for _, c := range r.plan.Containers {
+			desiredNames[c.Name] = true
+		}
 	}
 	for _, ex := range r.projectCs {
 		if desiredNames[ex.Name] {
@@ -539,7 +548,7 @@ func (r *reconciler) orphanPhase() {
 			r.plan.Warnings = append(r.plan.Warnings, fmt.Sprintf("container %s belongs to service %q, which the stack no longer declares; remove it with --remove-orphans", ex.Name, svcName))
 		}
 	}
-	desiredPods := map[string]bool{}
+	desiredPods := make(map[string]bool, len(r.pods))
 	for _, p := range r.pods {
 		desiredPods[p.Name] = true
 	}
@@ -558,7 +567,7 @@ func (r *reconciler) orphanPhase() {
 // podsAndContainersPhase creates pods and creates/starts containers, in
 // dependency order of their services.
 func (r *reconciler) podsAndContainersPhase() {
-	podDone := map[string]bool{}
+	podDone := make(map[string]bool, len(r.pods))
 	for _, name := range r.order {
 		if p := r.byService[name]; p != nil && !podDone[p.Name] {
 			podDone[p.Name] = true
