@@ -146,7 +146,7 @@ func group(s *stack.Stack, policy Policy, names []string) ([]*Pod, error) {
 		sort.Strings(members)
 		pods = append(pods, buildPod(s, podKey(s, policy, members), members))
 	}
-	sort.Slice(pods, func(i, j int) bool { return pods[i].Key < pods[j].Key })
+	slices.SortFunc(pods, func(a, b *Pod) int { return strings.Compare(a.Key, b.Key) })
 	return pods, nil
 }
 

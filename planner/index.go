@@ -13,11 +13,11 @@ import (
 // of planning a large stack.
 type index struct {
 	names []string
-	deps  map[string][]string
+	deps  map[*stack.Service][]string // looked up by pointer: hashing names cost more
 }
 
 func newIndex(s *stack.Stack) *index {
-	ix := &index{names: s.ServiceNames(), deps: make(map[string][]string, len(s.Services))}
+	ix := &index{names: s.ServiceNames(), deps: make(map[*stack.Service][]string, len(s.Services))}
 	n := 0
 	for _, svc := range s.Services {
 		n += len(svc.DependsOn)
@@ -34,14 +34,17 @@ func newIndex(s *stack.Stack) *index {
 		}
 		keys := all[start:len(all):len(all)]
 		sortStrings(keys)
-		ix.deps[name] = keys
+		ix.deps[svc] = keys
 	}
 	return ix
 }
 
 // depsOf are the names svc depends on, sorted.
 func (ix *index) depsOf(svc *stack.Service) []string {
-	if keys := ix.deps[svc.Name]; len(keys) == len(svc.DependsOn) {
+	if len(svc.DependsOn) == 0 {
+		return nil
+	}
+	if keys, ok := ix.deps[svc]; ok {
 		return keys
 	}
 	return sortedKeys(svc.DependsOn) // not a service of the indexed stack
