@@ -18,12 +18,23 @@ const DefaultStopTimeout = 10 * time.Second
 // added after the steps it depends on, so ID order is a topological order.
 type builder struct {
 	plan *Plan
+	// steps and ids are handed out to the steps added, a chunk allocated
+	// at a time rather than one allocation per step and per Deps.
+	steps []Step
+	ids   []int
 }
 
-// add gives st the next ID and the IDs of deps (nil ones are left out) as
-// its dependencies, sorted and without repeats.
+// add adds a copy of st with the next ID and the IDs of deps (nil ones are
+// left out) as its dependencies, sorted and without repeats, and returns
+// the copy.
 func (b *builder) add(st *Step, deps ...*Step) *Step {
-	st.ID = len(b.plan.Steps) + 1
+	if len(b.steps) == 0 {
+		b.steps = make([]Step, min(len(b.plan.Steps)+16, 512))
+	}
+	out := &b.steps[0]
+	b.steps = b.steps[1:]
+	*out = *st
+	out.ID = len(b.plan.Steps) + 1
 	n := 0
 	for _, d := range deps {
 		if d != nil {
@@ -31,17 +42,21 @@ func (b *builder) add(st *Step, deps ...*Step) *Step {
 		}
 	}
 	if n > 0 {
-		st.Deps = make([]int, 0, n)
+		if len(b.ids) < n {
+			b.ids = make([]int, max(n, 1024))
+		}
+		ids := b.ids[:0:n]
 		for _, d := range deps {
 			if d != nil {
-				st.Deps = append(st.Deps, d.ID)
+				ids = append(ids, d.ID)
 			}
 		}
-		slices.Sort(st.Deps)
-		st.Deps = slices.Compact(st.Deps)
+		slices.Sort(ids)
+		out.Deps = slices.Compact(ids)
+		b.ids = b.ids[n:]
 	}
-	b.plan.Steps = append(b.plan.Steps, st)
-	return st
+	b.plan.Steps = append(b.plan.Steps, out)
+	return out
 }
 
 // decision is what Reconcile does with one desired container.
