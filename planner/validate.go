@@ -63,6 +63,9 @@ func (v *validator) addresses(pods []*Pod) {
 		claimed := map[string]string{} // network key -> member asking
 		for _, m := range p.Services {
 			svc := v.s.Services[m]
+			if !hasStaticAddress(svc) {
+				continue
+			}
 			for _, k := range sortedKeys(svc.Networks) {
 				sn := svc.Networks[k]
 				if sn == nil || (sn.IPv4Address == "" && sn.IPv6Address == "" && sn.MACAddress == "") {
@@ -94,6 +97,16 @@ func (v *validator) addresses(pods []*Pod) {
 			}
 		}
 	}
+}
+
+// hasStaticAddress says whether svc asks for a fixed address on a network.
+func hasStaticAddress(svc *stack.Service) bool {
+	for _, sn := range svc.Networks {
+		if sn != nil && (sn.IPv4Address != "" || sn.IPv6Address != "" || sn.MACAddress != "") {
+			return true
+		}
+	}
+	return false
 }
 
 type validator struct {
@@ -220,6 +233,9 @@ func (v *validator) ports(pods []*Pod) {
 	}
 	published := map[hostKey][]string{} // -> "service@ip"
 	for _, p := range pods {
+		if len(p.Services) == 1 && !p.Infra {
+			continue // one container, or replicas each in a namespace of their own
+		}
 		users := map[string][]string{}
 		for _, name := range p.Services {
 			svc := v.s.Services[name]
