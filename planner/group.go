@@ -191,12 +191,16 @@ func joinsService(s *stack.Stack, pod string) bool {
 
 func buildPod(s *stack.Stack, key string, members []string) *Pod {
 	p := &Pod{Key: key, Name: Name(s.Name, key), Services: members, Networks: map[string][]string{}}
-	hostnames := map[string]bool{}
+	hostname, mixed := "", false // the members' hostname, if they set one and only one
 	for _, m := range members {
 		svc := s.Services[m]
 		p.Ports = append(p.Ports, svc.Ports...)
-		if svc.Hostname != "" {
-			hostnames[svc.Hostname] = true
+		switch h := svc.Hostname; {
+		case h == "":
+		case hostname == "":
+			hostname = h
+		case h != hostname:
+			mixed = true
 		}
 		switch svc.NetworkMode {
 		case "host", "none":
@@ -208,10 +212,8 @@ func buildPod(s *stack.Stack, key string, members []string) *Pod {
 	// answer to the service name, so they may listen on the same port.
 	p.Infra = len(members) > 1
 	p.Hostname = key
-	if len(hostnames) == 1 {
-		for h := range hostnames {
-			p.Hostname = h
-		}
+	if hostname != "" && !mixed {
+		p.Hostname = hostname
 	}
 	if len(members) > 1 {
 		for _, m := range members {
@@ -230,7 +232,7 @@ func buildPod(s *stack.Stack, key string, members []string) *Pod {
 		// (and the pod key) is an alias on every network the pod joins;
 		// a member's declared aliases only on the network it declares them
 		// for, as in docker compose.
-		var common []string
+		common := make([]string, 0, len(members)+1)
 		common = append(common, members...)
 		if key != projectPodKey {
 			common = append(common, key)
