@@ -66,11 +66,12 @@ func ContainerName(s *stack.Stack, svc *stack.Service, index int) string {
 // a network namespace, which in Podman means a pod. pid and ipc "service:X"
 // do too: Podman only joins namespaces within a pod.
 func Group(s *stack.Stack, policy Policy) ([]*Pod, error) {
-	return group(s, policy, s.ServiceNames())
+	return group(s, policy, newIndex(s))
 }
 
-// group is Group with the service names, sorted.
-func group(s *stack.Stack, policy Policy, names []string) ([]*Pod, error) {
+// group is Group with s's index.
+func group(s *stack.Stack, policy Policy, ix *index) ([]*Pod, error) {
+	names := ix.names
 	policy, err := resolvePolicy(s, policy)
 	if err != nil {
 		return nil, err
@@ -144,7 +145,7 @@ func group(s *stack.Stack, policy Policy, names []string) ([]*Pod, error) {
 	var pods []*Pod
 	for _, members := range groups {
 		sort.Strings(members)
-		pods = append(pods, buildPod(s, podKey(s, policy, members), members))
+		pods = append(pods, buildPod(s, ix, podKey(s, policy, members), members))
 	}
 	slices.SortFunc(pods, func(a, b *Pod) int { return strings.Compare(a.Key, b.Key) })
 	return pods, nil
@@ -189,7 +190,7 @@ func joinsService(s *stack.Stack, pod string) bool {
 	return ok && s.Format != stack.FormatKube
 }
 
-func buildPod(s *stack.Stack, key string, members []string) *Pod {
+func buildPod(s *stack.Stack, ix *index, key string, members []string) *Pod {
 	p := &Pod{Key: key, Name: Name(s.Name, key), Services: members, Networks: map[string][]string{}}
 	hostname, mixed := "", false // the members' hostname, if they set one and only one
 	for _, m := range members {
@@ -239,7 +240,7 @@ func buildPod(s *stack.Stack, key string, members []string) *Pod {
 		}
 		for _, m := range members {
 			svc := s.Services[m]
-			keys := sortedKeys(svc.Networks)
+			keys := ix.networksOf(svc)
 			if len(keys) == 0 && !strings.HasPrefix(svc.NetworkMode, "service:") {
 				keys = []string{"default"}
 			}
@@ -314,21 +315,20 @@ func (p *Plan) PodOf(service string) *Pod {
 // Containers lists the desired containers of every enabled service, in
 // service then replica order, with their labels and hashes.
 func Containers(s *stack.Stack, pods []*Pod) []*Container {
-	return containers(s, s.ServiceNames(), podOf(pods))
+	return containers(s, newIndex(s), podOf(pods))
 }
 
-// containers is Containers with the service names, sorted, and each
-// service's pod.
-func containers(s *stack.Stack, names []string, byService map[string]*Pod) []*Container {
+// containers is Containers with s's index and each service's pod.
+func containers(s *stack.Stack, ix *index, byService map[string]*Pod) []*Container {
 	n := 0
 	for _, svc := range s.Services {
 		n += svc.Replicas
 	}
 	out := make([]*Container, 0, n)
-	for _, name := range names {
+	for _, name := range ix.names {
 		svc := s.Services[name]
 		pod := byService[name]
-		hash := containerHash(s, svc, pod) // replicas share their service's configuration
+		hash := containerHashKeys(s, svc, pod, ix.networksOf(svc)) // replicas share their service's configuration
 		for i := 1; i <= svc.Replicas; i++ {
 			c := &Container{Name: ContainerName(s, svc, i), Service: name, Index: i, Spec: svc}
 			if pod != nil {

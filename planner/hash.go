@@ -22,9 +22,15 @@ import (
 // Those bytes are written without reflection (hashjson.go);
 // referenceContainerHash in the tests is the definition they must match.
 func containerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
+	return containerHashKeys(s, svc, pod, sortedKeys(svc.Networks))
+}
+
+// containerHashKeys is containerHash given the keys of svc's networks,
+// sorted.
+func containerHashKeys(s *stack.Stack, svc *stack.Service, pod *Pod, networks []string) string {
 	buf := hashBuffers.Get().(*[]byte)
 	b := append((*buf)[:0], `{"service":`...)
-	b = appendHashedService(b, svc)
+	b = appendHashedService(b, svc, networks)
 	b = appendHashRest(b, containerHashRest(s, svc, pod))
 	sum := hashSum(b)
 	*buf = b

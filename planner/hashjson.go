@@ -227,7 +227,8 @@ func (o *jsonObject) close() []byte { return append(o.b, '}') }
 // stack.Service's MarshalJSON of the service with the fields the hash
 // clears (replicas, deploy mode, profiles, depends_on, pull policy,
 // develop, the build's no_cache and pull) cleared.
-func appendHashedService(b []byte, svc *stack.Service) []byte {
+// networks are the keys of svc.Networks, sorted.
+func appendHashedService(b []byte, svc *stack.Service, networks []string) []byte {
 	o := openObject(b)
 	o.str("name", svc.Name)
 	o.strOmit("image", svc.Image)
@@ -261,7 +262,16 @@ func appendHashedService(b []byte, svc *stack.Service) []byte {
 	o.strOmit("networkMode", svc.NetworkMode)
 	if len(svc.Networks) > 0 {
 		o.key("networks")
-		o.b = appendJSONMap(o.b, svc.Networks, appendServiceNetwork)
+		o.b = append(o.b, '{')
+		for i, k := range networks {
+			if i > 0 {
+				o.b = append(o.b, ',')
+			}
+			o.b = appendJSONString(o.b, k)
+			o.b = append(o.b, ':')
+			o.b = appendServiceNetwork(o.b, svc.Networks[k])
+		}
+		o.b = append(o.b, '}')
 	}
 	o.stringsOmit("extraHosts", svc.ExtraHosts)
 	o.stringsOmit("dns", svc.DNS)

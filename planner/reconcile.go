@@ -103,7 +103,7 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 		observed = &ObservedState{}
 	}
 	ix := newIndex(s)
-	pods, err := group(s, opts.Policy, ix.names)
+	pods, err := group(s, opts.Policy, ix)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 	if err != nil {
 		return nil, err
 	}
-	containers := containers(s, ix.names, byService)
+	containers := containers(s, ix, byService)
 	r := &reconciler{s: s, ix: ix, observed: observed, opts: opts, pods: pods, byService: byService, selected: selected,
 		order: topoOrder(s, ix, selected), ofService: make(map[string][]*Container, len(s.Services)),
 		obsC: make(map[string]ObservedContainer, len(observed.Containers)), storage: map[string]ObservedContainer{},

@@ -63,10 +63,10 @@ func (v *validator) addresses(pods []*Pod) {
 		claimed := map[string]string{} // network key -> member asking
 		for _, m := range p.Services {
 			svc := v.s.Services[m]
-			if !hasStaticAddress(svc) {
+			if !v.ix.hasStaticAddress(svc) {
 				continue
 			}
-			for _, k := range sortedKeys(svc.Networks) {
+			for _, k := range v.ix.networksOf(svc) {
 				sn := svc.Networks[k]
 				if sn == nil || (sn.IPv4Address == "" && sn.IPv6Address == "" && sn.MACAddress == "") {
 					continue
@@ -97,16 +97,6 @@ func (v *validator) addresses(pods []*Pod) {
 			}
 		}
 	}
-}
-
-// hasStaticAddress says whether svc asks for a fixed address on a network.
-func hasStaticAddress(svc *stack.Service) bool {
-	for _, sn := range svc.Networks {
-		if sn != nil && (sn.IPv4Address != "" || sn.IPv6Address != "" || sn.MACAddress != "") {
-			return true
-		}
-	}
-	return false
 }
 
 type validator struct {
