@@ -16,10 +16,13 @@ import (
 // so those bytes may never change; encoding/json's reflection, though,
 // was a quarter of planning a large stack. The functions here append
 // exactly the bytes encoding/json writes for those structs, field by
-// field, without reflection. TestHashJSONMatchesEncodingJSON holds them
-// to encoding/json over the test stacks, the corpus and services filled
-// at random through reflection (so a field added to stack.Service that is
-// not written here fails it).
+// field, without reflection. The tests hold them to encoding/json (the
+// definitions, referenceContainerHash and referencePodHash) over pinned
+// hash values (TestConfigHashValuesArePinned), services and pods filled at
+// random through reflection, so that a field added to stack.Service and
+// not written here fails (TestConfigHashOfRandomServices), the test
+// stacks, the corpus and a generated stack (TestContainerHashIsStable),
+// and every plan FuzzPlan makes.
 
 // appendJSONString appends s as encoding/json writes a string (with its
 // default HTML escaping). Plain ASCII is copied; anything else is left to
