@@ -146,8 +146,15 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 	steps := make([]*Step, 0, 3*len(containers)+len(pods))
 	r.plan = &Plan{Stack: s, Project: s.Name, Environment: s.Environment, Pods: pods, Containers: containers, Warnings: healthNotes, Steps: steps}
 	r.b = &builder{plan: r.plan}
-	for _, c := range containers {
-		r.ofService[c.Service] = append(r.ofService[c.Service], c)
+	// A service's replicas are next to each other in containers: each
+	// service's slice is a piece of it (capped, so an append copies).
+	for i := 0; i < len(containers); {
+		j := i + 1
+		for j < len(containers) && containers[j].Service == containers[i].Service {
+			j++
+		}
+		r.ofService[containers[i].Service] = containers[i:j:j]
+		i = j
 	}
 	// Containers and pods count only when labelled with this project;
 	// volumes and networks are kept whoever made them, to tell ours from
