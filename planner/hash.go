@@ -31,7 +31,8 @@ func containerHashKeys(s *stack.Stack, svc *stack.Service, pod *Pod, networks []
 	buf := hashBuffers.Get().(*[]byte)
 	b := append((*buf)[:0], `{"service":`...)
 	b = appendHashedService(b, svc, networks)
-	b = appendHashRest(b, containerHashRest(s, svc, pod))
+	rest := containerHashRest(s, svc, pod)
+	b = appendHashRest(b, &rest)
 	sum := hashSum(b)
 	*buf = b
 	hashBuffers.Put(buf)
@@ -74,8 +75,8 @@ type containerHashInput struct {
 	Contents map[string]string        `json:"contents,omitempty"`
 }
 
-func containerHashRest(s *stack.Stack, svc *stack.Service, pod *Pod) *containerHashInput {
-	in := &containerHashInput{Image: ImageRef(s, svc)}
+func containerHashRest(s *stack.Stack, svc *stack.Service, pod *Pod) containerHashInput {
+	in := containerHashInput{Image: ImageRef(s, svc)}
 	if pod != nil {
 		in.Pod = pod.Name
 		if !pod.Infra {
