@@ -146,6 +146,9 @@ func (r *reconciler) secretPhase() (map[string]*Step, error) {
 
 // secretNamesFor returns the Podman secret names of a service, sorted.
 func secretNamesFor(s *stack.Stack, svc *stack.Service) []string {
+	if len(svc.Secrets) == 0 && len(svc.Configs) == 0 {
+		return nil // most services: no map to make
+	}
 	var out []string
 	for _, n := range ServiceSecrets(s, svc) {
 		out = append(out, n)
