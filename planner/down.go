@@ -96,7 +96,7 @@ func PlanDown(project string, s *stack.Stack, observed *ObservedState, opts Down
 					cause = "stop"
 				}
 				stop = b.add(&Step{Kind: StepStopContainer, Target: c.Name, Service: svc, Pod: c.Pod,
-					StopTimeout: StopTimeout(sv, opts.Timeout), Cause: cause}, sortSteps(deps)...)
+					StopTimeout: StopTimeout(sv, opts.Timeout), Cause: cause}, deps...)
 				stopped[svc] = append(stopped[svc], stop)
 			}
 			if opts.StopOnly {
@@ -106,7 +106,7 @@ func PlanDown(project string, s *stack.Stack, observed *ObservedState, opts Down
 			// refuses to remove one whose pid or ipc namespace another
 			// still joins.
 			rm := b.add(&Step{Kind: StepRemoveContainer, Target: c.Name, Service: svc, Pod: c.Pod, Cause: "down", RemoveVolumes: opts.Volumes},
-				sortSteps(append([]*Step{stop}, dependentsGone...))...)
+				append([]*Step{stop}, dependentsGone...)...)
 			if stop == nil {
 				stopped[svc] = append(stopped[svc], rm)
 			}

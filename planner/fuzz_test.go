@@ -12,9 +12,25 @@ import (
 	"github.com/podstack/podstack/stack"
 )
 
+// checkHashes fails t when a hash in p is not what the definitions
+// (referenceContainerHash, referencePodHash) give.
+func checkHashes(t *testing.T, p *Plan) {
+	t.Helper()
+	for _, pod := range p.Pods {
+		if want := referencePodHash(pod); pod.Hash != want {
+			t.Fatalf("pod %s: hash %s, the definition gives %s", pod.Name, pod.Hash, want)
+		}
+	}
+	for _, c := range p.Containers {
+		if want := referenceContainerHash(p.Stack, c.Spec, p.PodOf(c.Service)); c.Hash != want {
+			t.Fatalf("container %s: hash %s, the definition gives %s", c.Name, c.Hash, want)
+		}
+	}
+}
+
 // FuzzPlan: whatever loads can be planned, against nothing and against
 // itself applied; planning never panics or hangs, and refuses only with
-// problems (exit 2). Seeded with the awesome-compose corpus, the examples
+// problems (exit 2), and hashes as the definitions say. Seeded with the awesome-compose corpus, the examples
 // and the test stacks.
 func FuzzPlan(f *testing.F) {
 	n := 0
@@ -52,6 +68,7 @@ func FuzzPlan(f *testing.F) {
 				continue
 			}
 			_ = p.String()
+			checkHashes(t, p)
 			again, err := Reconcile(s, applied(p), opts)
 			if err != nil {
 				t.Fatalf("Reconcile %+v of the applied plan: %v", opts, err)

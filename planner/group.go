@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/podstack/podstack/stack"
 )
@@ -35,6 +36,14 @@ func Name(project, key string) string {
 }
 
 func normalizeName(s string) string {
+	normal := true
+	for i := 0; i < len(s) && normal; i++ {
+		c := s[i]
+		normal = c < utf8.RuneSelf && !('A' <= c && c <= 'Z') && c != '_' && c != '.'
+	}
+	if normal {
+		return s
+	}
 	s = strings.ToLower(s)
 	return strings.Map(func(r rune) rune {
 		if r == '_' || r == '.' {
@@ -57,12 +66,17 @@ func ContainerName(s *stack.Stack, svc *stack.Service, index int) string {
 // a network namespace, which in Podman means a pod. pid and ipc "service:X"
 // do too: Podman only joins namespaces within a pod.
 func Group(s *stack.Stack, policy Policy) ([]*Pod, error) {
+	return group(s, policy, newIndex(s))
+}
+
+// group is Group with s's index.
+func group(s *stack.Stack, policy Policy, ix *index) ([]*Pod, error) {
+	names := ix.names
 	policy, err := resolvePolicy(s, policy)
 	if err != nil {
 		return nil, err
 	}
-	names := s.ServiceNames()
-	parent := map[string]string{}
+	parent := make(map[string]string, len(names))
 	for _, n := range names {
 		parent[n] = n
 	}
@@ -123,7 +137,7 @@ func Group(s *stack.Stack, policy Policy) ([]*Pod, error) {
 		}
 	}
 
-	groups := map[string][]string{}
+	groups := make(map[string][]string, len(names))
 	for _, n := range names {
 		r := find(n)
 		groups[r] = append(groups[r], n)
@@ -131,9 +145,9 @@ func Group(s *stack.Stack, policy Policy) ([]*Pod, error) {
 	var pods []*Pod
 	for _, members := range groups {
 		sort.Strings(members)
-		pods = append(pods, buildPod(s, podKey(s, policy, members), members))
+		pods = append(pods, buildPod(s, ix, podKey(s, policy, members), members))
 	}
-	sort.Slice(pods, func(i, j int) bool { return pods[i].Key < pods[j].Key })
+	slices.SortFunc(pods, func(a, b *Pod) int { return strings.Compare(a.Key, b.Key) })
 	return pods, nil
 }
 
@@ -176,14 +190,18 @@ func joinsService(s *stack.Stack, pod string) bool {
 	return ok && s.Format != stack.FormatKube
 }
 
-func buildPod(s *stack.Stack, key string, members []string) *Pod {
+func buildPod(s *stack.Stack, ix *index, key string, members []string) *Pod {
 	p := &Pod{Key: key, Name: Name(s.Name, key), Services: members, Networks: map[string][]string{}}
-	hostnames := map[string]bool{}
+	hostname, mixed := "", false // the members' hostname, if they set one and only one
 	for _, m := range members {
 		svc := s.Services[m]
 		p.Ports = append(p.Ports, svc.Ports...)
-		if svc.Hostname != "" {
-			hostnames[svc.Hostname] = true
+		switch h := svc.Hostname; {
+		case h == "":
+		case hostname == "":
+			hostname = h
+		case h != hostname:
+			mixed = true
 		}
 		switch svc.NetworkMode {
 		case "host", "none":
@@ -195,10 +213,8 @@ func buildPod(s *stack.Stack, key string, members []string) *Pod {
 	// answer to the service name, so they may listen on the same port.
 	p.Infra = len(members) > 1
 	p.Hostname = key
-	if len(hostnames) == 1 {
-		for h := range hostnames {
-			p.Hostname = h
-		}
+	if hostname != "" && !mixed {
+		p.Hostname = hostname
 	}
 	if len(members) > 1 {
 		for _, m := range members {
@@ -217,14 +233,14 @@ func buildPod(s *stack.Stack, key string, members []string) *Pod {
 		// (and the pod key) is an alias on every network the pod joins;
 		// a member's declared aliases only on the network it declares them
 		// for, as in docker compose.
-		var common []string
+		common := make([]string, 0, len(members)+1)
 		common = append(common, members...)
 		if key != projectPodKey {
 			common = append(common, key)
 		}
 		for _, m := range members {
 			svc := s.Services[m]
-			keys := sortedKeys(svc.Networks)
+			keys := ix.networksOf(svc)
 			if len(keys) == 0 && !strings.HasPrefix(svc.NetworkMode, "service:") {
 				keys = []string{"default"}
 			}
@@ -278,7 +294,11 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // podOf maps each service to its pod.
 func podOf(pods []*Pod) map[string]*Pod {
-	out := map[string]*Pod{}
+	n := 0
+	for _, p := range pods {
+		n += len(p.Services)
+	}
+	out := make(map[string]*Pod, n)
 	for _, p := range pods {
 		for _, svc := range p.Services {
 			out[svc] = p
@@ -295,12 +315,20 @@ func (p *Plan) PodOf(service string) *Pod {
 // Containers lists the desired containers of every enabled service, in
 // service then replica order, with their labels and hashes.
 func Containers(s *stack.Stack, pods []*Pod) []*Container {
-	byService := podOf(pods)
-	var out []*Container
-	for _, name := range s.ServiceNames() {
+	return containers(s, newIndex(s), podOf(pods))
+}
+
+// containers is Containers with s's index and each service's pod.
+func containers(s *stack.Stack, ix *index, byService map[string]*Pod) []*Container {
+	n := 0
+	for _, svc := range s.Services {
+		n += svc.Replicas
+	}
+	out := make([]*Container, 0, n)
+	for _, name := range ix.names {
 		svc := s.Services[name]
 		pod := byService[name]
-		hash := containerHash(s, svc, pod) // replicas share their service's configuration
+		hash := containerHashKeys(s, svc, pod, ix.networksOf(svc)) // replicas share their service's configuration
 		for i := 1; i <= svc.Replicas; i++ {
 			c := &Container{Name: ContainerName(s, svc, i), Service: name, Index: i, Spec: svc}
 			if pod != nil {

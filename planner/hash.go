@@ -3,56 +3,65 @@ package planner
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
+	"sync"
 
 	"github.com/podstack/podstack/stack"
 )
 
 // containerHash covers everything that requires recreating a container.
 // Replicas, deploy mode, profiles, depends_on and the pull policy are cleared first: they
-// change how many containers run, or when, not what a container is. The
+// change how many containers run, or when, not what a container is. How an
+// image is built (without cache, pulling its base) is not what it is (the
+// build digest label says what it is), and neither is what watch does. The
 // image reference is included; for a container in an infra-less pod the
 // pod's hash is too, since the container then carries the pod's ports and
 // aliases.
 //
-// The hash is of the JSON of {"service": ..., "image": ..., ...} (see
-// containerHashInput); it is written to the hash in two parts, so that the
-// service's JSON, most of it, is encoded once rather than encoded, then
-// checked and copied again into the enclosing object.
+// The hash is of encoding/json's bytes for {"service": ..., "image": ...,
+// ...}: the service with those fields cleared, then containerHashInput.
+// Those bytes are written without reflection (hashjson.go);
+// referenceContainerHash in the tests is the definition they must match.
 func containerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
-	c := *svc
-	c.Replicas = 0
-	c.DeployMode = ""
-	c.Profiles = nil
-	c.DependsOn = nil
-	c.PullPolicy = ""
-	c.Source = stack.Position{}
-	c.Unsupported = nil
-	if svc.Build != nil {
-		// How an image is built (without cache, pulling its base) is not
-		// what it is; what it is, the build digest label says.
-		b := *svc.Build
-		b.NoCache, b.Pull = false, false
-		c.Build = &b
+	return containerHashKeys(s, svc, pod, sortedKeys(svc.Networks))
+}
+
+// containerHashKeys is containerHash given the keys of svc's networks,
+// sorted.
+func containerHashKeys(s *stack.Stack, svc *stack.Service, pod *Pod, networks []string) string {
+	buf := hashBuffers.Get().(*[]byte)
+	b := append((*buf)[:0], `{"service":`...)
+	b = appendHashedService(b, svc, networks)
+	rest := containerHashRest(s, svc, pod)
+	b = appendHashRest(b, &rest)
+	sum := hashSum(b)
+	*buf = b
+	hashBuffers.Put(buf)
+	return sum
+}
+
+// hashBuffers hold the bytes being hashed, which reach a few kilobytes.
+var hashBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// hashSum is the hash of data: the hex of the first half of its sha256.
+func hashSum(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:16])
+}
+
+// appendHashRest appends the fields of in after "service", and closes the
+// object.
+func appendHashRest(b []byte, in *containerHashInput) []byte {
+	o := jsonObject{b: b}
+	o.str("image", in.Image)
+	o.str("pod", in.Pod)
+	o.strOmit("podHash", in.PodHash)
+	o.stringMapOmit("volumes", in.Volumes)
+	if len(in.Secrets) > 0 {
+		o.key("secrets")
+		o.b = appendJSONMap(o.b, in.Secrets, appendHashedSecret)
 	}
-	c.Develop = nil // what watch does, not what the container is
-	c.Keys = nil
-	service, err := c.MarshalJSON()
-	if err != nil {
-		panic("planner: hash input does not marshal: " + err.Error())
-	}
-	rest, err := json.Marshal(containerHashRest(s, svc, pod))
-	if err != nil {
-		panic("planner: hash input does not marshal: " + err.Error())
-	}
-	// json.Marshal of the whole would give exactly these bytes: the
-	// service's MarshalJSON output is already compact and HTML-escaped.
-	h := sha256.New()
-	h.Write([]byte(`{"service":`))
-	h.Write(service)
-	h.Write([]byte(","))
-	h.Write(rest[1:])
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	o.stringMapOmit("contents", in.Contents)
+	return o.close()
 }
 
 // containerHashInput is what a container's hash covers besides its
@@ -66,8 +75,8 @@ type containerHashInput struct {
 	Contents map[string]string        `json:"contents,omitempty"`
 }
 
-func containerHashRest(s *stack.Stack, svc *stack.Service, pod *Pod) *containerHashInput {
-	in := &containerHashInput{Image: ImageRef(s, svc)}
+func containerHashRest(s *stack.Stack, svc *stack.Service, pod *Pod) containerHashInput {
+	in := containerHashInput{Image: ImageRef(s, svc)}
 	if pod != nil {
 		in.Pod = pod.Name
 		if !pod.Infra {
@@ -109,34 +118,50 @@ func containerHashRest(s *stack.Stack, svc *stack.Service, pod *Pod) *containerH
 	return in
 }
 
-// podHash covers what requires recreating a pod.
+// podHash covers what requires recreating a pod: the JSON of
+// {"services", "ports" (the published ones), "hostname", "addHosts",
+// "networks", "networkMode", "infra", "addresses", "dns", "dnsSearch",
+// "dnsOptions"}, the last four omitted when empty (referencePodHash in the
+// tests is the definition).
 func podHash(p *Pod) string {
+	buf := hashBuffers.Get().(*[]byte)
+	o := openObject((*buf)[:0])
+	o.key("services")
+	o.b = appendJSONStrings(o.b, p.Services)
+	o.key("ports")
 	var published []stack.Port
-	for _, pt := range p.Ports {
+	for i, pt := range p.Ports {
 		if pt.Published != 0 || pt.Ephemeral {
+			if published == nil {
+				published = make([]stack.Port, 0, len(p.Ports)-i)
+			}
 			published = append(published, pt)
 		}
 	}
-	return hashOf(struct {
-		Services    []string            `json:"services"`
-		Ports       []stack.Port        `json:"ports"`
-		Hostname    string              `json:"hostname"`
-		AddHosts    []string            `json:"addHosts"`
-		Networks    map[string][]string `json:"networks"`
-		NetworkMode string              `json:"networkMode"`
-		Infra       bool                `json:"infra"`
-		Addresses   map[string]Address  `json:"addresses,omitempty"`
-		DNS         []string            `json:"dns,omitempty"`
-		DNSSearch   []string            `json:"dnsSearch,omitempty"`
-		DNSOptions  []string            `json:"dnsOptions,omitempty"`
-	}{p.Services, published, p.Hostname, p.AddHosts, p.Networks, p.NetworkMode, p.Infra, p.Addresses, p.DNS, p.DNSSearch, p.DNSOptions})
-}
-
-func hashOf(v any) string {
-	data, err := json.Marshal(v)
-	if err != nil {
-		panic("planner: hash input does not marshal: " + err.Error())
+	o.b = appendJSONPorts(o.b, published)
+	o.str("hostname", p.Hostname)
+	o.key("addHosts")
+	o.b = appendJSONStrings(o.b, p.AddHosts)
+	o.key("networks")
+	o.b = appendJSONMap(o.b, p.Networks, appendJSONStrings)
+	o.str("networkMode", p.NetworkMode)
+	o.bool("infra", p.Infra)
+	if len(p.Addresses) > 0 {
+		o.key("addresses")
+		o.b = appendJSONMap(o.b, p.Addresses, func(b []byte, a Address) []byte {
+			o := openObject(b)
+			o.strOmit("ipv4", a.IPv4)
+			o.strOmit("ipv6", a.IPv6)
+			o.strOmit("mac", a.MAC)
+			o.strOmit("interface", a.Interface)
+			return o.close()
+		})
 	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:16])
+	o.stringsOmit("dns", p.DNS)
+	o.stringsOmit("dnsSearch", p.DNSSearch)
+	o.stringsOmit("dnsOptions", p.DNSOptions)
+	*buf = o.close()
+	sum := hashSum(*buf)
+	hashBuffers.Put(buf)
+	return sum
 }

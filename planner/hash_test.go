@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"testing"
 
@@ -21,6 +22,11 @@ func referenceContainerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string
 	c.PullPolicy = ""
 	c.Source = stack.Position{}
 	c.Unsupported = nil
+	if svc.Build != nil {
+		b := *svc.Build
+		b.NoCache, b.Pull = false, false
+		c.Build = &b
+	}
 	c.Develop = nil
 	c.Keys = nil
 	in := struct {
@@ -69,6 +75,30 @@ func referenceContainerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string
 	return hashOf(in)
 }
 
+// referencePodHash is the definition of a pod's configuration hash, as
+// referenceContainerHash is a container's.
+func referencePodHash(p *Pod) string {
+	var published []stack.Port
+	for _, pt := range p.Ports {
+		if pt.Published != 0 || pt.Ephemeral {
+			published = append(published, pt)
+		}
+	}
+	return hashOf(struct {
+		Services    []string            `json:"services"`
+		Ports       []stack.Port        `json:"ports"`
+		Hostname    string              `json:"hostname"`
+		AddHosts    []string            `json:"addHosts"`
+		Networks    map[string][]string `json:"networks"`
+		NetworkMode string              `json:"networkMode"`
+		Infra       bool                `json:"infra"`
+		Addresses   map[string]Address  `json:"addresses,omitempty"`
+		DNS         []string            `json:"dns,omitempty"`
+		DNSSearch   []string            `json:"dnsSearch,omitempty"`
+		DNSOptions  []string            `json:"dnsOptions,omitempty"`
+	}{p.Services, published, p.Hostname, p.AddHosts, p.Networks, p.NetworkMode, p.Infra, p.Addresses, p.DNS, p.DNSSearch, p.DNSOptions})
+}
+
 // TestContainerHashIsStable: every service of the test stacks, the
 // awesome-compose corpus and a generated stack hashes as the definition
 // says.
@@ -84,6 +114,11 @@ func TestContainerHashIsStable(t *testing.T) {
 			t.Fatal(err)
 		}
 		byService := podOf(pods)
+		for _, p := range pods {
+			if want := referencePodHash(p); p.Hash != want {
+				t.Errorf("%s, pod %s: hash %s, want %s", f, p.Name, p.Hash, want)
+			}
+		}
 		for _, name := range s.ServiceNames() {
 			svc := s.Services[name]
 			if got, want := containerHash(s, svc, byService[name]), referenceContainerHash(s, svc, byService[name]); got != want {
@@ -95,4 +130,13 @@ func TestContainerHashIsStable(t *testing.T) {
 	if n < 150 {
 		t.Errorf("hashed only %d services", n)
 	}
+}
+
+// hashOf is the hash of v's encoding/json bytes: the definitions' hash.
+func hashOf(v any) string {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic("planner: hash input does not marshal: " + err.Error())
+	}
+	return hashSum(data)
 }

@@ -57,12 +57,12 @@ func observeHost(ctx context.Context, b Backend, s *stack.Stack, observed *Obser
 
 // checkHost reports what the selected services ask of the host that it
 // refuses, all at once, before anything is created.
-func checkHost(s *stack.Stack, selected map[string]bool, h Host) error {
+func checkHost(s *stack.Stack, names []string, selected map[string]bool, h Host) error {
 	if h.UnprivilegedPortStart == 0 {
 		return nil
 	}
 	v := &validator{s: s}
-	for _, name := range s.ServiceNames() {
+	for _, name := range names {
 		if !selected[name] {
 			continue
 		}

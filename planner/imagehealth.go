@@ -13,17 +13,17 @@ import (
 // waiting for it to be healthy is refused now rather than failing half-way
 // through up. An image still to be pulled or built is settled when the
 // container is created.
-func imageHealth(s *stack.Stack, observed *ObservedState) (notes []string, noHealth map[string]bool, err error) {
+func imageHealth(s *stack.Stack, names []string, observed *ObservedState) (notes []string, noHealth map[string]bool, err error) {
 	var problems stack.Problems
 	noHealth = map[string]bool{}
-	for _, name := range s.ServiceNames() {
+	for _, name := range names {
 		svc := s.Services[name]
 		ref := ImageRef(s, svc)
 		if !svc.Health.InheritsTest() || !slices.Contains(observed.Images, ref) || len(observed.ImageHealth[ref]) > 0 {
 			continue
 		}
 		waiting := false
-		for _, other := range s.ServiceNames() {
+		for _, other := range names {
 			if d, ok := s.Services[other].DependsOn[name]; ok && d.Condition == stack.ConditionHealthy {
 				waiting = true
 				problems = append(problems, stack.Problem{Position: s.Services[other].Source, Service: other,

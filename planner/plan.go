@@ -18,19 +18,45 @@ const DefaultStopTimeout = 10 * time.Second
 // added after the steps it depends on, so ID order is a topological order.
 type builder struct {
 	plan *Plan
+	// steps and ids are handed out to the steps added, a chunk allocated
+	// at a time rather than one allocation per step and per Deps.
+	steps []Step
+	ids   []int
 }
 
+// add adds a copy of st with the next ID and the IDs of deps (nil ones are
+// left out) as its dependencies, sorted and without repeats, and returns
+// the copy.
 func (b *builder) add(st *Step, deps ...*Step) *Step {
-	st.ID = len(b.plan.Steps) + 1
+	if len(b.steps) == 0 {
+		b.steps = make([]Step, min(len(b.plan.Steps)+16, 512))
+	}
+	out := &b.steps[0]
+	b.steps = b.steps[1:]
+	*out = *st
+	out.ID = len(b.plan.Steps) + 1
+	n := 0
 	for _, d := range deps {
 		if d != nil {
-			st.Deps = append(st.Deps, d.ID)
+			n++
 		}
 	}
-	slices.Sort(st.Deps)
-	st.Deps = slices.Compact(st.Deps)
-	b.plan.Steps = append(b.plan.Steps, st)
-	return st
+	if n > 0 {
+		if len(b.ids) < n {
+			b.ids = make([]int, max(n, 1024))
+		}
+		ids := b.ids[:0:n]
+		for _, d := range deps {
+			if d != nil {
+				ids = append(ids, d.ID)
+			}
+		}
+		slices.Sort(ids)
+		out.Deps = slices.Compact(ids)
+		b.ids = b.ids[n:]
+	}
+	b.plan.Steps = append(b.plan.Steps, out)
+	return out
 }
 
 // decision is what Reconcile does with one desired container.
@@ -62,17 +88,6 @@ func podCause(recreate bool) string {
 	return "no existing pod"
 }
 
-func sortSteps(in []*Step) []*Step {
-	var out []*Step
-	for _, s := range in {
-		if s != nil {
-			out = append(out, s)
-		}
-	}
-	slices.SortFunc(out, func(a, b *Step) int { return a.ID - b.ID })
-	return out
-}
-
 // removeContainer adds stop (when running) and remove steps for ex.
 // after are steps that must succeed first (the new image's pull or build:
 // a replacement that cannot be made must not cost the running container).
@@ -81,10 +96,10 @@ func removeContainer(b *builder, ex ObservedContainer, timeout time.Duration, ca
 	var stop *Step
 	if ex.State == "running" || ex.State == "paused" {
 		stop = b.add(&Step{Kind: StepStopContainer, Target: ex.Name, Service: ex.Labels[LabelService], Pod: ex.Pod, StopTimeout: timeout, Cause: cause},
-			sortSteps(after)...)
+			after...)
 		steps = append(steps, stop)
 	}
-	deps := sortSteps(append([]*Step{stop}, after...))
+	deps := append([]*Step{stop}, after...)
 	steps = append(steps, b.add(&Step{Kind: StepRemoveContainer, Target: ex.Name, Service: ex.Labels[LabelService], Pod: ex.Pod, Cause: cause}, deps...))
 	return steps
 }
@@ -178,13 +193,14 @@ func noSuchService(s *stack.Stack, name string) stack.Problem {
 // selectServices expands the requested services with their dependencies
 // (unless noDeps); empty means every enabled service.
 func selectServices(s *stack.Stack, names []string, noDeps bool) (map[string]bool, error) {
-	out := map[string]bool{}
 	if len(names) == 0 {
+		out := make(map[string]bool, len(s.Services))
 		for n := range s.Services {
 			out[n] = true
 		}
 		return out, nil
 	}
+	out := map[string]bool{}
 	var problems stack.Problems
 	var add func(n string)
 	add = func(n string) {
@@ -213,23 +229,23 @@ func selectServices(s *stack.Stack, names []string, noDeps bool) (map[string]boo
 
 // topoOrder lists the selected services so that dependencies come first,
 // ties broken by name (deterministic).
-func topoOrder(s *stack.Stack, selected map[string]bool) []string {
-	var order []string
-	done := map[string]bool{}
+func topoOrder(s *stack.Stack, ix *index, selected map[string]bool) []string {
+	order := make([]string, 0, len(selected))
+	done := make(map[string]bool, len(selected))
 	var visit func(n string)
 	visit = func(n string) {
 		if done[n] {
 			return
 		}
 		done[n] = true
-		for _, dep := range sortedKeys(s.Services[n].DependsOn) {
+		for _, dep := range ix.depsOf(s.Services[n]) {
 			if _, ok := s.Services[dep]; ok && selected[dep] {
 				visit(dep)
 			}
 		}
 		order = append(order, n)
 	}
-	for _, n := range s.ServiceNames() {
+	for _, n := range ix.names {
 		if selected[n] {
 			visit(n)
 		}

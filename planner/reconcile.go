@@ -44,6 +44,7 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 // steps later phases depend on.
 type reconciler struct {
 	s        *stack.Stack
+	ix       *index
 	observed *ObservedState
 	opts     Options
 	plan     *Plan
@@ -82,7 +83,13 @@ type reconciler struct {
 	createStep  map[string]*Step // container name -> create step
 	startStep   map[string]*Step // container name -> start step
 	removeStep  map[string]*Step // container name -> remove step
-	waits       map[string]*Step // "container/condition" -> wait step
+	waits       map[waitKey]*Step
+}
+
+// waitKey names a wait step: a container and the condition waited for.
+type waitKey struct {
+	container string
+	condition stack.Condition
 }
 
 // newReconciler scales, groups and validates the stack, selects the
@@ -95,11 +102,13 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 	if observed == nil {
 		observed = &ObservedState{}
 	}
-	pods, err := Group(s, opts.Policy)
+	ix := newIndex(s)
+	pods, err := group(s, opts.Policy, ix)
 	if err != nil {
 		return nil, err
 	}
-	if err := Validate(s, pods); err != nil {
+	byService := podOf(pods)
+	if err := validate(s, pods, ix, byService); err != nil {
 		return nil, err
 	}
 	var selected map[string]bool
@@ -111,28 +120,41 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 	if err != nil {
 		return nil, err
 	}
-	if err := checkHost(s, selected, observed.Host); err != nil {
+	if err := checkHost(s, ix.names, selected, observed.Host); err != nil {
 		return nil, err
 	}
-	healthNotes, noHealth, err := imageHealth(s, observed)
+	healthNotes, noHealth, err := imageHealth(s, ix.names, observed)
 	if err != nil {
 		return nil, err
 	}
-	containers := Containers(s, pods)
-	r := &reconciler{s: s, observed: observed, opts: opts, pods: pods, byService: podOf(pods), selected: selected,
-		order: topoOrder(s, selected), ofService: map[string][]*Container{},
-		obsC: map[string]ObservedContainer{}, storage: map[string]ObservedContainer{}, obsP: map[string]ObservedPod{}, volumes: map[string]ObservedVolume{},
+	containers := containers(s, ix, byService)
+	r := &reconciler{s: s, ix: ix, observed: observed, opts: opts, pods: pods, byService: byService, selected: selected,
+		order: topoOrder(s, ix, selected), ofService: make(map[string][]*Container, len(s.Services)),
+		obsC: make(map[string]ObservedContainer, len(observed.Containers)), storage: map[string]ObservedContainer{},
+		obsP: make(map[string]ObservedPod, len(observed.Pods)), volumes: map[string]ObservedVolume{},
 		networks: map[string]ObservedNetwork{}, images: map[string]bool{}, builds: map[string]*imageBuild{},
-		decisions: map[string]*decision{}, podRecreate: map[string]bool{}, podCause: map[string]string{}, creates: map[string]bool{}, podCreated: map[string]bool{},
+		decisions: make(map[string]*decision, len(containers)), podRecreate: map[string]bool{}, podCause: map[string]string{},
+		creates: make(map[string]bool, len(s.Services)), podCreated: make(map[string]bool, len(pods)),
 		oneOffNets: map[string]bool{}, oneOffVols: map[string]bool{},
 		imageStep: map[string]*Step{}, netStep: map[string]*Step{}, volStep: map[string]*Step{}, secretStep: map[string]*Step{}, dirStep: map[string]*Step{},
-		podStep: map[string]*Step{}, createStep: map[string]*Step{}, startStep: map[string]*Step{}, removeStep: map[string]*Step{},
-		waits: map[string]*Step{}}
+		podStep: make(map[string]*Step, len(pods)), createStep: make(map[string]*Step, len(containers)),
+		startStep: make(map[string]*Step, len(containers)), removeStep: map[string]*Step{},
+		waits: make(map[waitKey]*Step, len(containers))}
 	r.noHealth = noHealth
-	r.plan = &Plan{Stack: s, Project: s.Name, Environment: s.Environment, Pods: pods, Containers: containers, Warnings: healthNotes}
+	// Room for a create, a start and a wait per container and a create per pod:
+	// what `up` of a fresh stack whose services are health-gated takes.
+	steps := make([]*Step, 0, 3*len(containers)+len(pods))
+	r.plan = &Plan{Stack: s, Project: s.Name, Environment: s.Environment, Pods: pods, Containers: containers, Warnings: healthNotes, Steps: steps}
 	r.b = &builder{plan: r.plan}
-	for _, c := range containers {
-		r.ofService[c.Service] = append(r.ofService[c.Service], c)
+	// A service's replicas are next to each other in containers: each
+	// service's slice is a piece of it (capped, so an append copies).
+	for i := 0; i < len(containers); {
+		j := i + 1
+		for j < len(containers) && containers[j].Service == containers[i].Service {
+			j++
+		}
+		r.ofService[containers[i].Service] = containers[i:j:j]
+		i = j
 	}
 	// Containers and pods count only when labelled with this project;
 	// volumes and networks are kept whoever made them, to tell ours from
@@ -190,36 +212,38 @@ func (r *reconciler) decide() {
 			r.podRecreate[p.Name] = true
 		}
 	}
-	for _, c := range r.plan.Containers {
+	all := make([]decision, len(r.plan.Containers))
+	for i, c := range r.plan.Containers {
 		if !r.selected[c.Service] {
 			continue
 		}
-		d := &decision{c: c}
+		d := &all[i]
+		d.c = c
 		r.decisions[c.Name] = d
 		ex, ok := r.obsC[c.Name]
 		switch {
 		case !ok:
 			d.create, d.cause = true, "no existing container"
 			if left, inStorage := r.storage[c.Name]; inStorage {
-				d.existing, d.cause = &left, "left in storage by an interrupted run"
+				d.existing, d.cause = addressOf(left), "left in storage by an interrupted run"
 			}
 		case r.podRecreate[c.Pod]:
-			d.existing, d.create, d.cause = &ex, true, "pod configuration changed"
+			d.existing, d.create, d.cause = addressOf(ex), true, "pod configuration changed"
 			if cause := r.podCause[c.Pod]; cause != "" {
 				d.cause = cause
 			}
 		case r.forced(c.Service):
-			d.existing, d.create, d.cause = &ex, true, r.forceCause(c.Service)
+			d.existing, d.create, d.cause = addressOf(ex), true, r.forceCause(c.Service)
 		case r.environmentChange(ex.Labels) != "" && !opts.NoRecreate:
-			d.existing, d.create, d.cause = &ex, true, r.environmentChange(ex.Labels)
+			d.existing, d.create, d.cause = addressOf(ex), true, r.environmentChange(ex.Labels)
 		case ex.Labels[LabelConfigHash] != c.Hash && !opts.NoRecreate:
-			d.existing, d.create, d.cause = &ex, true, "configuration changed"
+			d.existing, d.create, d.cause = addressOf(ex), true, "configuration changed"
 		case r.staleImage(c, ex) != "" && !opts.NoRecreate:
-			d.existing, d.create, d.cause = &ex, true, r.staleImage(c, ex)
+			d.existing, d.create, d.cause = addressOf(ex), true, r.staleImage(c, ex)
 		case interrupted[ex.State] && !opts.NoRecreate:
-			d.existing, d.create, d.cause = &ex, true, "left "+ex.State+" by an interrupted run"
+			d.existing, d.create, d.cause = addressOf(ex), true, "left "+ex.State+" by an interrupted run"
 		default:
-			d.existing = &ex
+			d.existing = addressOf(ex)
 			switch ex.State {
 			case "running", "paused":
 			case "exited", "stopped":
@@ -260,6 +284,10 @@ func (r *reconciler) decide() {
 		}
 	}
 }
+
+// addressOf is a pointer to a copy of c: taking the address of a loop's
+// variable would put every iteration's on the heap.
+func addressOf(c ObservedContainer) *ObservedContainer { return &c }
 
 // environmentChange says why an object labelled labels is made again:
 // its environment is not the stack's. Labels cannot change in place, and a
@@ -380,7 +408,7 @@ func (r *reconciler) repairPods() {
 func (r *reconciler) imagePhase() error {
 	s, opts := r.s, r.opts
 	var problems stack.Problems
-	for _, name := range s.ServiceNames() {
+	for _, name := range r.ix.names {
 		svc := s.Services[name]
 		if !r.creates[name] && !(opts.Build && svc.Build != nil && r.selected[name]) {
 			continue
@@ -484,7 +512,7 @@ func (r *reconciler) directoryPhase() {
 	if len(missing) == 0 {
 		return
 	}
-	for _, name := range r.s.ServiceNames() {
+	for _, name := range r.ix.names {
 		if !r.creates[name] {
 			continue
 		}
@@ -500,9 +528,12 @@ func (r *reconciler) directoryPhase() {
 // objects might reuse their names or ports.
 func (r *reconciler) orphanPhase() {
 	s, opts, b := r.s, r.opts, r.b
-	desiredNames := map[string]bool{}
-	for _, c := range r.plan.Containers {
-		desiredNames[c.Name] = true
+	var desiredNames map[string]bool
+	if len(r.projectCs) > 0 {
+		desiredNames = make(map[string]bool, len(r.plan.Containers))
+		for _, c := range r.plan.Containers {
+			desiredNames[c.Name] = true
+		}
 	}
 	for _, ex := range r.projectCs {
 		if desiredNames[ex.Name] {
@@ -524,7 +555,7 @@ func (r *reconciler) orphanPhase() {
 			r.plan.Warnings = append(r.plan.Warnings, fmt.Sprintf("container %s belongs to service %q, which the stack no longer declares; remove it with --remove-orphans", ex.Name, svcName))
 		}
 	}
-	desiredPods := map[string]bool{}
+	desiredPods := make(map[string]bool, len(r.pods))
 	for _, p := range r.pods {
 		desiredPods[p.Name] = true
 	}
@@ -543,7 +574,7 @@ func (r *reconciler) orphanPhase() {
 // podsAndContainersPhase creates pods and creates/starts containers, in
 // dependency order of their services.
 func (r *reconciler) podsAndContainersPhase() {
-	podDone := map[string]bool{}
+	podDone := make(map[string]bool, len(r.pods))
 	for _, name := range r.order {
 		if p := r.byService[name]; p != nil && !podDone[p.Name] {
 			podDone[p.Name] = true
@@ -597,7 +628,7 @@ func (r *reconciler) pod(p *Pod) {
 			cause = c
 		}
 		r.podStep[p.Name] = b.add(&Step{Kind: StepCreatePod, Target: p.Name, Pod: p.Name, PodSpec: p, Cause: cause},
-			sortSteps(deps)...)
+			deps...)
 	}
 }
 
@@ -641,26 +672,25 @@ func (r *reconciler) container(d *decision) {
 				deps = append(deps, r.netStep[net])
 			}
 		}
-		cs = b.add(&Step{Kind: StepCreateContainer, Target: c.Name, Service: c.Service, Pod: c.Pod, Container: c, Cause: d.cause}, sortSteps(deps)...)
+		cs = b.add(&Step{Kind: StepCreateContainer, Target: c.Name, Service: c.Service, Pod: c.Pod, Container: c, Cause: d.cause}, deps...)
 		r.createStep[c.Name] = cs
 	}
 	if !d.start {
 		return
 	}
-	deps := []*Step{cs}
-	deps = append(deps, r.gates(svc)...)
+	deps := r.gates(svc, append(make([]*Step, 0, 1+2*len(svc.DependsOn)), cs))
 	cause := d.cause
 	if d.create {
 		cause = "created"
 	}
-	r.startStep[c.Name] = b.add(&Step{Kind: StepStartContainer, Target: c.Name, Service: c.Service, Pod: c.Pod, Container: c, Cause: cause}, sortSteps(deps)...)
+	r.startStep[c.Name] = b.add(&Step{Kind: StepStartContainer, Target: c.Name, Service: c.Service, Pod: c.Pod, Container: c, Cause: cause}, deps...)
 }
 
 // oneOffPhase: the one-off starts once the plan is done, so its
 // dependency conditions are the plan's last steps.
 func (r *reconciler) oneOffPhase() {
 	if svc := r.s.Services[r.opts.OneOff]; svc != nil && !r.opts.NoDeps {
-		r.gates(svc)
+		r.gates(svc, nil)
 	}
 }
 
@@ -680,7 +710,7 @@ func (r *reconciler) waitPhase() {
 			if svc.Health != nil && !r.noHealth[name] {
 				cond = stack.ConditionHealthy
 			}
-			if r.waits[c.Name+"/"+string(cond)] != nil {
+			if r.waits[waitKey{c.Name, cond}] != nil {
 				continue
 			}
 			r.b.add(&Step{Kind: StepWait, Target: c.Name, Service: name, Pod: c.Pod, Condition: cond, Health: svc.Health, Cause: "--wait"}, r.startStep[c.Name])
@@ -688,13 +718,12 @@ func (r *reconciler) waitPhase() {
 	}
 }
 
-// gates returns the steps a service's start must wait for: its
+// gates appends to out the steps a service's start must wait for: its
 // dependencies' starts (service_started) or wait steps (healthy, completed),
 // adding each wait step on first use.
-func (r *reconciler) gates(svc *stack.Service) []*Step {
+func (r *reconciler) gates(svc *stack.Service, out []*Step) []*Step {
 	s := r.s
-	var out []*Step
-	for _, dep := range sortedKeys(svc.DependsOn) {
+	for _, dep := range r.ix.depsOf(svc) {
 		d := svc.DependsOn[dep]
 		target := s.Services[dep]
 		if target == nil {
@@ -722,11 +751,11 @@ func (r *reconciler) gates(svc *stack.Service) []*Step {
 				// status is the last check's, which without systemd timers
 				// may be long stale. The wait costs one check when healthy.
 			}
-			key := c.Name + "/" + string(d.Condition)
+			key := waitKey{c.Name, d.Condition}
 			w := r.waits[key]
 			if w == nil {
 				w = r.b.add(&Step{Kind: StepWait, Target: c.Name, Service: dep, Pod: c.Pod, Condition: d.Condition,
-					Health: target.Health, Optional: !d.Required, Cause: fmt.Sprintf("%s depends on it", svc.Name)}, started)
+					Health: target.Health, Optional: !d.Required, Cause: svc.Name + " depends on it"}, started)
 				r.waits[key] = w
 			}
 			out = append(out, w)

@@ -96,7 +96,7 @@ func (r *reconciler) secretPhase() (map[string]*Step, error) {
 			}
 		}
 	}
-	for _, name := range s.ServiceNames() {
+	for _, name := range r.ix.names {
 		svc := s.Services[name]
 		addService(svc, r.creates[name] || name == r.opts.OneOff)
 	}
@@ -146,6 +146,9 @@ func (r *reconciler) secretPhase() (map[string]*Step, error) {
 
 // secretNamesFor returns the Podman secret names of a service, sorted.
 func secretNamesFor(s *stack.Stack, svc *stack.Service) []string {
+	if len(svc.Secrets) == 0 && len(svc.Configs) == 0 {
+		return nil // most services: no map to make
+	}
 	var out []string
 	for _, n := range ServiceSecrets(s, svc) {
 		out = append(out, n)

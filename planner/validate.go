@@ -14,7 +14,12 @@ import (
 // Validate checks the stack and its grouping before anything runs and returns
 // every problem at once (a stack.Problems), or nil.
 func Validate(s *stack.Stack, pods []*Pod) error {
-	v := &validator{s: s}
+	return validate(s, pods, newIndex(s), podOf(pods))
+}
+
+// validate is Validate with s's index and each service's pod.
+func validate(s *stack.Stack, pods []*Pod, ix *index, byService map[string]*Pod) error {
+	v := &validator{s: s, ix: ix, byService: byService}
 	// What only running needs (the files of secrets and configs) comes
 	// from loading, which lets the stack load for down and ps anyway.
 	v.problems = append(v.problems, s.RunProblems...)
@@ -29,7 +34,7 @@ func Validate(s *stack.Stack, pods []*Pod) error {
 // through Services. Those findings come back apart, as host, for callers
 // whose output will bind host ports where it runs (convert, Quadlet) to warn.
 func ValidateDefinition(s *stack.Stack, pods []*Pod) (host stack.Problems, err error) {
-	v := &validator{s: s}
+	v := &validator{s: s, ix: newIndex(s), byService: podOf(pods)}
 	v.run(pods)
 	return v.host, v.problems.Err()
 }
@@ -58,7 +63,10 @@ func (v *validator) addresses(pods []*Pod) {
 		claimed := map[string]string{} // network key -> member asking
 		for _, m := range p.Services {
 			svc := v.s.Services[m]
-			for _, k := range sortedKeys(svc.Networks) {
+			if !v.ix.hasStaticAddress(svc) {
+				continue
+			}
+			for _, k := range v.ix.networksOf(svc) {
 				sn := svc.Networks[k]
 				if sn == nil || (sn.IPv4Address == "" && sn.IPv6Address == "" && sn.MACAddress == "") {
 					continue
@@ -92,8 +100,10 @@ func (v *validator) addresses(pods []*Pod) {
 }
 
 type validator struct {
-	s        *stack.Stack
-	problems stack.Problems
+	s         *stack.Stack
+	ix        *index
+	byService map[string]*Pod // each service's pod
+	problems  stack.Problems
 	// host are the problems of binding host ports (see ValidateDefinition).
 	host stack.Problems
 }
@@ -116,9 +126,9 @@ func (v *validator) addHost(service, msg, fix string) {
 // dependencies: targets exist and are enabled; service_healthy needs a
 // healthcheck.
 func (v *validator) dependencies() {
-	for _, name := range v.s.ServiceNames() {
+	for _, name := range v.ix.names {
 		svc := v.s.Services[name]
-		for _, dep := range sortedKeys(svc.DependsOn) {
+		for _, dep := range v.ix.depsOf(svc) {
 			d := svc.DependsOn[dep]
 			target, ok := v.s.Services[dep]
 			if !ok {
@@ -157,7 +167,7 @@ func (v *validator) cycles() {
 		color[n] = grey
 		stackPath = append(stackPath, n)
 		svc := v.s.Services[n]
-		for _, dep := range sortedKeys(svc.DependsOn) {
+		for _, dep := range v.ix.depsOf(svc) {
 			if _, ok := v.s.Services[dep]; !ok {
 				continue
 			}
@@ -178,7 +188,7 @@ func (v *validator) cycles() {
 		stackPath = stackPath[:len(stackPath)-1]
 		color[n] = black
 	}
-	for _, n := range v.s.ServiceNames() {
+	for _, n := range v.ix.names {
 		if color[n] == white {
 			visit(n)
 		}
@@ -213,6 +223,9 @@ func (v *validator) ports(pods []*Pod) {
 	}
 	published := map[hostKey][]string{} // -> "service@ip"
 	for _, p := range pods {
+		if len(p.Services) == 1 && !p.Infra {
+			continue // one container, or replicas each in a namespace of their own
+		}
 		users := map[string][]string{}
 		for _, name := range p.Services {
 			svc := v.s.Services[name]
@@ -242,7 +255,7 @@ func (v *validator) ports(pods []*Pod) {
 			}
 		}
 	}
-	for _, name := range v.s.ServiceNames() {
+	for _, name := range v.ix.names {
 		svc := v.s.Services[name]
 		for _, pt := range svc.Ports {
 			if pt.Published == 0 {
@@ -292,8 +305,8 @@ func describeUsers(us []string) string {
 // sharedNamespaces: a network_mode service: member cannot set what only the
 // namespace owner can.
 func (v *validator) sharedNamespaces(pods []*Pod) {
-	byService := podOf(pods)
-	for _, name := range v.s.ServiceNames() {
+	byService := v.byService
+	for _, name := range v.ix.names {
 		svc := v.s.Services[name]
 		target, ok := strings.CutPrefix(svc.NetworkMode, "service:")
 		if !ok {
@@ -355,7 +368,7 @@ func (v *validator) names(pods []*Pod) {
 	for _, p := range pods {
 		claim(p.Name, "pod", p.Services[0])
 	}
-	for _, name := range v.s.ServiceNames() {
+	for _, name := range v.ix.names {
 		svc := v.s.Services[name]
 		if svc.ContainerName != "" && svc.Replicas > 1 {
 			v.add(name, fmt.Sprintf("sets container_name %q but has %d replicas: names must be unique", svc.ContainerName, svc.Replicas),
