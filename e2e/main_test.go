@@ -252,11 +252,34 @@ func cleanupProject(p string) {
 		for _, n := range pc("network", "ls", "--format", "{{.Name}}") {
 			live[n] = true
 		}
+		forgetDeadAardvark(dir)
 		files, _ := filepath.Glob(filepath.Join(dir, p+"_*"))
 		for _, f := range files {
 			if !live[filepath.Base(f)] && os.Remove(f) == nil {
 				fmt.Fprintf(os.Stderr, "e2e: %s: removed the aardvark-dns entries Podman left of removed network %s\n", p, filepath.Base(f))
 			}
+		}
+	}
+}
+
+// forgetDeadAardvark removes aardvark-dns's pid file when it names no
+// live aardvark-dns: netavark signals that pid instead of starting a new
+// aardvark-dns, and a zombie (rootless 4.3.1's service does not reap it) or
+// a reused pid answers, so no name resolves until the file goes.
+func forgetDeadAardvark(dir string) {
+	pidfile := filepath.Join(dir, "aardvark.pid")
+	b, err := os.ReadFile(pidfile)
+	if err != nil {
+		return
+	}
+	pid := strings.TrimSpace(string(b))
+	comm, _ := os.ReadFile(filepath.Join("/proc", pid, "comm"))
+	stat, _ := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+	// stat: "PID (COMM) STATE ...": a zombie's state is Z.
+	_, rest, _ := strings.Cut(string(stat), ") ")
+	if strings.TrimSpace(string(comm)) != "aardvark-dns" || strings.HasPrefix(rest, "Z") {
+		if os.Remove(pidfile) == nil {
+			fmt.Fprintf(os.Stderr, "e2e: removed aardvark-dns's pid file: pid %s is not a live aardvark-dns\n", pid)
 		}
 	}
 }

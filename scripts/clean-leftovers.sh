@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Removes what an earlier test run killed mid-test left on a Podman service
-# (its cleanup never ran). Every e2e project is named e2e-*, so only objects
-# of such projects are touched:
-#   - pods, containers, networks, volumes and secrets: a leftover network,
-#     say, holds the fixed subnet a fixture asks for;
-#   - aardvark-dns entries of e2e-* networks that no longer exist. When the
-#     Podman service is killed while it starts a container (the e2e fault
-#     tests do that on purpose), netavark has written the container's DNS
-#     entry but Podman never learns it, so removing the container and its
-#     network leaves the entry behind (the upstream problem is
-#     containers/podman#22407). The next network given the same subnet then
-#     answers names from the dead entry: NXDOMAIN, or no aardvark-dns at all.
+# (its cleanup never ran), and what Podman itself leaves that breaks later
+# tests. Only what cannot be anyone's is touched:
+#   - pods, containers, networks, volumes and secrets of e2e-* projects
+#     (every e2e project is named so): a leftover network, say, holds the
+#     fixed subnet a fixture asks for;
+#   - aardvark-dns entry files of networks that no longer exist, whatever
+#     their name. When the Podman service is killed while it starts a
+#     container (the e2e fault tests do that on purpose), or a teardown
+#     fails (rootless 4.3.1), netavark's entries outlive the container and
+#     its network (the upstream problem is containers/podman#22407). A file
+#     whose gateway is also a live network's (freed subnets are handed out
+#     again) makes aardvark-dns answer NXDOMAIN for every name of that live
+#     network. No live network has a file of another name, so a file without
+#     its network is always garbage.
 #
 # Runs as the service's user, with `podman` on PATH bound to the service.
 # PODSTACK_AARDVARK_DIR names netavark's aardvark-dns directory where it is not the
@@ -49,15 +52,17 @@ fi
 pidfile=$PODSTACK_AARDVARK_DIR/aardvark.pid
 if [ -f "$pidfile" ]; then
   pid=$(tr -dc 0-9 <"$pidfile")
-  if [ -z "$pid" ] || [ "$(cat /proc/"$pid"/comm 2>/dev/null)" != aardvark-dns ]; then
+  # A zombie still answers signals: it counts as gone (field 3 of stat).
+  if [ -z "$pid" ] || [ "$(cat /proc/"$pid"/comm 2>/dev/null)" != aardvark-dns ] ||
+    [ "$(awk '{print $3}' /proc/"$pid"/stat 2>/dev/null)" = Z ]; then
     rm -f "$pidfile"
-    say "removed aardvark-dns's pid file: pid ${pid:-?} is not aardvark-dns (it exited)"
+    say "removed aardvark-dns's pid file: pid ${pid:-?} is not a live aardvark-dns"
   fi
 fi
 networks=$(podman network ls --format '{{.Name}}') || exit 0
 stale=()
-for f in "$PODSTACK_AARDVARK_DIR"/e2e-*; do
-  [ -f "$f" ] || continue
+for f in "$PODSTACK_AARDVARK_DIR"/*; do
+  [ -f "$f" ] && [ "$(basename "$f")" != aardvark.pid ] || continue
   grep -qxF "$(basename "$f")" <<<"$networks" || stale+=("$f")
 done
 if [ ${#stale[@]} -gt 0 ]; then

@@ -146,9 +146,8 @@ fi
 # What an earlier run killed mid-test left behind (its cleanup never ran):
 # e2e-* projects' objects, and aardvark-dns entries a killed service left
 # (scripts/clean-leftovers.sh says why they break the next network's names).
-if [ "$leg" != kube ]; then
-  runner env CONTAINER_HOST="$url" "$here/clean-leftovers.sh" || true
-fi
+clean() { [ "$leg" = kube ] || runner env CONTAINER_HOST="$url" "$here/clean-leftovers.sh" || true; }
+clean
 if ! runner test -r "$top/go.mod" -a -x "$TESTBIN"; then
   detail="the clone ($top) or $TESTBIN is not readable by the leg's user: give others read access (chmod o+rX)"
   finish 1 FAIL
@@ -172,6 +171,9 @@ for entry in "${pkgs[@]}"; do
   run=()
   [ "$entry" != "$pkg" ] && run=(-test.run="${entry#*:}")
   t1=$SECONDS
+  # What the last binary's tests left for Podman to trip on (its cleanup
+  # is per test; aardvark-dns entries a failed teardown left are not).
+  [ "$pkg" = "${pkgs[0]%%:*}" ] || clean
   # A test binary runs in its package's directory, as go test runs it.
   if (cd "$top/$pkg" && runner "$bin" "${args[@]}" "${run[@]}"); then what=ok; else what=FAILED; rc=1; fi
   detail+="$pkg $what $(elapsed "$t1"), "
