@@ -37,7 +37,7 @@ func newIndex(s *stack.Stack) *index {
 		info.deps, all = sortedKeysInto(all, svc.DependsOn)
 		info.networks, all = sortedKeysInto(all, svc.Networks)
 		for _, k := range info.networks {
-			if sn := svc.Networks[k]; sn != nil && (sn.IPv4Address != "" || sn.IPv6Address != "" || sn.MACAddress != "") {
+			if fixedAddress(svc.Networks[k]) {
 				info.static = true
 			}
 		}
@@ -89,11 +89,16 @@ func (ix *index) hasStaticAddress(svc *stack.Service) bool {
 		return info.static
 	}
 	for _, sn := range svc.Networks {
-		if sn != nil && (sn.IPv4Address != "" || sn.IPv6Address != "" || sn.MACAddress != "") {
+		if fixedAddress(sn) {
 			return true
 		}
 	}
 	return false
+}
+
+// fixedAddress says whether a service asks for a fixed address on sn.
+func fixedAddress(sn *stack.ServiceNetwork) bool {
+	return sn != nil && (sn.IPv4Address != "" || sn.IPv6Address != "" || sn.MACAddress != "")
 }
 
 // sortStrings sorts the one- and two-element slices most are without
