@@ -11,6 +11,9 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS := -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/internal/version.Commit=$(COMMIT)
 BIN := bin/stack
 TEST_TIMEOUT ?= 25m
+# How many end-to-end tests marked parallel run at once (scripts/leg.sh reads
+# it too): most of such a test is waiting on containers.
+export PARALLEL ?= 3
 
 # WITH_SERVICE runs the rest of a recipe line against a private Podman API
 # service (started here, stopped when the line ends, even on failure), with
@@ -84,7 +87,7 @@ unit: ## hermetic unit tests only (no Podman needed)
 	$(GO) test -short -count=1 -tags "$(TAGS)" ./...
 
 e2e: setup build ## end-to-end tests: the built binary against a private Podman service
-	@$(WITH_SERVICE) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags "$(TAGS)" ./e2e/
+	@$(WITH_SERVICE) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -parallel $(PARALLEL) -tags "$(TAGS)" ./e2e/
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -22,8 +22,7 @@ fi
 sock=$dir/podman.sock
 url=unix://$sock
 
-# alive PID: PID runs (a zombie, which kill -0 accepts, does not).
-alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$st" ] && [ "${st#Z}" = "$st" ]; }
+. "$(dirname "$0")/lib.sh" # alive
 answers() { [ -S "$sock" ] && podman --url "$url" version >/dev/null 2>&1; }
 # registries_conf PID: the CONTAINERS_REGISTRIES_CONF PID was started with.
 registries_conf() { tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | sed -n 's/^CONTAINERS_REGISTRIES_CONF=//p'; }

@@ -146,9 +146,7 @@ EOF
   chmod 755 "$WRAP/podman"
 }
 
-# alive PID: PID runs (a zombie does not: kill -0 succeeds on one, and a
-# machine whose init reaps slowly keeps the zombies of a killed run).
-alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$st" ] && [ "${st#Z}" = "$st" ]; }
+. "$(dirname "$0")/lib.sh" # alive
 # running: the pid file names a live service of ours (not a pid reused since).
 running() {
   local pid

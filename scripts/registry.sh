@@ -73,8 +73,7 @@ build_locked() {
   log "built $BIN in $((SECONDS - t0)) s"
 }
 
-# alive PID: PID runs (a zombie, which kill -0 accepts, does not).
-alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$st" ] && [ "${st#Z}" = "$st" ]; }
+. "$(dirname "$0")/lib.sh" # alive
 # running: the pid file names a live registry of ours (not a pid reused since).
 running() {
   local pid

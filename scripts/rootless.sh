@@ -64,10 +64,7 @@ write_if_changed() {
   log "wrote $1"
 }
 
-# alive PID: PID runs. A zombie does not, though kill -0 says yes to one: a
-# machine whose init reaps slowly keeps the zombies of a killed run for a
-# while, and Podman, netavark and this script must not take them for live.
-alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$st" ] && [ "${st#Z}" = "$st" ]; }
+. "$(dirname "$0")/lib.sh" # alive
 
 # user_pids: the live processes of the user and of its subordinate uids
 # (a container's processes run as those).
