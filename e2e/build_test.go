@@ -71,7 +71,7 @@ func imageExists(t *testing.T, ref string) bool {
 // the next up, and only that service is recreated; a failed build shows its
 // output once; down --rmi local removes the built images and nothing else.
 func TestBuildDay(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "build")
 	web, api := "localhost/"+p+"-web:latest", "localhost/"+p+"-api:latest"
 	seen := removeImages(t, web, api)
@@ -239,7 +239,7 @@ const unreachable = "localhost:1/podstack-e2e/nothing:1"
 // --ignore-push-failures warn and go on; images already here need no
 // registry (pull --policy missing, up --pull missing).
 func TestPullAndPushWithoutRegistry(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "pull")
 	pushed := "localhost:1/" + p + "/app:1"
 	removeImages(t, pushed)
@@ -307,7 +307,7 @@ const (
 // TestPushPullRegistry: push a built image to a real registry, remove it,
 // pull it back and run it.
 func TestPushPullRegistry(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	registry := os.Getenv(registryEnv)
 	if registry == "" {
 		if os.Getenv(requireRegistryEnv) == "1" {
@@ -355,7 +355,7 @@ func TestPushPullRegistry(t *testing.T) {
 // Podman: no build runs, no image is pulled, pushed or removed, no
 // container is touched.
 func TestDryRunImageCommands(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "dryimages")
 	web, app := "localhost/"+p+"-web:latest", "localhost:1/"+p+"/app:1"
 	removeImages(t, web, app)

@@ -13,7 +13,7 @@ import (
 // `stack ls` tells the truth. It used to recreate only what differed,
 // silently, leaving the rest labelled dev.
 func TestEnvironmentSwitch(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "envswitch")
 	dir := writeStack(t, map[string]string{
 		"compose.yaml": `services:
@@ -63,7 +63,7 @@ func TestEnvironmentSwitch(t *testing.T) {
 // which are network aliases. Podman's own names are not promised: a
 // container in a pod with an infra container has no DNS name of its own.
 func TestNamesResolve(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "dns")
 	dir := writeStack(t, map[string]string{"compose.yaml": `services:
   api:
@@ -80,8 +80,16 @@ func TestNamesResolve(t *testing.T) {
 `})
 	mustStack(t, dir, "-p", p, "up", "-d")
 	for _, name := range []string{"api", "side", "client", "app"} {
-		r := runStack(t, dir, "-p", p, "exec", "client", "nslookup", name)
-		if r.code != 0 || !strings.Contains(r.stdout, "Address") || strings.Contains(r.stdout, "NXDOMAIN") {
+		// aardvark-dns learns the containers a moment after they start
+		// (see lookupSettled): a few seconds' grace.
+		resolved := func(r result) bool {
+			return r.code == 0 && strings.Contains(r.stdout, "Address") && !strings.Contains(r.stdout, "NXDOMAIN")
+		}
+		var r result
+		if !eventually(15*time.Second, 500*time.Millisecond, func() bool {
+			r = runStack(t, dir, "-p", p, "exec", "client", "nslookup", name)
+			return resolved(r)
+		}) {
 			t.Errorf("%s does not resolve: %s", name, r)
 		}
 	}
@@ -91,7 +99,7 @@ func TestNamesResolve(t *testing.T) {
 // shows what each command that changes a project would do (its steps
 // marked DRY-RUN) and changes nothing on Podman.
 func TestDryRunEveryMutatingCommand(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "dryrun")
 	dir := writeStack(t, map[string]string{"compose.yaml": `services:
   web:
@@ -149,7 +157,7 @@ volumes:
 // --timestamps dates its lines, -t bounds the stop that ends the up, and
 // --wait returns once the stack is up (it implies -d, as in compose).
 func TestUpAttachFlags(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "upattach")
 	dir := writeStack(t, map[string]string{"compose.yaml": `services:
   job:

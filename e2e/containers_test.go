@@ -48,7 +48,7 @@ const sleeper = `["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]`
 // nothing and exit 0. In a terminal, `exec svc sh` is an interactive shell
 // with a terminal, without -it; it used to return at once.
 func TestExecStdin(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "execin")
 	dir := writeStack(t, map[string]string{"compose.yaml": "services:\n  db:\n    image: localhost/busybox:test\n    command: " + sleeper + "\n"})
 	mustStack(t, dir, "-p", p, "up", "-d")
@@ -72,7 +72,7 @@ func TestExecStdin(t *testing.T) {
 // and over): `stack run web echo` on a service with restart:
 // unless-stopped used to run echo again and again and never return.
 func TestRunOnceWithRestartPolicy(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "runonce")
 	dir := writeStack(t, map[string]string{"compose.yaml": `services:
   web:
@@ -104,7 +104,7 @@ volumes:
 // file's directory), -u, -w, -e, -l, --entrypoint, --name, --use-aliases,
 // and stdin is forwarded by default.
 func TestRunFlags(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "runflags")
 	servicePort, publishPort := freePort(t), freePort(t)
 	dir := writeStack(t, map[string]string{
@@ -131,11 +131,9 @@ func TestRunFlags(t *testing.T) {
 		t.Errorf("run -p %d:80 -v ./site:/www: got %q", publishPort, got)
 	}
 	podman(t, "kill", p+"-published")
-	gone := false
-	for deadline := time.Now().Add(15 * time.Second); !gone && time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
-		gone = !strings.Contains(podman(t, "ps", "-a", "--format", "{{.Names}}"), p+"-published")
-	}
-	if !gone {
+	if !eventually(15*time.Second, 300*time.Millisecond, func() bool {
+		return !strings.Contains(podman(t, "ps", "-a", "--format", "{{.Names}}"), p+"-published")
+	}) {
 		t.Errorf("run -d --rm: %s-published was not removed when it exited", p)
 	}
 
@@ -164,11 +162,8 @@ func TestRunFlags(t *testing.T) {
 		t.Fatal("www resolves before any container answers to it: the test cannot tell --use-aliases apart")
 	}
 	mustStack(t, dir, "-p", p, "run", "-d", "--use-aliases", "web")
-	resolved := false
-	for deadline := time.Now().Add(20 * time.Second); !resolved && time.Now().Before(deadline); time.Sleep(time.Second) {
-		resolved = lookup() == 0 // aardvark-dns may take a moment to learn the name
-	}
-	if !resolved {
+	// aardvark-dns may take a moment to learn the name.
+	if !eventually(20*time.Second, time.Second, func() bool { return lookup() == 0 }) {
 		t.Error("run --use-aliases: the one-off does not answer to the service's alias www")
 	}
 }
@@ -181,7 +176,7 @@ func TestRunFlags(t *testing.T) {
 // runs once), scale up and down, watch sync a changed file into the
 // running container, and down --rmi local remove the built image.
 func TestComposeUsersDay(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "day")
 	image := "localhost/" + p + "-app:latest"
 	seen := removeImages(t, image)
@@ -317,21 +312,16 @@ func watchDaySync(t *testing.T, dir, p string) {
 			t.Errorf("watch still running 30s after Ctrl-C:\n%s", stderr.String())
 		}
 	}()
-	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(stderr.String(), "Watch enabled"); time.Sleep(200 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("watch never said it was watching:\n%s", stderr.String())
-		}
+	if !eventually(2*time.Minute, 200*time.Millisecond, func() bool { return strings.Contains(stderr.String(), "Watch enabled") }) {
+		t.Fatalf("watch never said it was watching:\n%s", stderr.String())
 	}
 	if err := os.WriteFile(filepath.Join(dir, "site/index.html"), []byte("v2"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(300 * time.Millisecond) {
-		if r := runStack(t, dir, "-p", p, "exec", "-T", "app", "cat", "/srv/site/index.html"); r.stdout == "v2" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("watch did not sync site/index.html into app within a minute:\n%s", stderr.String())
-		}
+	if !eventually(time.Minute, 300*time.Millisecond, func() bool {
+		return runStack(t, dir, "-p", p, "exec", "-T", "app", "cat", "/srv/site/index.html").stdout == "v2"
+	}) {
+		t.Fatalf("watch did not sync site/index.html into app within a minute:\n%s", stderr.String())
 	}
 }
 
@@ -340,7 +330,7 @@ func watchDaySync(t *testing.T, dir, p string) {
 // stdin forwarded, and exits with its code; top without a service lists
 // every running container.
 func TestAttachCreateTop(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "attach")
 	dir := writeStack(t, map[string]string{"compose.yaml": `services:
   reader:
@@ -385,11 +375,7 @@ func TestAttachCreateTop(t *testing.T) {
 		t.Errorf("attach interrupted: want exit 130, got %v", err)
 	}
 	var c inspectData
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
-		if c = inspect(t, p+"-trapper-1"); !c.State.Running {
-			break
-		}
-	}
+	eventually(10*time.Second, 300*time.Millisecond, func() bool { c = inspect(t, p+"-trapper-1"); return !c.State.Running })
 	if c.State.Running || c.State.ExitCode != 9 {
 		t.Errorf("the container did not get the interrupt: running %v, exit code %d", c.State.Running, c.State.ExitCode)
 	}
@@ -400,7 +386,7 @@ func TestAttachCreateTop(t *testing.T) {
 // (DIR/.), a tar archive on stdout and stdin, a stopped container, and
 // errors that change nothing.
 func TestCpDirections(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "cp")
 	dir := writeStack(t, map[string]string{
 		"site/index.html": "hi\n",
@@ -459,7 +445,7 @@ func TestCpDirections(t *testing.T) {
 // 130). It used to leave the one-off running (without --rm) or have
 // --rm's removal stop it with SIGTERM after its grace period.
 func TestRunInterrupt(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "runint")
 	dir := writeStack(t, map[string]string{"compose.yaml": "services:\n  web:\n    image: localhost/busybox:test\n    command: " + sleeper + "\n"})
 	name := p + "-interrupted"
@@ -489,11 +475,7 @@ func TestRunInterrupt(t *testing.T) {
 		t.Fatal("run went on after Ctrl-C")
 	}
 	var c inspectData
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
-		if c = inspect(t, name); !c.State.Running {
-			break
-		}
-	}
+	eventually(10*time.Second, 300*time.Millisecond, func() bool { c = inspect(t, name); return !c.State.Running })
 	if c.State.Running || c.State.ExitCode != 9 {
 		t.Errorf("the one-off did not get the interrupt: running %v, exit code %d", c.State.Running, c.State.ExitCode)
 	}
@@ -503,7 +485,7 @@ func TestRunInterrupt(t *testing.T) {
 // naming a service behind a profile on the command line enables that
 // profile for run, create and scale (run used to say "no such service").
 func TestNamedServiceEnablesItsProfileInEveryCommand(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "profnamed")
 	dir := writeStack(t, map[string]string{"compose.yaml": `services:
   web:

@@ -18,6 +18,9 @@ type podInfo struct {
 // Podman's kube play brings up the same pods and containers, with the same
 // published ports and healthchecks as stack up, answers on its port, and
 // its services reach each other by service name.
+//
+// Serial: kube play names the pods after the file (web.demo-web), and the
+// demo publishes the fixed host port 8088 (TestDemo too).
 func TestConvertRoundTrip(t *testing.T) {
 	requirePodman(t)
 	demo, _ := filepath.Abs("../examples/demo")
@@ -77,7 +80,7 @@ func TestConvertRoundTrip(t *testing.T) {
 	}
 	// Compose's contract holds under kube play: web reaches api by its
 	// service name (and reads what the one-shot migration wrote).
-	if out := execEventually(t, "web.demo-web", getByName("api", 9000, "/migrated")...); !strings.Contains(out, "schema v3 applied") {
+	if out := execUntil(t, "web.demo-web", "schema v3 applied", getByName("api", 9000, "/migrated")...); !strings.Contains(out, "schema v3 applied") {
 		t.Errorf("web reached api by name but got %q", out)
 	}
 }
@@ -104,7 +107,7 @@ func healthTest(t *testing.T, name string) string {
 // TestExportEnvironments: --all-envs writes one file per environment, with
 // the environment in the name, and each passes the check.
 func TestExportEnvironments(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	web, _ := filepath.Abs("../examples/webstack")
 	out := t.TempDir()
 	mustStack(t, web, "export", "kube", "--all-envs", "--type", "deployment", "-o", out)
@@ -128,7 +131,7 @@ func TestExportEnvironments(t *testing.T) {
 // no port gets its Service from the ports its local image exposes, which
 // export kube asks the running Podman service about.
 func TestExportServiceFromLocalImage(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	image := "localhost/" + project(t, "expose") + ":1"
 	build := writeStack(t, map[string]string{"Containerfile": "FROM localhost/busybox:test\nEXPOSE 6379\n"})
 	podman(t, "build", "-q", "-t", image, build)

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand"
@@ -153,11 +152,12 @@ func wantConverged(t *testing.T, url, p string, want projectState, what string) 
 }
 
 // stackCmd prepares the binary with the test's environment.
-func stackCmd(dir, url string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+func stackCmd(dir, url string, args ...string) (*exec.Cmd, *syncBuffer) {
 	cmd := exec.Command(stackBin, args...)
 	cmd.Dir = dir
 	cmd.Env = stackEnv(url)
-	var out bytes.Buffer
+	// Read while the command runs (TestConcurrentRuns waits for a line).
+	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	return cmd, &out
 }
@@ -185,7 +185,7 @@ func reference(t *testing.T, dir, url, p string) projectState {
 // state the next `up` repairs: exactly one container per replica, all
 // running, nothing stray.
 func TestKillDashNineConverges(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	rng := faultRand(t)
 	p := project(t, "kill9")
 	dir := writeStack(t, map[string]string{"compose.yaml": faultStack})
@@ -243,13 +243,9 @@ func (s *privateService) start() {
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
-	for i := 0; i < 100; i++ {
-		if exec.Command("podman", "--url", s.url, "version").Run() == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !eventually(10*time.Second, 100*time.Millisecond, func() bool { return exec.Command("podman", "--url", s.url, "version").Run() == nil }) {
+		s.t.Fatalf("private Podman service at %s did not answer", s.url)
 	}
-	s.t.Fatalf("private Podman service at %s did not answer", s.url)
 }
 
 // kill SIGKILLs the service, as a crash would.
@@ -264,10 +260,16 @@ func (s *privateService) kill() {
 // TestServiceCrashConverges: the Podman service dies mid-`up` and is
 // restarted; the FIRST rerun converges (it used to fail in 5 of 8 trials
 // with "container with given ID already exists" or "runc start failed").
+//
+// Serial: it kills a Podman service that shares storage and networks with
+// the suite's own; what the crash leaves (locks, aardvark-dns entries) must
+// not meet another test's run.
 func TestServiceCrashConverges(t *testing.T) {
 	requirePodman(t)
 	rng := faultRand(t)
 	p := project(t, "svccrash")
+	// Registered after project()'s cleanup, so it runs before it.
+	t.Cleanup(func() { removeStorageLeftovers(p) })
 	dir := writeStack(t, map[string]string{"compose.yaml": faultStack})
 	svc := startPrivateService(t)
 	want := reference(t, dir, svc.url, p)
@@ -297,14 +299,14 @@ func TestServiceCrashConverges(t *testing.T) {
 // never leave a half-made stack: the second waits for the first's lock
 // (saying so), or with --no-wait-lock fails naming the holder.
 func TestConcurrentRuns(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	rng := faultRand(t)
 	p := project(t, "concurrent")
 	dir := writeStack(t, map[string]string{"compose.yaml": faultStack})
 	want := reference(t, dir, podURL, p)
 	empty := projectState{containers: map[string]string{}}
 
-	start := func(args ...string) (*exec.Cmd, *bytes.Buffer) {
+	start := func(args ...string) (*exec.Cmd, *syncBuffer) {
 		cmd, out := stackCmd(dir, podURL, append([]string{"-p", p}, args...)...)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -346,10 +348,7 @@ func TestConcurrentRuns(t *testing.T) {
 	// The second run says whom it waits for; --no-wait-lock names the holder.
 	runStackAt(t, dir, podURL, "-p", p, "down")
 	a, aout := start("up", "-d", "--wait")
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(aout.String(), "Creat") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	eventually(10*time.Second, 20*time.Millisecond, func() bool { return strings.Contains(aout.String(), "Creat") })
 	r := runStackAt(t, dir, podURL, "-p", p, "up", "-d", "--no-wait-lock")
 	if r.code != 1 || !strings.Contains(r.stderr, "locked by `stack up` (pid "+strconv.Itoa(a.Process.Pid)) {
 		t.Errorf("--no-wait-lock while another up runs: want exit 1 naming pid %d: %s", a.Process.Pid, r)
@@ -372,7 +371,7 @@ func TestConcurrentRuns(t *testing.T) {
 // mounted with a warning that names the fix, a network is refused, and
 // down -v leaves both.
 func TestForeignObjectsNeverTaken(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "foreign")
 	dir := writeStack(t, map[string]string{"compose.yaml": `services:
   app:
@@ -419,7 +418,7 @@ volumes:
 // secret file) never appears in plan, progress (plain and json), ps, ls,
 // events, errors or an exported ConfigMap.
 func TestSecretsNeverShown(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "noshow")
 	const pw, filePW, url = "s3cr3t-Pa55w0rd", "file-pa55phrase", "postgres://app:url-pa55@db/app"
 	dir := writeStack(t, map[string]string{

@@ -88,9 +88,10 @@ func upDown(t *testing.T, dir, file, p string, extra ...string) result {
 // TestPodmanComposeFixtures runs a peer's integration fixtures. The images
 // they name are the local busybox image, tagged by scripts/test-image.sh.
 func TestPodmanComposeFixtures(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 
 	t.Run("deps", func(t *testing.T) {
+		t.Parallel()
 		dir := copyFixture(t, "deps")
 		p := project(t, "deps")
 		if r := upDown(t, dir, "docker-compose.yaml", p); r.code != 0 {
@@ -103,6 +104,7 @@ func TestPodmanComposeFixtures(t *testing.T) {
 		}
 	})
 	t.Run("deps-completed", func(t *testing.T) {
+		t.Parallel()
 		dir := copyFixture(t, "deps")
 		p := project(t, "depsc")
 		if r := upDown(t, dir, "docker-compose-conditional-completed.yaml", p); r.code != 0 {
@@ -113,6 +115,7 @@ func TestPodmanComposeFixtures(t *testing.T) {
 		}
 	})
 	t.Run("deps-completed-failed", func(t *testing.T) {
+		t.Parallel()
 		dir := copyFixture(t, "deps")
 		p := project(t, "depsf")
 		r := upDown(t, dir, "docker-compose-conditional-completed-failed.yaml", p)
@@ -124,6 +127,7 @@ func TestPodmanComposeFixtures(t *testing.T) {
 		}
 	})
 	t.Run("deps-unhealthy", func(t *testing.T) {
+		t.Parallel()
 		dir := copyFixture(t, "deps")
 		p := project(t, "depsu")
 		r := upDown(t, dir, "docker-compose-conditional-fails.yaml", p)
@@ -135,6 +139,7 @@ func TestPodmanComposeFixtures(t *testing.T) {
 		}
 	})
 	t.Run("healthcheck", func(t *testing.T) {
+		t.Parallel()
 		dir := copyFixture(t, "healthcheck")
 		p := project(t, "hc")
 		os.MkdirAll(filepath.Join(dir, "health-trigger"), 0o755)
@@ -148,6 +153,7 @@ func TestPodmanComposeFixtures(t *testing.T) {
 	})
 	for _, variant := range []string{"custom_x-podman_true", "custom_x-podman_false", "custom_x-podman_not_exists", "custom_x-podman_custom_name"} {
 		t.Run("in_pod/"+variant, func(t *testing.T) {
+			t.Parallel()
 			dir := copyFixture(t, "in_pod/"+variant)
 			p := project(t, "inpod")
 			file := filepath.Join(dir, "docker-compose.yml")
@@ -177,6 +183,7 @@ func TestPodmanComposeFixtures(t *testing.T) {
 		})
 	}
 	t.Run("up_down", func(t *testing.T) {
+		t.Parallel()
 		dir := copyFixture(t, "up_down")
 		p := project(t, "updown")
 		if r := upDown(t, dir, "docker-compose.yml", p); r.code != 0 {
@@ -196,6 +203,7 @@ func TestPodmanComposeFixtures(t *testing.T) {
 		}
 	})
 	t.Run("vol", func(t *testing.T) {
+		t.Parallel()
 		dir := copyFixture(t, "vol")
 		p := project(t, "vol")
 		for _, v := range []string{"my-app-data", "actual-name-of-volume"} {
@@ -219,6 +227,7 @@ func TestPodmanComposeFixtures(t *testing.T) {
 		}
 	})
 	t.Run("env_file_tests", func(t *testing.T) {
+		t.Parallel()
 		dir := copyFixture(t, "env_file_tests")
 		project := filepath.Join(dir, "project")
 		cases := map[string]string{
@@ -243,6 +252,7 @@ func TestPodmanComposeFixtures(t *testing.T) {
 		}
 	})
 	t.Run("profile", func(t *testing.T) {
+		t.Parallel()
 		dir := copyFixture(t, "profile")
 		p := project(t, "prof")
 		if r := upDown(t, dir, "docker-compose.yml", p); r.code != 0 {
@@ -277,7 +287,7 @@ func exitCodes(t *testing.T, p string) map[string]int {
 // --abort-on-container-exit case; docker compose returns 1 for fail-first).
 // Whenever an exit aborts the run, the others are stopped, not left running.
 func TestPodmanComposeAbort(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	dir := copyFixture(t, "abort")
 	for _, c := range []struct {
 		file, flag string
@@ -293,6 +303,7 @@ func TestPodmanComposeAbort(t *testing.T) {
 		{"fail-none", "--abort-on-container-exit", 0, true},
 	} {
 		t.Run(c.file+c.flag, func(t *testing.T) {
+			t.Parallel()
 			p := project(t, "abort")
 			r := runStack(t, dir, "-p", p, "-f", "docker-compose-"+c.file+".yaml", "up", c.flag)
 			if r.code != c.want {
@@ -313,7 +324,7 @@ func TestPodmanComposeAbort(t *testing.T) {
 // TestExitCodeFrom: up --exit-code-from returns that service's code, also
 // when another container's exit stopped it first (as docker compose does).
 func TestExitCodeFrom(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	dir := writeStack(t, map[string]string{"compose.yaml": `services:
   init:
     image: localhost/busybox:test
@@ -354,7 +365,7 @@ func TestExitCodeFrom(t *testing.T) {
 // scale:, deploy.replicas and --scale set how many containers run, and
 // --scale changes a running service's count both ways.
 func TestPodmanComposeServiceScale(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	count := func(p string) int {
 		t.Helper()
 		n := 0
@@ -423,9 +434,26 @@ func lookup(t *testing.T, dir, p, service, name string) []string {
 	return addrs
 }
 
+// lookupSettled is lookup, given up to 15 s for a name that must answer:
+// aardvark-dns learns a new container when netavark signals it to reload,
+// a moment after the container starts (Podman 5, and 4.x whenever the
+// server was already running for another network).
+func lookupSettled(t *testing.T, dir, p, service, name string, mustAnswer bool) []string {
+	t.Helper()
+	var got []string
+	eventually(15*time.Second, 500*time.Millisecond, func() bool {
+		got = lookup(t, dir, p, service, name)
+		return !mustAnswer || len(got) > 0
+	})
+	return got
+}
+
 // TestPodmanComposeNetworkAliases: podman-compose's nets_test3 and
 // network_scoped_aliases fixtures: an alias answers only on the network it
 // is declared for, with the static address given there.
+//
+// Serial: the fixtures fix their subnets (172.19.3.0/24, 172.19.4.0/24) and
+// host ports (8001, 8002, which the ports fixture uses too).
 func TestPodmanComposeNetworkAliases(t *testing.T) {
 	requirePodman(t)
 	t.Run("network_scoped_aliases", func(t *testing.T) {
@@ -436,12 +464,14 @@ func TestPodmanComposeNetworkAliases(t *testing.T) {
 			from, name string
 			want       []string
 		}{
+			// The names that must answer first, each given a few seconds
+			// (lookupSettled); the ones that must not, once DNS has them all.
 			{"utils-net0", "secure-web", []string{"172.19.3.11"}},
+			{"utils-net1", "insecure-web", []string{"172.19.4.11"}},
 			{"utils-net0", "insecure-web", nil},
 			{"utils-net1", "secure-web", nil},
-			{"utils-net1", "insecure-web", []string{"172.19.4.11"}},
 		} {
-			if got := lookup(t, dir, p, c.from, c.name); strings.Join(got, ",") != strings.Join(c.want, ",") {
+			if got := lookupSettled(t, dir, p, c.from, c.name, c.want != nil); strings.Join(got, ",") != strings.Join(c.want, ",") {
 				t.Errorf("%s: nslookup %s = %v, want %v", c.from, c.name, got, c.want)
 			}
 		}
@@ -459,14 +489,8 @@ func TestPodmanComposeNetworkAliases(t *testing.T) {
 			{"web1", "alias11", true}, {"web1", "alias12", true}, {"web1", "web3", true}, {"web1", "web2", true},
 			{"web1", "alias21", false},
 		} {
-			got := lookup(t, dir, p, c.from, c.name)
-			// Podman 5's aardvark-dns learns new containers a moment after
-			// they start: give a name that must answer a few seconds. (The
-			// names that must not answer come last, once DNS has them all.)
-			for deadline := time.Now().Add(15 * time.Second); c.found && len(got) == 0 && time.Now().Before(deadline); {
-				time.Sleep(500 * time.Millisecond)
-				got = lookup(t, dir, p, c.from, c.name)
-			}
+			// The names that must not answer come last, once DNS has them all.
+			got := lookupSettled(t, dir, p, c.from, c.name, c.found)
 			if (len(got) > 0) != c.found {
 				t.Errorf("%s: nslookup %s = %v, want found=%v", c.from, c.name, got, c.found)
 			}
@@ -501,6 +525,9 @@ func TestPodmanComposeNetworkAliases(t *testing.T) {
 // network_interface_name fixtures: ipam subnets, static IPv4 and MAC
 // addresses (spec and x-podman spellings, per network and service-wide),
 // and a custom interface name.
+//
+// Serial: the fixtures fix their subnets and addresses (172.19.1.0/24,
+// 172.19.2.0/24).
 func TestPodmanComposeStaticAddresses(t *testing.T) {
 	requirePodman(t)
 	dir := copyFixture(t, "nets_test_ip")
@@ -532,6 +559,8 @@ func TestPodmanComposeStaticAddresses(t *testing.T) {
 // prints where each container port is published, fixed or ephemeral, tcp or
 // udp) and compose_down_behavior (down SERVICE removes only that service,
 // as docker compose does).
+//
+// Serial: the fixture publishes fixed host ports (8000 to 8002).
 func TestPodmanComposePortsAndDown(t *testing.T) {
 	requirePodman(t)
 	t.Run("ports", func(t *testing.T) {
@@ -595,7 +624,7 @@ func TestPodmanComposePortsAndDown(t *testing.T) {
 // compose users write: pid host, security_opt, shm_size, group_add,
 // oom_score_adj and dns_search, each seen from inside the container.
 func TestServiceProcessSettings(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	t.Run("ipc", func(t *testing.T) {
 		dir := copyFixture(t, "ipc")
 		p := project(t, "ipc")
@@ -649,7 +678,7 @@ func TestServiceProcessSettings(t *testing.T) {
 // the values containers see come from the environment, defaults, .env and
 // $$ escapes, in environment and in labels; ${X:?} stops before anything runs.
 func TestPodmanComposeInterpolation(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	dir := copyFixture(t, "interpolation")
 	os.WriteFile(filepath.Join(dir, "user.env"), []byte("EXAMPLE_VARIABLE_USER=test_user\n"), 0o644)
 	p := project(t, "interp")
@@ -685,7 +714,7 @@ func TestPodmanComposeInterpolation(t *testing.T) {
 // overrides one variable for the one-off; COMPOSE_PROJECT_NAME interpolates
 // to the project's name, from the file or -p.
 func TestPodmanComposeEnvTests(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	dir := copyFixture(t, "env_tests")
 	f := []string{"-f", "container-compose.yml"}
 	t.Cleanup(func() { cleanupProject("my-project-name") })
@@ -705,7 +734,7 @@ func TestPodmanComposeEnvTests(t *testing.T) {
 // TestAbortIgnoresRestarts: a container its restart policy brings back has
 // not ended: its exits neither abort the run nor count as the end of it.
 func TestAbortIgnoresRestarts(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	dir := writeStack(t, map[string]string{"compose.yaml": `services:
   flappy:
     image: localhost/busybox:test

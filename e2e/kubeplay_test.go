@@ -78,42 +78,60 @@ func (p played) exec(t *testing.T, service string, cmd ...string) string {
 	return execEventually(t, service+"."+p.project+"-"+service, cmd...)
 }
 
+// execUntil is exec, run again until its output holds want.
+func (p played) execUntil(t *testing.T, service, want string, cmd ...string) string {
+	t.Helper()
+	return execUntil(t, service+"."+p.project+"-"+service, want, cmd...)
+}
+
+// execUntil runs a command in a container until it succeeds with want in
+// its output (30 s at most) and returns the last output. Success alone is
+// not enough: kube play starts every pod at once, so a one-shot's file can
+// be served while it is still empty, and a loaded machine's second request
+// of getByName can come back empty after the first answered.
+func execUntil(t *testing.T, container, want string, cmd ...string) string {
+	t.Helper()
+	var out []byte
+	var err error
+	eventually(30*time.Second, 500*time.Millisecond, func() bool {
+		out, err = exec.Command("podman", append([]string{"--url", podURL, "exec", container}, cmd...)...).CombinedOutput()
+		return err == nil && strings.Contains(string(out), want)
+	})
+	return string(out)
+}
+
 // execEventually runs a command in a container until it succeeds (a
 // minute at most) and returns its output.
 func execEventually(t *testing.T, container string, cmd ...string) string {
 	t.Helper()
 	var out []byte
 	var err error
-	for i := 0; i < 60; i++ {
+	if !eventually(30*time.Second, 500*time.Millisecond, func() bool {
 		out, err = exec.Command("podman", append([]string{"--url", podURL, "exec", container}, cmd...)...).CombinedOutput()
-		if err == nil {
-			return string(out)
-		}
-		time.Sleep(500 * time.Millisecond)
+		return err == nil
+	}) {
+		t.Fatalf("podman exec %s %v: %v\n%s", container, cmd, err, out)
 	}
-	t.Fatalf("podman exec %s %v: %v\n%s", container, cmd, err, out)
-	return ""
+	return string(out)
 }
 
 // getEventually GETs url until it answers 200 with want in the body.
 func getEventually(t *testing.T, url, want string) {
 	t.Helper()
 	var last string
-	for i := 0; i < 60; i++ {
+	if !eventually(30*time.Second, 500*time.Millisecond, func() bool {
 		resp, err := http.Get(url)
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			last = fmt.Sprintf("%d %s", resp.StatusCode, body)
-			if resp.StatusCode == 200 && strings.Contains(string(body), want) {
-				return
-			}
-		} else {
+		if err != nil {
 			last = err.Error()
+			return false
 		}
-		time.Sleep(500 * time.Millisecond)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		last = fmt.Sprintf("%d %s", resp.StatusCode, body)
+		return resp.StatusCode == 200 && strings.Contains(string(body), want)
+	}) {
+		t.Fatalf("GET %s never answered %q: %s", url, want, last)
 	}
-	t.Fatalf("GET %s never answered %q: %s", url, want, last)
 }
 
 // getByName is a command that GETs path from host:port inside a container.
@@ -190,9 +208,10 @@ secrets:
 // its dependency by the dependency's service name (which kube play
 // registers for the pod named <service>.<project>, searched as <project>).
 func TestKubePlayPatterns(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	for _, pattern := range []string{"dependency", "volume", "secret"} {
 		t.Run(pattern, func(t *testing.T) {
+			t.Parallel()
 			p := project(t, "kp"+pattern[:3])
 			port := freePort(t)
 			dir := writeStack(t, kubePlayPatterns(t, p, port)[pattern])
@@ -201,19 +220,19 @@ func TestKubePlayPatterns(t *testing.T) {
 			switch pattern {
 			case "dependency":
 				getEventually(t, base+"/", "web-"+p)
-				if out := run.exec(t, "web", getByName("cache", 6379, "/ping")...); !strings.Contains(out, "cache-"+p) {
+				if out := run.execUntil(t, "web", "cache-"+p, getByName("cache", 6379, "/ping")...); !strings.Contains(out, "cache-"+p) {
 					t.Errorf("web reached cache by name but got %q", out)
 				}
 			case "volume":
 				getEventually(t, base+"/seed.txt", "seeded-"+p)
-				if out := run.exec(t, "api", getByName("files", 8081, "/seed.txt")...); !strings.Contains(out, "seeded-"+p) {
+				if out := run.execUntil(t, "api", "seeded-"+p, getByName("files", 8081, "/seed.txt")...); !strings.Contains(out, "seeded-"+p) {
 					t.Errorf("api reached files by name but got %q", out)
 				}
 				// The claim's volume is the project's, not a bare "data".
 				podman(t, "volume", "inspect", p+"-data")
 			case "secret":
 				getEventually(t, base+"/token", "token-"+p)
-				if out := run.exec(t, "app", getByName("vault", 8082, "/token")...); !strings.Contains(out, "token-"+p) {
+				if out := run.execUntil(t, "app", "token-"+p, getByName("vault", 8082, "/token")...); !strings.Contains(out, "token-"+p) {
 					t.Errorf("app reached vault by name but got %q", out)
 				}
 				if data, _ := os.ReadFile(run.file); strings.Contains(string(data), "token-"+p) {
@@ -229,7 +248,7 @@ func TestKubePlayPatterns(t *testing.T) {
 // Podman 4.3 cannot read such a Secret (podman issue 16269): there the test
 // checks that this, and nothing else, is what fails, as the README says.
 func TestKubePlayCredentialVariable(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "kpcred")
 	dir := writeStack(t, map[string]string{"compose.yaml": fmt.Sprintf(`name: %s
 services:
@@ -263,7 +282,7 @@ services:
 // another directory, without -p) gives the compose project's name, its
 // services with their ports, and service-name reachability.
 func TestConvertThenStackUp(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "kpup")
 	port := freePort(t)
 	dir := writeStack(t, kubePlayPatterns(t, p, port)["dependency"])
@@ -278,7 +297,7 @@ func TestConvertThenStackUp(t *testing.T) {
 		}
 	}
 	getEventually(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "web-"+p)
-	out := execEventually(t, p+"-web-1", getByName("cache", 6379, "/ping")...)
+	out := execUntil(t, p+"-web-1", "cache-"+p, getByName("cache", 6379, "/ping")...)
 	if !strings.Contains(out, "cache-"+p) {
 		t.Errorf("web reached cache by name but got %q", out)
 	}

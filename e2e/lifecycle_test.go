@@ -8,7 +8,7 @@ import (
 // TestRollback: a failed up with --rollback removes what it created; without
 // it, the objects stay (labelled) and the error says so.
 func TestRollback(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	dir := writeStack(t, map[string]string{"compose.yaml": `services:
   ok:
     image: localhost/busybox:test
@@ -50,7 +50,7 @@ volumes:
 // TestPullNeverAndBuild: a missing image with --pull never fails before
 // anything is created; a build: service is built through the API.
 func TestPullNeverAndBuild(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "img")
 	dir := writeStack(t, map[string]string{
 		"compose.yaml": `services:
@@ -89,7 +89,7 @@ func TestPullNeverAndBuild(t *testing.T) {
 // TestAnonymousVolumes: rm -v and down -v remove a container's anonymous
 // volumes; rm without -s leaves running containers alone.
 func TestAnonymousVolumes(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "anon")
 	dir := writeStack(t, map[string]string{"compose.yaml": `services:
   a:

@@ -30,6 +30,9 @@ func requireBinary(t *testing.T) {
 // using under 200 MB and under 1 s of CPU, measured from the process's own
 // resource usage. The address space is capped at 4 GB so that a regression
 // fails the test instead of exhausting the machine.
+//
+// Serial (as TestInterruptDuringLoadExits130): it measures the process's
+// resources and time, which neighbours would inflate.
 func TestAliasBombIsRefusedCheaply(t *testing.T) {
 	requireBinary(t)
 	for _, c := range []struct{ file, want string }{

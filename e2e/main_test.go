@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podstack/podstack/internal/notrun"
 	"github.com/podstack/podstack/internal/testcorpus"
 	"github.com/podstack/podstack/podmanapi"
 )
@@ -47,11 +48,48 @@ func TestMain(m *testing.M) {
 				return 1
 			}
 		}
+		if podURL != "" && !testing.Short() {
+			release, err := anchorDNS()
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			defer release()
+		}
 		code := m.Run()
 		testcorpus.Report()
-		reportNotRun()
+		notrun.Report(os.Stderr)
 		return code
 	}())
+}
+
+// anchorDNS keeps one container running on a network with DNS for the
+// whole run. aardvark-dns exits when the last container of the last such
+// network goes, and netavark before 1.5 races that exit: a container set
+// up while it exits is left without a server, and its teardown then fails
+// ("aardvark pid not found"). With tests side by side, one test's last
+// container and another's first meet all the time; a server that never
+// runs out of entries never exits.
+func anchorDNS() (release func(), err error) {
+	b := make([]byte, 3)
+	rand.Read(b)
+	name := "e2e-dnsanchor-" + hex.EncodeToString(b)
+	pm := func(args ...string) error {
+		out, err := exec.Command("podman", append([]string{"--url", podURL}, args...)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("e2e: keep aardvark-dns running: podman %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	label := "io.podstack.project=" + name
+	if err := pm("network", "create", "--label", label, name); err != nil {
+		return nil, err
+	}
+	if err := pm("run", "-d", "--name", name, "--label", label, "--network", name, "localhost/busybox:test", "sleep", "86400"); err != nil {
+		cleanupProject(name)
+		return nil, err
+	}
+	return func() { cleanupProject(name) }, nil
 }
 
 // requirePodman skips under -short and fails without a service: e2e tests
@@ -63,6 +101,37 @@ func requirePodman(t *testing.T) {
 	}
 	if podURL == "" {
 		t.Fatal("STACK_TEST_URL is not set: run the end-to-end tests with `make e2e` (or `make test`), which starts a Podman service")
+	}
+}
+
+// parallel is requirePodman for a test that may run beside others (go
+// test -parallel; scripts/leg.sh sets it): the test touches only objects
+// named after its own project (project()), host ports freePort found and
+// subnets Podman picks, and asserts nothing of the machine as a whole.
+// A test that fixes a host port, a subnet or a name outside its project,
+// or kills a Podman service, calls requirePodman and stays serial, saying
+// why: go test runs every serial test first, one at a time, and only then
+// the parallel ones together, so a serial test never meets a neighbour.
+func parallel(t *testing.T) {
+	t.Helper()
+	requirePodman(t)
+	t.Parallel()
+}
+
+// eventually calls cond until it holds or d has passed, waiting every
+// between tries, and says whether it held. Podman and aardvark-dns learn
+// some things a moment after the call that made them returns (a --rm
+// container's removal, a new name to answer), later still on a loaded
+// machine: a test that asks once of such a thing fails for no fault of
+// stack's.
+func eventually(d, every time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(d); ; time.Sleep(every) {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
 	}
 }
 
@@ -96,36 +165,6 @@ func serverCaps(t *testing.T) podmanapi.Capabilities {
 		t.Fatal(capsErr)
 	}
 	return caps
-}
-
-var (
-	notRunMu   sync.Mutex
-	notRunList []string
-)
-
-// notRun records a check this service cannot run (what, and why: a limit of
-// the Podman or host under test, never a podstack failure). It is logged in
-// the test and listed again, loudly, when the tests end: a gate on a
-// capability says what it leaves out, it never skips silently.
-func notRun(t *testing.T, what string, why error) {
-	t.Helper()
-	t.Logf("NOT RUN: %s: %v", what, why)
-	notRunMu.Lock()
-	defer notRunMu.Unlock()
-	notRunList = append(notRunList, fmt.Sprintf("%s: %s: %v", t.Name(), what, why))
-}
-
-func reportNotRun() {
-	notRunMu.Lock()
-	defer notRunMu.Unlock()
-	if len(notRunList) == 0 {
-		return
-	}
-	fmt.Fprintf(os.Stderr, "\n*** NOT RUN on this Podman service, %d check(s) (limits of the service, not failures):\n", len(notRunList))
-	for _, s := range notRunList {
-		fmt.Fprintf(os.Stderr, "***   %s\n", s)
-	}
-	fmt.Fprintln(os.Stderr)
 }
 
 type result struct {
@@ -213,20 +252,6 @@ func cleanupProject(p string) {
 	if ids := pc("ps", "-aq", "--filter", label); len(ids) > 0 {
 		pc(append([]string{"rm", "-f", "-t", "0"}, ids...)...)
 	}
-	// A service that died mid-create leaves containers only in storage,
-	// without labels: the project's carry its name as their prefix.
-	var external []struct {
-		Names []string `json:"Names"`
-		State string   `json:"State"`
-	}
-	if out, err := exec.Command("podman", "--url", podURL, "ps", "-a", "--external", "--format", "json").Output(); err == nil &&
-		json.Unmarshal(out, &external) == nil {
-		for _, c := range external {
-			if c.State == "storage" && len(c.Names) > 0 && strings.HasPrefix(c.Names[0], p+"-") {
-				pc("rm", "-f", c.Names[0])
-			}
-		}
-	}
 	if ids := pc("pod", "ps", "-q", "--filter", label); len(ids) > 0 {
 		pc(append([]string{"pod", "rm", "-f", "-t", "0"}, ids...)...)
 	}
@@ -257,6 +282,26 @@ func cleanupProject(p string) {
 		for _, f := range files {
 			if !live[filepath.Base(f)] && os.Remove(f) == nil {
 				fmt.Fprintf(os.Stderr, "e2e: %s: removed the aardvark-dns entries Podman left of removed network %s\n", p, filepath.Base(f))
+			}
+		}
+	}
+}
+
+// removeStorageLeftovers removes the containers a Podman service that died
+// mid-create left only in storage, without labels (the project's carry its
+// name as their prefix). Only a test that kills a service needs it: the
+// external listing reads every container in storage, which a test of its
+// own would make every neighbour wait for.
+func removeStorageLeftovers(p string) {
+	var external []struct {
+		Names []string `json:"Names"`
+		State string   `json:"State"`
+	}
+	if out, err := exec.Command("podman", "--url", podURL, "ps", "-a", "--external", "--format", "json").Output(); err == nil &&
+		json.Unmarshal(out, &external) == nil {
+		for _, c := range external {
+			if c.State == "storage" && len(c.Names) > 0 && strings.HasPrefix(c.Names[0], p+"-") {
+				exec.Command("podman", "--url", podURL, "rm", "-f", c.Names[0]).Run()
 			}
 		}
 	}

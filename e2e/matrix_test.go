@@ -12,6 +12,8 @@ import (
 
 // TestDemo: examples/demo, as `make demo` runs it, comes up healthy and
 // answers on its published port, on every Podman the matrix runs.
+//
+// Serial: the demo publishes the fixed host port 8088 (as the README shows).
 func TestDemo(t *testing.T) {
 	requirePodman(t)
 	demo, _ := filepath.Abs("../examples/demo")
@@ -41,7 +43,7 @@ func TestDemo(t *testing.T) {
 // net.ipv4.ip_unprivileged_port_start; up says so, with the fix, before it
 // creates anything. Elsewhere such a port is planned as any other.
 func TestPrivilegedPorts(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "privports")
 	dir := writeStack(t, map[string]string{"compose.yaml": `services:
   db: {image: localhost/busybox:test, command: ["sleep", "3600"]}
@@ -76,7 +78,7 @@ func TestPrivilegedPorts(t *testing.T) {
 // ipc: service:) get a pod with an infra container on the project network,
 // which rootless Podman refuses unless bridge mode is asked for.
 func TestSharedNamespacePod(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "nspod")
 	dir := writeStack(t, map[string]string{"compose.yaml": `services:
   web:
@@ -99,13 +101,10 @@ func TestSharedNamespacePod(t *testing.T) {
 	// aardvark-dns learns it a moment later): a few seconds' grace.
 	var out []byte
 	var err error
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+	if !eventually(15*time.Second, 500*time.Millisecond, func() bool {
 		out, err = exec.Command("podman", "--url", podURL, "exec", p+"-other-1", "wget", "-q", "-O", "-", "http://web:8080/").CombinedOutput()
-		if (err == nil && strings.Contains(string(out), "podstack test image")) || time.Now().After(deadline) {
-			break
-		}
-	}
-	if err != nil || !strings.Contains(string(out), "podstack test image") {
+		return err == nil && strings.Contains(string(out), "podstack test image")
+	}) {
 		t.Errorf("other cannot reach web by name: %v: %q", err, out)
 	}
 	mustStack(t, dir, "-p", p, "down", "-t", "1")
@@ -114,7 +113,7 @@ func TestSharedNamespacePod(t *testing.T) {
 // TestVersionFindsTheServiceAsPsDoes: with no service named, `stack version`
 // finds (or starts) the Podman service exactly as `stack ps` does.
 func TestVersionFindsTheServiceAsPsDoes(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	want := strings.TrimSpace(podman(t, "version", "--format", "{{.Server.Version}}"))
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "STACK_PROGRESS=plain"}
 	if rt := os.Getenv("XDG_RUNTIME_DIR"); rt != "" {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/podstack/podstack/internal/notrun"
 )
 
 // TestFileSecretLifecycle: a stack with a file secret survives every
@@ -13,7 +15,7 @@ import (
 // secret-exists endpoint answers 404 on Podman 4.3), and down -v left the
 // secret holding the file's contents.
 func TestFileSecretLifecycle(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "filesecret")
 	dir := writeStack(t, map[string]string{
 		"compose.yaml": `services:
@@ -88,7 +90,7 @@ secrets:
 // (rootless on cgroup v1), the refusal must explain that limit, and down is
 // tested on the running containers sharing the namespace.
 func TestDownPausedAndSharedNamespace(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "pausedown")
 	dir := writeStack(t, map[string]string{"compose.yaml": `services:
   app:
@@ -110,7 +112,7 @@ func TestDownPausedAndSharedNamespace(t *testing.T) {
 		if st := inspect(t, p+"-app-1").State.Status; st != "running" {
 			t.Errorf("app is %s after a refused pause", st)
 		}
-		notRun(t, "down of a paused container (down of the shared pid namespace still runs)", k.Freezer())
+		notrun.Record(t, "down of a paused container (down of the shared pid namespace still runs)", k.Freezer())
 	} else {
 		mustStack(t, dir, "-p", p, "pause", "app")
 	}

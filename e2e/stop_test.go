@@ -14,7 +14,7 @@ import (
 // together, and each level only after the one that depends on it. Shown by
 // the steps' own times (their spans overlap, or follow), not a wall clock.
 func TestStopIgnoringSIGTERMOneGracePerLevel(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "sigterm")
 	svc := func(name, deps string) string {
 		s := "  " + name + ":\n    image: localhost/busybox:test\n    command: [\"/bin/sleep\", \"3600\"]\n    stop_grace_period: 1s\n"

@@ -27,19 +27,20 @@ func freePort(t *testing.T) int {
 
 func httpGet(t *testing.T, url string) string {
 	t.Helper()
-	var last error
-	for i := 0; i < 30; i++ {
-		resp, err := http.Get(url)
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			return string(body)
+	var body []byte
+	var err error
+	if !eventually(3*time.Second, 100*time.Millisecond, func() bool {
+		var resp *http.Response
+		if resp, err = http.Get(url); err != nil {
+			return false
 		}
-		last = err
-		time.Sleep(100 * time.Millisecond)
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return true
+	}) {
+		t.Fatalf("GET %s: %v", url, err)
 	}
-	t.Fatalf("GET %s: %v", url, last)
-	return ""
+	return string(body)
 }
 
 const chainStack = `services:
@@ -75,7 +76,7 @@ const chainStack = `services:
 // then, and web only once api is healthy. Podman runs no healthchecks here
 // (no systemd), so this passes only if stack drives them.
 func TestHealthGatedChain(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "chain")
 	dir := writeStack(t, map[string]string{"compose.yaml": chainStack})
 	mustStack(t, dir, "-p", p, "up", "-d", "--wait", "--wait-timeout", "60s")
@@ -111,7 +112,7 @@ func TestHealthGatedChain(t *testing.T) {
 // TestPodNetworking: pod members talk over localhost, other pods are
 // reached by service name, and published ports answer from the host.
 func TestPodNetworking(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "net")
 	port := freePort(t)
 	dir := writeStack(t, map[string]string{"compose.yaml": fmt.Sprintf(`services:
@@ -152,7 +153,7 @@ func TestPodNetworking(t *testing.T) {
 // TestSharedVolume: two containers see each other's files in a named
 // volume; down keeps the volume, down -v removes it.
 func TestSharedVolume(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "vol")
 	dir := writeStack(t, map[string]string{"compose.yaml": `services:
   writer:
@@ -169,14 +170,10 @@ volumes:
 `})
 	mustStack(t, dir, "-p", p, "up", "-d")
 	var out string
-	for i := 0; i < 30; i++ {
+	if !eventually(3*time.Second, 100*time.Millisecond, func() bool {
 		out = podman(t, "exec", p+"-reader-1", "cat", "/data/hello")
-		if strings.Contains(out, "shared") {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if !strings.Contains(out, "shared") {
+		return strings.Contains(out, "shared")
+	}) {
 		t.Fatalf("reader sees %q", out)
 	}
 	vol := p + "_data"
@@ -193,7 +190,7 @@ volumes:
 // TestIdempotence: a second up changes nothing; changing one service's
 // environment recreates only that container.
 func TestIdempotence(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "idem")
 	stackFile := func(level string) string {
 		return `services:
@@ -245,7 +242,7 @@ func TestIdempotence(t *testing.T) {
 // TestSafety: look-alike objects not created by stack survive down, and an
 // invalid stack creates nothing.
 func TestSafety(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "safe")
 	t.Cleanup(func() {
 		podman(t, "rm", "-f", "-t", "0", p+"-web-1-lookalike", p+"-db-1")
@@ -295,7 +292,7 @@ func TestSafety(t *testing.T) {
 // TestFailingHealthcheck: up --wait fails within the timeout, naming the
 // service and showing its last log lines.
 func TestFailingHealthcheck(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "sick")
 	dir := writeStack(t, map[string]string{"compose.yaml": `services:
   sick:
@@ -326,7 +323,7 @@ func TestFailingHealthcheck(t *testing.T) {
 // its infra container carries the pod's labels but belongs to the pod, so
 // down removes the pod and then the network; ls counts only services.
 func TestDownSharedPod(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "shared")
 	dir := writeStack(t, map[string]string{"compose.yaml": `services:
   a: {image: localhost/busybox:test, command: ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"], x-pod: grp}
@@ -356,7 +353,7 @@ func TestDownSharedPod(t *testing.T) {
 // image without one, the plan says the service runs without a healthcheck
 // and `up --wait` waits for it to start instead of failing.
 func TestHealthcheckKeepsImageTest(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "imghealth")
 	image := "localhost/" + p + ":latest"
 	ctx := writeStack(t, map[string]string{"Containerfile": "FROM localhost/busybox:test\nHEALTHCHECK --interval=30s --retries=7 CMD test -d /\n"})

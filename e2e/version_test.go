@@ -7,7 +7,7 @@ import (
 )
 
 func TestVersion(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	want := strings.TrimSpace(podman(t, "version", "--format", "{{.Server.Version}}"))
 
 	r := mustStack(t, "", "version", "--format", "json")

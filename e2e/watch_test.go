@@ -35,7 +35,7 @@ func (s *syncBuffer) String() string {
 // restarts (sync+restart), and builds the image again and recreates the
 // service (rebuild). Ctrl-C stops watching and leaves the services running.
 func TestWatch(t *testing.T) {
-	requirePodman(t)
+	parallel(t)
 	p := project(t, "watch")
 	image := "localhost/" + p + "-built:latest"
 	t.Cleanup(func() { exec.Command("podman", "--url", podURL, "rmi", "-f", image).Run() })
@@ -123,14 +123,10 @@ func TestWatch(t *testing.T) {
 		r := runStack(t, dir, "-p", p, "exec", "-T", service, "cat", path)
 		return r.stdout
 	}
-	eventually := func(what string, ok func() bool) {
+	within := func(what string, ok func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within 60s; watch said:\n%s", what, stderr.String())
-			}
-			time.Sleep(300 * time.Millisecond)
+		if !eventually(60*time.Second, 300*time.Millisecond, ok) {
+			t.Fatalf("%s: not within 60s; watch said:\n%s", what, stderr.String())
 		}
 	}
 	write := func(name, text string) {
@@ -139,37 +135,37 @@ func TestWatch(t *testing.T) {
 		}
 	}
 
-	// initial_sync put the file in before the watch began.
-	if got := cat("api", "/conf/app.ini"); got != "mode=one" {
-		t.Errorf("initial sync: /conf/app.ini is %q", got)
-	}
+	// initial_sync put the file in before the watch began (asked again
+	// only because one exec can fail on a loaded rootless service: seen in
+	// CI, cat answered nothing once).
+	within("initial sync of /conf/app.ini", func() bool { return cat("api", "/conf/app.ini") == "mode=one" })
 
 	// sync: a changed file, a new one in a new directory, an ignored one.
 	write("src/index.html", "v2")
 	os.MkdirAll(filepath.Join(dir, "src/pages"), 0o755)
 	write("src/pages/about.html", "about")
 	write("src/scratch/tmp", "changed, still never synced")
-	eventually("sync of index.html", func() bool { return cat("web", "/app/index.html") == "v2" })
-	eventually("sync of a new directory", func() bool { return cat("web", "/app/pages/about.html") == "about" })
+	within("sync of index.html", func() bool { return cat("web", "/app/index.html") == "v2" })
+	within("sync of a new directory", func() bool { return cat("web", "/app/pages/about.html") == "about" })
 	if got := cat("web", "/app/scratch/tmp"); got != "" {
 		t.Errorf("an ignored file was synced: %q", got)
 	}
 	os.Remove(filepath.Join(dir, "src/index.html"))
-	eventually("removal of index.html", func() bool {
+	within("removal of index.html", func() bool {
 		return runStack(t, dir, "-p", p, "exec", "-T", "web", "test", "-e", "/app/index.html").code == 1
 	})
 
 	// sync+restart: the restarted process starts with the new file.
 	before := inspect(t, p+"-api-1").State.StartedAt
 	write("conf/app.ini", "mode=two")
-	eventually("restart after sync", func() bool {
+	within("restart after sync", func() bool {
 		return inspect(t, p+"-api-1").State.StartedAt.After(before) && cat("api", "/tmp/seen-at-start") == "mode=two"
 	})
 
 	// rebuild: a new image, and the service recreated from it.
 	builtID := inspect(t, p+"-built-1").ID
 	write("app/greeting", "bonjour")
-	eventually("rebuild", func() bool { return cat("built", "/greeting") == "bonjour" })
+	within("rebuild", func() bool { return cat("built", "/greeting") == "bonjour" })
 	if inspect(t, p+"-built-1").ID == builtID {
 		t.Errorf("built was not recreated")
 	}
