@@ -2,8 +2,10 @@ package ops
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -86,7 +88,8 @@ type AttachOptions struct {
 type containerExit struct {
 	name, service string
 	code          int
-	restarted     bool // its restart policy brought it back
+	restarted     bool      // its restart policy brought it back
+	at            time.Time // when it exited, where known (see firstExits)
 }
 
 // Attach follows the services' logs until ctx ends (Ctrl-C), then stops
@@ -116,7 +119,7 @@ func (p *Project) Attach(ctx context.Context, o AttachOptions) (int, error) {
 	if len(names) == 0 {
 		p.say("Attached to no container (Ctrl+C stops the stack)")
 		<-ctx.Done()
-		return 0, p.stopAttached(o, stopNames, "")
+		return 0, p.stopAttached(o, stopNames)
 	}
 	p.say("Attaching to %s (Ctrl+C stops the stack)", strings.Join(names, ", "))
 	if o.Attached != nil {
@@ -146,10 +149,10 @@ func (p *Project) Attach(ctx context.Context, o AttachOptions) (int, error) {
 				// and is watched again.
 				code, restarted, err := e.WaitEnd(logCtx, ct.Name)
 				if err != nil {
-					exits <- containerExit{ct.Name, svc, -1, false}
+					exits <- containerExit{name: ct.Name, service: svc, code: -1}
 					return
 				}
-				exits <- containerExit{ct.Name, svc, code, restarted}
+				exits <- containerExit{name: ct.Name, service: svc, code: code, restarted: restarted}
 				if !restarted {
 					return
 				}
@@ -158,12 +161,26 @@ func (p *Project) Attach(ctx context.Context, o AttachOptions) (int, error) {
 	}
 
 	a := o.Abort
+	aborts := func(ex containerExit) bool {
+		if jobs[ex.service] && ex.service != a.ExitCodeFrom {
+			return false
+		}
+		return a.OnExit || a.ExitCodeFrom != "" || (a.OnFailure && ex.code != 0)
+	}
+	reported := map[string]bool{} // containers whose end has been said
 	code, running := 0, len(attached)
+	exited := func(ex containerExit) string {
+		reported[ex.name] = true
+		if ex.service == a.ExitCodeFrom {
+			code = ex.code
+		}
+		return fmt.Sprintf("%s exited with code %d", p.Short(ex.name), ex.code)
+	}
 	for running > 0 {
 		select {
 		case err := <-logDone:
 			if ctx.Err() != nil {
-				return 0, p.stopAttached(o, stopNames, "")
+				return 0, p.stopAttached(o, stopNames)
 			}
 			if err != nil {
 				return 0, err
@@ -171,30 +188,35 @@ func (p *Project) Attach(ctx context.Context, o AttachOptions) (int, error) {
 			logDone = nil
 		case ex := <-exits:
 			if ctx.Err() != nil { // Ctrl-C ended the watch
-				return 0, p.stopAttached(o, stopNames, "")
+				return 0, p.stopAttached(o, stopNames)
 			}
 			if ex.restarted {
 				p.say("%s exited with code %d and was restarted (restart policy)", p.Short(ex.name), ex.code)
 				continue
 			}
 			running--
-			p.say("%s exited with code %d", p.Short(ex.name), ex.code)
-			if ex.service == a.ExitCodeFrom {
-				code = ex.code
-			}
-			if jobs[ex.service] && ex.service != a.ExitCodeFrom {
+			if !aborts(ex) {
+				p.say("%s", exited(ex))
 				continue
 			}
-			if a.OnExit || a.ExitCodeFrom != "" || (a.OnFailure && ex.code != 0) {
-				if a.ExitCodeFrom == "" {
-					code = ex.code
-				}
-				if err := p.stopAttached(o, stopNames, "Aborting on container exit..."); err != nil {
-					return 0, err
-				}
-				stopLogs()
-				return p.finalCode(ctx, a, code), nil
+			// The waits answer in no set order: the abort is the first
+			// exit's that meets the rule, not necessarily this one.
+			before, after := p.firstExits(ctx, ex, names, reported, aborts)
+			for _, x := range before {
+				p.say("%s", exited(x))
 			}
+			if a.ExitCodeFrom == "" {
+				code = before[len(before)-1].code
+			}
+			lines := []string{"Aborting on container exit..."}
+			for _, x := range after {
+				lines = append(lines, exited(x))
+			}
+			if err := p.stopAttached(o, stopNames, lines...); err != nil {
+				return 0, err
+			}
+			stopLogs()
+			return p.finalCode(ctx, a, code), nil
 		}
 	}
 	// All exited: let the last lines through, then stop following.
@@ -205,6 +227,96 @@ func (p *Project) Attach(ctx context.Context, o AttachOptions) (int, error) {
 		}
 	}
 	return p.finalCode(ctx, a, code), nil
+}
+
+// firstExits puts ex, an exit that aborts the run, in the order the
+// attached containers (watched) really exited. Each container's wait
+// answers on its own, and on a loaded host one is set up or answered late,
+// so ex may not be the first; docker compose goes by its event stream,
+// that is by the exits' times. One observation of the project gives the
+// exit time of every watched container not yet reported that has exited
+// for good (its restart policy is not about to start it again, as the
+// planner's stop plan reads it). It returns those exits, oldest first, up
+// to the first that aborts (which decides the code), and the rest after
+// it. Podman lists exit times in whole seconds: exits within one second
+// are ordered by inspect's exact times, and failing those, ex first, then
+// by name. Where the observation cannot place ex, ex alone aborts, in the
+// order the waits answered.
+func (p *Project) firstExits(ctx context.Context, ex containerExit, watched []string, reported map[string]bool, aborts func(containerExit) bool) (before, after []containerExit) {
+	o, err := p.Engine.Observe(ctx, p.Name, nil)
+	if err != nil {
+		return []containerExit{ex}, nil
+	}
+	var all []containerExit
+	placed := false
+	for _, ct := range o.Containers {
+		if !contains(watched, ct.Name) || reported[ct.Name] || ct.FinishedAt.IsZero() || (ct.State != "exited" && ct.State != "stopped") {
+			continue
+		}
+		svc := ct.Labels[planner.LabelService]
+		if ct.Name == ex.name {
+			ex.at, placed = ct.FinishedAt, true
+			all = append(all, ex)
+			continue
+		}
+		if sv := p.Stack.Services[svc]; sv != nil && sv.Restart.RestartsAfter(ct.ExitCode) {
+			continue // caught between two runs: it has not ended
+		}
+		all = append(all, containerExit{name: ct.Name, service: svc, code: ct.ExitCode, at: ct.FinishedAt})
+	}
+	if !placed {
+		return []containerExit{ex}, nil
+	}
+	p.exactExitTimes(ctx, all)
+	slices.SortStableFunc(all, func(x, y containerExit) int {
+		if c := x.at.Compare(y.at); c != 0 {
+			return c
+		}
+		if (x.name == ex.name) != (y.name == ex.name) {
+			if x.name == ex.name {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(x.name, y.name)
+	})
+	for i, x := range all {
+		if aborts(x) {
+			return all[:i+1], all[i+1:]
+		}
+	}
+	return []containerExit{ex}, nil // not reached: ex aborts
+}
+
+// exactExitTimes replaces the whole-second exit times that several exits
+// share with inspect's exact ones, where inspect answers for all of them.
+func (p *Project) exactExitTimes(ctx context.Context, exits []containerExit) {
+	bySecond := map[int64][]int{}
+	for i, x := range exits {
+		bySecond[x.at.Unix()] = append(bySecond[x.at.Unix()], i)
+	}
+	for _, group := range bySecond {
+		if len(group) < 2 {
+			continue
+		}
+		exact := make([]time.Time, len(group))
+		for k, i := range group {
+			raw, err := p.Engine.InspectContainer(ctx, exits[i].name)
+			var data struct {
+				State struct{ FinishedAt time.Time }
+			}
+			if err != nil || json.Unmarshal(raw, &data) != nil || data.State.FinishedAt.Unix() != exits[i].at.Unix() {
+				exact = nil // it exited again meanwhile, or is gone
+				break
+			}
+			exact[k] = data.State.FinishedAt
+		}
+		for k, i := range group {
+			if exact != nil {
+				exits[i].at = exact[k]
+			}
+		}
+	}
 }
 
 // finalCode is up's exit code once the attached containers are down: the
@@ -238,13 +350,15 @@ func completionAwaited(s *stack.Stack) map[string]bool {
 }
 
 // stopAttached stops the attached services in reverse dependency order;
-// a close of Force during the stop kills them instead. Without a reason it
-// is the Ctrl-C path, which ends in ErrInterrupted.
-func (p *Project) stopAttached(o AttachOptions, names []string, reason string) error {
-	if reason == "" {
+// a close of Force during the stop kills them instead. It says why first:
+// the lines given, or without them, the Ctrl-C path's, which ends in
+// ErrInterrupted.
+func (p *Project) stopAttached(o AttachOptions, names []string, why ...string) error {
+	if len(why) == 0 {
 		p.say("Gracefully stopping... (press Ctrl+C again to force)")
-	} else {
-		p.say("%s", reason)
+	}
+	for _, l := range why {
+		p.say("%s", l)
 	}
 	stopCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -269,7 +383,7 @@ func (p *Project) stopAttached(o AttachOptions, names []string, reason string) e
 	if err != nil {
 		return err
 	}
-	if reason == "" {
+	if len(why) == 0 {
 		return ErrInterrupted
 	}
 	return nil

@@ -76,9 +76,11 @@ type fixture struct {
 	t      *testing.T
 	e      *fakeengine.Engine
 	p      *ops.Project
+	clk    *clock
 	exec   planner.ExecOptions
 	status *bytes.Buffer
 	locks  []string
+	dir    string // the stack file's directory
 }
 
 func newFixture(t *testing.T, content string) *fixture {
@@ -98,7 +100,7 @@ func newFixture(t *testing.T, content string) *fixture {
 	e.SetClock(clk.Now)
 	e.AddImages("postgres:16", "shop/migrate:1", "shop/api:1", "nginx")
 	e.ScriptService("migrate", fakeengine.Script{Exits: []int{0}})
-	f := &fixture{t: t, e: e, status: &bytes.Buffer{}, exec: planner.ExecOptions{Now: clk.Now, Sleep: clk.Sleep}}
+	f := &fixture{t: t, e: e, clk: clk, status: &bytes.Buffer{}, exec: planner.ExecOptions{Now: clk.Now, Sleep: clk.Sleep}, dir: dir}
 	f.p = ops.New(s, e)
 	f.p.Status = f.status
 	f.p.Now = clk.Now

@@ -103,7 +103,15 @@ type UpOptions struct {
 // created object is labelled and a later up or down reconciles it); with
 // Rollback the objects this run created are removed.
 func Up(ctx context.Context, b Backend, s *stack.Stack, opts Options, up UpOptions, exec ExecOptions, events Events) (*Plan, error) {
-	before, err := b.Observe(ctx, s.Name, LookupFor(s))
+	look := LookupFor(s)
+	if !up.Rollback && !opts.RemoveOrphans {
+		// Working the pods out from the containers misses pods that hold
+		// none (PodExpectation.FromContainers): --remove-orphans removes
+		// those, and a rollback tells what the run made by what it sees
+		// before and after. Both list the pods.
+		look.Pods = ExpectPods(s, opts.Policy)
+	}
+	before, err := b.Observe(ctx, s.Name, look)
 	if err != nil {
 		return nil, fmt.Errorf("observe project %s: %w", s.Name, err)
 	}

@@ -58,7 +58,7 @@ func ContainerName(s *stack.Stack, svc *stack.Service, index int) string {
 	if svc.ContainerName != "" {
 		return svc.ContainerName
 	}
-	return Name(s.Name, svc.Name+"-"+strconv.Itoa(index))
+	return normalizeName(s.Name + "-" + svc.Name + "-" + strconv.Itoa(index)) // Name, in one concatenation
 }
 
 // Group assigns every enabled service of s to a pod under policy.
@@ -66,29 +66,36 @@ func ContainerName(s *stack.Stack, svc *stack.Service, index int) string {
 // a network namespace, which in Podman means a pod. pid and ipc "service:X"
 // do too: Podman only joins namespaces within a pod.
 func Group(s *stack.Stack, policy Policy) ([]*Pod, error) {
-	return group(s, policy, newIndex(s))
+	pods, _, err := group(s, policy, newIndex(s), nil)
+	return pods, err
 }
 
-// group is Group with s's index.
-func group(s *stack.Stack, policy Policy, ix *index) ([]*Pod, error) {
+// group is Group with s's index. podAt is the position in pods of each
+// service's pod, by the service's position in ix. built, when not nil,
+// is called with each pod once it is made and the positions of its
+// members: Reconcile makes their containers then, while what it reads of
+// the services is still in the processor's cache (on a large stack, a
+// pass of its own over the services cost up to a tenth more).
+func group(s *stack.Stack, policy Policy, ix *index, built func(p *Pod, members []int)) (pods []*Pod, podAt []int, err error) {
 	names := ix.names
-	policy, err := resolvePolicy(s, policy)
+	policy, err = resolvePolicy(s, policy)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	parent := make(map[string]string, len(names))
-	for _, n := range names {
-		parent[n] = n
+	// Union-find over positions: a set's root is its smallest name, which
+	// is its smallest position.
+	parent := make([]int, len(names))
+	for i := range parent {
+		parent[i] = i
 	}
-	var find func(string) string
-	find = func(n string) string {
+	find := func(n int) int {
 		for parent[n] != n {
 			parent[n] = parent[parent[n]]
 			n = parent[n]
 		}
 		return n
 	}
-	union := func(a, b string) {
+	union := func(a, b int) {
 		ra, rb := find(a), find(b)
 		if ra == rb {
 			return
@@ -98,8 +105,7 @@ func group(s *stack.Stack, policy Policy, ix *index) ([]*Pod, error) {
 		}
 		parent[rb] = ra
 	}
-	for _, n := range names {
-		svc := s.Services[n]
+	for i, svc := range ix.svcs {
 		// Podman lets a container of a pod join only namespaces of that
 		// pod's members: pid and ipc service:X share the pod too.
 		owners := svc.NamespaceOwners()
@@ -107,61 +113,102 @@ func group(s *stack.Stack, policy Policy, ix *index) ([]*Pod, error) {
 			owners = append(owners, target)
 		}
 		for _, target := range owners {
-			if _, exists := s.Services[target]; exists {
-				union(n, target)
+			if t := ix.position(target); t >= 0 {
+				union(i, t)
 			}
 		}
 	}
-	byPod := map[string]string{}
-	for _, n := range names {
-		pod := s.Services[n].Pod
+	byPod := map[string]int{}
+	for i, svc := range ix.svcs {
+		pod := svc.Pod
 		if pod == "" {
 			continue
 		}
 		// Kubernetes Pods always stay whole: their containers expect localhost.
 		if policy == PolicyAuto || s.Format == stack.FormatKube {
 			if first, ok := byPod[pod]; ok {
-				union(first, n)
+				union(first, i)
 			} else {
-				byPod[pod] = n
+				byPod[pod] = i
 			}
 			// x-pod naming a service means "share that service's pod".
 			if joinsService(s, pod) {
-				union(n, pod)
+				union(i, ix.position(pod))
 			}
 		}
 	}
 	if policy == PolicyProject {
-		for _, n := range names[1:] {
-			union(names[0], n)
+		for i := 1; i < len(names); i++ {
+			union(0, i)
 		}
 	}
 
-	groups := make(map[string][]string, len(names))
-	for _, n := range names {
-		r := find(n)
-		groups[r] = append(groups[r], n)
+	// Each set's members, in position (so name) order, as pieces of one
+	// array.
+	root := make([]int, len(names))
+	start := make([]int, len(names)+1) // a root's first member, counted first
+	roots := 0
+	for i := range names {
+		root[i] = find(i)
+		start[root[i]+1]++
+		if root[i] == i {
+			roots++
+		}
 	}
-	var pods []*Pod
-	for _, members := range groups {
-		sort.Strings(members)
-		pods = append(pods, buildPod(s, ix, podKey(s, policy, members), members))
+	for i := range names {
+		start[i+1] += start[i]
 	}
-	slices.SortFunc(pods, func(a, b *Pod) int { return strings.Compare(a.Key, b.Key) })
-	return pods, nil
+	memberNames := make([]string, len(names))
+	memberPos := make([]int, len(names))
+	fill := make([]int, len(names))
+	for i, r := range root {
+		memberNames[start[r]+fill[r]] = names[i]
+		memberPos[start[r]+fill[r]] = i
+		fill[r]++
+	}
+	type made struct {
+		pod     *Pod
+		members []int
+	}
+	groups := make([]made, 0, roots)
+	all := make([]Pod, roots) // one allocation for every pod
+	for r := range names {
+		if root[r] != r {
+			continue
+		}
+		lo, hi := start[r], start[r]+fill[r]
+		members := memberNames[lo:hi:hi]
+		p := &all[len(groups)]
+		buildPod(s, ix, p, podKey(s, ix, policy, members, memberPos[lo:hi]), members, memberPos[lo:hi])
+		if built != nil {
+			built(p, memberPos[lo:hi])
+		}
+		groups = append(groups, made{p, memberPos[lo:hi]})
+	}
+	slices.SortFunc(groups, func(a, b made) int { return strings.Compare(a.pod.Key, b.pod.Key) })
+	pods = make([]*Pod, len(groups))
+	podAt = root // the roots are read no more
+	for k, g := range groups {
+		pods[k] = g.pod
+		for _, i := range g.members {
+			podAt[i] = k
+		}
+	}
+	return pods, podAt, nil
 }
 
 // podKey names a group: the project pod, the x-pod/kube pod name, the
 // service the others share a namespace with, or the single service.
-func podKey(s *stack.Stack, policy Policy, members []string) string {
+// members are the names of its services, sorted, at positions pos.
+func podKey(s *stack.Stack, ix *index, policy Policy, members []string, pos []int) string {
 	if policy == PolicyProject {
 		return projectPodKey
 	}
 	if policy == PolicyAuto || s.Format == stack.FormatKube {
 		// A pod name wins over a service that others joined by naming it.
 		joined := ""
-		for _, m := range members {
-			p := s.Services[m].Pod
+		for _, i := range pos {
+			p := ix.svcs[i].Pod
 			switch {
 			case p == "":
 			case !joinsService(s, p):
@@ -174,9 +221,9 @@ func podKey(s *stack.Stack, policy Policy, members []string) string {
 			return joined
 		}
 	}
-	for _, m := range members {
-		if !strings.HasPrefix(s.Services[m].NetworkMode, "service:") {
-			return m
+	for k, i := range pos {
+		if !strings.HasPrefix(ix.svcs[i].NetworkMode, "service:") {
+			return members[k]
 		}
 	}
 	return members[0]
@@ -190,11 +237,13 @@ func joinsService(s *stack.Stack, pod string) bool {
 	return ok && s.Format != stack.FormatKube
 }
 
-func buildPod(s *stack.Stack, ix *index, key string, members []string) *Pod {
-	p := &Pod{Key: key, Name: Name(s.Name, key), Services: members, Networks: map[string][]string{}}
+// buildPod makes p the pod key of the services members, sorted, at
+// positions pos.
+func buildPod(s *stack.Stack, ix *index, p *Pod, key string, members []string, pos []int) {
+	*p = Pod{Key: key, Name: Name(s.Name, key), Services: members, Networks: map[string][]string{}}
 	hostname, mixed := "", false // the members' hostname, if they set one and only one
-	for _, m := range members {
-		svc := s.Services[m]
+	for _, i := range pos {
+		svc := ix.svcs[i]
 		p.Ports = append(p.Ports, svc.Ports...)
 		switch h := svc.Hostname; {
 		case h == "":
@@ -221,8 +270,8 @@ func buildPod(s *stack.Stack, ix *index, key string, members []string) *Pod {
 			p.AddHosts = append(p.AddHosts, m+":127.0.0.1")
 		}
 	}
-	for _, m := range members {
-		svc := s.Services[m]
+	for _, i := range pos {
+		svc := ix.svcs[i]
 		p.AddHosts = append(p.AddHosts, svc.ExtraHosts...)
 		p.DNS = append(p.DNS, svc.DNS...)
 		p.DNSSearch = append(p.DNSSearch, svc.DNSSearch...)
@@ -238,14 +287,14 @@ func buildPod(s *stack.Stack, ix *index, key string, members []string) *Pod {
 		if key != projectPodKey {
 			common = append(common, key)
 		}
-		for _, m := range members {
-			svc := s.Services[m]
-			keys := ix.networksOf(svc)
-			if len(keys) == 0 && !strings.HasPrefix(svc.NetworkMode, "service:") {
-				keys = []string{"default"}
+		for _, i := range pos {
+			svc := ix.svcs[i]
+			nets := ix.info[i].networks
+			if len(nets) == 0 && !strings.HasPrefix(svc.NetworkMode, "service:") {
+				nets = defaultNetworks
 			}
-			for _, k := range keys {
-				n := s.Networks[k]
+			for _, sn := range nets {
+				n := s.Networks[sn.key]
 				if n == nil {
 					continue
 				}
@@ -253,12 +302,11 @@ func buildPod(s *stack.Stack, ix *index, key string, members []string) *Pod {
 				if aliases == nil {
 					aliases = common
 				}
-				sn := svc.Networks[k]
-				if sn != nil {
+				if sn.ServiceNetwork != nil && len(sn.Aliases) > 0 {
 					aliases = append(append([]string(nil), aliases...), sn.Aliases...)
 				}
 				p.Networks[n.Name] = uniqueSorted(aliases)
-				if sn != nil && (sn.IPv4Address != "" || sn.IPv6Address != "" || sn.MACAddress != "" || sn.InterfaceName != "") {
+				if sn.ServiceNetwork != nil && (sn.IPv4Address != "" || sn.IPv6Address != "" || sn.MACAddress != "" || sn.InterfaceName != "") {
 					if p.Addresses == nil {
 						p.Addresses = map[string]Address{}
 					}
@@ -269,8 +317,10 @@ func buildPod(s *stack.Stack, ix *index, key string, members []string) *Pod {
 	}
 	p.Hash = podHash(p)
 	p.Labels = Labels(s.Name, s.Environment, LabelPod, key, LabelConfigHash, p.Hash)
-	return p
 }
+
+// defaultNetworks are the networks of a service that names none.
+var defaultNetworks = []serviceNetwork{{key: "default"}}
 
 func uniqueSorted(in []string) []string {
 	sort.Strings(in)
@@ -315,34 +365,51 @@ func (p *Plan) PodOf(service string) *Pod {
 // Containers lists the desired containers of every enabled service, in
 // service then replica order, with their labels and hashes.
 func Containers(s *stack.Stack, pods []*Pod) []*Container {
-	return containers(s, newIndex(s), podOf(pods))
+	ix := newIndex(s)
+	byService := podOf(pods)
+	cs := newContainerSet(s, ix)
+	for i, name := range ix.names {
+		cs.add(i, byService[name])
+	}
+	return cs.out
 }
 
-// containers is Containers with s's index and each service's pod.
-func containers(s *stack.Stack, ix *index, byService map[string]*Pod) []*Container {
-	n := 0
-	for _, svc := range s.Services {
-		n += svc.Replicas
+// containerSet makes the desired containers of s's services, one service
+// at a time, in any order.
+type containerSet struct {
+	s  *stack.Stack
+	ix *index
+	// out are the containers in service then replica order, those of the
+	// service at position i at out[first[i]:first[i+1]].
+	out   []*Container
+	first []int
+	all   []Container // one allocation for every container
+}
+
+func newContainerSet(s *stack.Stack, ix *index) *containerSet {
+	cs := &containerSet{s: s, ix: ix, first: make([]int, len(ix.names)+1)}
+	for i, svc := range ix.svcs {
+		cs.first[i+1] = cs.first[i] + max(svc.Replicas, 0)
 	}
-	out := make([]*Container, 0, n)
-	for _, name := range ix.names {
-		svc := s.Services[name]
-		pod := byService[name]
-		hash := containerHashKeys(s, svc, pod, ix.networksOf(svc)) // replicas share their service's configuration
-		for i := 1; i <= svc.Replicas; i++ {
-			c := &Container{Name: ContainerName(s, svc, i), Service: name, Index: i, Spec: svc}
-			if pod != nil {
-				c.Pod = pod.Name
-			}
-			c.Hash = hash
-			podKey := ""
-			if pod != nil {
-				podKey = pod.Key
-			}
-			c.Labels = Labels(s.Name, s.Environment, LabelService, name, LabelComposeService, name,
-				LabelNumber, strconv.Itoa(i), LabelConfigHash, c.Hash, LabelPod, podKey)
-			out = append(out, c)
-		}
+	n := cs.first[len(ix.names)]
+	cs.out, cs.all = make([]*Container, n), make([]Container, n)
+	return cs
+}
+
+// add makes the containers of the service at position i, in pod.
+func (cs *containerSet) add(i int, pod *Pod) {
+	s, svc, name := cs.s, cs.ix.svcs[i], cs.ix.names[i]
+	hash := containerHashOf(s, svc, pod, cs.ix.info[i].networks) // replicas share their service's configuration
+	podName, podKey := "", ""
+	if pod != nil {
+		podName, podKey = pod.Name, pod.Key
 	}
-	return out
+	for r := 1; r <= svc.Replicas; r++ {
+		j := cs.first[i] + r - 1
+		c := &cs.all[j]
+		*c = Container{Name: ContainerName(s, svc, r), Service: name, Index: r, Spec: svc, Pod: podName, Hash: hash}
+		c.Labels = Labels(s.Name, s.Environment, LabelService, name, LabelComposeService, name,
+			LabelNumber, strconv.Itoa(r), LabelConfigHash, c.Hash, LabelPod, podKey)
+		cs.out[j] = c
+	}
 }

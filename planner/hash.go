@@ -22,12 +22,12 @@ import (
 // Those bytes are written without reflection (hashjson.go);
 // referenceContainerHash in the tests is the definition they must match.
 func containerHash(s *stack.Stack, svc *stack.Service, pod *Pod) string {
-	return containerHashKeys(s, svc, pod, sortedKeys(svc.Networks))
+	networks, _ := networksInto(nil, svc)
+	return containerHashOf(s, svc, pod, networks)
 }
 
-// containerHashKeys is containerHash given the keys of svc's networks,
-// sorted.
-func containerHashKeys(s *stack.Stack, svc *stack.Service, pod *Pod, networks []string) string {
+// containerHashOf is containerHash given svc's networks, sorted by key.
+func containerHashOf(s *stack.Stack, svc *stack.Service, pod *Pod, networks []serviceNetwork) string {
 	buf := hashBuffers.Get().(*[]byte)
 	b := append((*buf)[:0], `{"service":`...)
 	b = appendHashedService(b, svc, networks)

@@ -230,8 +230,8 @@ func (o *jsonObject) close() []byte { return append(o.b, '}') }
 // stack.Service's MarshalJSON of the service with the fields the hash
 // clears (replicas, deploy mode, profiles, depends_on, pull policy,
 // develop, the build's no_cache and pull) cleared.
-// networks are the keys of svc.Networks, sorted.
-func appendHashedService(b []byte, svc *stack.Service, networks []string) []byte {
+// networks are svc.Networks, sorted by key.
+func appendHashedService(b []byte, svc *stack.Service, networks []serviceNetwork) []byte {
 	o := openObject(b)
 	o.str("name", svc.Name)
 	o.strOmit("image", svc.Image)
@@ -266,13 +266,13 @@ func appendHashedService(b []byte, svc *stack.Service, networks []string) []byte
 	if len(svc.Networks) > 0 {
 		o.key("networks")
 		o.b = append(o.b, '{')
-		for i, k := range networks {
+		for i, n := range networks {
 			if i > 0 {
 				o.b = append(o.b, ',')
 			}
-			o.b = appendJSONString(o.b, k)
+			o.b = appendJSONString(o.b, n.key)
 			o.b = append(o.b, ':')
-			o.b = appendServiceNetwork(o.b, svc.Networks[k])
+			o.b = appendServiceNetwork(o.b, n.ServiceNetwork)
 		}
 		o.b = append(o.b, '}')
 	}

@@ -57,16 +57,16 @@ func observeHost(ctx context.Context, b Backend, s *stack.Stack, observed *Obser
 
 // checkHost reports what the selected services ask of the host that it
 // refuses, all at once, before anything is created.
-func checkHost(s *stack.Stack, names []string, selected map[string]bool, h Host) error {
+func checkHost(s *stack.Stack, ix *index, selected []bool, h Host) error {
 	if h.UnprivilegedPortStart == 0 {
 		return nil
 	}
 	v := &validator{s: s}
-	for _, name := range names {
-		if !selected[name] {
+	for i, name := range ix.names {
+		if !selected[i] {
 			continue
 		}
-		for _, pt := range s.Services[name].Ports {
+		for _, pt := range ix.svcs[i].Ports {
 			if pt.Published == 0 || int(pt.Published) >= h.UnprivilegedPortStart {
 				continue
 			}

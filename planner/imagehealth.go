@@ -13,20 +13,23 @@ import (
 // waiting for it to be healthy is refused now rather than failing half-way
 // through up. An image still to be pulled or built is settled when the
 // container is created.
-func imageHealth(s *stack.Stack, names []string, observed *ObservedState) (notes []string, noHealth map[string]bool, err error) {
+func imageHealth(s *stack.Stack, ix *index, observed *ObservedState) (notes []string, noHealth map[string]bool, err error) {
 	var problems stack.Problems
 	noHealth = map[string]bool{}
-	for _, name := range names {
-		svc := s.Services[name]
+	for i, name := range ix.names {
+		svc := ix.svcs[i]
+		if !svc.Health.InheritsTest() {
+			continue
+		}
 		ref := ImageRef(s, svc)
-		if !svc.Health.InheritsTest() || !slices.Contains(observed.Images, ref) || len(observed.ImageHealth[ref]) > 0 {
+		if !slices.Contains(observed.Images, ref) || len(observed.ImageHealth[ref]) > 0 {
 			continue
 		}
 		waiting := false
-		for _, other := range names {
-			if d, ok := s.Services[other].DependsOn[name]; ok && d.Condition == stack.ConditionHealthy {
+		for k, other := range ix.names {
+			if d, ok := ix.svcs[k].DependsOn[name]; ok && d.Condition == stack.ConditionHealthy {
 				waiting = true
-				problems = append(problems, stack.Problem{Position: s.Services[other].Source, Service: other,
+				problems = append(problems, stack.Problem{Position: ix.svcs[k].Source, Service: other,
 					Message: fmt.Sprintf("waits for %q to be healthy, but its healthcheck keeps the image's test and image %s has none", name, ref),
 					Fix:     fmt.Sprintf("give %q's healthcheck a test, or wait for service_started", name)})
 			}

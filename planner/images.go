@@ -31,9 +31,9 @@ type imageBuild struct {
 // is used as it is, as docker compose does.
 func (r *reconciler) buildPhase() {
 	s, opts := r.s, r.opts
-	for _, name := range s.ServiceNames() {
-		svc := s.Services[name]
-		if svc.Build == nil || !(r.selected[name] || opts.OneOff == name) {
+	for i, name := range r.ix.names {
+		svc := r.ix.svcs[i]
+		if svc.Build == nil || !(r.selected[i] || opts.OneOff == name) {
 			continue
 		}
 		ref := ImageRef(s, svc)
@@ -69,7 +69,7 @@ func (r *reconciler) buildPhase() {
 		}
 		r.builds[ref] = ib
 		if ib.known && ib.digest != "" {
-			for _, c := range r.ofService[name] {
+			for _, c := range r.plan.Containers[r.first[i]:r.first[i+1]] {
 				c.Labels[LabelBuildDigest] = ib.digest
 			}
 		}
@@ -82,7 +82,7 @@ func (r *reconciler) buildPhase() {
 // (the plan may rebuild the image); for any service, an image ID other
 // than the one its image's name points to now does (it was rebuilt or
 // pulled since), as docker compose decides.
-func (r *reconciler) staleImage(c *Container, ex ObservedContainer) string {
+func (r *reconciler) staleImage(c *Container, ex *ObservedContainer) string {
 	ref := ImageRef(r.s, c.Spec)
 	if ib := r.builds[ref]; ib != nil && ib.known && ex.Labels[LabelBuildDigest] != ib.digest {
 		if ib.build {

@@ -2,115 +2,126 @@ package planner
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/podstack/podstack/stack"
 )
 
 // index is what planning asks of a stack many times over, worked out once
-// per Reconcile: the enabled services' names in order, and the keys of
-// each one's depends_on and networks in order. Sorting the names of 1000
-// services, and the keys of each service's small maps, in every phase was
-// a fifth of planning a large stack.
+// per Reconcile: the enabled services in name order, each known by its
+// position in that order, and each one's depends_on and networks keys in
+// order, its dependencies resolved to positions. Planning keeps what it
+// learns of services, containers and pods in slices by position rather
+// than in maps by name: looking names up in a dozen maps, and sorting the
+// names of 1000 services and the keys of their small maps in every phase,
+// were most of planning a large stack.
 type index struct {
 	names []string
-	of    map[*stack.Service]*serviceIndex // by pointer: hashing names cost more
+	svcs  []*stack.Service // by position
+	info  []serviceIndex   // by position
+	// static says some service asks for a fixed address on a network.
+	static bool
 }
 
 // serviceIndex is what index knows of one service.
 type serviceIndex struct {
-	deps     []string // depends_on's keys, sorted
-	networks []string // networks' keys, sorted
-	static   bool     // asks for a fixed address on a network
+	deps     []dependency     // depends_on, by name
+	networks []serviceNetwork // networks, by key
+	static   bool             // asks for a fixed address on a network
+}
+
+// serviceNetwork is one entry of a service's networks.
+type serviceNetwork struct {
+	key string
+	*stack.ServiceNetwork
+}
+
+// dependency is one depends_on entry: the name, its position (-1 for a
+// name that is not an enabled service) and how the dependent waits.
+type dependency struct {
+	name string
+	pos  int
+	stack.Dependency
 }
 
 func newIndex(s *stack.Stack) *index {
-	ix := &index{names: s.ServiceNames(), of: make(map[*stack.Service]*serviceIndex, len(s.Services))}
-	n := 0
-	for _, svc := range s.Services {
-		n += len(svc.DependsOn) + len(svc.Networks)
-	}
-	all := make([]string, 0, n) // one array for every service's keys
-	infos := make([]serviceIndex, len(ix.names))
-	for i, name := range ix.names {
+	names := s.ServiceNames()
+	ix := &index{names: names, svcs: make([]*stack.Service, len(names)), info: make([]serviceIndex, len(names))}
+	nDeps, nNets := 0, 0
+	for i, name := range names {
 		svc := s.Services[name]
-		info := &infos[i]
-		info.deps, all = sortedKeysInto(all, svc.DependsOn)
-		info.networks, all = sortedKeysInto(all, svc.Networks)
-		for _, k := range info.networks {
-			if fixedAddress(svc.Networks[k]) {
-				info.static = true
+		ix.svcs[i] = svc
+		nDeps += len(svc.DependsOn)
+		nNets += len(svc.Networks)
+	}
+	deps := make([]dependency, 0, nDeps) // one array for every service's entries
+	nets := make([]serviceNetwork, 0, nNets)
+	for i, svc := range ix.svcs {
+		info := &ix.info[i]
+		if len(svc.DependsOn) > 0 {
+			start := len(deps)
+			for name, d := range svc.DependsOn {
+				deps = append(deps, dependency{name: name, pos: ix.position(name), Dependency: d})
+			}
+			info.deps = deps[start:len(deps):len(deps)]
+			sortDependencies(info.deps)
+		}
+		info.networks, nets = networksInto(nets, svc)
+		for _, n := range info.networks {
+			if fixedAddress(n.ServiceNetwork) {
+				info.static, ix.static = true, true
 			}
 		}
-		ix.of[svc] = info
 	}
 	return ix
 }
 
-// sortedKeysInto appends m's keys to all and returns them, sorted, as a
-// slice of their own (nil for none), and all.
-func sortedKeysInto[V any](all []string, m map[string]V) (keys, _ []string) {
-	if len(m) == 0 {
+// position is the position of the enabled service name, or -1.
+func (ix *index) position(name string) int {
+	if i, ok := slices.BinarySearch(ix.names, name); ok {
+		return i
+	}
+	return -1
+}
+
+// sortDependencies sorts by name the one- and two-entry lists most are
+// without calling into the general sort.
+func sortDependencies(d []dependency) {
+	switch len(d) {
+	case 0, 1:
+	case 2:
+		if d[1].name < d[0].name {
+			d[0], d[1] = d[1], d[0]
+		}
+	default:
+		slices.SortFunc(d, func(a, b dependency) int { return strings.Compare(a.name, b.name) })
+	}
+}
+
+// networksInto appends svc's networks to all and returns them, sorted by
+// key, as a slice of their own (nil for none), and all.
+func networksInto(all []serviceNetwork, svc *stack.Service) (nets, _ []serviceNetwork) {
+	if len(svc.Networks) == 0 {
 		return nil, all
 	}
 	start := len(all)
-	for k := range m {
-		all = append(all, k)
+	for k, n := range svc.Networks {
+		all = append(all, serviceNetwork{k, n})
 	}
-	keys = all[start:len(all):len(all)]
-	sortStrings(keys)
-	return keys, all
-}
-
-// depsOf are the names svc depends on, sorted.
-func (ix *index) depsOf(svc *stack.Service) []string {
-	if len(svc.DependsOn) == 0 {
-		return nil
-	}
-	if info := ix.of[svc]; info != nil {
-		return info.deps
-	}
-	return sortedKeys(svc.DependsOn) // not a service of the indexed stack
-}
-
-// networksOf are the keys of svc's networks, sorted.
-func (ix *index) networksOf(svc *stack.Service) []string {
-	if len(svc.Networks) == 0 {
-		return nil
-	}
-	if info := ix.of[svc]; info != nil {
-		return info.networks
-	}
-	return sortedKeys(svc.Networks)
-}
-
-// hasStaticAddress says whether svc asks for a fixed address on a network.
-func (ix *index) hasStaticAddress(svc *stack.Service) bool {
-	if info := ix.of[svc]; info != nil {
-		return info.static
-	}
-	for _, sn := range svc.Networks {
-		if fixedAddress(sn) {
-			return true
+	nets = all[start:len(all):len(all)]
+	switch len(nets) {
+	case 1:
+	case 2:
+		if nets[1].key < nets[0].key {
+			nets[0], nets[1] = nets[1], nets[0]
 		}
+	default:
+		slices.SortFunc(nets, func(a, b serviceNetwork) int { return strings.Compare(a.key, b.key) })
 	}
-	return false
+	return nets, all
 }
 
 // fixedAddress says whether a service asks for a fixed address on sn.
 func fixedAddress(sn *stack.ServiceNetwork) bool {
 	return sn != nil && (sn.IPv4Address != "" || sn.IPv6Address != "" || sn.MACAddress != "")
-}
-
-// sortStrings sorts the one- and two-element slices most are without
-// calling into the general sort.
-func sortStrings(s []string) {
-	switch len(s) {
-	case 0, 1:
-	case 2:
-		if s[1] < s[0] {
-			s[0], s[1] = s[1], s[0]
-		}
-	default:
-		slices.Sort(s)
-	}
 }

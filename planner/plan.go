@@ -29,7 +29,13 @@ type builder struct {
 // the copy.
 func (b *builder) add(st *Step, deps ...*Step) *Step {
 	if len(b.steps) == 0 {
-		b.steps = make([]Step, min(len(b.plan.Steps)+16, 512))
+		// As many as plan.Steps has room for, when it was sized for
+		// what is to come, else a growing number.
+		n := cap(b.plan.Steps) - len(b.plan.Steps)
+		if n < 16 {
+			n = len(b.plan.Steps) + 16
+		}
+		b.steps = make([]Step, min(n, 512))
 	}
 	out := &b.steps[0]
 	b.steps = b.steps[1:]
@@ -115,26 +121,6 @@ func StopTimeout(svc *stack.Service, override time.Duration) time.Duration {
 		return *svc.StopGracePeriod
 	}
 	return DefaultStopTimeout
-}
-
-// awaitedForCompletion reports whether some service waits for name with
-// service_completed_successfully: an exited one-shot is then done, not down.
-func awaitedForCompletion(s *stack.Stack, name string) bool {
-	for _, svc := range s.Services {
-		if d, ok := svc.DependsOn[name]; ok && d.Condition == stack.ConditionCompleted {
-			return true
-		}
-	}
-	return false
-}
-
-func anySelected(p *Pod, selected map[string]bool) bool {
-	for _, svc := range p.Services {
-		if selected[svc] {
-			return true
-		}
-	}
-	return false
 }
 
 // scaled returns s with the replica counts of scale, leaving s as it was.
@@ -227,54 +213,28 @@ func selectServices(s *stack.Stack, names []string, noDeps bool) (map[string]boo
 	return out, problems.Err()
 }
 
-// topoOrder lists the selected services so that dependencies come first,
-// ties broken by name (deterministic).
-func topoOrder(s *stack.Stack, ix *index, selected map[string]bool) []string {
-	order := make([]string, 0, len(selected))
-	done := make(map[string]bool, len(selected))
-	var visit func(n string)
-	visit = func(n string) {
+// topoOrder lists the positions of the selected services so that
+// dependencies come first, ties broken by name (deterministic).
+func topoOrder(ix *index, selected []bool) []int {
+	order := make([]int, 0, len(ix.names))
+	done := make([]bool, len(ix.names))
+	var visit func(n int)
+	visit = func(n int) {
 		if done[n] {
 			return
 		}
 		done[n] = true
-		for _, dep := range ix.depsOf(s.Services[n]) {
-			if _, ok := s.Services[dep]; ok && selected[dep] {
-				visit(dep)
+		for _, d := range ix.info[n].deps {
+			if d.pos >= 0 && selected[d.pos] {
+				visit(d.pos)
 			}
 		}
 		order = append(order, n)
 	}
-	for _, n := range ix.names {
+	for n := range ix.names {
 		if selected[n] {
 			visit(n)
 		}
 	}
 	return order
-}
-
-// networkUsed reports whether a pod or container joining the network is
-// (re)created.
-func networkUsed(pods []*Pod, name string, created map[string]bool) bool {
-	for _, p := range pods {
-		if _, ok := p.Networks[name]; ok && created[p.Name] {
-			return true
-		}
-	}
-	return false
-}
-
-// volumeUsed reports whether a container mounting the volume is (re)created.
-func volumeUsed(s *stack.Stack, key string, decisions map[string]*decision) bool {
-	for _, d := range decisions {
-		if !d.create {
-			continue
-		}
-		for _, m := range d.c.Spec.Mounts {
-			if m.Type == stack.MountVolume && m.Source == key {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -41,7 +41,9 @@ func Reconcile(desired *stack.Stack, observed *ObservedState, opts Options) (*Pl
 }
 
 // reconciler holds one Reconcile call's inputs, what it decided, and the
-// steps later phases depend on.
+// steps later phases depend on. Services, containers and pods are known
+// by position (see index): services in ix, containers in plan.Containers,
+// pods in pods.
 type reconciler struct {
 	s        *stack.Stack
 	ix       *index
@@ -51,40 +53,70 @@ type reconciler struct {
 	b        *builder
 
 	pods      []*Pod
-	byService map[string]*Pod              // service -> its pod
-	ofService map[string][]*Container      // service -> its desired containers
-	selected  map[string]bool              // services the plan acts on
-	order     []string                     // selected services, dependencies first
-	obsC      map[string]ObservedContainer // the project's containers, by name
+	podStates []podState       // by position in pods
+	podAt     []int            // service position -> position in pods
+	first     []int            // the containers of service i are plan.Containers[first[i]:first[i+1]]
+	cs        []containerState // by position in plan.Containers
+	selected  []bool           // services the plan acts on
+	creates   []bool           // services with a container to (re)create, and the one-off's
+	order     []int            // selected services, dependencies first
+
+	projectCs []*ObservedContainer         // the project's containers, as observed
+	obsC      map[string]int               // name -> position in projectCs
+	matched   []bool                       // projectCs a desired container has the name of
+	obsP      map[string]int               // the project's pods: name -> position in observed.Pods
 	storage   map[string]ObservedContainer // storage-only leftovers, by name
-	projectCs []ObservedContainer          // the same, in name order
-	obsP      map[string]ObservedPod
-	volumes   map[string]ObservedVolume  // every observed volume, by name
-	networks  map[string]ObservedNetwork // every observed network, by name
+	volumes   map[string]ObservedVolume    // every observed volume, by name
+	networks  map[string]ObservedNetwork   // every observed network, by name
 	images    map[string]bool
 	builds    map[string]*imageBuild // image ref -> what the plan does with a built image
 	noHealth  map[string]bool        // services whose image has no test to keep (imageHealth)
+	awaited   []bool                 // services a service_completed_successfully waits for, once asked
 
-	decisions   map[string]*decision // container name -> what happens to it
-	podRecreate map[string]bool
-	podCause    map[string]string // why a pod is recreated, where not its configuration
-	creates     map[string]bool   // services with a container to (re)create, and the one-off's
-	podCreated  map[string]bool
-	oneOffNets  map[string]bool
-	oneOffVols  map[string]bool
+	oneOffNets map[string]bool
+	oneOffVols map[string]bool
 
 	imageStep   map[string]*Step // image ref -> pull/build step
-	netStep     map[string]*Step // network name -> create step
+	netSteps    []namedStep      // network name and create step, in plan order
 	volStep     map[string]*Step // volume key -> create step
 	secretStep  map[string]*Step // secret name -> create step
 	dirStep     map[string]*Step // bind source -> create step
 	orphanSteps []*Step
-	podStep     map[string]*Step // pod name -> create step
-	createStep  map[string]*Step // container name -> create step
-	startStep   map[string]*Step // container name -> start step
-	removeStep  map[string]*Step // container name -> remove step
-	waits       map[waitKey]*Step
+	removeStep  map[string]*Step  // container name -> remove step
+	waits       map[waitKey]*Step // waits for a condition without a slot in containerState
+	deps        []*Step           // scratch for the dependencies of a step being added
 }
+
+// podState is what Reconcile knows and decides of one desired pod.
+type podState struct {
+	observed *ObservedPod // nil when none of its name is there
+	selected bool         // a member service is selected
+	recreate bool
+	cause    string // why it is recreated, where not its configuration
+	created  bool   // a container of it is (re)created
+	step     *Step  // its create step
+	done     bool   // its steps are added
+}
+
+// containerState is what Reconcile knows and decides of one desired
+// container.
+type containerState struct {
+	svc        int // its service's position
+	obs        int // its namesake's position in projectCs; -1 for none
+	decision       // decided for a selected service (c is set)
+	createStep *Step
+	startStep  *Step
+	waits      [3]*Step // the wait for each of conditions
+}
+
+// namedStep is a step and the name of what it makes.
+type namedStep struct {
+	name string
+	step *Step
+}
+
+// conditions are the conditions a container's waits have slots for.
+var conditions = [3]stack.Condition{stack.ConditionStarted, stack.ConditionHealthy, stack.ConditionCompleted}
 
 // waitKey names a wait step: a container and the condition waited for.
 type waitKey struct {
@@ -103,76 +135,106 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 		observed = &ObservedState{}
 	}
 	ix := newIndex(s)
-	pods, err := group(s, opts.Policy, ix)
+	set := newContainerSet(s, ix)
+	pods, podAt, err := group(s, opts.Policy, ix, func(p *Pod, members []int) {
+		for _, i := range members {
+			set.add(i, p)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
-	byService := podOf(pods)
-	if err := validate(s, pods, ix, byService); err != nil {
+	podOf := make([]*Pod, len(podAt))
+	for i, k := range podAt {
+		podOf[i] = pods[k]
+	}
+	containers, first := set.out, set.first
+	if err := validate(s, pods, ix, podOf, containers, first); err != nil {
 		return nil, err
 	}
-	var selected map[string]bool
-	if opts.OneOff != "" {
-		selected, err = oneOffServices(s, opts.OneOff, opts.NoDeps)
+	selected := make([]bool, len(ix.names))
+	if opts.OneOff != "" || len(opts.Services) > 0 {
+		var named map[string]bool
+		if opts.OneOff != "" {
+			named, err = oneOffServices(s, opts.OneOff, opts.NoDeps)
+		} else {
+			named, err = selectServices(s, opts.Services, opts.NoDeps)
+		}
+		if err != nil {
+			return nil, err
+		}
+		for i, name := range ix.names {
+			selected[i] = named[name]
+		}
 	} else {
-		selected, err = selectServices(s, opts.Services, opts.NoDeps)
+		for i := range selected {
+			selected[i] = true
+		}
 	}
+	if err := checkHost(s, ix, selected, observed.Host); err != nil {
+		return nil, err
+	}
+	healthNotes, noHealth, err := imageHealth(s, ix, observed)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkHost(s, ix.names, selected, observed.Host); err != nil {
-		return nil, err
-	}
-	healthNotes, noHealth, err := imageHealth(s, ix.names, observed)
-	if err != nil {
-		return nil, err
-	}
-	containers := containers(s, ix, byService)
-	r := &reconciler{s: s, ix: ix, observed: observed, opts: opts, pods: pods, byService: byService, selected: selected,
-		order: topoOrder(s, ix, selected), ofService: make(map[string][]*Container, len(s.Services)),
-		obsC: make(map[string]ObservedContainer, len(observed.Containers)), storage: map[string]ObservedContainer{},
-		obsP: make(map[string]ObservedPod, len(observed.Pods)), volumes: map[string]ObservedVolume{},
-		networks: map[string]ObservedNetwork{}, images: map[string]bool{}, builds: map[string]*imageBuild{},
-		decisions: make(map[string]*decision, len(containers)), podRecreate: map[string]bool{}, podCause: map[string]string{},
-		creates: make(map[string]bool, len(s.Services)), podCreated: make(map[string]bool, len(pods)),
-		oneOffNets: map[string]bool{}, oneOffVols: map[string]bool{},
-		imageStep: map[string]*Step{}, netStep: map[string]*Step{}, volStep: map[string]*Step{}, secretStep: map[string]*Step{}, dirStep: map[string]*Step{},
-		podStep: make(map[string]*Step, len(pods)), createStep: make(map[string]*Step, len(containers)),
-		startStep: make(map[string]*Step, len(containers)), removeStep: map[string]*Step{},
-		waits: make(map[waitKey]*Step, len(containers))}
-	r.noHealth = noHealth
-	// Room for a create, a start and a wait per container and a create per pod:
-	// what `up` of a fresh stack whose services are health-gated takes.
-	steps := make([]*Step, 0, 3*len(containers)+len(pods))
+	r := &reconciler{s: s, ix: ix, observed: observed, opts: opts, pods: pods, podStates: make([]podState, len(pods)), podAt: podAt,
+		first: first, cs: make([]containerState, len(containers)), selected: selected, creates: make([]bool, len(ix.names)),
+		order: topoOrder(ix, selected), volumes: map[string]ObservedVolume{}, networks: map[string]ObservedNetwork{},
+		images: make(map[string]bool, len(observed.Images)), builds: map[string]*imageBuild{}, noHealth: noHealth,
+		imageStep: map[string]*Step{}, volStep: map[string]*Step{}, secretStep: map[string]*Step{},
+		dirStep: map[string]*Step{}, removeStep: map[string]*Step{}}
+	// The steps before the pods' and containers' (podsAndContainersPhase
+	// makes room for those).
+	steps := make([]*Step, 0, 64)
 	r.plan = &Plan{Stack: s, Project: s.Name, Environment: s.Environment, Pods: pods, Containers: containers, Warnings: healthNotes, Steps: steps}
 	r.b = &builder{plan: r.plan}
-	// A service's replicas are next to each other in containers: each
-	// service's slice is a piece of it (capped, so an append copies).
-	for i := 0; i < len(containers); {
-		j := i + 1
-		for j < len(containers) && containers[j].Service == containers[i].Service {
-			j++
+	for i := range ix.names {
+		if selected[i] {
+			r.podStates[podAt[i]].selected = true
 		}
-		r.ofService[containers[i].Service] = containers[i:j:j]
-		i = j
+		for j := first[i]; j < first[i+1]; j++ {
+			r.cs[j].svc = i
+		}
 	}
 	// Containers and pods count only when labelled with this project;
 	// volumes and networks are kept whoever made them, to tell ours from
 	// foreign ones of the same name.
-	for _, c := range observed.Containers {
+	for k := range observed.Containers {
+		c := &observed.Containers[k]
 		if c.State == StateStorage {
-			r.storage[c.Name] = c
+			if r.storage == nil {
+				r.storage = map[string]ObservedContainer{}
+			}
+			r.storage[c.Name] = *c
 			continue
 		}
 		if c.Labels[LabelProject] != s.Name || c.Labels[LabelOneOff] == "true" {
 			continue
 		}
-		r.obsC[c.Name] = c
 		r.projectCs = append(r.projectCs, c)
 	}
-	for _, p := range observed.Pods {
+	r.obsC = make(map[string]int, len(r.projectCs))
+	for k, c := range r.projectCs {
+		r.obsC[c.Name] = k
+	}
+	r.matched = make([]bool, len(r.projectCs))
+	for j, c := range containers {
+		r.cs[j].obs = -1
+		if k, ok := r.obsC[c.Name]; ok {
+			r.cs[j].obs = k
+			r.matched[k] = true
+		}
+	}
+	r.obsP = make(map[string]int, len(observed.Pods))
+	for k, p := range observed.Pods {
 		if p.Labels[LabelProject] == s.Name {
-			r.obsP[p.Name] = p
+			r.obsP[p.Name] = k
+		}
+	}
+	for k, p := range pods {
+		if o, ok := r.obsP[p.Name]; ok {
+			r.podStates[k].observed = &observed.Pods[o]
 		}
 	}
 	for _, v := range observed.Volumes {
@@ -187,67 +249,82 @@ func newReconciler(desired *stack.Stack, observed *ObservedState, opts Options) 
 	return r, nil
 }
 
-// interrupted are the states an interrupted run (a killed `stack up`, a
-// Podman service that died mid-way) leaves a container in: created but not
-// started, or half-way through a stop or removal that Podman goes on with.
-// Starting one fails ("container with given ID already exists", "runc start
-// failed", "container state improper"), so they are recreated. A "stopped"
-// container is started again as usual: Podman 5 shows that state between
-// an exit and a restart by the restart policy.
-var interrupted = map[string]bool{"created": true, "configured": true, "initialized": true,
-	"stopping": true, "removing": true, "unknown": true}
+// observedOf is the project's container that exists under the name of
+// the desired container at j, or nil.
+func (r *reconciler) observedOf(j int) *ObservedContainer {
+	if k := r.cs[j].obs; k >= 0 {
+		return r.projectCs[k]
+	}
+	return nil
+}
+
+// interrupted says whether state is one an interrupted run (a killed
+// `stack up`, a Podman service that died mid-way) leaves a container in:
+// created but not started, or half-way through a stop or removal that
+// Podman goes on with. Starting one fails ("container with given ID
+// already exists", "runc start failed", "container state improper"), so
+// they are recreated. A "stopped" container is started again as usual:
+// Podman 5 shows that state between an exit and a restart by the restart
+// policy.
+func interrupted(state string) bool {
+	switch state {
+	case "created", "configured", "initialized", "stopping", "removing", "unknown":
+		return true
+	}
+	return false
+}
 
 // decide says, per desired container of the selected services: keep, start,
 // create or recreate.
 func (r *reconciler) decide() {
-	s, opts := r.s, r.opts
-	for _, p := range r.pods {
-		op, ok := r.obsP[p.Name]
-		if !ok || opts.NoRecreate || !anySelected(p, r.selected) {
+	opts := r.opts
+	for k, p := range r.pods {
+		ps := &r.podStates[k]
+		if ps.observed == nil || opts.NoRecreate || !ps.selected {
 			continue
 		}
-		if cause := r.environmentChange(op.Labels); cause != "" {
-			r.podRecreate[p.Name], r.podCause[p.Name] = true, cause
-		} else if op.Labels[LabelConfigHash] != p.Hash {
-			r.podRecreate[p.Name] = true
+		if cause := r.environmentChange(ps.observed.Labels); cause != "" {
+			ps.recreate, ps.cause = true, cause
+		} else if ps.observed.Labels[LabelConfigHash] != p.Hash {
+			ps.recreate = true
 		}
 	}
-	all := make([]decision, len(r.plan.Containers))
-	for i, c := range r.plan.Containers {
-		if !r.selected[c.Service] {
+	for j, c := range r.plan.Containers {
+		st := &r.cs[j]
+		if !r.selected[st.svc] {
 			continue
 		}
-		d := &all[i]
+		d := &st.decision
 		d.c = c
-		r.decisions[c.Name] = d
-		ex, ok := r.obsC[c.Name]
+		ex := r.observedOf(j)
+		ps := &r.podStates[r.podAt[st.svc]]
 		switch {
-		case !ok:
+		case ex == nil:
 			d.create, d.cause = true, "no existing container"
 			if left, inStorage := r.storage[c.Name]; inStorage {
 				d.existing, d.cause = addressOf(left), "left in storage by an interrupted run"
 			}
-		case r.podRecreate[c.Pod]:
-			d.existing, d.create, d.cause = addressOf(ex), true, "pod configuration changed"
-			if cause := r.podCause[c.Pod]; cause != "" {
-				d.cause = cause
+		case ps.recreate:
+			d.existing, d.create, d.cause = ex, true, "pod configuration changed"
+			if ps.cause != "" {
+				d.cause = ps.cause
 			}
 		case r.forced(c.Service):
-			d.existing, d.create, d.cause = addressOf(ex), true, r.forceCause(c.Service)
+			d.existing, d.create, d.cause = ex, true, r.forceCause(c.Service)
 		case r.environmentChange(ex.Labels) != "" && !opts.NoRecreate:
-			d.existing, d.create, d.cause = addressOf(ex), true, r.environmentChange(ex.Labels)
+			d.existing, d.create, d.cause = ex, true, r.environmentChange(ex.Labels)
 		case ex.Labels[LabelConfigHash] != c.Hash && !opts.NoRecreate:
-			d.existing, d.create, d.cause = addressOf(ex), true, "configuration changed"
+			d.existing, d.create, d.cause = ex, true, "configuration changed"
 		case r.staleImage(c, ex) != "" && !opts.NoRecreate:
-			d.existing, d.create, d.cause = addressOf(ex), true, r.staleImage(c, ex)
-		case interrupted[ex.State] && !opts.NoRecreate:
-			d.existing, d.create, d.cause = addressOf(ex), true, "left "+ex.State+" by an interrupted run"
+			d.existing, d.create, d.cause = ex, true, r.staleImage(c, ex)
+		case interrupted(ex.State) && !opts.NoRecreate:
+			d.existing, d.create, d.cause = ex, true, "left "+ex.State+" by an interrupted run"
 		default:
-			d.existing = addressOf(ex)
+			d.existing = ex
 			switch ex.State {
 			case "running", "paused":
 			case "exited", "stopped":
-				if ex.ExitCode == 0 && awaitedForCompletion(s, c.Service) {
+				if ex.ExitCode == 0 && r.awaitedForCompletion(st.svc) {
 					d.cause = "completed"
 				} else {
 					d.start, d.cause = true, "not running"
@@ -264,25 +341,46 @@ func (r *reconciler) decide() {
 		}
 	}
 	r.repairPods()
-	for _, d := range r.decisions {
-		if d.create {
-			r.creates[d.c.Service] = true
-			r.podCreated[d.c.Pod] = true
+	for j := range r.cs {
+		if st := &r.cs[j]; st.c != nil && st.create {
+			r.creates[st.svc] = true
+			r.podStates[r.podAt[st.svc]].created = true
 		}
 	}
-	if svc := s.Services[opts.OneOff]; svc != nil {
-		r.creates[svc.Name] = true // its image and secrets
-		if p := r.byService[svc.Name]; p != nil {
-			for n := range p.Networks {
+	if svc := r.s.Services[opts.OneOff]; svc != nil {
+		if i := r.ix.position(svc.Name); i >= 0 {
+			r.creates[i] = true // its image and secrets
+			r.oneOffNets = map[string]bool{}
+			for n := range r.pods[r.podAt[i]].Networks {
 				r.oneOffNets[n] = true
 			}
 		}
 		for _, m := range svc.Mounts {
 			if m.Type == stack.MountVolume {
+				if r.oneOffVols == nil {
+					r.oneOffVols = map[string]bool{}
+				}
 				r.oneOffVols[m.Source] = true
 			}
 		}
 	}
+}
+
+// awaitedForCompletion reports whether some service waits for the one at
+// position i with service_completed_successfully: an exited one-shot is
+// then done, not down.
+func (r *reconciler) awaitedForCompletion(i int) bool {
+	if r.awaited == nil {
+		r.awaited = make([]bool, len(r.ix.names))
+		for k := range r.ix.names {
+			for _, d := range r.ix.info[k].deps {
+				if d.pos >= 0 && d.Condition == stack.ConditionCompleted {
+					r.awaited[d.pos] = true
+				}
+			}
+		}
+	}
+	return r.awaited[i]
 }
 
 // addressOf is a pointer to a copy of c: taking the address of a loop's
@@ -316,14 +414,14 @@ func (r *reconciler) environmentWarnings() {
 	olds := map[string]bool{}
 	stay := map[string][]string{}
 	switching := false
-	for _, c := range r.plan.Containers {
-		ex, ok := r.obsC[c.Name]
-		if !ok || r.environmentChange(ex.Labels) == "" {
+	for j, c := range r.plan.Containers {
+		ex := r.observedOf(j)
+		if ex == nil || r.environmentChange(ex.Labels) == "" {
 			continue
 		}
 		old := ex.Labels[LabelEnvironment]
 		olds[old] = true
-		if d := r.decisions[c.Name]; d != nil && d.create {
+		if d := &r.cs[j]; d.c != nil && d.create {
 			switching = true
 		} else {
 			stay[old] = append(stay[old], c.Name)
@@ -376,29 +474,34 @@ func (r *reconciler) named(svc string) bool {
 // "internal libpod error". It costs one infra container, and only where
 // nothing of the pod runs.
 func (r *reconciler) repairPods() {
-	for _, p := range r.pods {
-		op, ok := r.obsP[p.Name]
-		if !ok || !p.Infra || r.podRecreate[p.Name] || r.opts.NoRecreate {
+	for k, p := range r.pods {
+		ps := &r.podStates[k]
+		if ps.observed == nil || !p.Infra || ps.recreate || r.opts.NoRecreate {
 			continue
 		}
-		switch op.State {
+		switch ps.observed.State {
 		case "Running", "Degraded", "Paused":
 			continue
 		}
 		all := true
 		for _, svc := range p.Services {
-			if !r.selected[svc] {
+			i := r.ix.position(svc)
+			if i < 0 {
+				all = false // not selected
+				continue
+			}
+			if !r.selected[i] {
 				all = false
 			}
-			for _, c := range r.ofService[svc] {
-				if d := r.decisions[c.Name]; d == nil || !d.create {
+			for j := r.first[i]; j < r.first[i+1]; j++ {
+				if d := &r.cs[j]; d.c == nil || !d.create {
 					all = false
 				}
 			}
 		}
 		if all {
-			r.podRecreate[p.Name] = true
-			r.podCause[p.Name] = "left " + strings.ToLower(op.State) + " by an interrupted run"
+			ps.recreate = true
+			ps.cause = "left " + strings.ToLower(ps.observed.State) + " by an interrupted run"
 		}
 	}
 }
@@ -408,9 +511,9 @@ func (r *reconciler) repairPods() {
 func (r *reconciler) imagePhase() error {
 	s, opts := r.s, r.opts
 	var problems stack.Problems
-	for _, name := range r.ix.names {
-		svc := s.Services[name]
-		if !r.creates[name] && !(opts.Build && svc.Build != nil && r.selected[name]) {
+	for i, name := range r.ix.names {
+		svc := r.ix.svcs[i]
+		if !r.creates[i] && !(opts.Build && svc.Build != nil && r.selected[i]) {
 			continue
 		}
 		ref := ImageRef(s, svc)
@@ -462,7 +565,7 @@ func (r *reconciler) networkPhase() error {
 	s := r.s
 	for _, key := range sortedKeys(s.Networks) {
 		n := s.Networks[key]
-		if n.External || !(networkUsed(r.pods, n.Name, r.podCreated) || r.oneOffNets[n.Name]) {
+		if n.External || !(r.networkUsed(n.Name) || r.oneOffNets[n.Name]) {
 			continue
 		}
 		if ex, exists := r.networks[n.Name]; exists {
@@ -473,9 +576,21 @@ func (r *reconciler) networkPhase() error {
 			}
 			continue
 		}
-		r.netStep[n.Name] = r.b.add(&Step{Kind: StepCreateNetwork, Target: n.Name, Network: n, Cause: "no existing network"})
+		st := r.b.add(&Step{Kind: StepCreateNetwork, Target: n.Name, Network: n, Cause: "no existing network"})
+		r.netSteps = append(r.netSteps, namedStep{n.Name, st})
 	}
 	return nil
+}
+
+// networkUsed reports whether a pod or container joining the network is
+// (re)created.
+func (r *reconciler) networkUsed(name string) bool {
+	for k, p := range r.pods {
+		if _, ok := p.Networks[name]; ok && r.podStates[k].created {
+			return true
+		}
+	}
+	return false
 }
 
 // volumePhase creates the named volumes new containers mount. A volume of
@@ -483,9 +598,25 @@ func (r *reconciler) networkPhase() error {
 // silently: the plan shows it and a warning says how to make that explicit.
 func (r *reconciler) volumePhase() {
 	s := r.s
+	if len(s.Volumes) == 0 {
+		return
+	}
+	// The volumes the containers to (re)create mount.
+	used := map[string]bool{}
+	for j := range r.cs {
+		d := &r.cs[j]
+		if d.c == nil || !d.create {
+			continue
+		}
+		for _, m := range d.c.Spec.Mounts {
+			if m.Type == stack.MountVolume {
+				used[m.Source] = true
+			}
+		}
+	}
 	for _, key := range sortedKeys(s.Volumes) {
 		v := s.Volumes[key]
-		if v.External || !(volumeUsed(s, key, r.decisions) || r.oneOffVols[key]) {
+		if v.External || !(used[key] || r.oneOffVols[key]) {
 			continue
 		}
 		if ex, exists := r.volumes[v.Name]; exists {
@@ -512,11 +643,11 @@ func (r *reconciler) directoryPhase() {
 	if len(missing) == 0 {
 		return
 	}
-	for _, name := range r.ix.names {
-		if !r.creates[name] {
+	for i, name := range r.ix.names {
+		if !r.creates[i] {
 			continue
 		}
-		for _, m := range r.s.Services[name].Mounts {
+		for _, m := range r.ix.svcs[i].Mounts {
 			if m.Type == stack.MountBind && missing[m.Source] && r.dirStep[m.Source] == nil {
 				r.dirStep[m.Source] = r.b.add(&Step{Kind: StepCreateDirectory, Target: m.Source, Service: name, Cause: "bind-mount source missing"})
 			}
@@ -528,41 +659,48 @@ func (r *reconciler) directoryPhase() {
 // objects might reuse their names or ports.
 func (r *reconciler) orphanPhase() {
 	s, opts, b := r.s, r.opts, r.b
-	var desiredNames map[string]bool
-	if len(r.projectCs) > 0 {
-		desiredNames = make(map[string]bool, len(r.plan.Containers))
-		for _, c := range r.plan.Containers {
-			desiredNames[c.Name] = true
-		}
-	}
-	for _, ex := range r.projectCs {
-		if desiredNames[ex.Name] {
-			continue
+	for k, ex := range r.projectCs {
+		if r.matched[k] || r.matched[r.obsC[ex.Name]] {
+			continue // desired (the second: the one of its name the plan took)
 		}
 		svcName := ex.Labels[LabelService]
 		svc, enabled := s.Services[svcName]
 		_, disabled := s.Disabled[svcName]
 		switch {
-		case enabled && r.selected[svcName]:
+		case enabled && r.selected[r.ix.position(svcName)]:
 			n, _ := strconv.Atoi(ex.Labels[LabelNumber])
 			if n > svc.Replicas {
-				r.orphanSteps = append(r.orphanSteps, removeContainer(b, ex, StopTimeout(svc, r.opts.Timeout), "scaled down")...)
+				r.orphanSteps = append(r.orphanSteps, removeContainer(b, *ex, StopTimeout(svc, r.opts.Timeout), "scaled down")...)
 			}
 		case enabled || disabled:
 		case opts.RemoveOrphans:
-			r.orphanSteps = append(r.orphanSteps, removeContainer(b, ex, StopTimeout(nil, r.opts.Timeout), "orphan")...)
+			r.orphanSteps = append(r.orphanSteps, removeContainer(b, *ex, StopTimeout(nil, r.opts.Timeout), "orphan")...)
 		default:
 			r.plan.Warnings = append(r.plan.Warnings, fmt.Sprintf("container %s belongs to service %q, which the stack no longer declares; remove it with --remove-orphans", ex.Name, svcName))
 		}
 	}
-	desiredPods := make(map[string]bool, len(r.pods))
-	for _, p := range r.pods {
-		desiredPods[p.Name] = true
-	}
-	for _, name := range sortedKeys(r.obsP) {
-		if desiredPods[name] {
-			continue
+	// The pods of names the stack has none of (pod names are unique: a
+	// desired pod that is there takes one of obsP's names).
+	var orphans []string
+	found := 0
+	for k := range r.pods {
+		if r.podStates[k].observed != nil {
+			found++
 		}
+	}
+	if found < len(r.obsP) {
+		desired := make(map[string]bool, len(r.pods))
+		for _, p := range r.pods {
+			desired[p.Name] = true
+		}
+		for name := range r.obsP {
+			if !desired[name] {
+				orphans = append(orphans, name)
+			}
+		}
+		sort.Strings(orphans)
+	}
+	for _, name := range orphans {
 		if opts.RemoveOrphans {
 			r.orphanSteps = append(r.orphanSteps, b.add(&Step{Kind: StepRemovePod, Target: name, Cause: "orphan"}, r.orphanSteps...))
 		} else if len(opts.Services) == 0 && opts.OneOff == "" {
@@ -574,83 +712,118 @@ func (r *reconciler) orphanPhase() {
 // podsAndContainersPhase creates pods and creates/starts containers, in
 // dependency order of their services.
 func (r *reconciler) podsAndContainersPhase() {
-	podDone := make(map[string]bool, len(r.pods))
-	for _, name := range r.order {
-		if p := r.byService[name]; p != nil && !podDone[p.Name] {
-			podDone[p.Name] = true
-			r.pod(p)
+	// Room for a create per container and pod to create, and a start and
+	// a wait per container to start: what `up` of a fresh stack whose
+	// services are health-gated takes.
+	n := 0
+	for j := range r.cs {
+		if d := &r.cs[j]; d.c != nil {
+			n += b2i(d.create) + 2*b2i(d.start)
 		}
-		for _, c := range r.ofService[name] {
-			if d := r.decisions[c.Name]; d != nil {
-				r.container(d)
+	}
+	for k := range r.podStates {
+		n += b2i(r.podStates[k].created)
+	}
+	r.plan.Steps = slices.Grow(r.plan.Steps, n)
+	for _, i := range r.order {
+		if k := r.podAt[i]; !r.podStates[k].done {
+			r.podStates[k].done = true
+			r.pod(k)
+		}
+		for j := r.first[i]; j < r.first[i+1]; j++ {
+			if r.cs[j].c != nil {
+				r.container(j)
 			}
 		}
 	}
 }
 
-// pod (re)creates p when one of its containers is created.
-func (r *reconciler) pod(p *Pod) {
-	b := r.b
-	var deps []*Step
-	deps = append(deps, r.orphanSteps...)
-	for net := range p.Networks {
-		deps = append(deps, r.netStep[net])
+func b2i(b bool) int {
+	if b {
+		return 1
 	}
-	_, exists := r.obsP[p.Name]
-	if r.podRecreate[p.Name] {
+	return 0
+}
+
+// withDeps is r.deps emptied, with room for n.
+func (r *reconciler) withDeps(n int) []*Step {
+	if cap(r.deps) < n {
+		r.deps = make([]*Step, 0, max(n, 16))
+	}
+	return r.deps[:0]
+}
+
+// joined appends to deps the create steps of the networks p joins.
+func (r *reconciler) joined(deps []*Step, p *Pod) []*Step {
+	for _, n := range r.netSteps {
+		if _, ok := p.Networks[n.name]; ok {
+			deps = append(deps, n.step)
+		}
+	}
+	return deps
+}
+
+// pod (re)creates the pod at k when one of its containers is created.
+func (r *reconciler) pod(k int) {
+	b, p, ps := r.b, r.pods[k], &r.podStates[k]
+	deps := append(r.withDeps(len(r.orphanSteps)+len(r.netSteps)+1), r.orphanSteps...)
+	deps = r.joined(deps, p)
+	exists := ps.observed != nil
+	if ps.recreate {
 		var removed []*Step
 		for _, ex := range r.projectCs {
 			if ex.Pod == p.Name || ex.Labels[LabelPod] == p.Key {
 				cause := "pod configuration changed"
-				if c := r.podCause[p.Name]; c != "" {
-					cause = c
+				if ps.cause != "" {
+					cause = ps.cause
 				}
 				var image *Step
 				if svc := r.s.Services[ex.Labels[LabelService]]; svc != nil {
 					image = r.imageStep[ImageRef(r.s, svc)]
 				}
-				rs := removeContainer(b, ex, StopTimeout(r.s.Services[ex.Labels[LabelService]], r.opts.Timeout), cause, image)
+				rs := removeContainer(b, *ex, StopTimeout(r.s.Services[ex.Labels[LabelService]], r.opts.Timeout), cause, image)
 				r.removeStep[ex.Name] = rs[len(rs)-1]
 				removed = append(removed, rs...)
 			}
 		}
 		cause := "pod configuration changed"
-		if c := r.podCause[p.Name]; c != "" {
-			cause = c
+		if ps.cause != "" {
+			cause = ps.cause
 		}
 		rp := b.add(&Step{Kind: StepRemovePod, Target: p.Name, Pod: p.Name, Cause: cause}, removed...)
 		deps = append(deps, rp)
 		exists = false
 	}
-	if !exists && r.podCreated[p.Name] {
-		cause := podCause(r.podRecreate[p.Name])
-		if c := r.podCause[p.Name]; c != "" {
-			cause = c
+	if !exists && ps.created {
+		cause := podCause(ps.recreate)
+		if ps.cause != "" {
+			cause = ps.cause
 		}
-		r.podStep[p.Name] = b.add(&Step{Kind: StepCreatePod, Target: p.Name, Pod: p.Name, PodSpec: p, Cause: cause},
-			deps...)
+		ps.step = b.add(&Step{Kind: StepCreatePod, Target: p.Name, Pod: p.Name, PodSpec: p, Cause: cause}, deps...)
 	}
+	r.deps = deps[:0]
 }
 
-// container adds d's remove, create and start steps.
-func (r *reconciler) container(d *decision) {
-	s, b, c := r.s, r.b, d.c
-	svc := s.Services[c.Service]
-	p := r.byService[c.Service]
-	var cs *Step
+// container adds the remove, create and start steps of the container at j.
+func (r *reconciler) container(j int) {
+	s, b, d := r.s, r.b, &r.cs[j]
+	c := d.c
+	svc := r.ix.svcs[d.svc]
+	k := r.podAt[d.svc]
+	p := r.pods[k]
 	if d.create {
-		var deps []*Step
+		image := r.imageStep[ImageRef(s, svc)]
 		if d.existing != nil && r.removeStep[c.Name] == nil {
 			// The old container runs until its new image is there: a
 			// failed build or pull leaves it running.
-			rs := removeContainer(b, *d.existing, StopTimeout(svc, r.opts.Timeout), d.cause, r.imageStep[ImageRef(s, svc)])
+			rs := removeContainer(b, *d.existing, StopTimeout(svc, r.opts.Timeout), d.cause, image)
 			r.removeStep[c.Name] = rs[len(rs)-1]
 		}
-		deps = append(deps, r.removeStep[c.Name], r.podStep[c.Pod], r.imageStep[ImageRef(s, svc)])
+		deps := append(r.withDeps(8+len(r.orphanSteps)+len(r.netSteps)), r.removeStep[c.Name], r.podStates[k].step, image)
 		for _, target := range svc.NamespaceOwners() {
 			// Podman looks the namespace's owner up at create time.
-			if owner := r.ofService[target]; len(owner) > 0 {
-				deps = append(deps, r.createStep[owner[0].Name])
+			if i := r.ix.position(target); i >= 0 && r.first[i] < r.first[i+1] {
+				deps = append(deps, r.cs[r.first[i]].createStep)
 			}
 		}
 		deps = append(deps, r.orphanSteps...)
@@ -667,30 +840,29 @@ func (r *reconciler) container(d *decision) {
 				deps = append(deps, r.dirStep[m.Source])
 			}
 		}
-		if p != nil && !p.Infra {
-			for net := range p.Networks {
-				deps = append(deps, r.netStep[net])
-			}
+		if !p.Infra {
+			deps = r.joined(deps, p)
 		}
-		cs = b.add(&Step{Kind: StepCreateContainer, Target: c.Name, Service: c.Service, Pod: c.Pod, Container: c, Cause: d.cause}, deps...)
-		r.createStep[c.Name] = cs
+		d.createStep = b.add(&Step{Kind: StepCreateContainer, Target: c.Name, Service: c.Service, Pod: c.Pod, Container: r.intoStalePod(c, k), Cause: d.cause}, deps...)
+		r.deps = deps[:0]
 	}
 	if !d.start {
 		return
 	}
-	deps := r.gates(svc, append(make([]*Step, 0, 1+2*len(svc.DependsOn)), cs))
+	deps := r.gates(d.svc, append(r.withDeps(1+2*len(svc.DependsOn)), d.createStep))
 	cause := d.cause
 	if d.create {
 		cause = "created"
 	}
-	r.startStep[c.Name] = b.add(&Step{Kind: StepStartContainer, Target: c.Name, Service: c.Service, Pod: c.Pod, Container: c, Cause: cause}, deps...)
+	d.startStep = b.add(&Step{Kind: StepStartContainer, Target: c.Name, Service: c.Service, Pod: c.Pod, Container: c, Cause: cause}, deps...)
+	r.deps = deps[:0]
 }
 
 // oneOffPhase: the one-off starts once the plan is done, so its
 // dependency conditions are the plan's last steps.
 func (r *reconciler) oneOffPhase() {
 	if svc := r.s.Services[r.opts.OneOff]; svc != nil && !r.opts.NoDeps {
-		r.gates(svc, nil)
+		r.gates(r.ix.position(r.opts.OneOff), nil)
 	}
 }
 
@@ -700,48 +872,73 @@ func (r *reconciler) waitPhase() {
 	if !r.opts.Wait || r.opts.NoStart {
 		return
 	}
-	for _, name := range r.order {
-		svc := r.s.Services[name]
-		for _, c := range r.ofService[name] {
-			if r.decisions[c.Name] == nil {
+	for _, i := range r.order {
+		name, svc := r.ix.names[i], r.ix.svcs[i]
+		for j := r.first[i]; j < r.first[i+1]; j++ {
+			d := &r.cs[j]
+			if d.c == nil {
 				continue
 			}
 			cond := stack.ConditionStarted
 			if svc.Health != nil && !r.noHealth[name] {
 				cond = stack.ConditionHealthy
 			}
-			if r.waits[waitKey{c.Name, cond}] != nil {
+			if r.wait(j, cond) != nil {
 				continue
 			}
-			r.b.add(&Step{Kind: StepWait, Target: c.Name, Service: name, Pod: c.Pod, Condition: cond, Health: svc.Health, Cause: "--wait"}, r.startStep[c.Name])
+			r.b.add(&Step{Kind: StepWait, Target: d.c.Name, Service: name, Pod: d.c.Pod, Condition: cond, Health: svc.Health, Cause: "--wait"}, d.startStep)
 		}
 	}
 }
 
-// gates appends to out the steps a service's start must wait for: its
-// dependencies' starts (service_started) or wait steps (healthy, completed),
-// adding each wait step on first use.
-func (r *reconciler) gates(svc *stack.Service, out []*Step) []*Step {
-	s := r.s
-	for _, dep := range r.ix.depsOf(svc) {
-		d := svc.DependsOn[dep]
-		target := s.Services[dep]
-		if target == nil {
+// wait is the step that waits for the container at j to reach cond, or
+// nil.
+func (r *reconciler) wait(j int, cond stack.Condition) *Step {
+	for n, c := range conditions {
+		if c == cond {
+			return r.cs[j].waits[n]
+		}
+	}
+	return r.waits[waitKey{r.plan.Containers[j].Name, cond}]
+}
+
+// setWait makes w the wait of the container at j for cond.
+func (r *reconciler) setWait(j int, cond stack.Condition, w *Step) {
+	for n, c := range conditions {
+		if c == cond {
+			r.cs[j].waits[n] = w
+			return
+		}
+	}
+	if r.waits == nil {
+		r.waits = map[waitKey]*Step{}
+	}
+	r.waits[waitKey{r.plan.Containers[j].Name, cond}] = w
+}
+
+// gates appends to out the steps the start of the service at position i
+// must wait for: its dependencies' starts (service_started) or wait steps
+// (healthy, completed), adding each wait step on first use.
+func (r *reconciler) gates(i int, out []*Step) []*Step {
+	svc := r.ix.svcs[i]
+	for _, d := range r.ix.info[i].deps {
+		if d.pos < 0 {
 			continue
 		}
-		for _, c := range r.ofService[dep] {
-			started := r.startStep[c.Name]
-			dd := r.decisions[c.Name]
-			ex, exists := r.obsC[c.Name]
+		target := r.ix.svcs[d.pos]
+		for j := r.first[d.pos]; j < r.first[d.pos+1]; j++ {
+			dd := &r.cs[j]
+			started := dd.startStep
 			if d.Condition == stack.ConditionStarted || d.Condition == "" {
 				if started != nil {
 					out = append(out, started)
 				}
 				continue
 			}
-			fresh := started != nil || (dd != nil && dd.create)
+			fresh := started != nil || (dd.c != nil && dd.create)
 			if !fresh {
-				if !exists {
+				ex := r.observedOf(j)
+				if ex == nil {
 					continue // not in the plan (--no-deps) and not there: nothing to wait for
 				}
 				if d.Condition == stack.ConditionCompleted && (ex.State == "exited" || ex.State == "stopped") && ex.ExitCode == 0 {
@@ -751,12 +948,12 @@ func (r *reconciler) gates(svc *stack.Service, out []*Step) []*Step {
 				// status is the last check's, which without systemd timers
 				// may be long stale. The wait costs one check when healthy.
 			}
-			key := waitKey{c.Name, d.Condition}
-			w := r.waits[key]
+			w := r.wait(j, d.Condition)
 			if w == nil {
-				w = r.b.add(&Step{Kind: StepWait, Target: c.Name, Service: dep, Pod: c.Pod, Condition: d.Condition,
+				c := r.plan.Containers[j]
+				w = r.b.add(&Step{Kind: StepWait, Target: c.Name, Service: d.name, Pod: c.Pod, Condition: d.Condition,
 					Health: target.Health, Optional: !d.Required, Cause: svc.Name + " depends on it"}, started)
-				r.waits[key] = w
+				r.setWait(j, d.Condition, w)
 			}
 			out = append(out, w)
 		}

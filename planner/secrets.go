@@ -96,9 +96,8 @@ func (r *reconciler) secretPhase() (map[string]*Step, error) {
 			}
 		}
 	}
-	for _, name := range r.ix.names {
-		svc := s.Services[name]
-		addService(svc, r.creates[name] || name == r.opts.OneOff)
+	for i, name := range r.ix.names {
+		addService(r.ix.svcs[i], r.creates[i] || name == r.opts.OneOff)
 	}
 	if err := problems.Err(); err != nil {
 		return nil, err

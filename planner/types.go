@@ -177,6 +177,9 @@ type ObservedContainer struct {
 	Labels    map[string]string `json:"labels"`
 	Ports     []stack.Port      `json:"ports,omitempty"`
 	StartedAt time.Time         `json:"startedAt,omitempty"`
+	// FinishedAt is when it last exited, in whole seconds as Podman lists
+	// it; zero if it never has. An attached up orders exits by it.
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
 }
 
 // ObservedVolume is a volume that exists.
@@ -218,6 +221,12 @@ type Lookup struct {
 	// Directories are bind-mount sources on the host: which of them are
 	// missing (where the runtime can tell: a service on this machine).
 	Directories []string
+	// Pods, when set, is what the stack wants of the project's pods: the
+	// runtime may then work them out from its listing of the project's
+	// containers (Pods.FromContainers) instead of listing them, and so
+	// miss a pod of the project that holds no container and that the
+	// stack no longer has. Nil lists them.
+	Pods *PodExpectation
 }
 
 // SecretSpec is a Podman secret a plan creates, from a stack secret or an

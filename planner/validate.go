@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -14,12 +15,14 @@ import (
 // Validate checks the stack and its grouping before anything runs and returns
 // every problem at once (a stack.Problems), or nil.
 func Validate(s *stack.Stack, pods []*Pod) error {
-	return validate(s, pods, newIndex(s), podOf(pods))
+	ix := newIndex(s)
+	return validate(s, pods, ix, podsAt(ix, pods), nil, nil)
 }
 
-// validate is Validate with s's index and each service's pod.
-func validate(s *stack.Stack, pods []*Pod, ix *index, byService map[string]*Pod) error {
-	v := &validator{s: s, ix: ix, byService: byService}
+// validate is Validate with s's index, each service's pod by position,
+// and, when not nil, the desired containers (see containers).
+func validate(s *stack.Stack, pods []*Pod, ix *index, podAt []*Pod, cs []*Container, first []int) error {
+	v := &validator{s: s, ix: ix, podAt: podAt, containers: cs, first: first}
 	// What only running needs (the files of secrets and configs) comes
 	// from loading, which lets the stack load for down and ps anyway.
 	v.problems = append(v.problems, s.RunProblems...)
@@ -34,9 +37,20 @@ func validate(s *stack.Stack, pods []*Pod, ix *index, byService map[string]*Pod)
 // through Services. Those findings come back apart, as host, for callers
 // whose output will bind host ports where it runs (convert, Quadlet) to warn.
 func ValidateDefinition(s *stack.Stack, pods []*Pod) (host stack.Problems, err error) {
-	v := &validator{s: s, ix: newIndex(s), byService: podOf(pods)}
+	ix := newIndex(s)
+	v := &validator{s: s, ix: ix, podAt: podsAt(ix, pods)}
 	v.run(pods)
 	return v.host, v.problems.Err()
+}
+
+// podsAt is each service's pod in pods, by position in ix.
+func podsAt(ix *index, pods []*Pod) []*Pod {
+	byService := podOf(pods)
+	out := make([]*Pod, len(ix.names))
+	for i, name := range ix.names {
+		out[i] = byService[name]
+	}
+	return out
 }
 
 func (v *validator) run(pods []*Pod) {
@@ -59,15 +73,19 @@ func (v *validator) run(pods []*Pod) {
 // one container on one network, so neither replicas nor two members of a
 // pod (which share its network identity) may ask for one together.
 func (v *validator) addresses(pods []*Pod) {
+	if !v.ix.static {
+		return
+	}
 	for _, p := range pods {
 		claimed := map[string]string{} // network key -> member asking
 		for _, m := range p.Services {
-			svc := v.s.Services[m]
-			if !v.ix.hasStaticAddress(svc) {
+			i := v.ix.position(m)
+			if i < 0 || !v.ix.info[i].static {
 				continue
 			}
-			for _, k := range v.ix.networksOf(svc) {
-				sn := svc.Networks[k]
+			svc := v.ix.svcs[i]
+			for _, n := range v.ix.info[i].networks {
+				k, sn := n.key, n.ServiceNetwork
 				if sn == nil || (sn.IPv4Address == "" && sn.IPv6Address == "" && sn.MACAddress == "") {
 					continue
 				}
@@ -100,10 +118,14 @@ func (v *validator) addresses(pods []*Pod) {
 }
 
 type validator struct {
-	s         *stack.Stack
-	ix        *index
-	byService map[string]*Pod // each service's pod
-	problems  stack.Problems
+	s     *stack.Stack
+	ix    *index
+	podAt []*Pod // each service's pod, by position
+	// containers are the desired containers, those of the service at
+	// position i at [first[i]:first[i+1]]; nil when not made yet.
+	containers []*Container
+	first      []int
+	problems   stack.Problems
 	// host are the problems of binding host ports (see ValidateDefinition).
 	host stack.Problems
 }
@@ -126,12 +148,10 @@ func (v *validator) addHost(service, msg, fix string) {
 // dependencies: targets exist and are enabled; service_healthy needs a
 // healthcheck.
 func (v *validator) dependencies() {
-	for _, name := range v.ix.names {
-		svc := v.s.Services[name]
-		for _, dep := range v.ix.depsOf(svc) {
-			d := svc.DependsOn[dep]
-			target, ok := v.s.Services[dep]
-			if !ok {
+	for i, name := range v.ix.names {
+		for _, d := range v.ix.info[i].deps {
+			dep := d.name
+			if d.pos < 0 {
 				if dis, ok := v.s.Disabled[dep]; ok {
 					if !d.Required {
 						continue
@@ -143,6 +163,7 @@ func (v *validator) dependencies() {
 				v.add(name, fmt.Sprintf("depends on undefined service %q", dep), "")
 				continue
 			}
+			target := v.ix.svcs[d.pos]
 			if d.Condition == stack.ConditionHealthy && target.Health == nil {
 				v.add(name, fmt.Sprintf("waits for %q to be healthy (service_healthy), but %q has no healthcheck", dep, dep),
 					fmt.Sprintf("add a healthcheck to %q or use condition service_started", dep))
@@ -159,24 +180,28 @@ func (v *validator) cycles() {
 		grey
 		black
 	)
-	color := map[string]int{}
-	var stackPath []string
+	color := make([]uint8, len(v.ix.names)) // by position
+	var stackPath []int
 	seen := map[string]bool{}
-	var visit func(n string)
-	visit = func(n string) {
+	var visit func(n int)
+	visit = func(n int) {
 		color[n] = grey
 		stackPath = append(stackPath, n)
-		svc := v.s.Services[n]
-		for _, dep := range v.ix.depsOf(svc) {
-			if _, ok := v.s.Services[dep]; !ok {
+		for _, d := range v.ix.info[n].deps {
+			dep := d.pos
+			if dep < 0 {
 				continue
 			}
 			switch color[dep] {
 			case white:
 				visit(dep)
 			case grey:
-				i := indexOf(stackPath, dep)
-				cycle := rotateToMin(stackPath[i:])
+				i := slices.Index(stackPath, dep)
+				var names []string
+				for _, p := range stackPath[i:] {
+					names = append(names, v.ix.names[p])
+				}
+				cycle := rotateToMin(names)
 				key := strings.Join(cycle, ",")
 				if !seen[key] {
 					seen[key] = true
@@ -188,20 +213,11 @@ func (v *validator) cycles() {
 		stackPath = stackPath[:len(stackPath)-1]
 		color[n] = black
 	}
-	for _, n := range v.ix.names {
+	for n := range v.ix.names {
 		if color[n] == white {
 			visit(n)
 		}
 	}
-}
-
-func indexOf(list []string, s string) int {
-	for i, v := range list {
-		if v == s {
-			return i
-		}
-	}
-	return -1
 }
 
 func rotateToMin(c []string) []string {
@@ -255,8 +271,8 @@ func (v *validator) ports(pods []*Pod) {
 			}
 		}
 	}
-	for _, name := range v.ix.names {
-		svc := v.s.Services[name]
+	for i, name := range v.ix.names {
+		svc := v.ix.svcs[i]
 		for _, pt := range svc.Ports {
 			if pt.Published == 0 {
 				continue
@@ -305,14 +321,14 @@ func describeUsers(us []string) string {
 // sharedNamespaces: a network_mode service: member cannot set what only the
 // namespace owner can.
 func (v *validator) sharedNamespaces(pods []*Pod) {
-	byService := v.byService
-	for _, name := range v.ix.names {
-		svc := v.s.Services[name]
+	for i, name := range v.ix.names {
+		svc := v.ix.svcs[i]
 		target, ok := strings.CutPrefix(svc.NetworkMode, "service:")
 		if !ok {
 			continue
 		}
-		if _, exists := v.s.Services[target]; !exists {
+		t := v.ix.position(target)
+		if t < 0 {
 			if _, dis := v.s.Disabled[target]; dis {
 				v.add(name, fmt.Sprintf("network_mode service:%s refers to a service disabled by its profiles", target), "enable its profile")
 			}
@@ -332,7 +348,7 @@ func (v *validator) sharedNamespaces(pods []*Pod) {
 			v.add(name, fmt.Sprintf("x-pod %q conflicts with network_mode service:%s, which is in x-pod %q", svc.Pod, target, v.s.Services[target].Pod),
 				"services sharing a network namespace must be in the same pod")
 		}
-		if p, q := byService[name], byService[target]; p != nil && q != nil && p != q {
+		if p, q := v.podAt[i], v.podAt[t]; p != nil && q != nil && p != q {
 			v.add(name, fmt.Sprintf("shares the network namespace of %q but is grouped into another pod", target), "")
 		}
 	}
@@ -344,9 +360,20 @@ var podmanName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 // names: valid DNS labels, no pod named like a container, no duplicates,
 // container_name only with one replica.
 func (v *validator) names(pods []*Pod) {
-	type claimant struct{ what, service string }
-	owner := make(map[string]claimant, len(pods)+len(v.s.Services))
-	claim := func(name, what, service string) {
+	// owner says who claimed a name first: the pod at k (k below
+	// len(pods)), else the containers of the service at k-len(pods).
+	owner := make(map[string]int, len(pods)+len(v.s.Services))
+	claimant := func(k int) (what, service string) {
+		if k < len(pods) {
+			return "pod", pods[k].Services[0]
+		}
+		if svc := v.ix.svcs[k-len(pods)]; svc.ContainerName != "" {
+			return "container_name", v.ix.names[k-len(pods)]
+		}
+		return "container", v.ix.names[k-len(pods)]
+	}
+	claim := func(name string, k int) {
+		what, service := claimant(k)
 		if what == "container_name" {
 			// Chosen by the user: Podman's rule, as docker's (underscores
 			// and dots allowed); it is no DNS name, service names are.
@@ -359,17 +386,18 @@ func (v *validator) names(pods []*Pod) {
 				"use lowercase letters, digits and '-', at most 63 characters (shorten the project or service name)")
 		}
 		if prev, ok := owner[name]; ok {
-			v.add(service, fmt.Sprintf("%s name %q collides with the %s of service %q: Podman keeps pods and containers in one name space", what, name, prev.what, prev.service),
+			prevWhat, prevService := claimant(prev)
+			v.add(service, fmt.Sprintf("%s name %q collides with the %s of service %q: Podman keeps pods and containers in one name space", what, name, prevWhat, prevService),
 				"rename the service or the x-pod")
 			return
 		}
-		owner[name] = claimant{what, service}
+		owner[name] = k
 	}
-	for _, p := range pods {
-		claim(p.Name, "pod", p.Services[0])
+	for k, p := range pods {
+		claim(p.Name, k)
 	}
-	for _, name := range v.ix.names {
-		svc := v.s.Services[name]
+	for i, name := range v.ix.names {
+		svc := v.ix.svcs[i]
 		if svc.ContainerName != "" && svc.Replicas > 1 {
 			v.add(name, fmt.Sprintf("sets container_name %q but has %d replicas: names must be unique", svc.ContainerName, svc.Replicas),
 				"remove container_name or use one replica")
@@ -377,12 +405,14 @@ func (v *validator) names(pods []*Pod) {
 		if errs := dns1123Label(normalizeName(name)); len(errs) > 0 {
 			v.add(name, fmt.Sprintf("service name %q is not a valid DNS label after normalization: %s", name, strings.Join(errs, "; ")), "")
 		}
-		for i := 1; i <= svc.Replicas; i++ {
-			what := "container"
-			if svc.ContainerName != "" {
-				what = "container_name"
+		if v.containers != nil {
+			for _, c := range v.containers[v.first[i]:v.first[i+1]] {
+				claim(c.Name, len(pods)+i)
 			}
-			claim(ContainerName(v.s, svc, i), what, name)
+			continue
+		}
+		for r := 1; r <= svc.Replicas; r++ {
+			claim(ContainerName(v.s, svc, r), len(pods)+i)
 		}
 	}
 }

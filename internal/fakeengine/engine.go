@@ -109,6 +109,7 @@ type Engine struct {
 	late           map[string]bool // "Op name" of creates that land late (LandLate)
 
 	calls    []Call
+	podLists int // Observes that listed every pod of the project (PodListings)
 	history  []ops.Event
 	subs     map[*subscriber]bool
 	execs    []ExecRequest
@@ -382,12 +383,22 @@ func (e *Engine) Called(op, name string) int {
 	return n
 }
 
-// ResetCalls forgets the calls so far, so a test can assert on what one
-// use case did after setting the scene with others.
+// ResetCalls forgets the calls (and pod listings) so far, so a test can
+// assert on what one use case did after setting the scene with others.
 func (e *Engine) ResetCalls() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.calls = nil
+	e.podLists = 0
+}
+
+// PodListings counts the Observes that listed every pod of the project,
+// which costs Podman about as much as listing the containers, rather than
+// working the pods out from the containers (Lookup.Pods).
+func (e *Engine) PodListings() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.podLists
 }
 
 // joinNames names a call about several objects.

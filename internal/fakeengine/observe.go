@@ -18,7 +18,9 @@ import (
 // <project>-... (unless every container look names is the project's), volumes and networks labelled with it or named in look
 // (whoever made them), secrets labelled with it, named in look or named
 // <project>_..., the images of look that are present, and the bind-mount
-// sources of look that are missing (none on a remote service).
+// sources of look that are missing (none on a remote service). With
+// look.Pods the pods are worked out from the containers where they can be,
+// as podmanapi does, and listed (PodListings) where they cannot.
 func (e *Engine) Observe(ctx context.Context, project string, look *planner.Lookup) (*planner.ObservedState, error) {
 	if err := e.begin(ctx, "Observe", project); err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
@@ -57,11 +59,22 @@ func (e *Engine) Observe(ctx context.Context, project string, look *planner.Look
 		if !c.StartedAt.IsZero() {
 			oc.StartedAt = time.Unix(c.StartedAt.Unix(), 0) // ps reports whole seconds
 		}
+		if !c.FinishedAt.IsZero() {
+			oc.FinishedAt = time.Unix(c.FinishedAt.Unix(), 0) // so does its exit time
+		}
 		out.Containers = append(out.Containers, oc)
 	}
-	for _, name := range sortedKeys(e.pods) {
-		if p := e.pods[name]; ours(p.Labels) {
-			out.Pods = append(out.Pods, planner.ObservedPod{ID: p.ID, Name: p.Name, State: e.podStateLocked(name), Labels: maps.Clone(p.Labels)})
+	derived := false
+	if look.Pods != nil {
+		out.Pods, derived = look.Pods.FromContainers(project, e.listedLocked(project))
+	}
+	if !derived {
+		e.podLists++
+		out.Pods = nil
+		for _, name := range sortedKeys(e.pods) {
+			if p := e.pods[name]; ours(p.Labels) {
+				out.Pods = append(out.Pods, planner.ObservedPod{ID: p.ID, Name: p.Name, State: e.podStateLocked(name), Labels: maps.Clone(p.Labels)})
+			}
 		}
 	}
 	for _, name := range sortedKeys(e.volumes) {
@@ -106,6 +119,25 @@ func (e *Engine) Observe(ctx context.Context, project string, look *planner.Look
 		}
 	}
 	return out, nil
+}
+
+// listedLocked is Podman's listing of the containers labelled with
+// project, the infra containers of its pods included (they carry their
+// pod's labels).
+func (e *Engine) listedLocked(project string) []planner.ListedContainer {
+	var out []planner.ListedContainer
+	for _, name := range sortedKeys(e.containers) {
+		c := e.containers[name]
+		if c.State == planner.StateStorage || c.Labels[planner.LabelProject] != project {
+			continue
+		}
+		lc := planner.ListedContainer{Name: c.Name, Pod: c.Pod, Infra: c.Infra, State: c.State, Labels: maps.Clone(c.Labels)}
+		if p := e.pods[c.Pod]; p != nil {
+			lc.PodID = p.ID
+		}
+		out = append(out, lc)
+	}
+	return out
 }
 
 // portsOfLocked is what ps shows of c's ports: its pod's infra container's

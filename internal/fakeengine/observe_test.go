@@ -23,7 +23,7 @@ func TestObserveScoping(t *testing.T) {
 	e.AddPod(fakeengine.Pod{Name: "q-app", Labels: theirs})
 	e.AddPod(fakeengine.Pod{Name: "p-bare"})
 	e.AddContainer(fakeengine.Container{Name: "p-web-1", Pod: "p-app", Labels: mine, State: "running", Health: "healthy",
-		StartedAt: time.Date(2026, 1, 1, 10, 0, 0, 123, time.UTC)})
+		StartedAt: time.Date(2026, 1, 1, 10, 0, 0, 123, time.UTC), FinishedAt: time.Date(2026, 1, 1, 9, 59, 59, 500, time.UTC)})
 	e.AddContainer(fakeengine.Container{Name: "p-web-2", State: "running"}) // unlabelled look-alike
 	e.AddContainer(fakeengine.Container{Name: "q-web-1", Pod: "q-app", Labels: theirs})
 	e.AddContainer(fakeengine.Container{Name: "p-db-1", State: planner.StateStorage})
@@ -64,8 +64,9 @@ func TestObserveScoping(t *testing.T) {
 	check("images", o.Images, []string{"app:1", "docker.io/library/redis:7", "redis:7"})
 	check("missing directories", o.MissingDirectories, []string{"/srv/a", "/srv/b"})
 	web := o.Containers[1]
-	if web.Health != "healthy" || web.Pod != "p-app" || !web.StartedAt.Equal(time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)) {
-		t.Errorf("web %+v (ps reports whole seconds)", web)
+	if web.Health != "healthy" || web.Pod != "p-app" || !web.StartedAt.Equal(time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)) ||
+		!web.FinishedAt.Equal(time.Date(2026, 1, 1, 9, 59, 59, 0, time.UTC)) {
+		t.Errorf("web %+v (ps reports whole seconds, and the last exit of one running again)", web)
 	}
 
 	e.SetRemote(true)
