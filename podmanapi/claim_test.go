@@ -254,3 +254,54 @@ func TestRetryVanished(t *testing.T) {
 		t.Errorf("another failure was tried %d times (%v), want once", tries, err)
 	}
 }
+
+// TestRetryInterfaceRace: a network create that failed because a network
+// interface went while Podman read the host's interfaces (another
+// project's container or network torn down at that moment; seen on
+// rootless 4.3.1 with projects coming and going side by side) is tried
+// again; any other failure is not.
+func TestRetryInterfaceRace(t *testing.T) {
+	defer func(w time.Duration) { vanishedWait = w }(vanishedWait)
+	vanishedWait = time.Millisecond
+	tries := 0
+	err := retryInterfaceRace(context.Background(), func() error {
+		if tries++; tries < 3 {
+			return errors.New("route ip+net: no such network interface")
+		}
+		return nil
+	})
+	if err != nil || tries != 3 {
+		t.Errorf("after %d tries: %v, want success on the third", tries, err)
+	}
+	tries = 0
+	err = retryInterfaceRace(context.Background(), func() error { tries++; return errors.New("subnet 10.89.0.0/24 is already used") })
+	if err == nil || tries != 1 {
+		t.Errorf("another failure was tried %d times (%v), want once", tries, err)
+	}
+}
+
+// TestRetryPodInfraRace: a start that failed because the pod's infra
+// container was caught between states by another member's start is tried
+// again; any other failure is not, and the tries are bounded.
+func TestRetryPodInfraRace(t *testing.T) {
+	defer func(w time.Duration) { vanishedWait = w }(vanishedWait)
+	vanishedWait = time.Millisecond
+	race := errors.New("cannot get namespace path unless container 4d21 is running: container is stopped")
+	tries := 0
+	if err := retryPodInfraRace(context.Background(), func() error {
+		if tries++; tries < 2 {
+			return race
+		}
+		return nil
+	}); err != nil || tries != 2 {
+		t.Errorf("after %d tries: %v, want success on the second", tries, err)
+	}
+	tries = 0
+	if err := retryPodInfraRace(context.Background(), func() error { tries++; return race }); err == nil || tries != vanishedRetries+1 {
+		t.Errorf("an infra container that stays down: %d tries, %v", tries, err)
+	}
+	tries = 0
+	if err := retryPodInfraRace(context.Background(), func() error { tries++; return errors.New("OCI runtime error") }); err == nil || tries != 1 {
+		t.Errorf("another failure was tried %d times (%v), want once", tries, err)
+	}
+}

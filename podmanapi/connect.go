@@ -60,6 +60,9 @@ type Client struct {
 	warnMu   sync.Mutex
 	warn     func(service, msg string)
 	warnSeen map[string]bool
+
+	preMu sync.Mutex
+	pre   *prefetch // see PrefetchContainers
 }
 
 // Candidate is one URI discovery considered, and where it came from.

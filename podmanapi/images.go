@@ -120,10 +120,39 @@ func (c *Client) BuildImage(ctx context.Context, ref string, b *stack.Build, out
 		opts.PullPolicy = define.PullAlways
 	}
 	opts.Out = out
-	if _, err := images.Build(c.ctx(ctx), []string{b.DockerfilePath()}, opts); err != nil {
+	err := retryKilledRuntime(ctx, out, func() error {
+		_, err := images.Build(c.ctx(ctx), []string{b.DockerfilePath()}, opts)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("build image %s from %s: %w", ref, b.Context, mapErr(err))
 	}
 	return nil
+}
+
+// killedRuntime is how a build step fails when the OCI runtime running it
+// (not the step's command: that is "exit status 137") got SIGKILL.
+const killedRuntime = "while running runtime: signal: killed"
+
+// killedRuntimeRetries bounds retryKilledRuntime.
+const killedRuntimeRetries = 2
+
+// retryKilledRuntime builds again when a RUN step failed only because the
+// service's own runtime process was killed under it. Buildah before 1.31
+// (Podman before 4.6) started the runtime with a parent-death signal tied
+// to the Go thread that forked it, so the thread's exit killed the step at
+// random while the service served other calls (containers/podman#17918,
+// fixed by containers/buildah#4813). The step's command did not fail, and
+// what the build finished before is in its layer cache, so building again
+// is safe and cheap; out says why it starts over.
+func retryKilledRuntime(ctx context.Context, out io.Writer, build func() error) error {
+	tries := 0
+	return retryWhile(ctx, killedRuntime, killedRuntimeRetries, 0, func() error {
+		if tries++; tries > 1 {
+			fmt.Fprintf(out, "the build's runtime was killed under it (a fault of Podman before 4.6, not of the step): building again\n")
+		}
+		return build()
+	})
 }
 
 func labelList(m map[string]string) []string {

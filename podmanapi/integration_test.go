@@ -3,6 +3,7 @@ package podmanapi
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
 
+	"github.com/podstack/podstack/internal/notrun"
 	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
 	"github.com/podstack/podstack/stack"
@@ -22,6 +24,14 @@ import (
 
 // testClient connects to the service `make test` started, or (outside make)
 // to whatever Connect finds, starting a temporary service if need be.
+// TestMain lists, after the tests, the checks this Podman service could
+// not run (see package notrun).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	notrun.Report(os.Stderr)
+	os.Exit(code)
+}
+
 func testClient(t *testing.T) *Client {
 	t.Helper()
 	if testing.Short() {
@@ -155,6 +165,22 @@ func TestRuntimeAgainstPodman(t *testing.T) {
 	}
 	if len(o.Pods) != 2 || len(o.Volumes) != 1 || len(o.Networks) != 1 || strings.Join(o.Images, ",") != "localhost/busybox:test" {
 		t.Errorf("observed %+v", o)
+	}
+	// Exit times, which order an attached up's exits: whole seconds of
+	// inspect's time; none for a container that never exited.
+	var jobState struct {
+		State struct{ FinishedAt time.Time }
+	}
+	if raw, err := c.InspectContainer(ctx, job); err != nil || json.Unmarshal(raw, &jobState) != nil {
+		t.Fatalf("inspect %s: %v", job, err)
+	}
+	for _, oc := range o.Containers {
+		if oc.Name == job && (oc.FinishedAt.IsZero() || oc.FinishedAt.Unix() != jobState.State.FinishedAt.Unix()) {
+			t.Errorf("job's exit time %v, inspect says %v", oc.FinishedAt, jobState.State.FinishedAt)
+		}
+		if oc.Name == web && !oc.FinishedAt.IsZero() {
+			t.Errorf("web never exited, its exit time is %v", oc.FinishedAt)
+		}
 	}
 	if err := c.StopContainer(ctx, web, time.Second); err != nil {
 		t.Error(err)

@@ -30,12 +30,19 @@ import (
 // those names whoever made them (the planner tells ours from foreign ones by
 // their labels). A handful of list calls and one inspect per image (its ID
 // and build digest, not its size), all concurrent: a no-op `up` costs little more than this.
+//
+// With look.Pods the project's pods come from its container listing where
+// they can (planner.PodExpectation.FromContainers), and are listed after
+// it where they cannot: Podman works out each pod's state from its
+// containers, so listing the pods costs it about as much again as listing
+// the containers.
 func (c *Client) Observe(ctx context.Context, project string, look *planner.Lookup) (*planner.ObservedState, error) {
 	if look == nil {
 		look = &planner.Lookup{}
 	}
 	filter := map[string][]string{"label": {planner.LabelProject + "=" + project}}
 	out := &planner.ObservedState{}
+	var listed []planner.ListedContainer // with look.Pods: every container listed, infra ones too
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -43,19 +50,22 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 		// Podman service that died mid-create leaves behind, holding the
 		// name. Podman applies no filter to those: keep the ones named like
 		// the project's containers; the planner matches exact names.
-		list, err := c.listProject(gctx, filter, look.Containers)
+		list, err := c.listProject(gctx, project, filter, look.Containers)
 		if err != nil {
 			return fmt.Errorf("list containers: %w", mapErr(err))
 		}
 		for _, ct := range list {
+			name := ""
+			if len(ct.Names) > 0 {
+				name = ct.Names[0]
+			}
+			if look.Pods != nil {
+				listed = append(listed, listedOf(ct))
+			}
 			if ct.IsInfra {
 				// A pod's infra container carries the pod's labels, but it
 				// is the pod's: it goes with the pod, never on its own.
 				continue
-			}
-			name := ""
-			if len(ct.Names) > 0 {
-				name = ct.Names[0]
 			}
 			if ct.State == planner.StateStorage && !strings.HasPrefix(name, project+"-") {
 				continue
@@ -70,6 +80,9 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 			if ct.StartedAt > 0 {
 				oc.StartedAt = time.Unix(ct.StartedAt, 0)
 			}
+			if ct.ExitedAt > 0 { // whole seconds; a container that never exited has year 1's
+				oc.FinishedAt = time.Unix(ct.ExitedAt, 0)
+			}
 			for _, p := range ct.Ports {
 				oc.Ports = append(oc.Ports, stack.Port{Target: p.ContainerPort, Published: p.HostPort, HostIP: p.HostIP, Protocol: p.Protocol})
 			}
@@ -79,18 +92,15 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 		}
 		return nil
 	})
-	g.Go(func() error {
-		list, err := pods.List(c.ctx(gctx), &pods.ListOptions{Filters: filter})
-		if err != nil {
-			return fmt.Errorf("list pods: %w", mapErr(err))
-		}
-		for _, p := range list {
+	if look.Pods == nil {
+		g.Go(func() error {
+			list, err := c.listPods(gctx, filter)
 			mu.Lock()
-			out.Pods = append(out.Pods, planner.ObservedPod{ID: p.Id, Name: p.Name, State: p.Status, Labels: p.Labels})
+			out.Pods = list
 			mu.Unlock()
-		}
-		return nil
-	})
+			return err
+		})
+	}
 	volumeFilters := []map[string][]string{filter}
 	if len(look.Volumes) > 0 {
 		volumeFilters = append(volumeFilters, map[string][]string{"name": look.Volumes})
@@ -174,6 +184,15 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	if look.Pods != nil {
+		var derived bool
+		if out.Pods, derived = look.Pods.FromContainers(project, listed); !derived {
+			var err error
+			if out.Pods, err = c.listPods(ctx, filter); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if c.local() {
 		for _, d := range look.Directories {
 			if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
@@ -192,6 +211,28 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 	return out, nil
 }
 
+// listedOf is ct as planner.PodExpectation.FromContainers reads it.
+func listedOf(ct entitiesTypes.ListContainer) planner.ListedContainer {
+	l := planner.ListedContainer{Pod: ct.PodName, PodID: ct.Pod, Infra: ct.IsInfra, State: ct.State, Labels: ct.Labels}
+	if len(ct.Names) > 0 {
+		l.Name = ct.Names[0]
+	}
+	return l
+}
+
+// listPods lists the pods filters finds.
+func (c *Client) listPods(ctx context.Context, filters map[string][]string) ([]planner.ObservedPod, error) {
+	list, err := pods.List(c.ctx(ctx), &pods.ListOptions{Filters: filters})
+	if err != nil {
+		return nil, fmt.Errorf("list pods: %w", mapErr(err))
+	}
+	out := make([]planner.ObservedPod, 0, len(list))
+	for _, p := range list {
+		out = append(out, planner.ObservedPod{ID: p.Id, Name: p.Name, State: p.Status, Labels: p.Labels})
+	}
+	return out, nil
+}
+
 // listProject lists the project's containers (filter) and, unless every
 // name in wanted is held by one of them, those only in storage. Listing
 // those (external) makes the service read every container in storage,
@@ -199,10 +240,16 @@ func (c *Client) Observe(ctx context.Context, project string, look *planner.Look
 // machine, two to three times a plain listing), and a leftover can only
 // matter where a wanted name is not held already: a no-op `up` lists
 // once, plainly.
-func (c *Client) listProject(ctx context.Context, filter map[string][]string, wanted []string) ([]entitiesTypes.ListContainer, error) {
+func (c *Client) listProject(ctx context.Context, project string, filter map[string][]string, wanted []string) ([]entitiesTypes.ListContainer, error) {
+	pre := c.takePrefetch(project)
 	if wanted != nil {
-		all := true
-		list, err := containers.List(c.ctx(ctx), &containers.ListOptions{All: &all, Filters: filter})
+		var list []entitiesTypes.ListContainer
+		var err error
+		if pre != nil {
+			list, err = pre.wait(ctx)
+		} else {
+			list, err = c.listPlain(ctx, filter)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -217,6 +264,71 @@ func (c *Client) listProject(ctx context.Context, filter map[string][]string, wa
 		}
 	}
 	return c.listExternal(ctx, filter)
+}
+
+// listPlain lists the containers filter finds, stopped ones too.
+func (c *Client) listPlain(ctx context.Context, filter map[string][]string) ([]entitiesTypes.ListContainer, error) {
+	all := true
+	return containers.List(c.ctx(ctx), &containers.ListOptions{All: &all, Filters: filter})
+}
+
+// prefetch is a listing of a project's containers started ahead of the
+// Observe that would make it.
+type prefetch struct {
+	project string
+	done    chan struct{}
+	list    []entitiesTypes.ListContainer
+	err     error
+}
+
+// wait is the prefetched listing once it is in.
+func (p *prefetch) wait(ctx context.Context) ([]entitiesTypes.ListContainer, error) {
+	select {
+	case <-p.done:
+		return p.list, p.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// PrefetchContainers starts the listing of project's containers that the
+// next Observe of project begins with, so that it runs while the caller
+// does other work: `up` loads its stack meanwhile, and on a no-op that
+// listing is most of its wait. The caller must already hold the project's
+// lock and hold it until that Observe: the listing is part of the
+// observation, so no other run may change the project between the two.
+// Only the next Observe of project takes it; DropPrefetch forgets one not
+// taken (call it when the lock is released).
+func (c *Client) PrefetchContainers(ctx context.Context, project string) {
+	p := &prefetch{project: project, done: make(chan struct{})}
+	filter := map[string][]string{"label": {planner.LabelProject + "=" + project}}
+	go func() {
+		defer close(p.done)
+		p.list, p.err = c.listPlain(ctx, filter)
+	}()
+	c.preMu.Lock()
+	c.pre = p
+	c.preMu.Unlock()
+}
+
+// DropPrefetch forgets a prefetched listing no Observe took.
+func (c *Client) DropPrefetch() {
+	c.preMu.Lock()
+	c.pre = nil
+	c.preMu.Unlock()
+}
+
+// takePrefetch hands the prefetched listing of project to the Observe
+// that asks first; any Observe drops one of another project.
+func (c *Client) takePrefetch(project string) *prefetch {
+	c.preMu.Lock()
+	defer c.preMu.Unlock()
+	p := c.pre
+	c.pre = nil
+	if p == nil || p.project != project {
+		return nil
+	}
+	return p
 }
 
 // imageHealthTest is the image's HEALTHCHECK test; nil for none.

@@ -82,7 +82,10 @@ func (c *Client) CreateNetwork(ctx context.Context, n *stack.Network, labels map
 		return err
 	}
 	if err := c.createClaiming(ctx, "network", n.Name, labels, func() error {
-		_, err := network.Create(c.ctx(ctx), nw)
+		err := retryInterfaceRace(ctx, func() error {
+			_, err := network.Create(c.ctx(ctx), nw)
+			return err
+		})
 		return mapErr(err)
 	}); err != nil {
 		return fmt.Errorf("create network %s: %w", n.Name, err)
@@ -236,7 +239,7 @@ func (c *Client) RemoveSecret(ctx context.Context, name string) error {
 // Podman only says "internal libpod error"; the pod's start report has the
 // real cause (a port in use, say), so it is asked for.
 func (c *Client) StartContainer(ctx context.Context, name string) error {
-	err := containers.Start(c.ctx(ctx), name, nil)
+	err := retryPodInfraRace(ctx, func() error { return containers.Start(c.ctx(ctx), name, nil) })
 	if err == nil {
 		return nil
 	}
@@ -346,6 +349,9 @@ func (c *Client) StopContainer(ctx context.Context, name string, timeout time.Du
 					continue
 				}
 			}
+			if c.stoppedDespite(ctx, name, err) {
+				return nil
+			}
 			return fmt.Errorf("stop container %s: %w", name, err)
 		}
 		// A container caught between two runs of its restart policy was
@@ -357,11 +363,45 @@ func (c *Client) StopContainer(ctx context.Context, name string, timeout time.Du
 	}
 }
 
+// networkTeardownFailed says err is Podman failing to tear down a
+// container's network after its process ended: Podman 5 says "removing
+// container ID network: ...", Podman 4 "tearing down network namespace
+// configuration for container ID: ...".
+func networkTeardownFailed(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "tearing down network namespace configuration") ||
+		(strings.Contains(s, "removing container ") && strings.Contains(s, " network: "))
+}
+
+// stoppedDespite says a stop that failed with err did stop the container:
+// only Podman's network teardown after it failed. netavark 1.4 does so
+// at random when another project's last container goes at the same time:
+// aardvark-dns exits under it and teardown says "aardvark pid not found"
+// (containers/podman#18325). The container is stopped, which is what was
+// asked; failing here would leave down half-done. What Podman said is
+// passed on as a warning, and the next container to start on a DNS
+// network starts aardvark-dns again.
+func (c *Client) stoppedDespite(ctx context.Context, name string, err error) bool {
+	if !networkTeardownFailed(err) {
+		return false
+	}
+	data, ierr := containers.Inspect(c.ctx(ctx), name, nil)
+	if ierr != nil || data.State == nil || data.State.Running || data.State.Paused {
+		return false
+	}
+	service := ""
+	if data.Config != nil {
+		service = data.Config.Labels[planner.LabelService]
+	}
+	c.warnOnce(service, fmt.Sprintf("container %s stopped, but Podman could not tear down its network: %v", name, err))
+	return true
+}
+
 // RemoveContainer removes a container, running or not (and with volumes its
 // anonymous volumes); a missing one is fine.
 func (c *Client) RemoveContainer(ctx context.Context, name string, volumes bool) error {
 	force := true
-	err := retryBusy(ctx, func() error {
+	remove := func() error {
 		rep, err := containers.Remove(c.ctx(ctx), name, &containers.RemoveOptions{Force: &force, Volumes: &volumes})
 		if err == nil {
 			for _, r := range rep {
@@ -371,7 +411,15 @@ func (c *Client) RemoveContainer(ctx context.Context, name string, volumes bool)
 			}
 		}
 		return err
-	})
+	}
+	err := retryBusy(ctx, remove)
+	if err != nil && networkTeardownFailed(err) {
+		// A running container's network teardown failed as the removal
+		// stopped it (see stoppedDespite); Podman forgets the network all
+		// the same, so asking again removes it.
+		c.warnOnce("", fmt.Sprintf("Podman could not tear down the network of container %s: %v", name, err))
+		err = retryBusy(ctx, remove)
+	}
 	if err != nil {
 		if err = mapErr(err); errors.Is(err, ErrNotFound) {
 			return nil
@@ -398,12 +446,38 @@ func retryWhile(ctx context.Context, transient string, tries int, wait time.Dura
 		if err == nil || try >= tries || !strings.Contains(err.Error(), transient) {
 			return err
 		}
+		if ctx.Err() != nil { // a wait of 0 must not race the cancel
+			return ctx.Err()
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(wait):
 		}
 	}
+}
+
+// retryInterfaceRace runs create until it no longer fails on a network
+// interface that went while Podman read the host's interfaces to pick a
+// free subnet (Go's net package, between its two netlink reads: "route
+// ip+net: no such network interface"). Another project's container or
+// network torn down at that moment does it; nothing was created, so
+// trying again is safe. Seen on rootless 4.3.1 with projects coming and
+// going side by side.
+func retryInterfaceRace(ctx context.Context, create func() error) error {
+	return retryWhile(ctx, "no such network interface", vanishedRetries, vanishedWait, create)
+}
+
+// retryPodInfraRace starts again a container whose start failed because
+// its pod's infra container was not running at the moment it looked: two
+// containers of one pod started at once both start the infra container,
+// and rootless 4.3.1 lets one of them find it "stopped" in between
+// ("cannot get namespace path unless container ... is running"; seen in
+// CI, the first up of a pod of two). Nothing was started, so starting
+// again is safe; an infra container that stays down still fails, after
+// vanishedRetries tries.
+func retryPodInfraRace(ctx context.Context, start func() error) error {
+	return retryWhile(ctx, "cannot get namespace path unless container", vanishedRetries, vanishedWait, start)
 }
 
 // busyRetries and busyWait bound retryBusy's patience.
