@@ -55,7 +55,7 @@ func BenchmarkComposeGoLoader1000(b *testing.B) {
 			WorkingDir:  dir,
 			ConfigFiles: []types.ConfigFile{{Filename: path, Content: content}},
 			Environment: types.Mapping{},
-		}, composeOptions("big", true, nil, false))
+		}, composeOptions("big", true, nil, false, false))
 		if err != nil {
 			b.Fatal(err)
 		}

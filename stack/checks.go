@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -156,7 +155,7 @@ func (c *converter) implicitReferences(s *Stack) Problems {
 	return ps
 }
 
-var rtSignal = regexp.MustCompile(`^RTM(IN|AX)([+-]\d+)?$`)
+var rtSignal = lazyRegexp(`^RTM(IN|AX)([+-]\d+)?$`)
 
 // validSignal accepts what Podman's signal parser does: a name with or
 // without SIG, RTMIN+n / RTMAX-n, or a number from 1 to 64.
@@ -165,7 +164,7 @@ func validSignal(s string) bool {
 		return n >= 1 && n <= 64
 	}
 	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
-	return unix.SignalNum("SIG"+name) != 0 || rtSignal.MatchString(name)
+	return unix.SignalNum("SIG"+name) != 0 || rtSignal().MatchString(name)
 }
 
 // runProblems finds what stops the stack from running but not from being

@@ -36,18 +36,26 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 		return nil, err
 	}
 
+	known := true
 	name, explicit := projectName(opts, env, func() string {
 		if !composeFastPaths {
+			known = false
 			return "" // compose-go reads the name: key itself
 		}
-		name, _ := nameFromFiles(files)
+		name, k := nameFromFiles(files)
+		known = k
 		return name
 	})
+	if opts.OnProjectName != nil && known && name != "" {
+		opts.OnProjectName(name)
+	}
 	profiles := opts.Profiles
 	if profiles == nil && env["COMPOSE_PROFILES"] != "" {
 		profiles = splitComma(env["COMPOSE_PROFILES"])
 	}
 
+	cache := validatedKey(opts.ValidatedCache, files, env, opts, name, explicit, profiles)
+	skipValidation := cache.hit()
 	warnings := &logCapture{}
 	// compose-go does not check its context while loading: await it.
 	project, err := await(ctx, func() (p *types.Project, err error) {
@@ -62,11 +70,14 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 					Fix:     "check the types of the values changed last; please report this input"}}
 			}
 		}()
-		p, err = loader.LoadWithContext(ctx, types.ConfigDetails{
+		p, err = composeLoad(ctx, types.ConfigDetails{
 			WorkingDir:  opts.WorkingDir,
 			ConfigFiles: cfs,
 			Environment: types.Mapping(env),
-		}, composeOptions(name, explicit, profiles, opts.KeepVars))
+		}, composeOptions(name, explicit, profiles, opts.KeepVars, skipValidation))
+		if err == nil && !skipValidation {
+			cache.record()
+		}
 		if err != nil || len(opts.Services) == 0 {
 			return p, err
 		}
@@ -121,6 +132,9 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 	return s, nil
 }
 
+// composeLoad is compose-go's loader; tests look at the options it gets.
+var composeLoad = loader.LoadWithContext
+
 // composeFastPaths hands compose-go the documents podstack has parsed, and
 // the project name they give, instead of letting it parse every file twice
 // more (once for the model, once for the name); tests turn it off to check
@@ -145,9 +159,10 @@ func preParsed(f sourceFile) map[string]any {
 
 // nameFromFiles is the project name compose-go takes from the files' name
 // keys (the last one set wins, normalized), when every file parsed and the
-// name needs no interpolation; explicit is false where compose-go must look
-// for itself.
-func nameFromFiles(files []sourceFile) (name string, explicit bool) {
+// name needs no interpolation; known says whether the files were read that
+// far: "" and known is no name in the files, "" and not known is one only
+// compose-go can work out.
+func nameFromFiles(files []sourceFile) (name string, known bool) {
 	for _, f := range files {
 		if f.parseErr != nil {
 			return "", false
@@ -171,8 +186,7 @@ func nameFromFiles(files []sourceFile) (name string, explicit bool) {
 			}
 		}
 	}
-	name = loader.NormalizeProjectName(name)
-	return name, name != ""
+	return loader.NormalizeProjectName(name), true
 }
 
 func splitComma(s string) []string {
@@ -187,12 +201,14 @@ func splitComma(s string) []string {
 
 // composeOptions configures compose-go's loader. Its consistency check is
 // skipped because podstack checks the same things itself and reports all of
-// them at once, with positions.
-func composeOptions(name string, explicit bool, profiles []string, keepVars bool) func(*loader.Options) {
+// them at once, with positions; its validation where it has validated the
+// same inputs before (validated).
+func composeOptions(name string, explicit bool, profiles []string, keepVars, skipValidation bool) func(*loader.Options) {
 	return func(o *loader.Options) {
 		o.SetProjectName(name, explicit)
 		o.Profiles = profiles
 		o.SkipConsistencyCheck = true
+		o.SkipValidation = skipValidation
 		o.SkipInterpolation = keepVars
 		o.ResolvePaths = true
 	}

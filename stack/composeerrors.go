@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,13 +35,13 @@ func findSubstituted(f sourceFile, env map[string]string, v string) (string, int
 }
 
 var (
-	constructRe  = regexp.MustCompile(`line (\d+): mapping key "([^"]*)" already defined at line (\d+)`)
-	offsetRe     = regexp.MustCompile(`offset (\d+): (.*)$`)
-	refFileRe    = regexp.MustCompile(`^(env|label) file (\S+) not found`)
-	openMissing  = regexp.MustCompile(`^open (\S+): no such file or directory$`)
-	leadingPath  = regexp.MustCompile(`^((?:services|volumes|networks|secrets|configs|include|models)(?:\.[^\s:]+)*)(?::\s*| )(.*)$`)
-	extendsRe    = regexp.MustCompile(`^cannot extend service "([^"]+)" in (\S+): service "([^"]+)" not found$`)
-	portErrorRe  = regexp.MustCompile(`^invalid (containerPort|hostPort|port|hostIP|proto|protocol|IP address)s?:?\s*"?([^"\s]*)"?$`)
+	constructRe  = lazyRegexp(`line (\d+): mapping key "([^"]*)" already defined at line (\d+)`)
+	offsetRe     = lazyRegexp(`offset (\d+): (.*)$`)
+	refFileRe    = lazyRegexp(`^(env|label) file (\S+) not found`)
+	openMissing  = lazyRegexp(`^open (\S+): no such file or directory$`)
+	leadingPath  = lazyRegexp(`^((?:services|volumes|networks|secrets|configs|include|models)(?:\.[^\s:]+)*)(?::\s*| )(.*)$`)
+	extendsRe    = lazyRegexp(`^cannot extend service "([^"]+)" in (\S+): service "([^"]+)" not found$`)
+	portErrorRe  = lazyRegexp(`^invalid (containerPort|hostPort|port|hostIP|proto|protocol|IP address)s?:?\s*"?([^"\s]*)"?$`)
 	topLevelKeys = []string{"version", "name", "include", "services", "networks", "volumes", "secrets", "configs", "models"}
 )
 
@@ -51,21 +50,21 @@ var (
 // line is the document's.
 func yamlProblem(f sourceFile, detail string) Problem {
 	p := Problem{Position: Position{File: f.Name}, Message: "invalid YAML: " + detail}
-	switch m := constructRe.FindStringSubmatch(detail); {
+	switch m := constructRe().FindStringSubmatch(detail); {
 	case m != nil:
 		p.Line, _ = strconv.Atoi(m[1])
 		p.Message = fmt.Sprintf("invalid YAML: key %q is defined twice (first at line %s)", m[2], m[3])
 		p.Fix = "remove one of them"
 		return p
-	case offsetRe.MatchString(detail):
-		m := offsetRe.FindStringSubmatch(detail)
+	case offsetRe().MatchString(detail):
+		m := offsetRe().FindStringSubmatch(detail)
 		if off, err := strconv.Atoi(m[1]); err == nil && off <= len(f.Content) {
 			p.Line = bytes.Count(f.Content[:off], []byte("\n")) + 1
 			p.Message = "invalid YAML: " + m[2]
 		}
 		return p
 	}
-	if l := yamlLineRe.FindStringSubmatch(detail); l != nil {
+	if l := yamlLineRe().FindStringSubmatch(detail); l != nil {
 		p.Line, _ = strconv.Atoi(l[1])
 	}
 	if strings.Contains(detail, "tab character") || lineHasTab([]sourceFile{f}, f.Name, p.Line) {
@@ -166,8 +165,8 @@ func placeProblem(msg string, files []sourceFile, idx map[string]positions, env 
 		return Position{File: files[0].Name}, "", file
 	}
 	switch {
-	case extendsRe.MatchString(msg):
-		m := extendsRe.FindStringSubmatch(msg)
+	case extendsRe().MatchString(msg):
+		m := extendsRe().FindStringSubmatch(msg)
 		p := Problem{Position: find("services." + m[1] + ".extends.service"), Service: m[1],
 			Message: fmt.Sprintf("extends service %q, which %s does not define", m[3], m[2])}
 		var names []string
@@ -184,8 +183,8 @@ func placeProblem(msg string, files []sourceFile, idx map[string]positions, env 
 			p.Fix = fmt.Sprintf("did you mean %q?", sug)
 		}
 		return p, true
-	case refFileRe.MatchString(msg):
-		m := refFileRe.FindStringSubmatch(msg)
+	case refFileRe().MatchString(msg):
+		m := refFileRe().FindStringSubmatch(msg)
 		pos, path, written := underKey(m[1]+"_file", m[2])
 		p := Problem{Position: pos, Service: serviceOf(path), Message: fmt.Sprintf("%s file %s: no such file", m[1], written),
 			Fix: "create it, or correct the path (relative to the stack file's directory)"}
@@ -193,13 +192,13 @@ func placeProblem(msg string, files []sourceFile, idx map[string]positions, env 
 			p.Fix += "; an optional one is written {path: FILE, required: false}"
 		}
 		return p, true
-	case openMissing.MatchString(msg):
-		file := openMissing.FindStringSubmatch(msg)[1]
+	case openMissing().MatchString(msg):
+		file := openMissing().FindStringSubmatch(msg)[1]
 		pos, path, written := underKey("", file)
 		return Problem{Position: pos, Service: serviceOf(path), Message: fmt.Sprintf("%s: no such file", written),
 			Fix: "correct the path of the extends or include entry (relative to the stack file's directory)"}, true
-	case portErrorRe.MatchString(msg):
-		m := portErrorRe.FindStringSubmatch(msg)
+	case portErrorRe().MatchString(msg):
+		m := portErrorRe().FindStringSubmatch(msg)
 		for _, f := range files {
 			path, line := findPortEntry(f, env, m[2], unset)
 			if line == 0 {
@@ -209,8 +208,8 @@ func placeProblem(msg string, files []sourceFile, idx map[string]positions, env 
 				Message: fmt.Sprintf("%s: invalid %s %q", path, m[1], m[2]), Fix: valueFix(m[1])}
 			return p, true
 		}
-	case leadingPath.MatchString(msg):
-		m := leadingPath.FindStringSubmatch(msg)
+	case leadingPath().MatchString(msg):
+		m := leadingPath().FindStringSubmatch(msg)
 		path := normalizePath(m[1])
 		rest := m[2]
 		if !strings.Contains(msg, m[1]+":") {
@@ -261,14 +260,14 @@ func findPortEntry(f sourceFile, env map[string]string, value string, unset []st
 	return "", 0
 }
 
-var unsetVarRe = regexp.MustCompile(`^The "([^"]+)" variable is not set`)
+var unsetVarRe = lazyRegexp(`^The "([^"]+)" variable is not set`)
 
 // unsetVariables reads the names out of compose-go's "variable is not
 // set" warnings.
 func unsetVariables(warnings []string) []string {
 	var out []string
 	for _, w := range warnings {
-		if m := unsetVarRe.FindStringSubmatch(w); m != nil && !slices.Contains(out, m[1]) {
+		if m := unsetVarRe().FindStringSubmatch(w); m != nil && !slices.Contains(out, m[1]) {
 			out = append(out, m[1])
 		}
 	}
@@ -320,7 +319,7 @@ func explainUnset(ps Problems, files []sourceFile, unset []string) Problems {
 
 // refersTo reports whether line refers to variable v ($v or ${v...}).
 func refersTo(line, v string) bool {
-	for _, m := range varExpr.FindAllStringSubmatch(line, -1) {
+	for _, m := range varExpr().FindAllStringSubmatch(line, -1) {
 		if m[1] == v || m[3] == v {
 			return true
 		}
@@ -328,7 +327,7 @@ func refersTo(line, v string) bool {
 	return false
 }
 
-var canonicalInt = regexp.MustCompile(`^[-+]?(0|[1-9][0-9]*)$`)
+var canonicalInt = lazyRegexp(`^[-+]?(0|[1-9][0-9]*)$`)
 
 // preComposeProblems finds, before compose-go reads the files, values on
 // which compose-go panics instead of returning an error: a ulimit soft or
@@ -353,7 +352,7 @@ func preComposeProblems(files []sourceFile) Problems {
 			for j := 0; j+1 < len(ulimits.Content); j += 2 {
 				limit, v := ulimits.Content[j].Value, ulimits.Content[j+1]
 				check := func(what string, n *yaml.Node) {
-					if n == nil || n.Kind != yaml.ScalarNode || strings.Contains(n.Value, "$") || canonicalInt.MatchString(n.Value) {
+					if n == nil || n.Kind != yaml.ScalarNode || strings.Contains(n.Value, "$") || canonicalInt().MatchString(n.Value) {
 						return
 					}
 					ps = append(ps, Problem{Position: Position{File: f.Name, Line: n.Line}, Service: name,
@@ -373,15 +372,15 @@ func preComposeProblems(files []sourceFile) Problems {
 }
 
 var (
-	yamlLineRe         = regexp.MustCompile(`line (\d+)`)
-	validatingRe       = regexp.MustCompile(`^validating (.+?): (\S*) ?(.*)$`)
-	addPropRe          = regexp.MustCompile(`additional propert(?:y|ies) (?:'([^']+)'|(\S+)) not allowed`)
-	interpRe           = regexp.MustCompile(`error while interpolating (\S+): (.*)$`)
-	decodingRe         = regexp.MustCompile(`'([^']+)' (.*)`)
-	parseFileRe        = regexp.MustCompile(`(?s)^failed to parse (.+?): (.*)$`)
-	undefinedRe        = regexp.MustCompile(`service "([^"]+)" (.*)$`)
-	unknownFieldYAMLRe = regexp.MustCompile(`field (\S+) not found`)
-	badValueRe         = regexp.MustCompile(`invalid (containerPort|hostPort|port|hostIP|proto|protocol|IP address)s?:? "?([^"\s]+)"?`)
+	yamlLineRe         = lazyRegexp(`line (\d+)`)
+	validatingRe       = lazyRegexp(`^validating (.+?): (\S*) ?(.*)$`)
+	addPropRe          = lazyRegexp(`additional propert(?:y|ies) (?:'([^']+)'|(\S+)) not allowed`)
+	interpRe           = lazyRegexp(`error while interpolating (\S+): (.*)$`)
+	decodingRe         = lazyRegexp(`'([^']+)' (.*)`)
+	parseFileRe        = lazyRegexp(`(?s)^failed to parse (.+?): (.*)$`)
+	undefinedRe        = lazyRegexp(`service "([^"]+)" (.*)$`)
+	unknownFieldYAMLRe = lazyRegexp(`field (\S+) not found`)
+	badValueRe         = lazyRegexp(`invalid (containerPort|hostPort|port|hostIP|proto|protocol|IP address)s?:? "?([^"\s]+)"?`)
 )
 
 func valueFix(kind string) string {
@@ -437,7 +436,7 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 		return files[0].Name, 0
 	}
 
-	if m := validatingRe.FindStringSubmatch(msg); m != nil {
+	if m := validatingRe().FindStringSubmatch(msg); m != nil {
 		if m[2] == "" {
 			var top Problems
 			for _, f := range files {
@@ -453,7 +452,7 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 		file, path, rest := display(m[1]), m[2], m[3]
 		return Problems{schemaProblem(file, idx[file], path, rest)}
 	}
-	if m := parseFileRe.FindStringSubmatch(msg); m != nil {
+	if m := parseFileRe().FindStringSubmatch(msg); m != nil {
 		f := sourceFile{Name: display(m[1])}
 		for _, g := range files {
 			if g.Name == f.Name {
@@ -473,7 +472,7 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 	if ps, ok := interpolationProblems(err, docs); ok {
 		return ps.Err()
 	}
-	if m := interpRe.FindStringSubmatch(msg); m != nil {
+	if m := interpRe().FindStringSubmatch(msg); m != nil {
 		path := normalizePath(m[1])
 		file, line := findPath(path)
 		p := Problem{Position: Position{File: file, Line: line}, Service: serviceOf(path), Message: fmt.Sprintf("%s: %s", path, m[2])}
@@ -486,7 +485,7 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 		var ps Problems
 		for _, line := range strings.Split(msg, "\n") {
 			line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "*"))
-			if m := decodingRe.FindStringSubmatch(line); m != nil {
+			if m := decodingRe().FindStringSubmatch(line); m != nil {
 				path := normalizePath(m[1])
 				file, l := findPath(path)
 				ps = append(ps, Problem{Position: Position{File: file, Line: l}, Service: serviceOf(path),
@@ -500,13 +499,13 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 	if p, ok := placeProblem(msg, files, idx, env, unset); ok {
 		return Problems{p}
 	}
-	if m := undefinedRe.FindStringSubmatch(msg); m != nil {
+	if m := undefinedRe().FindStringSubmatch(msg); m != nil {
 		file, line := findPath("services." + m[1])
 		return Problems{{Position: Position{File: file, Line: line}, Service: m[1], Message: m[2]}}
 	}
 	// compose-go reports a bad port or similar value without its place:
 	// find the value in the files.
-	if m := badValueRe.FindStringSubmatch(msg); m != nil {
+	if m := badValueRe().FindStringSubmatch(msg); m != nil {
 		for _, f := range files {
 			path, line := findValue(f, m[2])
 			if line == 0 {
@@ -527,7 +526,7 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 			break
 		}
 	}
-	if l := yamlLineRe.FindStringSubmatch(msg); l != nil {
+	if l := yamlLineRe().FindStringSubmatch(msg); l != nil {
 		p.Line, _ = strconv.Atoi(l[1])
 	}
 	return Problems{p}
@@ -537,7 +536,7 @@ func composeProblems(err error, files []sourceFile, idx map[string]positions, en
 // properties 'comand' not allowed`).
 func schemaProblem(file string, idx positions, path, rest string) Problem {
 	p := Problem{Position: Position{File: file}, Service: serviceOf(path)}
-	if m := addPropRe.FindStringSubmatch(rest); m != nil {
+	if m := addPropRe().FindStringSubmatch(rest); m != nil {
 		name := m[1] + m[2]
 		key := join(path, name)
 		p.Line = idx.line(key)

@@ -3,7 +3,6 @@ package stack
 import (
 	"bytes"
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -130,7 +129,7 @@ func (c *converter) extension(s *Stack) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&s.Options); err != nil {
 		msg := err.Error()
-		if m := unknownFieldYAMLRe.FindStringSubmatch(msg); m != nil {
+		if m := unknownFieldYAMLRe().FindStringSubmatch(msg); m != nil {
 			c.problem("x-podstack."+m[1], "", fmt.Sprintf("unknown key %q in x-podstack", m[1]),
 				"valid keys are pods, volume-size, secret-env, plain-env")
 			return
@@ -510,7 +509,7 @@ func (c *converter) health(svc types.ServiceConfig, base string) *HealthCheck {
 	return out
 }
 
-var restartRe = regexp.MustCompile(`^(no|always|unless-stopped|on-failure(:\d+)?)$`)
+var restartRe = lazyRegexp(`^(no|always|unless-stopped|on-failure(:\d+)?)$`)
 
 func (c *converter) restart(svc types.ServiceConfig, base string) RestartPolicy {
 	r := svc.Restart
@@ -530,7 +529,7 @@ func (c *converter) restart(svc types.ServiceConfig, base string) RestartPolicy 
 	if r == "" {
 		return ""
 	}
-	if !restartRe.MatchString(r) {
+	if !restartRe().MatchString(r) {
 		c.problem(base+".restart", svc.Name, fmt.Sprintf("invalid restart policy %q", r), `use "no", "always", "on-failure[:N]" or "unless-stopped"`)
 		return ""
 	}

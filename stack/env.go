@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -101,8 +100,8 @@ func processEnv(opts LoadOptions) map[string]string {
 }
 
 var (
-	envLineRe    = regexp.MustCompile(`^line (\d+): (.*)$`)
-	envBadNameRe = regexp.MustCompile(`^unexpected character ("[^"]*") in variable name "(.*)"$`)
+	envLineRe    = lazyRegexp(`^line (\d+): (.*)$`)
+	envBadNameRe = lazyRegexp(`^unexpected character ("[^"]*") in variable name "(.*)"$`)
 )
 
 // envFileProblem positions an env file error at its line. The parser
@@ -123,7 +122,7 @@ func envFileProblem(path string, err error) Problem {
 		return p
 	}
 	msg := err.Error()
-	if m := envLineRe.FindStringSubmatch(msg); m != nil {
+	if m := envLineRe().FindStringSubmatch(msg); m != nil {
 		p.Line, _ = strconv.Atoi(m[1])
 		msg = m[2]
 	}
@@ -131,8 +130,8 @@ func envFileProblem(path string, err error) Problem {
 	case strings.HasPrefix(msg, "unterminated quoted value"):
 		msg = "unterminated quoted value"
 		p.Fix = "close the quote"
-	case envBadNameRe.MatchString(msg):
-		m := envBadNameRe.FindStringSubmatch(msg)
+	case envBadNameRe().MatchString(msg):
+		m := envBadNameRe().FindStringSubmatch(msg)
 		name, _, _ := strings.Cut(m[2], strings.Trim(m[1], `"`))
 		msg = fmt.Sprintf("unexpected character %s in variable name %q", m[1], name)
 		p.Fix = "write NAME=VALUE, one per line"

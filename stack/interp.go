@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -17,7 +16,7 @@ import (
 // become one problem each, at the line of the scalar that holds the
 // failing expression.
 
-var interpLeafRe = regexp.MustCompile(`^(?:error while interpolating (\S+): |invalid interpolation format for (\S+?)\.\n)`)
+var interpLeafRe = lazyRegexp(`^(?:error while interpolating (\S+): |invalid interpolation format for (\S+?)\.\n)`)
 
 // interpolationProblems turns an interpolation error into positioned
 // problems, searching docs (file name -> parsed document) in order; ok is
@@ -25,7 +24,7 @@ var interpLeafRe = regexp.MustCompile(`^(?:error while interpolating (\S+): |inv
 func interpolationProblems(err error, docs []namedDoc) (Problems, bool) {
 	var out Problems
 	for _, leaf := range leafErrs(err) {
-		m := interpLeafRe.FindStringSubmatch(leaf.Error())
+		m := interpLeafRe().FindStringSubmatch(leaf.Error())
 		if m == nil {
 			continue
 		}

@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,7 +16,7 @@ type Placeholders struct {
 	byVar   map[string]string // VAR -> token
 }
 
-var varExpr = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)([^}]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)`)
+var varExpr = lazyRegexp(`\$\{([A-Za-z_][A-Za-z0-9_]*)([^}]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)`)
 
 // placeholderBase is far from common port numbers and counts; tokens that
 // occur in the source text are skipped.
@@ -31,7 +30,7 @@ func newPlaceholders(files []sourceFile) *Placeholders {
 	}
 	text := all.String()
 	next := placeholderBase
-	for _, m := range varExpr.FindAllStringSubmatch(text, -1) {
+	for _, m := range varExpr().FindAllStringSubmatch(text, -1) {
 		name := m[1]
 		if name == "" {
 			name = m[3]

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -323,16 +322,16 @@ func (l *kubeLoader) readFile(ctx context.Context, f sourceFile, env map[string]
 	}
 	if err := f.parseErr; err != nil {
 		p := Problem{Position: Position{File: f.Name}, Message: "invalid YAML: " + err.Error()}
-		if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
+		if m := yamlLineRe().FindStringSubmatch(err.Error()); m != nil {
 			p.Line, _ = strconv.Atoi(m[1])
 		}
 		l.problems = append(l.problems, p)
 	}
 }
 
-var requiredVarRe = regexp.MustCompile(`required variable (\S+) is missing`)
+var requiredVarRe = lazyRegexp(`required variable (\S+) is missing`)
 
-var interpPathRe = regexp.MustCompile(`error while interpolating (\S+): (.*)$`)
+var interpPathRe = lazyRegexp(`error while interpolating (\S+): (.*)$`)
 
 func (l *kubeLoader) interpolationProblem(d *kubeDoc, err error) {
 	name := ""
@@ -351,10 +350,10 @@ func (l *kubeLoader) interpolationProblem(d *kubeDoc, err error) {
 	if meta, ok := d.value["metadata"].(map[string]any); ok {
 		p.Service, _ = meta["name"].(string)
 	}
-	if m := interpPathRe.FindStringSubmatch(msg); m != nil {
+	if m := interpPathRe().FindStringSubmatch(msg); m != nil {
 		path := normalizePath(m[1])
 		p.Line = d.pos.line(path)
-		if v := requiredVarRe.FindStringSubmatch(m[2]); v != nil {
+		if v := requiredVarRe().FindStringSubmatch(m[2]); v != nil {
 			if found, line := findValueIn(d.node, "${"+v[1]); line > 0 {
 				path, p.Line = found, line
 			}
@@ -367,7 +366,7 @@ func (l *kubeLoader) interpolationProblem(d *kubeDoc, err error) {
 	l.problems = append(l.problems, p)
 }
 
-var unknownFieldRe = regexp.MustCompile(`unknown field "([^"]+)"`)
+var unknownFieldRe = lazyRegexp(`unknown field "([^"]+)"`)
 
 // decode strictly decodes a document into its k8s.io/api type: an unknown
 // field is a problem, not something silently dropped.
@@ -392,7 +391,7 @@ func (l *kubeLoader) decode(d *kubeDoc, into any) bool {
 	}
 	p := Problem{Position: Position{File: d.file, Line: d.line}, Service: d.name,
 		Message: fmt.Sprintf("invalid %s: %v", d.kind, err)}
-	if m := unknownFieldRe.FindStringSubmatch(err.Error()); m != nil {
+	if m := unknownFieldRe().FindStringSubmatch(err.Error()); m != nil {
 		field := m[1]
 		p.Message = fmt.Sprintf("%s %q: unknown field %q", d.kind, d.name, field)
 		if line := d.pos.lineOfKey(lastSegment(field)); line > 0 {

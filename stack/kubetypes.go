@@ -268,7 +268,7 @@ func valueAt(v any, path string) any {
 // mentionsCredential reports whether source text refers to a variable the
 // credential rule marks, so its value is never printed.
 func mentionsCredential(raw string) bool {
-	for _, m := range varExpr.FindAllStringSubmatch(raw, -1) {
+	for _, m := range varExpr().FindAllStringSubmatch(raw, -1) {
 		name := m[1]
 		if name == "" {
 			name = m[3]

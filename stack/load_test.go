@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
 )
 
 // wants reads the `# want: ...` lines at the top of a test stack file.
@@ -529,5 +532,58 @@ func writeFileT(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOnProjectNameEarly: the name a compose load announces before
+// compose-go runs is the loaded stack's name, whichever way it is given
+// (-p, COMPOSE_PROJECT_NAME, the name: key, the directory), announced
+// before compose-go reads the files; a name only compose-go can work out
+// (an interpolated name: key) is not announced at all, never guessed.
+func TestOnProjectNameEarly(t *testing.T) {
+	for _, tc := range []struct {
+		name, file, flag string
+		env              []string
+		announced        bool
+	}{
+		{"directory", "services:\n  web:\n    image: nginx\n", "", nil, true},
+		{"flag", "name: ignored\nservices:\n  web:\n    image: nginx\n", "from-flag", nil, true},
+		{"environment", "services:\n  web:\n    image: nginx\n", "", []string{"COMPOSE_PROJECT_NAME=from-env"}, true},
+		{"name key", "name: from-key\nservices:\n  web:\n    image: nginx\n", "", nil, true},
+		{"interpolated name key", "name: app-${STAGE}\nservices:\n  web:\n    image: nginx\n", "", []string{"STAGE=prod"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "My_Project")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(tc.file), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var announced []string
+			loadsBefore := 0
+			defer func(f func(context.Context, types.ConfigDetails, ...func(*loader.Options)) (*types.Project, error)) {
+				composeLoad = f
+			}(composeLoad)
+			composeLoad = func(ctx context.Context, d types.ConfigDetails, opts ...func(*loader.Options)) (*types.Project, error) {
+				loadsBefore = len(announced)
+				return loader.LoadWithContext(ctx, d, opts...)
+			}
+			s, err := Load(context.Background(), LoadOptions{WorkingDir: dir, ProjectName: tc.flag,
+				Environ:       func() []string { return tc.env },
+				OnProjectName: func(name string) { announced = append(announced, name) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.announced {
+				if len(announced) != 0 {
+					t.Errorf("announced %q, a guess; loaded %q", announced, s.Name)
+				}
+				return
+			}
+			if len(announced) != 1 || announced[0] != s.Name || loadsBefore != 1 {
+				t.Errorf("announced %q (%d before compose-go ran), loaded %q", announced, loadsBefore, s.Name)
+			}
+		})
 	}
 }

@@ -31,6 +31,16 @@ type LoadOptions struct {
 	Stdin io.Reader
 	// KeepVars leaves ${VAR} placeholders uninterpolated (for `convert --keep-vars`).
 	KeepVars bool
+	// ValidatedCache is a directory that remembers which exact inputs
+	// compose-go has validated, so that loading them again skips that
+	// validation (see validated); "" validates every time. The CLI uses
+	// ValidatedCacheDir.
+	ValidatedCache string
+	// OnProjectName, when set, is called with the project name as soon as
+	// the loader knows it, before compose-go interprets the files (most of
+	// a load's time), so a caller can start work that needs only the name.
+	// It is a guess until Load returns: the loaded stack's Name decides.
+	OnProjectName func(name string)
 }
 
 // DefaultFileNames are looked up, in order, when no -f is given.

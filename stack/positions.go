@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -95,12 +94,12 @@ func (p positions) exact(path string) int {
 	return p[path]
 }
 
-var bracketPath = regexp.MustCompile(`\[([^\]]+)\]`)
+var bracketPath = lazyRegexp(`\[([^\]]+)\]`)
 
 // normalizePath turns compose-go's services[web].healthcheck into
 // services.web.healthcheck.
 func normalizePath(p string) string {
-	p = bracketPath.ReplaceAllString(p, ".$1")
+	p = bracketPath().ReplaceAllString(p, ".$1")
 	return strings.Trim(p, "'\". ")
 }
 

@@ -3,7 +3,6 @@ package stack
 import (
 	"errors"
 	"net/url"
-	"regexp"
 	"sort"
 	"strings"
 )
@@ -63,7 +62,7 @@ func newScrubber(env map[string]string, secretEnv []string) *scrubber {
 	return s
 }
 
-var quotedRe = regexp.MustCompile(`"([^"\\]|\\.)*"|'[^']*'`)
+var quotedRe = lazyRegexp(`"([^"\\]|\\.)*"|'[^']*'`)
 
 // text scrubs one message.
 func (s *scrubber) text(msg string) string {
@@ -73,7 +72,7 @@ func (s *scrubber) text(msg string) string {
 	for _, v := range s.values {
 		msg = strings.ReplaceAll(msg, v, s.names[v])
 	}
-	return quotedRe.ReplaceAllStringFunc(msg, func(q string) string {
+	return quotedRe().ReplaceAllStringFunc(msg, func(q string) string {
 		inner := q[1 : len(q)-1]
 		if len(inner) < 4 {
 			return q

@@ -118,7 +118,7 @@ func TestSetKeysMatchesJSON(t *testing.T) {
 		abs, _ := filepath.Abs(f)
 		p, err := loader.LoadWithContext(context.Background(), types.ConfigDetails{WorkingDir: filepath.Dir(abs),
 			ConfigFiles: []types.ConfigFile{{Filename: abs, Content: content}}, Environment: types.Mapping{}},
-			composeOptions("p", true, nil, false))
+			composeOptions("p", true, nil, false, false))
 		if err != nil && f == every {
 			t.Fatalf("the file setting every key does not load: %v", err)
 		}
