@@ -2,17 +2,26 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/openapi"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/kube-openapi/pkg/spec3"
+	"k8s.io/kube-openapi/pkg/validation/spec"
 )
 
 // ConnectOptions find the cluster as kubectl does: the kubeconfig files
@@ -31,9 +40,14 @@ type ConnectOptions struct {
 // Client is the API of one namespace of a cluster, through client-go.
 type Client struct {
 	dyn       dynamic.Interface
+	openapi   openapi.ClientWithContext
 	namespace string
 	context   string
 	server    string
+
+	types sync.Once
+	conv  managedfields.TypeConverter
+	err   error
 }
 
 // Connect loads the kubeconfig and opens a client for the namespace.
@@ -74,7 +88,56 @@ func Connect(opts ConnectOptions) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{dyn: dyn, namespace: ns, context: name, server: cfg.Host}, nil
+	// A client for the OpenAPI documents, which are no API objects.
+	docs := rest.CopyConfig(cfg)
+	docs.NegotiatedSerializer = serializer.NewCodecFactory(runtime.NewScheme()).WithoutConversion()
+	rc, err := rest.UnversionedRESTClientFor(docs)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{dyn: dyn, openapi: openapi.NewClientWithContext(rc), namespace: ns, context: name, server: cfg.Host}, nil
+}
+
+// TypeConverter implements API: the server's OpenAPI v3 schema of the
+// group versions podstack deploys, read once per client.
+func (c *Client) TypeConverter(ctx context.Context) (managedfields.TypeConverter, error) {
+	c.types.Do(func() { c.conv, c.err = c.readTypes(ctx) })
+	return c.conv, c.err
+}
+
+func (c *Client) readTypes(ctx context.Context) (managedfields.TypeConverter, error) {
+	paths, err := c.openapi.PathsWithContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the OpenAPI v3 index of %s (served from Kubernetes 1.27): %w", c.server, err)
+	}
+	schemas := map[string]*spec.Schema{}
+	seen := map[string]bool{}
+	for _, k := range Kinds {
+		path := "apis/" + k.Resource.Group + "/" + k.Resource.Version
+		if k.Resource.Group == "" {
+			path = "api/" + k.Resource.Version
+		}
+		if seen[path] {
+			continue
+		}
+		seen[path] = true
+		gv, ok := paths[path]
+		if !ok {
+			return nil, fmt.Errorf("%s serves no OpenAPI v3 schema for %s, which podstack deploys", c.server, path)
+		}
+		data, err := gv.SchemaWithContext(ctx, "application/json")
+		if err != nil {
+			return nil, fmt.Errorf("read the OpenAPI v3 schema of %s from %s: %w", path, c.server, err)
+		}
+		var doc spec3.OpenAPI
+		if err := json.Unmarshal(data, &doc); err != nil {
+			return nil, fmt.Errorf("the OpenAPI v3 schema of %s from %s: %w", path, c.server, err)
+		}
+		if doc.Components != nil {
+			maps.Copy(schemas, doc.Components.Schemas)
+		}
+	}
+	return managedfields.NewTypeConverter(schemas, false)
 }
 
 // Namespace is the namespace the client works in.

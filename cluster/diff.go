@@ -5,38 +5,13 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/managedfields"
-	"k8s.io/client-go/applyconfigurations"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 	"sigs.k8s.io/structured-merge-diff/v6/typed"
 	"sigs.k8s.io/structured-merge-diff/v6/value"
 )
-
-// converter knows the schema of the kinds podstack deploys, so objects
-// compare as the API server merges them: list items by their keys (a
-// container by its name), not by position. Parsing the schema costs a
-// quarter of a second and 30 MB, so it happens on first use, not in
-// every stack command.
-var converter = sync.OnceValue(func() managedfields.TypeConverter {
-	return applyconfigurations.NewTypeConverter(kindScheme())
-})
-
-func kindScheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme} {
-		if err := add(s); err != nil {
-			panic(err) // registering generated types cannot fail
-		}
-	}
-	return s
-}
 
 // FieldChange is one field podstack manages that an apply would change.
 type FieldChange struct {
@@ -72,12 +47,15 @@ var identity = fieldpath.NewSet(
 // changes means applying desired would not change the object: the API
 // server keeps what podstack applied last, and the fields others own or
 // default are not podstack's to compare.
-func diff(live, desired *unstructured.Unstructured) ([]FieldChange, error) {
-	liveTyped, err := converter().ObjectToTyped(live, typed.AllowDuplicates)
+func diff(types managedfields.TypeConverter, live, desired *unstructured.Unstructured) ([]FieldChange, error) {
+	if types == nil {
+		return nil, fmt.Errorf("compare %s: no schema of its kind", RefOf(live))
+	}
+	liveTyped, err := types.ObjectToTyped(live, typed.AllowDuplicates)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", RefOf(live), err)
 	}
-	want, err := converter().ObjectToTyped(desired)
+	want, err := types.ObjectToTyped(desired)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", RefOf(desired), err)
 	}

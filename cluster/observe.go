@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 )
 
 // ErrNotFound is what an API wraps when an object (or the namespace)
@@ -37,6 +38,9 @@ type API interface {
 	// recreated meanwhile by someone else is left alone); its dependents
 	// (a Deployment's ReplicaSets and pods) are deleted in the background.
 	Delete(ctx context.Context, ref Ref, uid types.UID, dryRun bool) error
+	// TypeConverter is the schema of the kinds podstack deploys, as the
+	// server has it, so that objects compare as the server merges them.
+	TypeConverter(ctx context.Context) (managedfields.TypeConverter, error)
 }
 
 // Observed is what the namespace holds of a target.
@@ -46,6 +50,9 @@ type Observed struct {
 	// Foreign are objects that have the name of a desired object but not
 	// the target's labels: podstack must not change them.
 	Foreign map[Ref]*unstructured.Unstructured
+	// Types is the server's schema of the kinds, to compare Owned objects
+	// with desired ones; nil where nothing is owned.
+	Types managedfields.TypeConverter
 }
 
 // Observe lists the target's objects of every kind by label, and looks
@@ -69,6 +76,13 @@ func Observe(ctx context.Context, api API, t Target, desired []*unstructured.Uns
 			}
 			o.Owned[RefOf(obj)] = obj
 		}
+	}
+	if len(o.Owned) > 0 {
+		conv, err := api.TypeConverter(ctx)
+		if err != nil {
+			return nil, err
+		}
+		o.Types = conv
 	}
 	for _, d := range desired {
 		ref := RefOf(d)

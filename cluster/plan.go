@@ -156,7 +156,7 @@ func Up(d *Desired, o *Observed, opts Options) (*Plan, error) {
 			applied[ref] = b.add(&Step{Kind: StepApply, Object: ref, Cause: "not in the cluster", Manifest: u}, after...)
 			continue
 		}
-		changes, err := diff(live, u)
+		changes, err := diff(o.Types, live, u)
 		if err != nil {
 			return nil, err
 		}

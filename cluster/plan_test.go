@@ -54,7 +54,7 @@ func table(t *testing.T, p *Plan) string {
 // adds (defaults and status) that podstack does not manage.
 func stored(t *testing.T, obj *unstructured.Unstructured) *unstructured.Unstructured {
 	t.Helper()
-	tv, err := converter().ObjectToTyped(obj)
+	tv, err := testTypes().ObjectToTyped(obj)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func stored(t *testing.T, obj *unstructured.Unstructured) *unstructured.Unstruct
 }
 
 func observedFrom(t *testing.T, objs []*unstructured.Unstructured) *Observed {
-	o := &Observed{Owned: map[Ref]*unstructured.Unstructured{}, Foreign: map[Ref]*unstructured.Unstructured{}}
+	o := &Observed{Owned: map[Ref]*unstructured.Unstructured{}, Foreign: map[Ref]*unstructured.Unstructured{}, Types: testTypes()}
 	for _, u := range objs {
 		o.Owned[RefOf(u)] = stored(t, u)
 	}
@@ -164,7 +164,7 @@ func TestPlanDown(t *testing.T) {
 // over: every such name is reported, with whose it is.
 func TestPlanRefusesForeignObjects(t *testing.T) {
 	d := desiredFor(t, loadExample(t, "webstack", "prod"), "shop")
-	o := &Observed{Owned: map[Ref]*unstructured.Unstructured{}, Foreign: map[Ref]*unstructured.Unstructured{}}
+	o := &Observed{Owned: map[Ref]*unstructured.Unstructured{}, Foreign: map[Ref]*unstructured.Unstructured{}, Types: testTypes()}
 	kubectl := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "web"}}}
 	staging := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": map[string]any{"name": "webstack-pgdata",
 		"labels": map[string]any{LabelManagedBy: "podstack", LabelPartOf: "webstack", LabelEnvironment: "staging"}}}}
