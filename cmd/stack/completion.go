@@ -82,11 +82,15 @@ func addCompletions(root *cobra.Command, g *globalOptions) {
 				cmd.ValidArgsFunction = c.services(pos, variadic, kinds)
 			}
 		}
+		// The command's own flags: nothing has merged its parents'
+		// persistent flags in yet (LocalNonPersistentFlags would, building
+		// new sets, at a cost every run paid).
+		own := cmd.Flags()
+		if cmd == root {
+			own = cmd.PersistentFlags()
+		}
 		for name, byCommand := range flagValues {
-			f := cmd.LocalNonPersistentFlags().Lookup(name)
-			if cmd == root {
-				f = cmd.PersistentFlags().Lookup(name)
-			}
+			f := own.Lookup(name)
 			if f == nil {
 				continue
 			}

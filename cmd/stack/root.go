@@ -332,6 +332,9 @@ func (g *globalOptions) loadOptions() stack.LoadOptions {
 		EnvFiles:    g.envFiles,
 		Profiles:    g.profiles,
 		Stdin:       g.streams.in,
+		// Loading the same inputs again skips compose-go's validation,
+		// most of a short command's CPU time.
+		ValidatedCache: stack.ValidatedCacheDir(),
 	}
 }
 
@@ -381,7 +384,13 @@ func (g *globalOptions) policy(*stack.Stack) planner.Policy {
 
 // connect opens the Podman service connection (or starts a temporary one).
 func (g *globalOptions) connect(ctx context.Context) (*podmanapi.Client, error) {
-	c, err := podmanapi.Connect(ctx, podmanapi.ConnectOptions{URL: g.url, Stderr: g.streams.err, Getenv: g.getenv})
+	return g.dial(ctx, false)
+}
+
+// dial is connect; with noEmbedded it fails where no service answers
+// instead of starting one.
+func (g *globalOptions) dial(ctx context.Context, noEmbedded bool) (*podmanapi.Client, error) {
+	c, err := podmanapi.Connect(ctx, podmanapi.ConnectOptions{URL: g.url, Stderr: g.streams.err, Getenv: g.getenv, NoEmbedded: noEmbedded})
 	if err != nil {
 		return nil, err
 	}

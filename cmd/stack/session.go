@@ -87,32 +87,40 @@ func (g *globalOptions) attachEngine(p *ops.Project, c *podmanapi.Client) {
 	p.Engine = c
 	p.Status = g.streams.err
 	p.Lock = func(ctx context.Context, command string) (func(), error) {
-		l, err := g.lockProject(ctx, c, p.Name, command)
+		l, err := lock.Acquire(ctx, g.lockOptions(c, p.Name, command))
 		if err != nil {
 			return nil, err
 		}
-		if h := l.Interrupted(); h != nil {
-			if err := p.SettleAfterInterrupted(ctx, h.String()); err != nil {
-				l.Release()
-				return nil, err
-			}
-		}
-		return func() { l.Release() }, nil
+		return settled(ctx, p, l, func() { l.Release() })
 	}
 }
 
-// lockProject takes the lock every command that changes project on c's
-// service holds, so that two runs never interleave (they used to both fail
-// half-way). A second run waits, saying for whom, unless --no-wait-lock or
-// --lock-timeout says otherwise. The kernel drops the lock with its process.
-func (g *globalOptions) lockProject(ctx context.Context, c *podmanapi.Client, project, command string) (*lock.Lock, error) {
-	return lock.Acquire(ctx, lock.Options{
+// settled hands over a project lock just taken, with release to give it
+// back: where the run before died holding it, what that run asked of
+// Podman is settled first, and an error there gives the lock back.
+func settled(ctx context.Context, p *ops.Project, l *lock.Lock, release func()) (func(), error) {
+	if h := l.Interrupted(); h != nil {
+		if err := p.SettleAfterInterrupted(ctx, h.String()); err != nil {
+			release()
+			return nil, err
+		}
+	}
+	return release, nil
+}
+
+// lockOptions are for the lock every command that changes project on
+// c's service holds, so that two runs never interleave (they used to both
+// fail half-way). A second run waits, saying for whom, unless
+// --no-wait-lock or --lock-timeout says otherwise. The kernel drops the
+// lock with its process.
+func (g *globalOptions) lockOptions(c *podmanapi.Client, project, command string) lock.Options {
+	return lock.Options{
 		Service: lock.ServiceKey(c.URL()), Project: project, Command: command,
 		NoWait: g.noWaitLock, Timeout: g.lockTimeout,
 		OnWait: func(h lock.Holder) {
 			fmt.Fprintf(g.streams.err, "Waiting for %s to finish with project %q...\n", h, project)
 		},
-	})
+	}
 }
 
 // withProgress runs fn with the progress renderer --progress asks for as

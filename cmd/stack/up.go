@@ -85,7 +85,9 @@ Without -d, up follows the services' logs until Ctrl-C, then stops the stack
 				}
 			}
 			ctx := cmd.Context()
-			s, err := g.load(ctx, naming(args))
+			a := g.startAhead(ctx, !dryRun)
+			defer a.close()
+			s, err := g.load(ctx, naming(args), a.loadOption)
 			if err != nil {
 				return err
 			}
@@ -96,12 +98,13 @@ Without -d, up follows the services' logs until Ctrl-C, then stops the stack
 			if err != nil {
 				return err
 			}
-			c, err := g.connect(ctx)
+			c, err := a.client()
 			if err != nil {
 				return err
 			}
 			defer c.Close()
 			p := g.project(s, c)
+			a.adopt(p, c)
 			up := ops.UpOptions{Plan: opts, Exec: ef.options(), Rollback: rollback, DryRun: dryRun}
 			if dryRun {
 				plan, err := p.Up(ctx, up)

@@ -219,6 +219,27 @@ func (l *Lock) Release() error {
 	return f.Close()
 }
 
+// Abandon gives the lock up as though it had not been taken: where the
+// holder before died with it (Interrupted), that record is put back, so
+// the next holder still learns of it and settles what it left. For a
+// caller that took the lock ahead of need and does not use it.
+func (l *Lock) Abandon() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	if l.left == nil {
+		return l.Release()
+	}
+	f := l.f
+	l.f = nil
+	data, _ := json.Marshal(*l.left)
+	if f.Truncate(0) == nil {
+		f.WriteAt(append(data, '\n'), 0)
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return f.Close()
+}
+
 // ensureDir makes the shared lock directory, world-writable with the
 // sticky bit (like /tmp), so every user of the host can lock in it.
 func ensureDir(dir string) error {

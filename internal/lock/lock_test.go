@@ -135,6 +135,15 @@ func TestKilledHolderReleases(t *testing.T) {
 	if h := l.Interrupted(); h == nil || h.PID != cmd.Process.Pid || h.Command != "up" {
 		t.Errorf("Interrupted() = %+v, want the killed holder (pid %d, up)", h, cmd.Process.Pid)
 	}
+	// Abandoned (taken ahead of need, not used): the next holder still
+	// learns of the killed one.
+	l.Abandon()
+	if l, err = Acquire(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if h := l.Interrupted(); h == nil || h.PID != cmd.Process.Pid {
+		t.Errorf("after Abandon, Interrupted() = %+v, want the killed holder (pid %d)", h, cmd.Process.Pid)
+	}
 	l.Release()
 	// A holder that released cleanly is not reported.
 	l, err = Acquire(context.Background(), o)
