@@ -90,7 +90,10 @@ func TestInterruptDuringLoadExits130(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(stackBin, args...)
 		cmd.Dir = dir
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+		// A cache of its own: a run interrupted after compose-go's
+		// validation remembers it, and the next run, skipping it, could
+		// finish before its signal.
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "XDG_CACHE_HOME=" + t.TempDir()}
 		stdin, err := cmd.StdinPipe() // held open: "-" waits for more input
 		if err != nil {
 			t.Fatal(err)
