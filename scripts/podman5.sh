@@ -42,6 +42,9 @@ ROOT=${PODMAN5_ROOT:-/var/lib/podstack-podman5}
 RUN=${PODMAN5_RUN:-/run/podstack-podman5}
 NETNS=${PODMAN5_NETNS:-podstack-podman5}
 CONF=$ROOT/etc/containers.conf
+# [containers] settings a failed probe added (see probe_build): kept with
+# the service's state, so a later start writes them again.
+TWEAKS=$ROOT/etc/containers.tweaks
 SCONF=$ROOT/etc/storage.conf
 SOCK=$RUN/podman.sock
 URL=unix://$SOCK
@@ -111,6 +114,7 @@ write_conf() {
     if [ -f /etc/containers/containers.conf ]; then
       awk '/^\[/{s=($0=="[containers]")} s && !/^\[/ && !/^#/ && NF' /etc/containers/containers.conf
     fi
+    if [ -f "$TWEAKS" ]; then cat "$TWEAKS"; fi
     cat <<EOF
 [engine]
 runtime = "runc"
@@ -206,14 +210,35 @@ ensure_netns() {
   ip netns exec "$NETNS" sysctl -qw net.ipv4.ip_forward=1
 }
 
+# probe_build: a build with a RUN step works on the service (prints what
+# Podman said where it does not). Buildah asks for other rlimits than a
+# container's run does: rootful, an open-files limit of 1048576 whatever
+# the service's own, which a host without CAP_SYS_RESOURCE refuses
+# ("error setting rlimit type 7: operation not permitted") although every
+# container runs.
+probe_build() {
+  local dir rc=0
+  dir=$(mktemp -d)
+  printf 'FROM localhost/busybox:test\nRUN true\n' >"$dir/Containerfile"
+  # Not -q: the runtime's words are in the build's output, not its error.
+  "$BIN" --url "$URL" build --network none -t localhost/podstack-probe:build "$dir" 2>&1 | tail -8 || rc=$?
+  "$BIN" --url "$URL" rmi -f localhost/podstack-probe:build >/dev/null 2>&1 || true
+  rm -rf "$dir"
+  return $rc
+}
+
 cmd_start() {
   cmd_build
   apt_install conmon runc netavark aardvark-dns catatonit iptables busybox-static curl iproute2 util-linux
   write_conf
-  if running && answers && same_registries; then
+  if running && answers && same_registries && [ "${1:-}" != restart ]; then
     log "already running (pid $(cat "$RUN/pid")) at $URL"
   else
-    if running; then kill "$(cat "$RUN/pid")" 2>/dev/null || true; sleep 1; fi
+    if running; then
+      local old; old=$(cat "$RUN/pid")
+      kill "$old" 2>/dev/null || true
+      for _ in $(seq 1 50); do alive "$old" || break; sleep 0.2; done
+    fi
     ensure_netns
     ensure_mntns
     # Nothing of ours runs in the namespace while the service does not: an
@@ -238,6 +263,22 @@ cmd_start() {
   fi
   # The same test image as the distribution Podman's, built by the same script.
   PATH="$WRAP:$PATH" "$here/test-image.sh" || die "could not load the test image into the Podman 5 service"
+  local out
+  if ! out=$(probe_build); then
+    if grep -qi rlimit <<<"$out" && [ "${1:-}" != restart ] && ! grep -q '^default_ulimits' "$CONF"; then
+      # The service's own hard limits, which it can grant (an unlimited
+      # one needs no setting).
+      local lim=() n
+      n=$(ulimit -Hn); [ "$n" = unlimited ] || lim+=("\"nofile=$n:$n\"")
+      n=$(ulimit -Hu); [ "$n" = unlimited ] || lim+=("\"nproc=$n:$n\"")
+      log "a build's RUN step cannot get the rlimits Buildah asks for (no CAP_SYS_RESOURCE here):" \
+        "setting default_ulimits to the service's own hard limits (${lim[*]}) and restarting it"
+      (IFS=,; echo "default_ulimits = [${lim[*]}]") >"$TWEAKS"
+      cmd_start restart
+      return
+    fi
+    die "a build with a RUN step fails on the Podman 5 service: $out"
+  fi
   echo "$URL"
 }
 

@@ -43,7 +43,20 @@ if [ "$(cat /proc/sys/kernel/pid_max 2>/dev/null || echo "$want_pids")" -lt $wan
 fi
 
 conf=/etc/containers/containers.conf
-probe() { podman run --rm --network none localhost/busybox:test /bin/sh -c true 2>&1; }
+# probe: a container runs, and so does a build's RUN step (Buildah asks for
+# rlimits of its own, which a host can refuse where a container's are fine;
+# its words are in the build's output).
+probe() {
+  podman run --rm --network none localhost/busybox:test /bin/sh -c true 2>&1 || return
+  local dir rc=0
+  dir=$(mktemp -d)
+  printf 'FROM localhost/busybox:test\nRUN true\n' >"$dir/Containerfile"
+  podman build --network none -t localhost/podstack-probe:build "$dir" 2>&1 | tail -8 >"$dir/out" || rc=$?
+  podman rmi -f localhost/podstack-probe:build >/dev/null 2>&1 || true
+  [ $rc = 0 ] || cat "$dir/out"
+  rm -rf "$dir"
+  return $rc
+}
 # add_setting SECTION LINE: appends LINE under [SECTION] in containers.conf.
 add_setting() {
   local section=$1 line=$2
@@ -59,7 +72,7 @@ add_setting() {
 
 for attempt in 1 2 3; do
   if out=$(probe); then
-    log "probe container ran (attempt $attempt)"
+    log "probe container and build ran (attempt $attempt)"
     exit 0
   fi
   log "probe container failed: $out"
