@@ -179,3 +179,62 @@ configs:
 		t.Errorf("convert warnings: %s", w)
 	}
 }
+
+// TestConvertOneShotRunsOnce: a service others wait for to complete
+// (service_completed_successfully) and with no restart policy of its own
+// is a one-shot: its converted pod restarts it on failure only, where
+// Always would run it again and again (kube play restarts a container that
+// exits 0 under Always, and Kubernetes backs off a crash loop). A service
+// nobody waits on keeps Always, an explicit restart its own mapping, and
+// the policy is read for the pod's regular containers, not its init ones.
+func TestConvertOneShotRunsOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "compose.yaml")
+	os.WriteFile(path, []byte(`name: once
+services:
+  seed:
+    image: localhost/busybox:test
+  migrate:
+    image: localhost/busybox:test
+    restart: "no"
+  files:
+    image: localhost/busybox:test
+    depends_on:
+      seed: {condition: service_completed_successfully}
+      migrate: {condition: service_completed_successfully}
+  web:
+    image: localhost/busybox:test
+    restart: on-failure
+  prep:
+    image: localhost/busybox:test
+    x-pod: shared
+  app:
+    image: localhost/busybox:test
+    x-pod: shared
+    depends_on:
+      prep: {condition: service_completed_successfully}
+`), 0o644)
+	s, pods := load(t, path, "")
+	r, err := Convert(s, pods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]corev1.RestartPolicy{}
+	for _, p := range objects[*corev1.Pod](r) {
+		got[p.Name] = p.Spec.RestartPolicy
+	}
+	want := map[string]corev1.RestartPolicy{
+		"seed.once":    corev1.RestartPolicyOnFailure,
+		"migrate.once": corev1.RestartPolicyNever,
+		"files.once":   corev1.RestartPolicyAlways,
+		"web.once":     corev1.RestartPolicyOnFailure,
+		"shared.once":  corev1.RestartPolicyAlways, // prep is its init container
+	}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("pod %s: restartPolicy %q, want %q (all: %v)", name, got[name], w, got)
+		}
+	}
+	if warnings := strings.Join(r.Warnings, "\n"); strings.Contains(warnings, "different restart policies") {
+		t.Errorf("warned of different policies:\n%s", warnings)
+	}
+}

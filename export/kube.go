@@ -198,7 +198,7 @@ func (e *exporter) pod(p *planner.Pod) error {
 			}
 		}
 	}
-	var restart []string
+	var restart []string // the regular members' services, in order
 	var grace *int64
 	for _, m := range p.Services {
 		svc := e.s.Services[m]
@@ -210,7 +210,7 @@ func (e *exporter) pod(p *planner.Pod) error {
 			spec.InitContainers = append(spec.InitContainers, c)
 		} else {
 			spec.Containers = append(spec.Containers, c)
-			restart = append(restart, string(svc.Restart))
+			restart = append(restart, m)
 		}
 		spec.Volumes = appendVolumes(spec.Volumes, vols)
 		if len(p.Addresses) > 0 && m == p.Services[0] {
@@ -479,17 +479,27 @@ func (e *exporter) dependentsOutside(p *planner.Pod, service string) []string {
 	return out
 }
 
-func (e *exporter) restartPolicy(p *planner.Pod, policies []string) corev1.RestartPolicy {
+// restartPolicy is the pod's one policy for its regular members (the
+// services named): compose's restart of each, where "no" is Never and
+// on-failure OnFailure. Unset is Always (compose's default "no" would leave
+// a Kubernetes workload down after any exit), except for a one-shot, a
+// service others wait for to complete (service_completed_successfully):
+// Always would run it again after its success, so it is OnFailure, retried
+// until it succeeds (as a Job's pod), since nothing in Kubernetes starts
+// it after what it needs, as depends_on did.
+func (e *exporter) restartPolicy(p *planner.Pod, members []string) corev1.RestartPolicy {
 	seen := map[corev1.RestartPolicy]bool{}
-	for i, r := range policies {
-		switch {
+	for _, m := range members {
+		switch r := string(e.s.Services[m].Restart); {
 		case r == "no":
 			seen[corev1.RestartPolicyNever] = true
 		case strings.HasPrefix(r, "on-failure"):
 			seen[corev1.RestartPolicyOnFailure] = true
 			if _, n, ok := strings.Cut(r, ":"); ok {
-				e.warnf("service %s: restart %s: the retry count %s is not exported (a Pod retries without limit; a Job's backoffLimit would count)", p.Services[i], r, n)
+				e.warnf("service %s: restart %s: the retry count %s is not exported (a Pod retries without limit; a Job's backoffLimit would count)", m, r, n)
 			}
+		case r == "" && len(e.dependentsWaitingFor(p, m)) > 0:
+			seen[corev1.RestartPolicyOnFailure] = true
 		default:
 			seen[corev1.RestartPolicyAlways] = true
 		}
