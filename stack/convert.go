@@ -29,6 +29,8 @@ type converter struct {
 	idx      map[string]positions
 	files    []sourceFile
 	problems Problems
+	// warnings are the converter's own, for Stack.Warnings.
+	warnings []Warning
 }
 
 // where returns the last file (in merge order) that defines path, and its line.
@@ -108,6 +110,7 @@ func (c *converter) convert() *Stack {
 		s.Profiles = append(s.Profiles, pr)
 	}
 	sort.Strings(s.Profiles)
+	s.Warnings = append(s.Warnings, c.warnings...)
 	if len(s.Services) == 0 && len(s.Disabled) == 0 {
 		c.problem("services", "", "the stack defines no services", "add a services: section with at least one service")
 	}
@@ -191,17 +194,8 @@ func (c *converter) service(svc types.ServiceConfig) *Service {
 		}
 	}
 	if svc.Build != nil {
-		b := &Build{Context: svc.Build.Context, Dockerfile: svc.Build.Dockerfile, Target: svc.Build.Target,
-			Labels: map[string]string(svc.Build.Labels), NoCache: svc.Build.NoCache, Pull: svc.Build.Pull}
-		for k, v := range svc.Build.Args {
-			if v != nil {
-				if b.Args == nil {
-					b.Args = map[string]string{}
-				}
-				b.Args[k] = *v
-			}
-		}
-		out.Build = b
+		out.Build = c.build(svc, base)
+		out.Unsupported = append(out.Unsupported, buildUnsupported(svc.Build)...)
 	}
 	if out.Image == "" && out.Build == nil {
 		c.problem(base, svc.Name, "has neither image nor build", "add image: NAME or a build: section")
