@@ -2,6 +2,7 @@ package planner
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -91,5 +92,22 @@ func TestPlanBuildContextOrder(t *testing.T) {
 	if app == nil || lib == nil || base == nil || !slices.Contains(app.Deps, lib.ID) || !slices.Contains(lib.Deps, base.ID) ||
 		len(p.Steps) != 3 {
 		t.Fatalf("stack build app: want base, lib, app in order:\n%s", p)
+	}
+}
+
+// TestBuildContextHostCheck: a runtime that cannot read local build
+// contexts fails the plan before anything is created, naming the service,
+// the key and what it needs; contexts that are images pass.
+func TestBuildContextHostCheck(t *testing.T) {
+	s := load(t, writeCompose(t, contextStack))
+	host := Host{Mode: "rootful Podman 4.3.1", NoLocalBuildContexts: "Podman 5.6 or later"}
+	_, err := Reconcile(s, &ObservedState{Host: host}, Options{})
+	if err == nil || !strings.Contains(err.Error(), `service "app": build.additional_contexts files is a local directory, which rootful Podman 4.3.1 cannot read`) ||
+		!strings.Contains(err.Error(), "use Podman 5.6 or later") {
+		t.Errorf("want the local context refused, got %v", err)
+	}
+	delete(s.Services["app"].Build.AdditionalContexts, "files")
+	if _, err := Reconcile(s, &ObservedState{Host: host}, Options{}); err != nil {
+		t.Errorf("service: contexts only: %v", err)
 	}
 }

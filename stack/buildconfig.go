@@ -65,7 +65,15 @@ func (c *converter) build(svc types.ServiceConfig, base string) *Build {
 	b := &Build{Context: in.Context, Dockerfile: in.Dockerfile, Target: in.Target,
 		Labels: map[string]string(in.Labels), NoCache: in.NoCache, Pull: in.Pull,
 		DockerfileInline: in.DockerfileInline, ShmSize: int64(in.ShmSize), Network: in.Network,
-		CacheFrom: []string(in.CacheFrom), Tags: []string(in.Tags)}
+		Tags: []string(in.Tags)}
+	for _, v := range in.CacheFrom {
+		if ref := cacheSource(v); ref != "" {
+			b.CacheFrom = append(b.CacheFrom, ref)
+		} else {
+			c.warnings = append(c.warnings, Warning{Position: c.where(base + ".cache_from"), Service: svc.Name,
+				Message: fmt.Sprintf("build.cache_from %q is ignored: Podman builds reuse layers of an image repository only (IMAGE or type=registry,ref=IMAGE)", v)})
+		}
+	}
 	if b.DockerfileInline != "" {
 		b.Dockerfile = "" // compose-go defaults it to Dockerfile only when neither is set
 	}
@@ -138,6 +146,29 @@ func (c *converter) build(svc types.ServiceConfig, base string) *Build {
 		}
 	}
 	return b
+}
+
+// cacheSource is the image repository a cache_from entry names: the entry
+// itself, or BuildKit's type=registry,ref=IMAGE; "" for BuildKit's other
+// cache types (local, gha, s3...), which Podman has no reader for.
+func cacheSource(v string) string {
+	if !strings.Contains(v, "=") {
+		return v
+	}
+	kind, ref := "", ""
+	for _, kv := range strings.Split(v, ",") {
+		k, val, _ := strings.Cut(kv, "=")
+		switch k {
+		case "type":
+			kind = val
+		case "ref":
+			ref = val
+		}
+	}
+	if kind == "registry" {
+		return ref
+	}
+	return ""
 }
 
 // unsupportedContext says why an additional context's value cannot reach a

@@ -84,6 +84,7 @@ func TestBuildKeysUnsupported(t *testing.T) {
       isolation: hyperv
       entitlements: [network.host]
       cache_to: [type=local,dest=/tmp/cache]
+      cache_from: ["type=local,src=/tmp/cache", "type=registry,ref=localhost/app:cache"]
       ssh: [default]
       platforms: [linux/amd64, linux/arm64]
   pinned:
@@ -105,12 +106,16 @@ func TestBuildKeysUnsupported(t *testing.T) {
 		`compose.yaml:7: service "app": build.isolation (`,
 		`compose.yaml:8: service "app": build.entitlements (`,
 		`compose.yaml:9: service "app": build.cache_to (`,
-		`compose.yaml:10: service "app": build.ssh (Podman's build API forwards no SSH agent`,
-		`compose.yaml:11: service "app": build.platforms lists 2 platforms`,
+		`compose.yaml:11: service "app": build.ssh (Podman's build API forwards no SSH agent`,
+		`compose.yaml:12: service "app": build.platforms lists 2 platforms`,
+		`compose.yaml:10: service "app": build.cache_from "type=local,src=/tmp/cache" is ignored`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("no warning %q in:\n%s", want, text)
 		}
+	}
+	if got := s.Services["app"].Build.CacheFrom; len(got) != 1 || got[0] != "localhost/app:cache" {
+		t.Errorf("cache_from loads as %q, want the registry ref alone", got)
 	}
 	if strings.Contains(text, `"pinned": build.platforms`) {
 		t.Errorf("a service whose platform: picks one of its build platforms warns:\n%s", text)
