@@ -102,7 +102,10 @@ func TestBuildImageOptions(t *testing.T) {
 	}
 	req := (*seen)[0]
 	q := req.query
-	var contexts map[string]struct{ IsURL, IsImage bool; Value string }
+	var contexts map[string]struct {
+		IsURL, IsImage bool
+		Value          string
+	}
 	if err := json.Unmarshal([]byte(q.Get("additionalbuildcontexts")), &contexts); err != nil {
 		t.Fatalf("additionalbuildcontexts %q: %v", q.Get("additionalbuildcontexts"), err)
 	}
