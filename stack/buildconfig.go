@@ -96,20 +96,8 @@ func (c *converter) build(svc types.ServiceConfig, base string) *Build {
 				`use a local directory, "docker-image://IMAGE", "service:NAME" or an https:// URL`)
 		}
 	}
-	if len(in.Ulimits) > 0 {
-		b.Ulimits = map[string]Ulimit{}
-		for k, u := range in.Ulimits {
-			if u == nil {
-				continue
-			}
-			if u.Single != 0 {
-				b.Ulimits[k] = Ulimit{Soft: int64(u.Single), Hard: int64(u.Single)}
-			} else {
-				b.Ulimits[k] = Ulimit{Soft: int64(u.Soft), Hard: int64(u.Hard)}
-			}
-		}
-		c.checkUlimits(b.Ulimits, base, svc.Name)
-	}
+	b.Ulimits = ulimits(in.Ulimits)
+	c.checkUlimits(b.Ulimits, base, svc.Name)
 	for host, ips := range in.ExtraHosts {
 		for _, ip := range ips {
 			b.ExtraHosts = append(b.ExtraHosts, host+":"+ip)

@@ -374,19 +374,7 @@ func (c *converter) service(svc types.ServiceConfig) *Service {
 	if out.Replicas < 0 {
 		c.problem(base, svc.Name, fmt.Sprintf("replicas must not be negative, got %d", out.Replicas), "use 0 or more")
 	}
-	if len(svc.Ulimits) > 0 {
-		out.Ulimits = map[string]Ulimit{}
-		for k, u := range svc.Ulimits {
-			if u == nil {
-				continue
-			}
-			if u.Single != 0 {
-				out.Ulimits[k] = Ulimit{Soft: int64(u.Single), Hard: int64(u.Single)}
-			} else {
-				out.Ulimits[k] = Ulimit{Soft: int64(u.Soft), Hard: int64(u.Hard)}
-			}
-		}
-	}
+	out.Ulimits = ulimits(svc.Ulimits)
 	if len(svc.Sysctls) > 0 {
 		out.Sysctls = map[string]string(svc.Sysctls)
 	}
@@ -405,6 +393,25 @@ func (c *converter) service(svc types.ServiceConfig) *Service {
 	out.Unsupported = append(out.Unsupported, unsupported(svc, out.Keys)...)
 	sort.Strings(out.Unsupported)
 	c.checkService(svc, out, base)
+	return out
+}
+
+// ulimits converts compose's ulimits (one number, or soft and hard); nil
+// when there are none.
+func ulimits(in map[string]*types.UlimitsConfig) map[string]Ulimit {
+	if len(in) == 0 {
+		return nil
+	}
+	out := map[string]Ulimit{}
+	for k, u := range in {
+		switch {
+		case u == nil:
+		case u.Single != 0:
+			out[k] = Ulimit{Soft: int64(u.Single), Hard: int64(u.Single)}
+		default:
+			out[k] = Ulimit{Soft: int64(u.Soft), Hard: int64(u.Hard)}
+		}
+	}
 	return out
 }
 
