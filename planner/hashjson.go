@@ -318,12 +318,7 @@ func appendHashedService(b []byte, svc *stack.Service, networks []serviceNetwork
 	o.stringsOmit("capDrop", svc.CapDrop)
 	if len(svc.Ulimits) > 0 {
 		o.key("ulimits")
-		o.b = appendJSONMap(o.b, svc.Ulimits, func(b []byte, u stack.Ulimit) []byte {
-			o := openObject(b)
-			o.int("soft", u.Soft)
-			o.int("hard", u.Hard)
-			return o.close()
-		})
+		o.b = appendJSONMap(o.b, svc.Ulimits, appendJSONUlimit)
 	}
 	o.stringMapOmit("sysctls", svc.Sysctls)
 	o.stringsOmit("devices", svc.Devices)
@@ -361,6 +356,43 @@ func appendHashedBuild(b []byte, bd *stack.Build) []byte {
 	o.strOmit("target", bd.Target)
 	o.stringMapOmit("labels", bd.Labels)
 	// noCache, pull: cleared
+	o.strOmit("dockerfileInline", bd.DockerfileInline)
+	o.stringMapOmit("additionalContexts", bd.AdditionalContexts)
+	if len(bd.Ulimits) > 0 {
+		o.key("ulimits")
+		o.b = appendJSONMap(o.b, bd.Ulimits, appendJSONUlimit)
+	}
+	o.intOmit("shmSize", bd.ShmSize)
+	o.stringsOmit("extraHosts", bd.ExtraHosts)
+	o.strOmit("network", bd.Network)
+	o.stringsOmit("cacheFrom", bd.CacheFrom)
+	o.stringsOmit("tags", bd.Tags)
+	o.strOmit("platform", bd.Platform)
+	if len(bd.Secrets) > 0 {
+		o.key("secrets")
+		o.b = append(o.b, '[')
+		for i := range bd.Secrets {
+			if i > 0 {
+				o.b = append(o.b, ',')
+			}
+			sec := &bd.Secrets[i]
+			s := openObject(o.b)
+			s.str("id", sec.ID)
+			s.str("source", sec.Source)
+			s.strOmit("file", sec.File)
+			s.strOmit("environment", sec.Environment)
+			// content: never hashed
+			o.b = s.close()
+		}
+		o.b = append(o.b, ']')
+	}
+	return o.close()
+}
+
+func appendJSONUlimit(b []byte, u stack.Ulimit) []byte {
+	o := openObject(b)
+	o.int("soft", u.Soft)
+	o.int("hard", u.Hard)
 	return o.close()
 }
 

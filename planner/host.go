@@ -3,6 +3,9 @@ package planner
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"slices"
+	"sort"
 
 	"github.com/podstack/podstack/stack"
 )
@@ -17,6 +20,25 @@ type Host struct {
 	// (a rootless runtime's net.ipv4.ip_unprivileged_port_start); 0 means
 	// any port can.
 	UnprivilegedPortStart int `json:"unprivilegedPortStart,omitempty"`
+	// NoLocalBuildContexts, when set, is what the runtime lacks to read a
+	// build's local additional contexts (directories), e.g. "Podman 5.6
+	// or later"; "" when it reads them.
+	NoLocalBuildContexts string `json:"noLocalBuildContexts,omitempty"`
+}
+
+// localBuildContexts names svc's additional build contexts that are local
+// directories, sorted.
+func localBuildContexts(svc *stack.Service) []string {
+	var out []string
+	if svc.Build != nil {
+		for name, v := range svc.Build.AdditionalContexts {
+			if filepath.IsAbs(v) {
+				out = append(out, name)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // HostInspector is a Backend that can describe its host. Up asks it only
@@ -44,7 +66,7 @@ func privilegedPorts(s *stack.Stack) bool {
 // and the stack needs it.
 func observeHost(ctx context.Context, b Backend, s *stack.Stack, observed *ObservedState) error {
 	hi, ok := b.(HostInspector)
-	if !ok || !privilegedPorts(s) {
+	if !ok || !(privilegedPorts(s) || slices.ContainsFunc(s.ServiceNames(), func(n string) bool { return len(localBuildContexts(s.Services[n])) > 0 })) {
 		return nil
 	}
 	h, err := hi.Host(ctx)
@@ -58,12 +80,22 @@ func observeHost(ctx context.Context, b Backend, s *stack.Stack, observed *Obser
 // checkHost reports what the selected services ask of the host that it
 // refuses, all at once, before anything is created.
 func checkHost(s *stack.Stack, ix *index, selected []bool, h Host) error {
-	if h.UnprivilegedPortStart == 0 {
+	if h.UnprivilegedPortStart == 0 && h.NoLocalBuildContexts == "" {
 		return nil
 	}
 	v := &validator{s: s}
 	for i, name := range ix.names {
 		if !selected[i] {
+			continue
+		}
+		if h.NoLocalBuildContexts != "" {
+			for _, key := range localBuildContexts(ix.svcs[i]) {
+				v.add(name, fmt.Sprintf("build.additional_contexts %s is a local directory, which %s cannot read: "+
+					"before Podman 5.6 a build's local contexts reach the service as paths on its own host", key, h.Mode),
+					"use "+h.NoLocalBuildContexts+", or a docker-image:// or https:// context")
+			}
+		}
+		if h.UnprivilegedPortStart == 0 {
 			continue
 		}
 		for _, pt := range ix.svcs[i].Ports {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/podstack/podstack/stack"
 )
@@ -30,43 +31,16 @@ type imageBuild struct {
 // without a digest label was made elsewhere (pulled, or built by hand) and
 // is used as it is, as docker compose does.
 func (r *reconciler) buildPhase() {
-	s, opts := r.s, r.opts
 	for i, name := range r.ix.names {
 		svc := r.ix.svcs[i]
-		if svc.Build == nil || !(r.selected[i] || opts.OneOff == name) {
+		if svc.Build == nil || !(r.selected[i] || r.opts.OneOff == name) {
 			continue
 		}
-		ref := ImageRef(s, svc)
+		ref := ImageRef(r.s, svc)
 		if r.builds[ref] != nil {
 			continue
 		}
-		want := svc.Build.Digest
-		label, labelled := r.observed.BuildDigests[ref]
-		policy := opts.Pull
-		if policy == "" || (policy == "missing" && svc.PullPolicy != "") {
-			policy = normalizePull(svc.PullPolicy)
-		}
-		ib := &imageBuild{known: want != ""}
-		switch {
-		case !r.images[ref]:
-			ib.cause = "image not present"
-		case opts.NoBuild:
-		case opts.Build:
-			ib.cause = "--build"
-		case policy == "build" || policy == "always":
-			ib.cause = "pull policy " + policy
-		case ib.known && labelled && label != want:
-			ib.cause = "build context changed"
-		}
-		ib.build = ib.cause != "" && !opts.NoBuild
-		ib.digest = label
-		if ib.build {
-			ib.digest = want
-		}
-		if opts.NoBuild && ib.known && labelled && label != want {
-			r.plan.Warnings = append(r.plan.Warnings, fmt.Sprintf("image %s of service %q was built from other files than the stack's now; "+
-				"--no-build keeps it (stack build %s rebuilds it)", ref, name, name))
-		}
+		ib := r.decideBuild(name, svc)
 		r.builds[ref] = ib
 		if ib.known && ib.digest != "" {
 			for _, c := range r.plan.Containers[r.first[i]:r.first[i+1]] {
@@ -74,6 +48,73 @@ func (r *reconciler) buildPhase() {
 			}
 		}
 	}
+}
+
+// decideBuild decides whether the image of svc (which has a build section)
+// is built, and what digest it will carry.
+func (r *reconciler) decideBuild(name string, svc *stack.Service) *imageBuild {
+	s, opts := r.s, r.opts
+	ref := ImageRef(s, svc)
+	want := svc.Build.Digest
+	label, labelled := r.observed.BuildDigests[ref]
+	policy := opts.Pull
+	if policy == "" || (policy == "missing" && svc.PullPolicy != "") {
+		policy = normalizePull(svc.PullPolicy)
+	}
+	ib := &imageBuild{known: want != ""}
+	switch {
+	case !r.images[ref]:
+		ib.cause = "image not present"
+	case opts.NoBuild:
+	case opts.Build:
+		ib.cause = "--build"
+	case policy == "build" || policy == "always":
+		ib.cause = "pull policy " + policy
+	case ib.known && labelled && label != want:
+		ib.cause = "build context changed"
+	}
+	ib.build = ib.cause != "" && !opts.NoBuild
+	ib.digest = label
+	if ib.build {
+		ib.digest = want
+	}
+	if opts.NoBuild && ib.known && labelled && label != want {
+		r.plan.Warnings = append(r.plan.Warnings, fmt.Sprintf("image %s of service %q was built from other files than the stack's now; "+
+			"--no-build keeps it (stack build %s rebuilds it)", ref, name, name))
+	}
+	return ib
+}
+
+// contextBuilds returns the steps that make the images svc's build reads
+// through "service:NAME" contexts (nil for one that is present and
+// current), planning the builds of those not planned yet: a service not
+// selected, or getting no new container, still has its image built first
+// when it is missing or out of date. The loader refused cycles.
+func (r *reconciler) contextBuilds(svc *stack.Service) []*Step {
+	var deps []*Step
+	for _, name := range svc.Build.ServiceContexts() {
+		dep := r.s.Services[name]
+		if dep == nil || dep.Build == nil {
+			continue
+		}
+		ref := ImageRef(r.s, dep)
+		step, done := r.imageStep[ref]
+		if !done {
+			ib := r.builds[ref]
+			if ib == nil {
+				ib = r.decideBuild(name, dep)
+				r.builds[ref] = ib
+			}
+			if ib.build {
+				cause := ib.cause + " (a build context of " + svc.Name + ")"
+				step = r.b.add(&Step{Kind: StepBuildImage, Target: ref, Service: name, Image: ref,
+					Build: buildSpec(r.s, dep.Build, ib.digest), Cause: cause}, r.contextBuilds(dep)...)
+			}
+			r.imageStep[ref] = step
+		}
+		deps = append(deps, step)
+	}
+	return deps
 }
 
 // staleImage says why an existing container must be made again from its
@@ -97,12 +138,22 @@ func (r *reconciler) staleImage(c *Container, ex *ObservedContainer) string {
 }
 
 // buildSpec is what a build step builds: b, with the image labelled with
-// the digest of its inputs so a later plan knows whether it is current.
-// Project and service labels stay off the image: containers inherit an
-// image's labels, and one run from it by hand would then look like ours.
-func buildSpec(b *stack.Build, digest string) *stack.Build {
+// the digest of its inputs so a later plan knows whether it is current,
+// and each "service:NAME" context made the image the stack builds for NAME
+// ("docker-image://REF", which Podman reads). Project and service labels
+// stay off the image: containers inherit an image's labels, and one run
+// from it by hand would then look like ours.
+func buildSpec(s *stack.Stack, b *stack.Build, digest string) *stack.Build {
 	spec := *b
 	spec.Labels = maps.Clone(b.Labels)
+	if len(b.ServiceContexts()) > 0 {
+		spec.AdditionalContexts = maps.Clone(b.AdditionalContexts)
+		for name, v := range spec.AdditionalContexts {
+			if target, ok := strings.CutPrefix(v, "service:"); ok && s.Services[target] != nil {
+				spec.AdditionalContexts[name] = "docker-image://" + ImageRef(s, s.Services[target])
+			}
+		}
+	}
 	if digest != "" {
 		if spec.Labels == nil {
 			spec.Labels = map[string]string{}
@@ -125,7 +176,8 @@ type BuildOptions struct {
 }
 
 // PlanBuild plans the builds of the services' images: one step per image,
-// none waiting for another. The images carry the builds' digests when
+// each after the builds of the images it reads through "service:NAME"
+// contexts (those services' images are built too). The images carry the builds' digests when
 // resolved (stack.ResolveBuildDigests), so a later up finds them current;
 // Args do not change the digest: an image built with them is the user's
 // choice, and up runs it (recreating the containers made from the image
@@ -138,15 +190,22 @@ func PlanBuild(s *stack.Stack, o BuildOptions) (*Plan, error) {
 	}
 	plan := &Plan{Stack: s, Project: s.Name, Environment: s.Environment}
 	b := &builder{plan: plan}
-	done := map[string]bool{}
-	for _, name := range s.ServiceNames() {
+	done := map[string]*Step{}
+	var add func(name, cause string) *Step
+	add = func(name, cause string) *Step {
 		svc := s.Services[name]
 		ref := ImageRef(s, svc)
-		if !selected[name] || svc.Build == nil || done[ref] {
-			continue
+		if st, ok := done[ref]; ok {
+			return st
 		}
-		done[ref] = true
-		spec := buildSpec(svc.Build, svc.Build.Digest)
+		done[ref] = nil
+		var deps []*Step
+		for _, dep := range svc.Build.ServiceContexts() {
+			if t := s.Services[dep]; t != nil && t.Build != nil {
+				deps = append(deps, add(dep, "stack build (a build context of "+name+")"))
+			}
+		}
+		spec := buildSpec(s, svc.Build, svc.Build.Digest)
 		spec.NoCache = spec.NoCache || o.NoCache
 		spec.Pull = spec.Pull || o.Pull
 		if len(o.Args) > 0 {
@@ -156,7 +215,13 @@ func PlanBuild(s *stack.Stack, o BuildOptions) (*Plan, error) {
 			}
 			maps.Copy(spec.Args, o.Args)
 		}
-		b.add(&Step{Kind: StepBuildImage, Target: ref, Service: name, Image: ref, Build: spec, Cause: "stack build"})
+		done[ref] = b.add(&Step{Kind: StepBuildImage, Target: ref, Service: name, Image: ref, Build: spec, Cause: cause}, deps...)
+		return done[ref]
+	}
+	for _, name := range s.ServiceNames() {
+		if svc := s.Services[name]; selected[name] && svc.Build != nil {
+			add(name, "stack build")
+		}
 	}
 	return plan, nil
 }

@@ -524,8 +524,9 @@ func (r *reconciler) imagePhase() error {
 		if ib := r.builds[ref]; ib != nil {
 			switch {
 			case ib.build:
+				deps := r.contextBuilds(svc)
 				r.imageStep[ref] = r.b.add(&Step{Kind: StepBuildImage, Target: ref, Service: name, Image: ref,
-					Build: buildSpec(svc.Build, ib.digest), Cause: ib.cause})
+					Build: buildSpec(s, svc.Build, ib.digest), Cause: ib.cause}, deps...)
 				continue
 			case has:
 				r.imageStep[ref] = nil

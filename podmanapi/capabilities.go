@@ -32,6 +32,9 @@ type Capabilities struct {
 	// publish (net.ipv4.ip_unprivileged_port_start, 1024 unless lowered);
 	// 0 for a rootful service, which may publish any.
 	UnprivilegedPortStart int `json:"unprivilegedPortStart,omitempty"`
+	// SameHost is a service reached through a unix socket: one on this
+	// host, whose file system is this one.
+	SameHost bool `json:"sameHost"`
 }
 
 // Version is a Podman version.
@@ -106,11 +109,23 @@ func (k Capabilities) Freezer() error {
 	return nil
 }
 
+// LocalBuildContexts: from Podman 5.6 the bindings send a build's local
+// additional contexts (additional_contexts: a directory) as archives, as
+// they send the main context; before, they send the directory's path, and
+// the service reads it from its own file system, which only a service on
+// this host shares (tested on 4.3.1 over a unix socket: it builds with
+// them). Image and URL contexts every supported Podman takes.
+func (k Capabilities) LocalBuildContexts() bool { return k.AtLeast(5, 6) || k.SameHost }
+
+// localBuildContextsNeed says what a service that cannot read local build
+// contexts lacks, for messages.
+const localBuildContextsNeed = "Podman 5.6 or later (or a service on this host, which reads the directory itself)"
+
 // versionCaps is the part of the capability set known from connecting (the
 // version), for decisions that need no more. It is never written after
 // dial, so it needs no lock.
 func (c *Client) versionCaps() Capabilities {
-	return Capabilities{Version: c.caps.Version}
+	return Capabilities{Version: c.caps.Version, SameHost: c.caps.SameHost}
 }
 
 // Capabilities returns the service's capability set. The version is known
@@ -160,5 +175,9 @@ func (c *Client) Host(ctx context.Context) (planner.Host, error) {
 	if err != nil {
 		return planner.Host{}, err
 	}
-	return planner.Host{Mode: k.Mode(), UnprivilegedPortStart: k.UnprivilegedPortStart}, nil
+	h := planner.Host{Mode: k.Mode(), UnprivilegedPortStart: k.UnprivilegedPortStart}
+	if !k.LocalBuildContexts() {
+		h.NoLocalBuildContexts = localBuildContextsNeed
+	}
+	return h, nil
 }

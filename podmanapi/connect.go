@@ -238,6 +238,7 @@ func dial(ctx context.Context, uri, identity string, timeout time.Duration) (*Cl
 		}
 		v := bindings.ServiceVersion(r.conn)
 		c := &Client{conn: r.conn, url: uri, warnSeen: map[string]bool{}}
+		c.caps.SameHost = strings.HasPrefix(uri, "unix:")
 		if v != nil {
 			c.version = v.String()
 			c.caps.Version = Version{int(v.Major), int(v.Minor), int(v.Patch)}

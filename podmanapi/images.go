@@ -5,12 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/containers/buildah/define"
 	"github.com/containers/podman/v5/pkg/bindings/images"
 	entitiesTypes "github.com/containers/podman/v5/pkg/domain/entities/types"
+	"go.podman.io/image/v5/docker/reference"
 
 	"github.com/podstack/podstack/ops"
 	"github.com/podstack/podstack/planner"
@@ -109,25 +113,143 @@ func (c *Client) BuildImage(ctx context.Context, ref string, b *stack.Build, out
 	if out == nil {
 		out = io.Discard
 	}
-	opts := entitiesTypes.BuildOptions{}
-	opts.ContextDirectory = b.Context
-	opts.Output = ref
-	opts.Target = b.Target
-	opts.Labels = labelList(b.Labels)
-	opts.Args = b.Args
-	opts.NoCache = b.NoCache
-	if b.Pull {
-		opts.PullPolicy = define.PullAlways
+	bo, err := newBuildOptions(ref, b, c.versionCaps())
+	defer bo.cleanup()
+	if err != nil {
+		return fmt.Errorf("build image %s: %w", ref, err)
 	}
-	opts.Out = out
-	err := retryKilledRuntime(ctx, out, func() error {
-		_, err := images.Build(c.ctx(ctx), []string{b.DockerfilePath()}, opts)
+	bo.opts.Out = out
+	err = retryKilledRuntime(ctx, out, func() error {
+		_, err := images.Build(c.ctx(ctx), []string{bo.dockerfile}, bo.opts)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("build image %s from %s: %w", ref, b.Context, mapErr(err))
 	}
 	return nil
+}
+
+// buildOptions are a build's options for the bindings, the Dockerfile to
+// send, and the temporary files made for them (an inline Dockerfile, the
+// values of environment and inline secrets), which cleanup removes.
+type buildOptions struct {
+	opts       entitiesTypes.BuildOptions
+	dockerfile string
+	temps      []string
+}
+
+func (bo *buildOptions) cleanup() {
+	for _, f := range bo.temps {
+		os.Remove(f)
+	}
+}
+
+// temp writes data to a new private temporary file, to be removed by
+// cleanup.
+func (bo *buildOptions) temp(pattern string, data []byte) (string, error) {
+	f, err := os.CreateTemp("", pattern)
+	if err != nil {
+		return "", err
+	}
+	bo.temps = append(bo.temps, f.Name())
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return f.Name(), err
+}
+
+// newBuildOptions maps b onto Podman's build options, as podman build's
+// flags would set them. An inline Dockerfile, and the value of a secret
+// that is no file, go in private temporary files: the bindings read an
+// env= secret from this process's environment, which lacks the .env
+// files' variables the stack resolved it from. k decides what the
+// service can read.
+func newBuildOptions(ref string, b *stack.Build, k Capabilities) (*buildOptions, error) {
+	bo := &buildOptions{dockerfile: b.DockerfilePath()}
+	o := &bo.opts
+	o.ContextDirectory = b.Context
+	o.Output = ref
+	o.Target = b.Target
+	o.Labels = labelList(b.Labels)
+	o.Args = b.Args
+	o.NoCache = b.NoCache
+	if b.Pull {
+		o.PullPolicy = define.PullAlways
+	}
+	o.CommonBuildOpts = &define.CommonBuildOptions{AddHost: b.ExtraHosts}
+	if b.DockerfileInline != "" {
+		f, err := bo.temp("podstack-dockerfile-*", []byte(b.DockerfileInline))
+		if err != nil {
+			return bo, fmt.Errorf("inline Dockerfile: %w", err)
+		}
+		bo.dockerfile = f
+	}
+	for _, name := range sortedKeys(b.AdditionalContexts) {
+		v := b.AdditionalContexts[name]
+		bc := &define.AdditionalBuildContext{Value: v}
+		switch {
+		case strings.HasPrefix(v, "docker-image://"):
+			bc.IsImage, bc.Value = true, strings.TrimPrefix(v, "docker-image://")
+		case strings.HasPrefix(v, "http://"), strings.HasPrefix(v, "https://"):
+			bc.IsURL = true
+		case !filepath.IsAbs(v):
+			return bo, fmt.Errorf("build.additional_contexts %s: %q is no directory, image or URL Podman reads", name, v)
+		case !k.LocalBuildContexts():
+			return bo, fmt.Errorf("build.additional_contexts %s is a local directory, which Podman %s cannot read from another host: it needs %s",
+				name, k.Version, localBuildContextsNeed)
+		}
+		if o.AdditionalBuildContexts == nil {
+			o.AdditionalBuildContexts = map[string]*define.AdditionalBuildContext{}
+		}
+		o.AdditionalBuildContexts[name] = bc
+	}
+	for _, name := range sortedKeys(b.Ulimits) {
+		u := b.Ulimits[name]
+		o.CommonBuildOpts.Ulimit = append(o.CommonBuildOpts.Ulimit, fmt.Sprintf("%s=%d:%d", name, u.Soft, u.Hard))
+	}
+	if b.ShmSize > 0 {
+		o.CommonBuildOpts.ShmSize = strconv.FormatInt(b.ShmSize, 10)
+	}
+	switch b.Network {
+	case "none":
+		o.ConfigureNetwork = define.NetworkDisabled
+	case "host":
+		o.ConfigureNetwork = define.NetworkEnabled
+		o.NamespaceOptions = []define.NamespaceOption{{Name: "network", Host: true}}
+	}
+	for _, c := range b.CacheFrom {
+		named, err := reference.ParseNormalizedNamed(c)
+		if err != nil {
+			return bo, fmt.Errorf("build.cache_from %q: %w", c, err)
+		}
+		// Podman's cache source is a repository: a tag names none.
+		o.CacheFrom = append(o.CacheFrom, reference.TrimNamed(named))
+	}
+	o.AdditionalTags = b.Tags
+	if b.Platform != "" {
+		parts := strings.SplitN(b.Platform, "/", 3)
+		if len(parts) < 2 {
+			return bo, fmt.Errorf("build.platforms %q: want OS/ARCH or OS/ARCH/VARIANT, e.g. linux/arm64", b.Platform)
+		}
+		p := struct{ OS, Arch, Variant string }{OS: parts[0], Arch: parts[1]}
+		if len(parts) == 3 {
+			p.Variant = parts[2]
+		}
+		o.Platforms = append(o.Platforms, p)
+	}
+	for _, sec := range b.Secrets {
+		src := sec.File
+		if src == "" {
+			f, err := bo.temp("podstack-secret-*", []byte(sec.Content))
+			if err != nil {
+				return bo, fmt.Errorf("build secret %s: %w", sec.ID, err)
+			}
+			src = f
+		}
+		o.CommonBuildOpts.Secrets = append(o.CommonBuildOpts.Secrets, "id="+sec.ID+",src="+src)
+	}
+	return bo, nil
 }
 
 // killedRuntime is how a build step fails when the OCI runtime running it

@@ -59,6 +59,8 @@ func remoteContext(c string) bool {
 func (s *Stack) ResolveBuildDigests(services ...string) error {
 	if len(services) == 0 {
 		services = s.ServiceNames()
+	} else {
+		services = s.withContextUsers(services)
 	}
 	var (
 		mu       sync.Mutex
@@ -89,17 +91,84 @@ func (s *Stack) ResolveBuildDigests(services ...string) error {
 		}()
 	}
 	wg.Wait()
+	s.chainServiceContexts(services)
 	problems.Sort()
 	return problems.Err()
 }
 
+// withContextUsers adds to services every service whose build reads one
+// of their images (a "service:NAME" context), transitively: a changed
+// image changes what is built from it.
+func (s *Stack) withContextUsers(services []string) []string {
+	in := map[string]bool{}
+	for _, n := range services {
+		in[n] = true
+	}
+	for grew := true; grew; {
+		grew = false
+		for _, name := range s.ServiceNames() {
+			if b := s.Services[name].Build; b != nil && !in[name] {
+				for _, dep := range b.serviceContexts() {
+					if in[dep] {
+						in[name], grew = true, true
+						break
+					}
+				}
+			}
+		}
+	}
+	return sortedKeysOf(in)
+}
+
+// chainServiceContexts folds into the digest of each of services' builds
+// the digests of the images it reads through "service:NAME" contexts, those
+// first: an image built from another is current only while that one is.
+// The loader has refused cycles; done guards against one anyway.
+func (s *Stack) chainServiceContexts(services []string) {
+	done := map[string]bool{}
+	var chain func(name string)
+	chain = func(name string) {
+		if done[name] {
+			return
+		}
+		done[name] = true
+		svc := s.Services[name]
+		if svc == nil || svc.Build == nil || svc.Build.Digest == "" {
+			return
+		}
+		deps := svc.Build.serviceContexts()
+		if len(deps) == 0 {
+			return
+		}
+		h := sha256.New()
+		writeField(h, "build", svc.Build.Digest)
+		for _, dep := range deps {
+			chain(dep)
+			d := ""
+			if t := s.Services[dep]; t != nil && t.Build != nil {
+				d = t.Build.Digest
+			}
+			writeField(h, "service:"+dep, d)
+		}
+		svc.Build.Digest = hex.EncodeToString(h.Sum(nil)[:16])
+	}
+	for _, name := range services {
+		chain(name)
+	}
+}
+
 // ContextDigest fingerprints what building b reads: the build's settings
-// (Dockerfile path, args, target, labels), the Dockerfile's content
-// wherever it is, and every file, directory and symlink of the context
-// that its .containerignore or .dockerignore leaves in (path, mode, and
-// content, or size and modification time above ContentLimit). Two builds
-// with the same digest build the same image, so an image labelled with it
-// is current; changing any input changes it.
+// (Dockerfile path, args, target, labels, and every other key carried to
+// Podman's build), the Dockerfile's content wherever it is (or the inline
+// one), every file, directory and symlink of the context that its
+// .containerignore or .dockerignore leaves in (path, mode, and content, or
+// size and modification time above ContentLimit), and the same of each
+// local additional context (which Podman sends whole). A build secret
+// counts by its name and source, never its content: the digest is an
+// image label, and a secret is no part of the image. Two builds with the
+// same digest build the same image, so an image labelled with it is
+// current; changing any input changes it. The images of "service:NAME"
+// contexts count in ResolveBuildDigests.
 func (b *Build) ContextDigest() (string, error) {
 	info, err := os.Stat(b.Context)
 	if err != nil {
@@ -109,9 +178,11 @@ func (b *Build) ContextDigest() (string, error) {
 		return "", fmt.Errorf("build context %s is not a directory", b.Context)
 	}
 	dockerfile := b.DockerfilePath()
-	df, err := os.ReadFile(dockerfile)
-	if err != nil {
-		return "", fmt.Errorf("dockerfile %s: %w", dockerfile, notExist(err))
+	df := []byte(b.DockerfileInline)
+	if b.DockerfileInline == "" {
+		if df, err = os.ReadFile(dockerfile); err != nil {
+			return "", fmt.Errorf("dockerfile %s: %w", dockerfile, notExist(err))
+		}
 	}
 	excludes, err := ignorePatterns(b.Context, dockerfile)
 	if err != nil {
@@ -127,13 +198,53 @@ func (b *Build) ContextDigest() (string, error) {
 		Args       map[string]string `json:"args,omitempty"`
 		Target     string            `json:"target,omitempty"`
 		Labels     map[string]string `json:"labels,omitempty"`
-	}{b.Dockerfile, b.Args, b.Target, b.Labels})
+		buildSettings
+	}{b.Dockerfile, b.Args, b.Target, b.Labels, b.settings()})
 	h.Write(settings)
 	writeField(h, "dockerfile", string(df))
 	if err := digestEntries(h, b.Context, entries); err != nil {
 		return "", err
 	}
+	for _, name := range sortedKeysOf(b.AdditionalContexts) {
+		dir := b.AdditionalContexts[name]
+		if !filepath.IsAbs(dir) {
+			continue // an image, a service's image or a URL: its value is in the settings
+		}
+		entries, err := walkContext(dir, nil)
+		if err != nil {
+			return "", fmt.Errorf("build.additional_contexts %s (%s): %w", name, dir, notExist(errors.Unwrap(err)))
+		}
+		writeField(h, "additional context", name)
+		if err := digestEntries(h, dir, entries); err != nil {
+			return "", err
+		}
+	}
 	return hex.EncodeToString(h.Sum(nil)[:16]), nil
+}
+
+// buildSettings are the build's keys beyond the first four that
+// ContextDigest fingerprints, each left out when unset so that a digest
+// made before they were carried stays the same.
+type buildSettings struct {
+	Inline             bool              `json:"inline,omitempty"`
+	AdditionalContexts map[string]string `json:"additionalContexts,omitempty"`
+	Ulimits            map[string]Ulimit `json:"ulimits,omitempty"`
+	ShmSize            int64             `json:"shmSize,omitempty"`
+	ExtraHosts         []string          `json:"extraHosts,omitempty"`
+	Network            string            `json:"network,omitempty"`
+	CacheFrom          []string          `json:"cacheFrom,omitempty"`
+	Tags               []string          `json:"tags,omitempty"`
+	Platform           string            `json:"platform,omitempty"`
+	Secrets            []string          `json:"secrets,omitempty"`
+}
+
+func (b *Build) settings() buildSettings {
+	out := buildSettings{Inline: b.DockerfileInline != "", AdditionalContexts: b.AdditionalContexts, Ulimits: b.Ulimits,
+		ShmSize: b.ShmSize, ExtraHosts: b.ExtraHosts, Network: b.Network, CacheFrom: b.CacheFrom, Tags: b.Tags, Platform: b.Platform}
+	for _, sec := range b.Secrets {
+		out.Secrets = append(out.Secrets, sec.ID+"="+sec.Source+":"+sec.File+":"+sec.Environment)
+	}
+	return out
 }
 
 // notExist drops the path from a PathError (the message names it) and

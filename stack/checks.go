@@ -25,30 +25,14 @@ func (c *converter) checkService(svc types.ServiceConfig, out *Service, base str
 				"write the DNS server's address, e.g. 1.1.1.1 (names go in dns_search)")
 		}
 	}
-	for _, h := range out.ExtraHosts {
-		host, ip, _ := strings.Cut(h, ":")
-		ip = strings.TrimSuffix(strings.TrimPrefix(ip, "["), "]")
-		if ip != "host-gateway" && net.ParseIP(ip) == nil {
-			c.problemAt(c.whereValue(base+".extra_hosts", h, ip, host), svc.Name, fmt.Sprintf("extra_hosts %s: %q is not an IP address", host, ip),
-				`write "HOST:IP", e.g. "db:10.0.0.5", or "HOST:host-gateway"`)
-		}
-	}
+	c.checkExtraHosts(out.ExtraHosts, base, svc.Name)
 	if g := out.StopGracePeriod; g != nil && *g < 0 {
 		c.problem(base+".stop_grace_period", svc.Name, fmt.Sprintf("stop_grace_period must not be negative, got %v", *g), "use 0s or more, e.g. 10s")
 	}
 	if out.StopSignal != "" && !validSignal(out.StopSignal) {
 		c.problem(base+".stop_signal", svc.Name, fmt.Sprintf("stop_signal %q is not a signal", out.StopSignal), "use a name such as SIGTERM or SIGINT, or a number")
 	}
-	for _, name := range sortedKeysOf(out.Ulimits) {
-		u := out.Ulimits[name]
-		switch {
-		case u.Soft < 0 || u.Hard < 0:
-			c.problem(base+".ulimits."+name, svc.Name, fmt.Sprintf("ulimit %s must not be negative", name), "use 0 or more")
-		case u.Soft > u.Hard:
-			c.problem(base+".ulimits."+name, svc.Name, fmt.Sprintf("ulimit %s: soft limit %d is above the hard limit %d", name, u.Soft, u.Hard),
-				"make soft at most hard")
-		}
-	}
+	c.checkUlimits(out.Ulimits, base, svc.Name)
 	negative := func(key string, v float64) {
 		if v < 0 {
 			c.problem(base+"."+key, svc.Name, fmt.Sprintf("%s must not be negative", key), "use a positive value, or leave it out")
@@ -87,6 +71,33 @@ func (c *converter) checkService(svc types.ServiceConfig, out *Service, base str
 }
 
 // problemAt records a problem at a position found otherwise than by path.
+// checkExtraHosts checks "HOST:IP" entries of base's extra_hosts (a
+// service's, or its build's).
+func (c *converter) checkExtraHosts(hosts []string, base, service string) {
+	for _, h := range hosts {
+		host, ip, _ := strings.Cut(h, ":")
+		ip = strings.TrimSuffix(strings.TrimPrefix(ip, "["), "]")
+		if ip != "host-gateway" && net.ParseIP(ip) == nil {
+			c.problemAt(c.whereValue(base+".extra_hosts", h, ip, host), service, fmt.Sprintf("extra_hosts %s: %q is not an IP address", host, ip),
+				`write "HOST:IP", e.g. "db:10.0.0.5", or "HOST:host-gateway"`)
+		}
+	}
+}
+
+// checkUlimits checks base's ulimits (a service's, or its build's).
+func (c *converter) checkUlimits(limits map[string]Ulimit, base, service string) {
+	for _, name := range sortedKeysOf(limits) {
+		u := limits[name]
+		switch {
+		case u.Soft < 0 || u.Hard < 0:
+			c.problem(base+".ulimits."+name, service, fmt.Sprintf("ulimit %s must not be negative", name), "use 0 or more")
+		case u.Soft > u.Hard:
+			c.problem(base+".ulimits."+name, service, fmt.Sprintf("ulimit %s: soft limit %d is above the hard limit %d", name, u.Soft, u.Hard),
+				"make soft at most hard")
+		}
+	}
+}
+
 func (c *converter) problemAt(pos Position, service, msg, fix string) {
 	c.problems = append(c.problems, Problem{Position: pos, Service: service, Message: msg, Fix: fix})
 }

@@ -116,6 +116,7 @@ func loadCompose(ctx context.Context, files []sourceFile, env map[string]string,
 		s.Warnings = append(s.Warnings, Warning{Position: pos, Message: w})
 	}
 	c.problems = append(c.problems, c.consistency(s)...)
+	c.problems = append(c.problems, c.buildContextProblems(s)...)
 	c.problems = append(c.problems, c.implicitReferences(s)...)
 	c.runProblems(s)
 	for _, f := range files {

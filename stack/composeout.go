@@ -191,7 +191,34 @@ func composeService(svc *Service) types.ServiceConfig {
 	}
 	c.Labels = types.Labels(svc.Labels)
 	if b := svc.Build; b != nil {
-		bc := &types.BuildConfig{Context: b.Context, Dockerfile: b.Dockerfile, Target: b.Target, Labels: types.Labels(b.Labels)}
+		bc := &types.BuildConfig{Context: b.Context, Dockerfile: b.Dockerfile, Target: b.Target, Labels: types.Labels(b.Labels),
+			NoCache: b.NoCache, Pull: b.Pull, DockerfileInline: b.DockerfileInline, AdditionalContexts: types.Mapping(b.AdditionalContexts),
+			ShmSize: types.UnitBytes(b.ShmSize), Network: b.Network, CacheFrom: types.StringList(b.CacheFrom),
+			Tags: types.StringList(b.Tags)}
+		if b.Platform != "" {
+			bc.Platforms = types.StringList{b.Platform}
+		}
+		for _, name := range sortedKeysOf(b.Ulimits) {
+			if bc.Ulimits == nil {
+				bc.Ulimits = map[string]*types.UlimitsConfig{}
+			}
+			u := b.Ulimits[name]
+			bc.Ulimits[name] = &types.UlimitsConfig{Soft: int(u.Soft), Hard: int(u.Hard)}
+		}
+		for _, h := range b.ExtraHosts {
+			if bc.ExtraHosts == nil {
+				bc.ExtraHosts = types.HostsList{}
+			}
+			host, ip, _ := strings.Cut(h, ":")
+			bc.ExtraHosts[host] = append(bc.ExtraHosts[host], ip)
+		}
+		for _, sec := range b.Secrets {
+			ref := types.ServiceSecretConfig{Source: sec.Source}
+			if sec.ID != sec.Source {
+				ref.Target = sec.ID
+			}
+			bc.Secrets = append(bc.Secrets, ref)
+		}
 		if len(b.Args) > 0 {
 			bc.Args = types.MappingWithEquals{}
 			for k, v := range b.Args {

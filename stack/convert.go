@@ -29,6 +29,8 @@ type converter struct {
 	idx      map[string]positions
 	files    []sourceFile
 	problems Problems
+	// warnings are the converter's own, for Stack.Warnings.
+	warnings []Warning
 }
 
 // where returns the last file (in merge order) that defines path, and its line.
@@ -108,6 +110,7 @@ func (c *converter) convert() *Stack {
 		s.Profiles = append(s.Profiles, pr)
 	}
 	sort.Strings(s.Profiles)
+	s.Warnings = append(s.Warnings, c.warnings...)
 	if len(s.Services) == 0 && len(s.Disabled) == 0 {
 		c.problem("services", "", "the stack defines no services", "add a services: section with at least one service")
 	}
@@ -191,17 +194,8 @@ func (c *converter) service(svc types.ServiceConfig) *Service {
 		}
 	}
 	if svc.Build != nil {
-		b := &Build{Context: svc.Build.Context, Dockerfile: svc.Build.Dockerfile, Target: svc.Build.Target,
-			Labels: map[string]string(svc.Build.Labels), NoCache: svc.Build.NoCache, Pull: svc.Build.Pull}
-		for k, v := range svc.Build.Args {
-			if v != nil {
-				if b.Args == nil {
-					b.Args = map[string]string{}
-				}
-				b.Args[k] = *v
-			}
-		}
-		out.Build = b
+		out.Build = c.build(svc, base)
+		out.Unsupported = append(out.Unsupported, buildUnsupported(svc.Build)...)
 	}
 	if out.Image == "" && out.Build == nil {
 		c.problem(base, svc.Name, "has neither image nor build", "add image: NAME or a build: section")
@@ -380,19 +374,7 @@ func (c *converter) service(svc types.ServiceConfig) *Service {
 	if out.Replicas < 0 {
 		c.problem(base, svc.Name, fmt.Sprintf("replicas must not be negative, got %d", out.Replicas), "use 0 or more")
 	}
-	if len(svc.Ulimits) > 0 {
-		out.Ulimits = map[string]Ulimit{}
-		for k, u := range svc.Ulimits {
-			if u == nil {
-				continue
-			}
-			if u.Single != 0 {
-				out.Ulimits[k] = Ulimit{Soft: int64(u.Single), Hard: int64(u.Single)}
-			} else {
-				out.Ulimits[k] = Ulimit{Soft: int64(u.Soft), Hard: int64(u.Hard)}
-			}
-		}
-	}
+	out.Ulimits = ulimits(svc.Ulimits)
 	if len(svc.Sysctls) > 0 {
 		out.Sysctls = map[string]string(svc.Sysctls)
 	}
@@ -411,6 +393,25 @@ func (c *converter) service(svc types.ServiceConfig) *Service {
 	out.Unsupported = append(out.Unsupported, unsupported(svc, out.Keys)...)
 	sort.Strings(out.Unsupported)
 	c.checkService(svc, out, base)
+	return out
+}
+
+// ulimits converts compose's ulimits (one number, or soft and hard); nil
+// when there are none.
+func ulimits(in map[string]*types.UlimitsConfig) map[string]Ulimit {
+	if len(in) == 0 {
+		return nil
+	}
+	out := map[string]Ulimit{}
+	for k, u := range in {
+		switch {
+		case u == nil:
+		case u.Single != 0:
+			out[k] = Ulimit{Soft: int64(u.Single), Hard: int64(u.Single)}
+		default:
+			out[k] = Ulimit{Soft: int64(u.Soft), Hard: int64(u.Hard)}
+		}
+	}
 	return out
 }
 

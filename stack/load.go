@@ -68,6 +68,7 @@ func Load(ctx context.Context, opts LoadOptions) (*Stack, error) {
 		return nil, err
 	}
 	s.resolveSecrets(env)
+	s.resolveBuildSecrets()
 	s.scrub = newScrubber(env, s.Options.SecretEnv)
 	for i, w := range s.Warnings {
 		s.Warnings[i].Message = s.Scrub(w.Message)

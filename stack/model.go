@@ -195,10 +195,46 @@ type Build struct {
 	// first, even when present (compose's no_cache and pull).
 	NoCache bool `json:"noCache,omitempty"`
 	Pull    bool `json:"pull,omitempty"`
+	// DockerfileInline is the Dockerfile's text, written in the stack file
+	// instead of a file (compose's dockerfile_inline; Dockerfile is then "").
+	DockerfileInline string `json:"dockerfileInline,omitempty"`
+	// AdditionalContexts are more contexts the Dockerfile reads by name
+	// (FROM NAME, COPY --from=NAME): an absolute local directory,
+	// "docker-image://REF", "service:NAME" (the image the stack builds for
+	// service NAME, built first) or an http(s) URL.
+	AdditionalContexts map[string]string `json:"additionalContexts,omitempty"`
+	// Ulimits, ShmSize (bytes), ExtraHosts ("HOST:IP") and Network ("",
+	// "none" or "host") set up the containers the RUN steps run in.
+	Ulimits    map[string]Ulimit `json:"ulimits,omitempty"`
+	ShmSize    int64             `json:"shmSize,omitempty"`
+	ExtraHosts []string          `json:"extraHosts,omitempty"`
+	Network    string            `json:"network,omitempty"`
+	// CacheFrom are images whose layers the build may reuse; Tags are more
+	// names for the built image.
+	CacheFrom []string `json:"cacheFrom,omitempty"`
+	Tags      []string `json:"tags,omitempty"`
+	// Platform is the one platform built for ("linux/arm64"); "" is the
+	// Podman host's own.
+	Platform string `json:"platform,omitempty"`
+	// Secrets are what RUN --mount=type=secret,id=ID steps read.
+	Secrets []BuildSecret `json:"secrets,omitempty"`
 	// Digest fingerprints the build's inputs (see ContextDigest); empty
 	// until ResolveBuildDigests, and for a remote context. The image built
 	// carries it in a label, so a later up knows whether it is current.
 	Digest string `json:"-"`
+}
+
+// BuildSecret is a build's use of a stack secret: the build sees it under
+// ID (the long syntax's target, else the secret's key). File or Content
+// (an environment or inline secret's value, resolved at load like the
+// services' secrets) is what it holds.
+type BuildSecret struct {
+	ID     string `json:"id"`
+	Source string `json:"source"`
+	File   string `json:"file,omitempty"`
+	// Environment names the variable Content came from.
+	Environment string `json:"environment,omitempty"`
+	Content     string `json:"-"`
 }
 
 // Port is one published or container port.
