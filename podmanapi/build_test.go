@@ -27,6 +27,13 @@ type buildRequest struct {
 // every build with an image ID and records what it was sent. Listening on
 // a unix socket, it is on this host (Capabilities.SameHost).
 func fakeBuildService(t *testing.T, version string, unix bool) (*Client, *[]buildRequest) {
+	return fakeBuildServiceAnswering(t, version, unix, []any{map[string]string{"stream": "0123456789ab\n"}})
+}
+
+// fakeBuildServiceAnswering is fakeBuildService streaming answer (Podman's
+// build output lines: "stream", and "errorDetail" for a failure) to every
+// build.
+func fakeBuildServiceAnswering(t *testing.T, version string, unix bool, answer []any) (*Client, *[]buildRequest) {
 	t.Helper()
 	var seen []buildRequest
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -45,7 +52,9 @@ func fakeBuildService(t *testing.T, version string, unix bool) (*Client, *[]buil
 				}
 			}
 			seen = append(seen, req)
-			json.NewEncoder(w).Encode(map[string]string{"stream": "0123456789ab\n"})
+			for _, line := range answer {
+				json.NewEncoder(w).Encode(line)
+			}
 		default:
 			w.WriteHeader(http.StatusNotFound)
 		}
@@ -189,5 +198,40 @@ func TestBuildImageLocalContextRemote(t *testing.T) {
 	c, seen = fakeBuildService(t, "5.6.0", false)
 	if err := c.BuildImage(t.Context(), "localhost/p-app", b, io.Discard); err != nil || len(*seen) != 1 {
 		t.Errorf("remote 5.6 with a local context: err %v, %d requests", err, len(*seen))
+	}
+}
+
+// TestBuildRlimitRefusedSaysFix: a RUN step the host refused the rlimits
+// Buildah asks for (rootful, an open-files limit of 1048576 whatever the
+// service's own; a host without CAP_SYS_RESOURCE, as many containers and
+// CI sandboxes are, refuses it while containers run) fails with the fix in
+// the error: Podman's own error names only "exit status 1", the cause is
+// in the output above it. Another failure gets no such hint.
+func TestBuildRlimitRefusedSaysFix(t *testing.T) {
+	step := map[string]string{"stream": "STEP 2/2: RUN true\n"}
+	const why = `building at STEP "RUN true": while running runtime: exit status 1`
+	failed := map[string]any{"error": why, "errorDetail": map[string]string{"message": why}}
+	refused := map[string]string{"stream": `error running container: from /usr/bin/runc creating container for [/bin/sh -c true]: time="2026-12-01T04:18:25Z" level=error msg="runc create failed: unable to start container process: error during container init: error setting rlimits for ready process: error setting rlimit type 7: operation not permitted"` + "\n"}
+	b := &stack.Build{Context: t.TempDir()}
+	os.WriteFile(filepath.Join(b.Context, "Dockerfile"), []byte("FROM scratch\nRUN true\n"), 0o644)
+
+	c, _ := fakeBuildServiceAnswering(t, "5.8.6", true, []any{step, refused, map[string]string{"stream": ": exit status 1\n"}, failed})
+	var out strings.Builder
+	err := c.BuildImage(t.Context(), "localhost/x", b, &out)
+	if err == nil {
+		t.Fatal("the build succeeded")
+	}
+	for _, want := range []string{"exit status 1", "rlimit", "build.ulimits", "default_ulimits"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if !strings.Contains(out.String(), "error setting rlimit type 7") {
+		t.Errorf("the output lost Podman's line:\n%s", out.String())
+	}
+
+	c, _ = fakeBuildServiceAnswering(t, "5.8.6", true, []any{step, map[string]string{"stream": "sh: false: exit 1\n"}, failed})
+	if err := c.BuildImage(t.Context(), "localhost/x", b, nil); err == nil || strings.Contains(err.Error(), "ulimits") {
+		t.Errorf("a step's own failure: %v", err)
 	}
 }

@@ -118,16 +118,52 @@ func (c *Client) BuildImage(ctx context.Context, ref string, b *stack.Build, out
 	if err != nil {
 		return fmt.Errorf("build image %s: %w", ref, err)
 	}
-	bo.opts.Out = out
+	tail := &tailWriter{w: out}
+	bo.opts.Out = tail
 	err = retryKilledRuntime(ctx, out, func() error {
 		_, err := images.Build(c.ctx(ctx), []string{bo.dockerfile}, bo.opts)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("build image %s from %s: %w", ref, b.Context, mapErr(err))
+		hint := ""
+		if rlimitRefused(tail.String()) {
+			hint = rlimitHint
+		}
+		return fmt.Errorf("build image %s from %s: %w%s", ref, b.Context, mapErr(err), hint)
 	}
 	return nil
 }
+
+// rlimitRefused says a build's output holds the runtime failing to set a
+// RUN step's rlimits. Buildah asks, rootful, for an open-files limit of
+// 1048576 whatever the service's own (and its defaults for the others); a
+// host without CAP_SYS_RESOURCE, as many containers and CI sandboxes are,
+// refuses that while its containers run. Podman's error names only the
+// step's "exit status 1"; the cause is in the output.
+func rlimitRefused(output string) bool {
+	return strings.Contains(output, "error setting rlimit") && strings.Contains(output, "operation not permitted")
+}
+
+const rlimitHint = " (the host refused the rlimits Podman's build asked for a RUN step: set build.ulimits within the host's limits" +
+	" (e.g. nofile: 20000; ulimit -Hn shows the limit), or default_ulimits under [containers] in the service's containers.conf)"
+
+// tailWriter passes what is written to w and keeps the last tailSize bytes.
+type tailWriter struct {
+	w    io.Writer
+	tail []byte
+}
+
+const tailSize = 4096
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.tail = append(t.tail, p...)
+	if len(t.tail) > tailSize {
+		t.tail = append(t.tail[:0], t.tail[len(t.tail)-tailSize:]...)
+	}
+	return t.w.Write(p)
+}
+
+func (t *tailWriter) String() string { return string(t.tail) }
 
 // buildOptions are a build's options for the bindings, the Dockerfile to
 // send, and the temporary files made for them (an inline Dockerfile, the
