@@ -181,12 +181,15 @@ func unsupportedContext(v string) string {
 }
 
 // buildPlatform picks the one platform Podman builds for: a build makes
-// one image here, which up runs. Several platforms build the one the
+// one image here, which up runs. Without build.platforms it is the
+// service's platform:, as docker compose builds. Several build the one the
 // service's platform: names (compose-go checks it is listed), else the
 // host's, with a warning: docker compose's default builder refuses a
 // multi-platform build too, and the image up runs is the host's.
 func (c *converter) buildPlatform(svc types.ServiceConfig, b *Build, base string) {
 	switch ps := svc.Build.Platforms; {
+	case len(ps) == 0:
+		b.Platform = svc.Platform // "" builds for the host
 	case len(ps) == 1:
 		b.Platform = ps[0]
 	case len(ps) > 1 && svc.Platform != "" && slices.Contains(ps, svc.Platform):

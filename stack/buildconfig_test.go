@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -254,5 +255,41 @@ func TestBuildDigestInputs(t *testing.T) {
 	s := newStack()
 	if err := s.ResolveBuildDigests("lib"); err != nil || s.Services["app"].Build.Digest != base {
 		t.Errorf("resolving lib alone: app's digest %q (err %v), want %q", s.Services["app"].Build.Digest, err, base)
+	}
+}
+
+// TestServicePlatformBuilds: a service's platform: is the platform its
+// build makes the image for, as docker compose builds it (with no
+// build.platforms, or naming one of several), and then no warning calls it
+// ignored; a service that only runs an image still hears that platform is
+// not carried (Podman pulls and runs the host's).
+func TestServicePlatformBuilds(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"compose.yaml": `services:
+  built:
+    platform: linux/arm64
+    build: {context: .}
+  several:
+    platform: linux/arm64
+    build: {context: ., platforms: [linux/amd64, linux/arm64]}
+  pulled:
+    platform: linux/arm64
+    image: localhost/busybox:test
+`, "Dockerfile": "FROM busybox\n"})
+	s, err := Load(context.Background(), LoadOptions{Files: []string{filepath.Join(dir, "compose.yaml")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"built", "several"} {
+		svc := s.Services[name]
+		if svc.Build.Platform != "linux/arm64" {
+			t.Errorf("%s: build platform %q, want linux/arm64", name, svc.Build.Platform)
+		}
+		if slices.Contains(svc.Unsupported, "platform") {
+			t.Errorf("%s: platform called unsupported: %v", name, svc.Unsupported)
+		}
+	}
+	if !slices.Contains(s.Services["pulled"].Unsupported, "platform") {
+		t.Errorf("pulled: platform not called unsupported: %v", s.Services["pulled"].Unsupported)
 	}
 }

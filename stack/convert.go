@@ -391,6 +391,10 @@ func (c *converter) service(svc types.ServiceConfig) *Service {
 	c.develop(svc, out, base)
 	out.Keys = setKeys(svc)
 	out.Unsupported = append(out.Unsupported, unsupported(svc, out.Keys)...)
+	if out.Build != nil && out.Build.Platform == svc.Platform {
+		// The build makes the image for it (buildPlatform): carried.
+		out.Unsupported = slices.DeleteFunc(out.Unsupported, func(k string) bool { return k == "platform" })
+	}
 	sort.Strings(out.Unsupported)
 	c.checkService(svc, out, base)
 	return out
