@@ -5,6 +5,10 @@
 #   - pods, containers, networks, volumes and secrets of e2e-* projects
 #     (every e2e project is named so): a leftover network, say, holds the
 #     fixed subnet a fixture asks for;
+#   - conmon processes (and the `runc init` each waits on) whose container
+#     is gone from storage: a service killed between a container's create
+#     and start (the e2e fault tests do that) leaves them waiting forever,
+#     while the container is removed once the service is back;
 #   - aardvark-dns entry files of networks that no longer exist, whatever
 #     their name. When the Podman service is killed while it starts a
 #     container (the e2e fault tests do that on purpose), or a teardown
@@ -37,6 +41,23 @@ for kind in pod container network volume secret; do
   # shellcheck disable=SC2086
   if [ $kind = secret ]; then podman secret rm $names; else podman $kind rm -f $names; fi >/dev/null 2>&1 || true
 done
+
+# A conmon's bundle directory (-b) is its container's, under the storage
+# Podman removes with the container; seen through the process's own root,
+# so a rootless conmon's mount namespace is the one asked.
+orphans=0
+for pid in $(pgrep -u "$(id -u)" -x conmon); do
+  bundle=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | awk 'prev == "-b" {print; exit} {prev = $0}')
+  [ -n "$bundle" ] && [ -e "/proc/$pid/root" ] && [ ! -d "/proc/$pid/root$bundle" ] || continue
+  # shellcheck disable=SC2046
+  kill -9 $(pgrep -P "$pid") "$pid" 2>/dev/null && orphans=$((orphans + 1))
+done
+# A `runc init` whose conmon died too is left to init (pid 1): nothing
+# will ever start it.
+for pid in $(pgrep -u "$(id -u)" -f '^(/usr/bin/|/usr/sbin/)?runc init$'); do
+  [ "$(ps -o ppid= -p "$pid" | tr -d ' ')" = 1 ] && kill -9 "$pid" 2>/dev/null && orphans=$((orphans + 1))
+done
+[ $orphans = 0 ] || say "killed $orphans conmon or runc init process(es) whose container is gone (left by a killed service)"
 
 if [ -z "${PODSTACK_AARDVARK_DIR:-}" ]; then
   if [ "$(id -u)" = 0 ]; then
