@@ -51,7 +51,11 @@ func (p *Project) Build(ctx context.Context, o BuildOptions) (int, error) {
 	if err := p.needImages("build"); err != nil {
 		return 0, err
 	}
-	if err := p.Stack.ResolveBuildDigests(); err != nil {
+	err := p.Stack.ResolveBuildDigests()
+	if err != nil {
+		return 0, err
+	}
+	if o.Build.Host, err = planner.BuildHost(ctx, p.Engine, p.Stack); err != nil {
 		return 0, err
 	}
 	plan, err := planner.PlanBuild(p.Stack, o.Build)

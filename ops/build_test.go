@@ -362,3 +362,36 @@ func TestDryRunImages(t *testing.T) {
 		t.Errorf("containers %v, were %v", after, containers)
 	}
 }
+
+// TestBuildRefusesLocalContextsTheHostCannotRead: stack build, like up,
+// refuses a local additional context the service cannot read (before
+// Podman 5.6, on another host) before any build starts, naming the service
+// and the key; the other builds named do not run first.
+func TestBuildRefusesLocalContextsTheHostCannotRead(t *testing.T) {
+	f := newFixture(t, `name: shop
+services:
+  web:
+    build: ./web
+  api:
+    build:
+      context: ./api
+      additional_contexts: {files: ./files}
+`)
+	dir := filepath.Dir(f.p.Stack.Files[0])
+	for _, d := range []string{"web", "api", "files"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+		os.WriteFile(filepath.Join(dir, d, "Dockerfile"), []byte("FROM busybox\n"), 0o644)
+	}
+	f.e.SetHost(planner.Host{Mode: "rootful Podman 4.3.1", NoLocalBuildContexts: "Podman 5.6 or later"})
+	_, err := f.p.Build(context.Background(), ops.BuildOptions{})
+	if err == nil || !strings.Contains(err.Error(), `service "api": build.additional_contexts files is a local directory`) ||
+		!strings.Contains(err.Error(), "Podman 5.6 or later") {
+		t.Errorf("want api's local context refused, got %v", err)
+	}
+	if got := mutations(f); len(got) != 0 {
+		t.Errorf("built before refusing: %v", got)
+	}
+	if _, err := f.p.Build(context.Background(), ops.BuildOptions{Build: planner.BuildOptions{Services: []string{"web"}}}); err != nil {
+		t.Errorf("build web alone (no local context): %v", err)
+	}
+}

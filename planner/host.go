@@ -62,11 +62,28 @@ func privilegedPorts(s *stack.Stack) bool {
 	return false
 }
 
+// anyLocalBuildContexts reports whether any service's build reads a local
+// additional context.
+func anyLocalBuildContexts(s *stack.Stack) bool {
+	return slices.ContainsFunc(s.ServiceNames(), func(n string) bool { return len(localBuildContexts(s.Services[n])) > 0 })
+}
+
+// BuildHost describes b's host for PlanBuild (BuildOptions.Host) where the
+// stack's builds need it (a local additional context, which a host may
+// not read); the zero Host otherwise, at no cost.
+func BuildHost(ctx context.Context, b Backend, s *stack.Stack) (Host, error) {
+	hi, ok := b.(HostInspector)
+	if !ok || !anyLocalBuildContexts(s) {
+		return Host{}, nil
+	}
+	return hi.Host(ctx)
+}
+
 // observeHost fills observed.Host when the backend can describe its host
 // and the stack needs it.
 func observeHost(ctx context.Context, b Backend, s *stack.Stack, observed *ObservedState) error {
 	hi, ok := b.(HostInspector)
-	if !ok || !(privilegedPorts(s) || slices.ContainsFunc(s.ServiceNames(), func(n string) bool { return len(localBuildContexts(s.Services[n])) > 0 })) {
+	if !ok || !(privilegedPorts(s) || anyLocalBuildContexts(s)) {
 		return nil
 	}
 	h, err := hi.Host(ctx)
@@ -75,6 +92,34 @@ func observeHost(ctx context.Context, b Backend, s *stack.Stack, observed *Obser
 	}
 	observed.Host = h
 	return nil
+}
+
+// unreadableContexts adds to v the local additional contexts of svc's
+// build that h cannot read.
+func unreadableContexts(v *validator, name string, svc *stack.Service, h Host) {
+	if h.NoLocalBuildContexts == "" {
+		return
+	}
+	for _, key := range localBuildContexts(svc) {
+		v.add(name, fmt.Sprintf("build.additional_contexts %s is a local directory, which %s cannot read: "+
+			"before Podman 5.6 a build's local contexts reach the service as paths on its own host", key, h.Mode),
+			"use "+h.NoLocalBuildContexts+", or a docker-image:// or https:// context")
+	}
+}
+
+// checkBuildHost reports, before any build runs, the local additional
+// contexts of plan's builds that h cannot read.
+func checkBuildHost(s *stack.Stack, plan *Plan, h Host) error {
+	if h.NoLocalBuildContexts == "" {
+		return nil
+	}
+	v := &validator{s: s}
+	for _, st := range plan.Steps {
+		if st.Kind == StepBuildImage && s.Services[st.Service] != nil {
+			unreadableContexts(v, st.Service, s.Services[st.Service], h)
+		}
+	}
+	return v.problems.Err()
 }
 
 // checkHost reports what the selected services ask of the host that it
@@ -88,13 +133,7 @@ func checkHost(s *stack.Stack, ix *index, selected []bool, h Host) error {
 		if !selected[i] {
 			continue
 		}
-		if h.NoLocalBuildContexts != "" {
-			for _, key := range localBuildContexts(ix.svcs[i]) {
-				v.add(name, fmt.Sprintf("build.additional_contexts %s is a local directory, which %s cannot read: "+
-					"before Podman 5.6 a build's local contexts reach the service as paths on its own host", key, h.Mode),
-					"use "+h.NoLocalBuildContexts+", or a docker-image:// or https:// context")
-			}
-		}
+		unreadableContexts(v, name, ix.svcs[i], h)
 		if h.UnprivilegedPortStart == 0 {
 			continue
 		}

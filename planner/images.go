@@ -173,6 +173,9 @@ type BuildOptions struct {
 	NoCache, Pull bool
 	// Args override the build sections' args (--build-arg).
 	Args map[string]string
+	// Host is the runtime's host, as BuildHost describes it: builds that
+	// read what it cannot are refused before any runs.
+	Host Host
 }
 
 // PlanBuild plans the builds of the services' images: one step per image,
@@ -222,6 +225,9 @@ func PlanBuild(s *stack.Stack, o BuildOptions) (*Plan, error) {
 		if svc := s.Services[name]; selected[name] && svc.Build != nil {
 			add(name, "stack build")
 		}
+	}
+	if err := checkBuildHost(s, plan, o.Host); err != nil {
+		return nil, err
 	}
 	return plan, nil
 }
