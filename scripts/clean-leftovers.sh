@@ -42,22 +42,25 @@ for kind in pod container network volume secret; do
   if [ $kind = secret ]; then podman secret rm $names; else podman $kind rm -f $names; fi >/dev/null 2>&1 || true
 done
 
-# A conmon's bundle directory (-b) is its container's, under the storage
+# A container's conmon has its bundle directory (-b) under the storage
 # Podman removes with the container; seen through the process's own root,
-# so a rootless conmon's mount namespace is the one asked.
+# so a rootless conmon's mount namespace is the one asked. An exec
+# session's conmon (-e) outlives its container for its exit delay by
+# design and goes by itself: it is left alone.
 orphans=0
 for pid in $(pgrep -u "$(id -u)" -x conmon); do
-  bundle=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | awk 'prev == "-b" {print; exit} {prev = $0}')
-  [ -n "$bundle" ] && [ -e "/proc/$pid/root" ] && [ ! -d "/proc/$pid/root$bundle" ] || continue
+  args=$(tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline") || continue
+  bundle=$(awk 'prev == "-b" {print; exit} {prev = $0}' <<<"$args")
+  [ -n "$bundle" ] && ! grep -qx -- -e <<<"$args" && [ -e "/proc/$pid/root" ] && [ ! -d "/proc/$pid/root$bundle" ] || continue
   # shellcheck disable=SC2046
   kill -9 $(pgrep -P "$pid") "$pid" 2>/dev/null && orphans=$((orphans + 1))
 done
 # A `runc init` whose conmon died too is left to init (pid 1): nothing
 # will ever start it.
 for pid in $(pgrep -u "$(id -u)" -f '^(/usr/bin/|/usr/sbin/)?runc init$'); do
-  [ "$(ps -o ppid= -p "$pid" | tr -d ' ')" = 1 ] && kill -9 "$pid" 2>/dev/null && orphans=$((orphans + 1))
+  [ "$(ps -o ppid=,stat= -p "$pid" | awk '$2 !~ /^Z/ {print $1}')" = 1 ] && kill -9 "$pid" 2>/dev/null && orphans=$((orphans + 1))
 done
-[ $orphans = 0 ] || say "killed $orphans conmon or runc init process(es) whose container is gone (left by a killed service)"
+[ $orphans = 0 ] || say "killed $orphans conmon or runc init process(es) waiting for good on a container that is gone (a Podman service killed while it started them)"
 
 if [ -z "${PODSTACK_AARDVARK_DIR:-}" ]; then
   if [ "$(id -u)" = 0 ]; then
