@@ -123,6 +123,11 @@ func (c *converter) build(svc types.ServiceConfig, base string) *Build {
 			id = sec.Source
 		}
 		b.Secrets = append(b.Secrets, BuildSecret{ID: id, Source: sec.Source})
+		if sec.UID != "" || sec.GID != "" || sec.Mode != nil {
+			c.warnings = append(c.warnings, Warning{Position: c.where(fmt.Sprintf("%s.secrets.%d", base, i)), Service: svc.Name,
+				Message: fmt.Sprintf("build.secrets %s: uid, gid and mode are not carried: a build secret's owner and mode are set "+
+					"where a RUN step mounts it (RUN --mount=type=secret,id=%s,uid=...,gid=...,mode=...)", sec.Source, id)})
+		}
 		top, ok := c.project.Secrets[sec.Source]
 		switch {
 		case !ok:

@@ -88,11 +88,14 @@ func TestBuildKeysUnsupported(t *testing.T) {
       cache_from: ["type=local,src=/tmp/cache", "type=registry,ref=localhost/app:cache"]
       ssh: [default]
       platforms: [linux/amd64, linux/arm64]
+      secrets: [{source: tok, uid: "1000", mode: 0400}]
   pinned:
     build:
       context: .
       platforms: [linux/amd64, linux/arm64]
     platform: linux/arm64
+secrets:
+  tok: {environment: TOK}
 `)
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +113,7 @@ func TestBuildKeysUnsupported(t *testing.T) {
 		`compose.yaml:11: service "app": build.ssh (Podman's build API forwards no SSH agent`,
 		`compose.yaml:12: service "app": build.platforms lists 2 platforms`,
 		`compose.yaml:10: service "app": build.cache_from "type=local,src=/tmp/cache" is ignored`,
+		`compose.yaml:13: service "app": build.secrets tok: uid, gid and mode are not carried`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("no warning %q in:\n%s", want, text)
