@@ -108,7 +108,7 @@ func (s *Stack) withContextUsers(services []string) []string {
 		grew = false
 		for _, name := range s.ServiceNames() {
 			if b := s.Services[name].Build; b != nil && !in[name] {
-				for _, dep := range b.serviceContexts() {
+				for _, dep := range b.ServiceContexts() {
 					if in[dep] {
 						in[name], grew = true, true
 						break
@@ -136,7 +136,7 @@ func (s *Stack) chainServiceContexts(services []string) {
 		if svc == nil || svc.Build == nil || svc.Build.Digest == "" {
 			return
 		}
-		deps := svc.Build.serviceContexts()
+		deps := svc.Build.ServiceContexts()
 		if len(deps) == 0 {
 			return
 		}

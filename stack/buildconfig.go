@@ -206,9 +206,10 @@ func (c *converter) buildPlatform(svc types.ServiceConfig, b *Build, base string
 	}
 }
 
-// serviceContexts names the services whose built images b reads
-// ("service:NAME" contexts), sorted.
-func (b *Build) serviceContexts() []string {
+// ServiceContexts names the services whose built images the build reads
+// through "service:NAME" additional contexts, sorted: their builds go
+// first.
+func (b *Build) ServiceContexts() []string {
 	var out []string
 	for _, v := range b.AdditionalContexts {
 		if name, ok := strings.CutPrefix(v, "service:"); ok {
@@ -218,11 +219,6 @@ func (b *Build) serviceContexts() []string {
 	sort.Strings(out)
 	return slices.Compact(out)
 }
-
-// ServiceContexts names the services whose built images the build reads
-// through "service:NAME" additional contexts, sorted: their builds go
-// first.
-func (b *Build) ServiceContexts() []string { return b.serviceContexts() }
 
 // buildContextProblems reports the "service:NAME" contexts that name no
 // service of the stack, or one without a build section, and every cycle
@@ -291,7 +287,7 @@ func buildCycles(s *Stack) [][]string {
 		state[name] = 1
 		path = append(path, name)
 		if svc := s.Services[name]; svc != nil && svc.Build != nil {
-			for _, next := range svc.Build.serviceContexts() {
+			for _, next := range svc.Build.ServiceContexts() {
 				switch state[next] {
 				case 0:
 					visit(next)
