@@ -150,7 +150,7 @@ EOF
   chmod 755 "$WRAP/podman"
 }
 
-. "$(dirname "$0")/lib.sh" # alive
+. "$(dirname "$0")/lib.sh" # alive, probe_build
 # running: the pid file names a live service of ours (not a pid reused since).
 running() {
   local pid
@@ -210,23 +210,6 @@ ensure_netns() {
   ip netns exec "$NETNS" sysctl -qw net.ipv4.ip_forward=1
 }
 
-# probe_build: a build with a RUN step works on the service (prints what
-# Podman said where it does not). Buildah asks for other rlimits than a
-# container's run does: rootful, an open-files limit of 1048576 whatever
-# the service's own, which a host without CAP_SYS_RESOURCE refuses
-# ("error setting rlimit type 7: operation not permitted") although every
-# container runs.
-probe_build() {
-  local dir rc=0
-  dir=$(mktemp -d)
-  printf 'FROM localhost/busybox:test\nRUN true\n' >"$dir/Containerfile"
-  # Not -q: the runtime's words are in the build's output, not its error.
-  "$BIN" --url "$URL" build --network none -t localhost/podstack-probe:build "$dir" 2>&1 | tail -8 || rc=$?
-  "$BIN" --url "$URL" rmi -f localhost/podstack-probe:build >/dev/null 2>&1 || true
-  rm -rf "$dir"
-  return $rc
-}
-
 cmd_start() {
   cmd_build
   apt_install conmon runc netavark aardvark-dns catatonit iptables busybox-static curl iproute2 util-linux
@@ -264,7 +247,7 @@ cmd_start() {
   # The same test image as the distribution Podman's, built by the same script.
   PATH="$WRAP:$PATH" "$here/test-image.sh" || die "could not load the test image into the Podman 5 service"
   local out
-  if ! out=$(probe_build); then
+  if ! out=$(probe_build "$BIN" --url "$URL"); then
     if grep -qi rlimit <<<"$out" && [ "${1:-}" != restart ] && ! grep -q '^default_ulimits' "$CONF"; then
       # The service's own hard limits, which it can grant (an unlimited
       # one needs no setting).

@@ -6,6 +6,7 @@
 set -euo pipefail
 log() { echo "setup-podman: $*" >&2; }
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh" # probe_build
 
 need=()
 command -v podman >/dev/null || need+=(podman)
@@ -43,19 +44,9 @@ if [ "$(cat /proc/sys/kernel/pid_max 2>/dev/null || echo "$want_pids")" -lt $wan
 fi
 
 conf=/etc/containers/containers.conf
-# probe: a container runs, and so does a build's RUN step (Buildah asks for
-# rlimits of its own, which a host can refuse where a container's are fine;
-# its words are in the build's output).
+# probe: a container runs, and so does a build's RUN step (probe_build).
 probe() {
-  podman run --rm --network none localhost/busybox:test /bin/sh -c true 2>&1 || return
-  local dir rc=0
-  dir=$(mktemp -d)
-  printf 'FROM localhost/busybox:test\nRUN true\n' >"$dir/Containerfile"
-  podman build --network none -t localhost/podstack-probe:build "$dir" 2>&1 | tail -8 >"$dir/out" || rc=$?
-  podman rmi -f localhost/podstack-probe:build >/dev/null 2>&1 || true
-  [ $rc = 0 ] || cat "$dir/out"
-  rm -rf "$dir"
-  return $rc
+  podman run --rm --network none localhost/busybox:test /bin/sh -c true 2>&1 && probe_build podman
 }
 # add_setting SECTION LINE: appends LINE under [SECTION] in containers.conf.
 add_setting() {
